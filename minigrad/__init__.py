@@ -1,0 +1,103 @@
+"""minigrad: a small reverse-mode autodiff engine with Numba CPU kernels.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+"""
+
+# tensor first: it imports the ops modules, which import Tensor back
+from minigrad import autograd, random  # noqa: E402,I001
+from minigrad.autograd import (
+    Function,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from minigrad.ops.elementwise import (
+    abs,
+    add,
+    clamp,
+    clip,
+    cos,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    sign,
+    sin,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
+from minigrad.ops.linalg import matmul
+from minigrad.ops.reduce import (
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    sum_to,
+    var,
+)
+from minigrad.ops.shape import (
+    broadcast_to,
+    cat,
+    concatenate,
+    expand,
+    flatten,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    transpose,
+    unsqueeze,
+)
+from minigrad.random import manual_seed
+from minigrad.tensor import (
+    Tensor,
+    arange,
+    bool_,
+    eye,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    int32,
+    int64,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye", "rand", "randn",
+    "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
+    "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
+    "manual_seed", "autograd", "random",
+    "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
+    "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
+    "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to", "var",
+    "broadcast_to", "cat", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
+    "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
+]

@@ -1,0 +1,309 @@
+"""Reductions: sum, mean, max, min, var, std, logsumexp, argmax/argmin, and ``sum_to``.
+
+Every reduction takes NumPy's ``axis``/``keepdims`` and PyTorch's ``dim``/``keepdim`` (aliases), an
+int, a tuple or None (all axes). ``sum_to`` is the adjoint of broadcasting; the engine uses it to
+sum every gradient back to its input's shape.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.ops.elementwise import as_tensor
+from minigrad.ops.registry import OpInfo, register
+from minigrad.tensor import Tensor
+
+AxisArg = int | tuple[int, ...] | list[int] | None
+
+
+def normalize_axes(op: str, axis: AxisArg, ndim: int) -> tuple[int, ...] | None:
+    """Validate ``axis`` for a tensor of ``ndim`` dims; None means all axes."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, int | np.integer):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(int(a) % builtins.max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out)) if ndim else None
+
+
+def _args(op: str, x: Any, axis: AxisArg, keepdims: bool, dim: AxisArg,
+          keepdim: bool | None) -> tuple[Tensor, tuple[int, ...] | None, bool]:
+    x = as_tensor(x, None, op)
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: give axis or dim, not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return x, normalize_axes(op, axis, x.ndim), bool(keepdims)
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
+    """``shape`` with reduced axes set to 1 (the keepdims shape)."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, *, axis, keepdims):
+        ctx.in_shape, ctx.axis = x.shape, axis
+        return np.sum(x.data, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(_kept_shape(ctx.in_shape, ctx.axis)).expand(ctx.in_shape)
+
+
+class SumTo(Function):
+    """Sum ``x`` down to a shape it was broadcast from (leading axes and size-1 axes)."""
+
+    @staticmethod
+    def forward(ctx, x, *, shape):
+        ctx.in_shape = x.shape
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
+        )
+        return np.sum(x.data, axis=axes, keepdims=True).reshape(shape) if axes else x.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.expand(ctx.in_shape)
+
+
+class MaxMin(Function):
+    """max/min over axes; ties share the gradient equally (as PyTorch's amax/amin)."""
+
+    @staticmethod
+    def forward(ctx, x, *, axis, keepdims, largest):
+        fn = np.max if largest else np.min
+        out = fn(x.data, axis=axis, keepdims=True)
+        ctx.save_for_backward(x)
+        ctx.kept = out
+        ctx.axis = axis
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        mask = x.data == ctx.kept
+        weight = mask / np.sum(mask, axis=ctx.axis, keepdims=True)
+        g = g.reshape(ctx.kept.shape)
+        return g * Tensor._make(weight.astype(x.dtype))
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) computed stably around the max; the gradient is softmax(x)."""
+
+    @staticmethod
+    def forward(ctx, x, *, axis, keepdims):
+        m = np.max(x.data, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(x.data - m), axis=axis, keepdims=True)) + m
+        ctx.kept_shape = out.shape
+        result = out if keepdims else np.squeeze(out, axis=axis)
+        ctx.save_for_backward(x, result)
+        return result
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        # exp(x - lse) is softmax(x); Tensor ops, so the gradient differentiates again.
+        return g.reshape(ctx.kept_shape) * (x - out.reshape(ctx.kept_shape)).exp()
+
+
+def sum(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
+        dim: AxisArg = None, keepdim: bool | None = None) -> Tensor:
+    """Sum over ``axis`` (all axes when None). ``dim``/``keepdim`` are PyTorch aliases."""
+    x, axes, keep = _args("sum", x, axis, keepdims, dim, keepdim)
+    if not np.issubdtype(x.dtype, np.floating):
+        return Tensor._make(np.asarray(np.sum(x.data, axis=axes, keepdims=keep)))
+    return Sum.apply(x, axis=axes, keepdims=keep)
+
+
+def mean(x: Any, axis: AxisArg = None, keepdims: bool = False, *,
+         dim: AxisArg = None, keepdim: bool | None = None) -> Tensor:
+    x, axes, keep = _args("mean", x, axis, keepdims, dim, keepdim)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    return Sum.apply(x, axis=axes, keepdims=keep) / _count(x.shape, axes)
+
+
+def _maxmin(op: str, largest: bool, x: Any, axis: AxisArg, keepdims: bool, dim: AxisArg,
+            keepdim: bool | None) -> Tensor:
+    x, axes, keep = _args(op, x, axis, keepdims, dim, keepdim)
+    if x.data.size == 0:
+        raise ValueError(f"{op}: reduction of an empty tensor of shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        fn = np.max if largest else np.min
+        return Tensor._make(np.asarray(fn(x.data, axis=axes, keepdims=keep)))
+    return MaxMin.apply(x, axis=axes, keepdims=keep, largest=largest)
+
+
+def max(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
+        dim: AxisArg = None, keepdim: bool | None = None) -> Tensor:
+    """Largest value over ``axis``; at ties the gradient is shared equally."""
+    return _maxmin("max", True, x, axis, keepdims, dim, keepdim)
+
+
+def min(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
+        dim: AxisArg = None, keepdim: bool | None = None) -> Tensor:
+    """Smallest value over ``axis``; at ties the gradient is shared equally."""
+    return _maxmin("min", False, x, axis, keepdims, dim, keepdim)
+
+
+def _correction(op: str, correction: int | None, ddof: int | None, unbiased: bool | None) -> int:
+    given = [v for v in (correction, ddof, unbiased) if v is not None]
+    if len(given) > 1:
+        raise TypeError(f"{op}: give only one of correction, ddof, unbiased")
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    if ddof is not None:
+        return int(ddof)
+    return 1 if correction is None else int(correction)
+
+
+def var(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: AxisArg = None,
+        keepdim: bool | None = None, correction: int | None = None, ddof: int | None = None,
+        unbiased: bool | None = None) -> Tensor:
+    """Variance over ``axis``. Default ``correction=1`` (unbiased, as PyTorch; NumPy's default is
+    ``ddof=0``: pass ``ddof=0`` or ``correction=0`` for it)."""
+    x, axes, keep = _args("var", x, axis, keepdims, dim, keepdim)
+    c = _correction("var", correction, ddof, unbiased)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    d = x - mean(x, axes, keepdims=True)
+    return sum(d * d, axes, keepdims=keep) / np.maximum(_count(x.shape, axes) - c, 0)
+
+
+def std(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: AxisArg = None,
+        keepdim: bool | None = None, correction: int | None = None, ddof: int | None = None,
+        unbiased: bool | None = None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
+    return var(x, axis, keepdims, dim=dim, keepdim=keepdim, correction=correction, ddof=ddof,
+               unbiased=unbiased).sqrt()
+
+
+def logsumexp(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: AxisArg = None,
+              keepdim: bool | None = None) -> Tensor:
+    """log(sum(exp(x), axis)), stable for large |x|."""
+    x, axes, keep = _args("logsumexp", x, axis, keepdims, dim, keepdim)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    return LogSumExp.apply(x, axis=axes, keepdims=keep)
+
+
+def _arg(op: str, fn: Any, x: Any, axis: int | None, keepdims: bool, dim: int | None,
+         keepdim: bool | None) -> Tensor:
+    x, axes, keep = _args(op, x, axis, keepdims, dim, keepdim)
+    if axes is not None and len(axes) != 1:
+        raise ValueError(f"{op}: takes a single axis")
+    a = None if axes is None else axes[0]
+    return Tensor._make(np.asarray(fn(x.data, axis=a, keepdims=keep)).astype(np.int64))
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+           keepdim: bool | None = None) -> Tensor:
+    """Index of the (first) largest value; int64, no gradient."""
+    return _arg("argmax", np.argmax, x, axis, keepdims, dim, keepdim)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+           keepdim: bool | None = None) -> Tensor:
+    """Index of the (first) smallest value; int64, no gradient."""
+    return _arg("argmin", np.argmin, x, axis, keepdims, dim, keepdim)
+
+
+def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum ``x`` down to ``shape``, which must broadcast to ``x.shape``."""
+    shape = tuple(int(s) for s in shape)
+    try:
+        ok = np.broadcast_shapes(shape, x.shape) == x.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"sum_to: shape {shape} does not broadcast to {x.shape}")
+    if shape == x.shape:
+        return x
+    return SumTo.apply(x, shape=shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------------
+
+
+def _reduction(distinct: bool = False, min_reduced: int = 1):
+    def strategy():
+        from minigrad.testing import strategies as S
+
+        return S.reduction_samples(distinct=distinct, min_reduced=min_reduced)
+
+    return strategy
+
+
+def _np_kw(fn):
+    """NumPy reference taking our (axis, keepdims) sample keywords."""
+    return lambda a, axis=None, keepdims=False: fn(a, axis=axis, keepdims=keepdims)
+
+
+def _ref_lse(a, axis=None, keepdims=False):
+    m = np.max(a, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+register(OpInfo("sum", sum, _reduction(), ref=_np_kw(np.sum)))
+register(OpInfo("mean", mean, _reduction(), ref=_np_kw(np.mean)))
+register(OpInfo("max", max, _reduction(distinct=True), ref=_np_kw(np.max),
+                kinks="ties: gradient shared equally"))
+register(OpInfo("min", min, _reduction(distinct=True), ref=_np_kw(np.min),
+                kinks="ties: gradient shared equally"))
+register(OpInfo("var", lambda a, axis=None, keepdims=False: var(a, axis, keepdims, ddof=0),
+                _reduction(), ref=_np_kw(np.var)))
+register(OpInfo("var_unbiased", var, _reduction(min_reduced=2),
+                ref=lambda a, axis=None, keepdims=False: np.var(a, axis=axis, keepdims=keepdims,
+                                                                ddof=1)))
+register(OpInfo("std", std, _reduction(distinct=True, min_reduced=2),
+                ref=lambda a, axis=None, keepdims=False: np.std(a, axis=axis, keepdims=keepdims,
+                                                                ddof=1),
+                kinks="std = 0 (constant input): infinite gradient"))
+register(OpInfo("logsumexp", logsumexp, _reduction(), ref=_ref_lse))
+
+
+def _sum_to_samples():
+    from minigrad.testing import strategies as S
+
+    return S.sum_to_samples()
+
+
+def _ref_sum_to(a, shape):
+    lead = a.ndim - len(shape)
+    out = a.sum(axis=tuple(range(lead))) if lead else a
+    for i, s in enumerate(shape):
+        if s == 1:
+            out = out.sum(axis=i, keepdims=True)
+    return out
+
+
+register(OpInfo("sum_to", sum_to, _sum_to_samples, ref=_ref_sum_to))

@@ -1,0 +1,633 @@
+"""``Tensor``: a NumPy array that records the ops applied to it, and the tensor constructors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from minigrad import autograd
+from minigrad.random import generator
+
+__all__ = [
+    "Tensor",
+    "tensor",
+    "from_numpy",
+    "zeros",
+    "ones",
+    "full",
+    "arange",
+    "eye",
+    "rand",
+    "randn",
+    "zeros_like",
+    "ones_like",
+    "float32",
+    "float64",
+    "int32",
+    "int64",
+    "bool_",
+]
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+
+DEFAULT_DTYPE = float32
+
+Shape = tuple[int, ...]
+Axis = int | Sequence[int] | None
+
+
+def _is_float(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """PyTorch's inference: Python floats become float32, ints int64; arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray | np.generic):
+        arr = np.asarray(data)
+    else:
+        arr = np.asarray(data)
+        if dtype is None:
+            if _is_float(arr.dtype):
+                arr = arr.astype(DEFAULT_DTYPE)
+            elif np.issubdtype(arr.dtype, np.integer):
+                arr = arr.astype(np.int64)
+    if arr.dtype == object:
+        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data")
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype), copy=False)
+    return arr
+
+
+def _check_requires_grad(dtype: np.dtype, requires_grad: bool) -> None:
+    if requires_grad and not _is_float(dtype):
+        raise TypeError(
+            f"requires_grad=True needs a floating dtype (float32 or float64); got {dtype}"
+        )
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode autodiff.
+
+    ``data`` is the NumPy storage; ``grad`` is filled by ``backward()`` on tensors created with
+    ``requires_grad=True`` (leaves). Non-leaf tensors remember the op (``Function``) that made them.
+    Arithmetic follows NumPy broadcasting; gradients are summed back to each input's shape.
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_out_index", "_retains_grad",
+                 "__weakref__")
+    __array_priority__ = 1000  # make `ndarray <op> Tensor` defer to Tensor's reflected operators
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        arr = _to_array(data, dtype)
+        if arr is (data.data if isinstance(data, Tensor) else data):
+            arr = arr.copy()  # tensor(x) never aliases x (from_numpy does)
+        _check_requires_grad(arr.dtype, requires_grad)
+        self.data: np.ndarray = arr
+        self.grad: Tensor | None = None
+        self._requires_grad = bool(requires_grad)
+        self._node: autograd.Function | None = None
+        self._out_index = 0
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, arr: np.ndarray) -> Tensor:
+        """Wrap an array without copying or checks (internal fast path)."""
+        t = cls.__new__(cls)
+        t.data = arr
+        t.grad = None
+        t._requires_grad = False
+        t._node = None
+        t._out_index = 0
+        t._retains_grad = False
+        return t
+
+    # -- metadata ------------------------------------------------------------------------------
+    @property
+    def shape(self) -> Shape:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def size(self, dim: int | None = None) -> Shape | int:
+        """The shape, or the length of axis ``dim`` (PyTorch's ``size``)."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    # -- autograd state -------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self._node is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_: a non-leaf tensor's requires_grad cannot be turned off; use "
+                "detach()"
+            )
+        _check_requires_grad(self.dtype, requires_grad)
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> autograd.Function | None:
+        return self._node
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()``."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retains_grad = True
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's storage, cut from the graph."""
+        return Tensor._make(self.data)
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        explain: bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is required when ``self`` is not a scalar. The graph's saved buffers are freed
+        afterwards unless ``retain_graph=True``. ``explain=True`` prints each backward step.
+        """
+        if explain:
+            from minigrad.explain import explain as _explain
+
+            _explain(self, gradient=gradient, retain_graph=retain_graph, create_graph=create_graph)
+            return
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    # -- conversion -----------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The NumPy array behind this tensor (shared storage, as ``torch.Tensor.numpy``)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to scalars; got {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or "
+                ".all()"
+            )
+        return bool(self.data.item())
+
+    def __index__(self) -> int:
+        if not np.issubdtype(self.dtype, np.integer) or self.data.size != 1:
+            raise TypeError("only integer tensors of one element can be used as an index")
+        return int(self.data.item())
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast (differentiable between float dtypes)."""
+        return _ew.cast(self, dtype)
+
+    def to(self, dtype: Any = None) -> Tensor:
+        return self if dtype is None else self.astype(dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        return self.astype(float64)
+
+    def long(self) -> Tensor:
+        return self.astype(int64)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extra = []
+        if self.dtype not in (float32, int64, bool_):
+            extra.append(f"dtype={self.dtype}")
+        if self._node is not None:
+            extra.append(f"grad_fn=<{type(self._node).__name__}Backward>")
+        elif self._requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    __hash__ = object.__hash__
+
+    # -- in-place data updates (no graph: for init, optimizers, and no_grad code) -------------
+    def _check_inplace(self, op: str) -> None:
+        if autograd.is_grad_enabled() and (self._node is not None or self._requires_grad):
+            raise RuntimeError(
+                f"{op}: in-place change of a tensor that requires grad; wrap it in "
+                "minigrad.no_grad() (as optimizers and nn.init do)"
+            )
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        self._check_inplace("copy_")
+        arr = src.data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.broadcast_shapes(arr.shape, self.shape)
+            if np.broadcast_shapes(arr.shape, self.shape) != self.shape:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"copy_: source shape {arr.shape} does not fit {self.shape}") from None
+        self.data[...] = arr
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self.data[_sh._index_value(index)] = value.data if isinstance(value, Tensor) else value
+
+    # -- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Add, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Add, other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Sub, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Sub, other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Mul, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Mul, other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Div, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ew.binary(_ew.Div, other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ew.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        if not isinstance(other, Tensor | np.ndarray | list):
+            return NotImplemented
+        return _la.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        if not isinstance(other, np.ndarray | list):
+            return NotImplemented
+        return _la.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ew.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ew.abs(self)
+
+    # comparisons: bool tensors, no graph
+    def __lt__(self, other: Any) -> Tensor:
+        return _ew.compare(np.less, "lt", self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ew.compare(np.less_equal, "le", self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ew.compare(np.greater, "gt", self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ew.compare(np.greater_equal, "ge", self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(np.equal, "eq", self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ew.compare(np.not_equal, "ne", self, other)
+
+    def __invert__(self) -> Tensor:
+        if self.dtype != bool_:
+            raise TypeError(f"~ needs a bool tensor; got {self.dtype}")
+        return Tensor._make(~self.data)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _ew.compare(np.logical_and, "and", self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _ew.compare(np.logical_or, "or", self, other)
+
+    # -- elementwise functions ------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return _ew.Exp.apply(_ew.floating(self, "exp"))
+
+    def log(self) -> Tensor:
+        return _ew.Log.apply(_ew.floating(self, "log"))
+
+    def sqrt(self) -> Tensor:
+        return _ew.Sqrt.apply(_ew.floating(self, "sqrt"))
+
+    def abs(self) -> Tensor:
+        return _ew.abs(self)
+
+    def sin(self) -> Tensor:
+        return _ew.Sin.apply(_ew.floating(self, "sin"))
+
+    def cos(self) -> Tensor:
+        return _ew.Cos.apply(_ew.floating(self, "cos"))
+
+    def tanh(self) -> Tensor:
+        return _ew.Tanh.apply(_ew.floating(self, "tanh"))
+
+    def sign(self) -> Tensor:
+        return _ew.sign(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return _ew.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ew.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ew.minimum(self, other)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _ew.pow(self, exponent)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _la.matmul(self, other)
+
+    # -- reductions -----------------------------------------------------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        return _red.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+             keepdim: bool | None = None) -> Tensor:
+        return _red.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        return _red.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        return _red.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None, correction: int | None = None,
+            ddof: int | None = None, unbiased: bool | None = None) -> Tensor:
+        return _red.var(self, axis, keepdims, dim=dim, keepdim=keepdim, correction=correction,
+                        ddof=ddof, unbiased=unbiased)
+
+    def std(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None, correction: int | None = None,
+            ddof: int | None = None, unbiased: bool | None = None) -> Tensor:
+        return _red.std(self, axis, keepdims, dim=dim, keepdim=keepdim, correction=correction,
+                        ddof=ddof, unbiased=unbiased)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+                  keepdim: bool | None = None) -> Tensor:
+        return _red.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        return _red.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        return _red.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def sum_to(self, shape: Shape) -> Tensor:
+        """Sum broadcast axes away so the result has ``shape`` (the adjoint of ``expand``)."""
+        return _red.sum_to(self, shape)
+
+    def any(self) -> bool:
+        return bool(self.data.any())
+
+    def all(self) -> bool:
+        return bool(self.data.all())
+
+    # -- shape ----------------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        return _sh.reshape(self, *shape)
+
+    view = reshape
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return _sh.transpose(self, *axes)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return _sh.permute(self, *dims)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _sh.swapaxes(self, axis1, axis2)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        return _sh.permute(self, tuple(range(self.ndim))[::-1])
+
+    def expand(self, *shape: Any) -> Tensor:
+        return _sh.expand(self, *shape)
+
+    def broadcast_to(self, shape: Shape) -> Tensor:
+        return _sh.expand(self, shape)
+
+    def squeeze(self, axis: Axis = None, *, dim: Axis = None) -> Tensor:
+        return _sh.squeeze(self, axis, dim=dim)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _sh.unsqueeze(self, dim)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _sh.flatten(self, start_dim, end_dim)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _sh.getitem(self, index)
+
+    def __iter__(self) -> Any:
+        for i in range(len(self)):
+            yield self[i]
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> list[Tensor]:
+        return _sh.split(self, split_size_or_sections, dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# Constructors
+# ---------------------------------------------------------------------------------------------
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (lists, scalars, arrays, tensors).
+
+    Python floats become float32 and ints int64 (PyTorch's defaults); NumPy arrays keep their dtype.
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s storage."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
+    return Tensor._make(array)
+
+
+def _shape_arg(shape: tuple[Any, ...], who: str) -> Shape:
+    if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
+        shape = tuple(shape[0])
+    try:
+        out = tuple(int(operator_index(s)) for s in shape)
+    except TypeError:
+        raise TypeError(f"{who}: shape must be ints, got {shape!r}") from None
+    if any(s < 0 for s in out):
+        raise ValueError(f"{who}: negative dimension in shape {out}")
+    return out
+
+
+def operator_index(x: Any) -> int:
+    import operator
+
+    return operator.index(x)
+
+
+def _filled(who: str, shape: tuple[Any, ...], value: float, dtype: Any,
+            requires_grad: bool) -> Tensor:
+    dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+    _check_requires_grad(dt, requires_grad)
+    t = Tensor._make(np.full(_shape_arg(shape, who), value, dtype=dt))
+    t._requires_grad = requires_grad
+    return t
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled("zeros", shape, 0, dtype, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _filled("ones", shape, 1, dtype, requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    if dtype is None and isinstance(fill_value, bool | int | np.integer):
+        dtype = bool_ if isinstance(fill_value, bool) else int64
+    return _filled("full", (shape,), fill_value, dtype, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Like ``torch.arange``: int64 for integer arguments, float32 otherwise."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
+        dtype = int64 if ints else DEFAULT_DTYPE
+    dt = np.dtype(dtype)
+    _check_requires_grad(dt, requires_grad)
+    t = Tensor._make(np.arange(start, end, step).astype(dt))
+    t._requires_grad = requires_grad
+    return t
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+    _check_requires_grad(dt, requires_grad)
+    t = Tensor._make(np.eye(n, m, dtype=dt))
+    t._requires_grad = requires_grad
+    return t
+
+
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1), from the generator seeded by :func:`minigrad.manual_seed`."""
+    dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+    _check_requires_grad(dt, requires_grad)
+    t = Tensor._make(generator().random(_shape_arg(shape, "rand")).astype(dt))
+    t._requires_grad = requires_grad
+    return t
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal, from the generator seeded by :func:`minigrad.manual_seed`."""
+    dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+    _check_requires_grad(dt, requires_grad)
+    t = Tensor._make(generator().standard_normal(_shape_arg(shape, "randn")).astype(dt))
+    t._requires_grad = requires_grad
+    return t
+
+
+# The ops modules import Tensor from here; import them last to close the cycle.
+from minigrad.ops import elementwise as _ew  # noqa: E402
+from minigrad.ops import linalg as _la  # noqa: E402
+from minigrad.ops import reduce as _red  # noqa: E402
+from minigrad.ops import shape as _sh  # noqa: E402

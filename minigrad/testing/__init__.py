@@ -1,0 +1,20 @@
+"""The public gradient-fuzzing kit.
+
+- :func:`gradcheck` / :func:`gradgradcheck`: first and second derivatives against central finite
+  differences in float64, kink-aware.
+- :func:`check_graph`: gradchecks each node of a recorded graph on its own and names the first op
+  whose backward is wrong.
+- :mod:`minigrad.testing.strategies` (needs Hypothesis): ``tensors``, ``shapes``,
+  ``broadcastable_shapes`` and the op-input strategies the registry uses.
+"""
+
+from minigrad.testing.gradcheck import (
+    GradcheckError,
+    NonDifferentiableError,
+    check_graph,
+    gradcheck,
+    gradgradcheck,
+)
+
+__all__ = ["GradcheckError", "NonDifferentiableError", "check_graph", "gradcheck",
+           "gradgradcheck"]
