@@ -1,0 +1,28 @@
+"""Data loading for minigrad: datasets, a DataLoader that yields ``minigrad.Tensor`` batches,
+bundled / on-disk data sets and NumPy transforms. PyTorch's names and defaults where they exist.
+
+    from minigrad.data import DataLoader, TensorDataset, load_digits, random_split
+    X, y = load_digits()                                   # (1797, 1, 8, 8) float32, (1797,) int64
+    train, val = random_split(TensorDataset(X, y), [0.8, 0.2])
+    for xb, yb in DataLoader(train, batch_size=64, shuffle=True):
+        ...                                                # xb: Tensor (64, 1, 8, 8), yb: (64,)
+"""
+
+from minigrad.data import transforms
+from minigrad.data.dataloader import DataLoader, default_collate, default_convert
+from minigrad.data.dataset import Dataset, Subset, TensorDataset, random_split
+from minigrad.data.datasets import MNIST, load_digits, read_idx
+
+__all__ = [
+    "Dataset",
+    "TensorDataset",
+    "Subset",
+    "random_split",
+    "DataLoader",
+    "default_collate",
+    "default_convert",
+    "load_digits",
+    "read_idx",
+    "MNIST",
+    "transforms",
+]
