@@ -52,6 +52,12 @@ needs_mnist = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    pytest.importorskip("sklearn", reason="scikit-learn (the examples extra) is not installed")
+    return load_digits()
+
+
 def arr(t) -> np.ndarray:
     assert isinstance(t, minigrad.Tensor), type(t)
     return t.data
@@ -370,7 +376,7 @@ def test_random_split_errors_and_different_seeds():
 # ---------------------------------------------------------------------------------- digits
 
 
-def test_load_digits_shapes_dtypes_range():
+def test_load_digits_shapes_dtypes_range(digits):
     X, y = load_digits()
     assert X.shape == (1797, 1, 8, 8) and X.dtype == np.float32
     assert y.shape == (1797,) and y.dtype == np.int64
@@ -662,8 +668,8 @@ def test_resize_int_matches_smaller_edge_and_pad():
         Resize(4)(np.zeros((2, 2)))
 
 
-def test_resize_or_pad_for_lenet():
-    X, _ = load_digits()
+def test_resize_or_pad_for_lenet(digits):
+    X, _ = digits
     out = resize_or_pad(X)
     assert out.shape == (1797, 1, 32, 32) and out.dtype == np.float32
     border = np.ones((32, 32), bool)
@@ -811,8 +817,8 @@ def test_zca_stays_closest_to_the_input():
         assert d_zca < np.linalg.norm(zca @ q - Xc)
 
 
-def test_whitening_on_images_shapes_dtypes_errors():
-    X, _ = load_digits()
+def test_whitening_on_images_shapes_dtypes_errors(digits):
+    X, _ = digits
     zca = ZCAWhitening(eps=1e-2).fit(X[:1000])
     out = zca(X[1000:])
     assert out.shape == (797, 1, 8, 8) and out.dtype == np.float32
