@@ -7,8 +7,7 @@
     tensor([2., 4., 6.])
 """
 
-# tensor first: it imports the ops modules, which import Tensor back
-from minigrad import autograd, random  # noqa: E402,I001
+from minigrad import autograd, random
 from minigrad.autograd import (
     Function,
     enable_grad,
