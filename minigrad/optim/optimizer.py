@@ -1,0 +1,221 @@
+"""``Optimizer``: parameter groups, per-parameter state, ``zero_grad`` and resumable state dicts.
+
+Subclasses implement ``_update(p, grad, state, group)`` on NumPy arrays: ``p`` is the parameter's
+storage (``param.data``), updated in place, and ``grad`` is ``param.grad.data`` (read only). The
+base class walks the groups under ``no_grad`` so an update never records a graph.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from minigrad.autograd import enable_grad, no_grad
+from minigrad.tensor import Tensor
+
+__all__ = ["Optimizer"]
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+class Optimizer:
+    """Base class of the optimizers (PyTorch's ``torch.optim.Optimizer`` API).
+
+    params:   an iterable of Tensors (``requires_grad=True`` leaves, e.g. ``model.parameters()``),
+              or of dicts ``{"params": [...], <option>: value}`` defining parameter groups with
+              their own options; options a group leaves out take the optimizer's defaults::
+
+                  decay, no_decay = [], []
+                  for name, p in model.named_parameters():
+                      (no_decay if name.endswith("bias") else decay).append(p)
+                  opt = optim.SGD([{"params": decay}, {"params": no_decay, "weight_decay": 0}],
+                                  lr=0.1, momentum=0.9, weight_decay=5e-4)
+    defaults: the optimizer's options and their default values.
+
+    ``state[p]`` holds each parameter's buffers (NumPy arrays of the parameter's shape and dtype,
+    plus a ``"step"`` count where the method needs one).
+    """
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a "
+                "single Tensor (wrap it in a list)"
+            )
+        if isinstance(params, set):
+            raise TypeError(f"{type(self).__name__}: parameters must be an ordered sequence, not "
+                            "a set (the order must be the same on every run for state_dict to "
+                            "resume)")
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    # -- groups --------------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (missing options take the defaults)."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict, got "
+                            f"{type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(f"{name}: parameters must be an ordered sequence, not a set (the "
+                            "order must be the same on every run for state_dict to resume)")
+        group["params"] = params = list(params if params is not None else [])
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (shape {p.shape})")
+            if not p.requires_grad or not np.issubdtype(p.dtype, np.floating):
+                raise ValueError(f"{name}: parameter of shape {p.shape} and dtype {p.dtype} "
+                                 "does not require grad")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{name}: a parameter appears twice in one parameter group")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group)
+        self.param_groups.append(group)
+        self._init_group(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate a group's options (subclasses raise ValueError on bad values)."""
+
+    def _init_group(self, group: dict[str, Any]) -> None:
+        """Create state eagerly where the method needs it (Adagrad); default: lazily in step."""
+
+    # -- the update ----------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to ``None`` (default) or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                elif p.grad.grad_fn is not None:
+                    p.grad = Tensor._make(np.zeros_like(p.grad.data))
+                else:
+                    p.grad.data[...] = 0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient, in place; returns ``closure()``'s loss.
+
+        ``closure`` (optional) re-evaluates the model and returns the loss; it runs with grad
+        recording on, before the update.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = p.grad.data
+                    if grad.shape != p.shape:
+                        raise ValueError(f"{type(self).__name__}.step: gradient of shape "
+                                         f"{grad.shape} for a parameter of shape {p.shape}")
+                    if group.get("maximize", False):
+                        grad = -grad
+                    self._update(p.data, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {name: value}}, "param_groups": [{option: value, "params":
+        [index, ...]}]}``, parameters numbered in group order (PyTorch's layout).
+
+        Unlike PyTorch the state's arrays are copies, so a saved state dict does not change when
+        training goes on.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {
+            index[id(p)]: copy.deepcopy(s)
+            for group in self.param_groups
+            for p in group["params"]
+            if (s := self.state.get(p))
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore options and state from :meth:`state_dict` so training resumes identically.
+
+        Everything is checked (group count and sizes, state shapes and dtypes) before anything is
+        changed; on a mismatch ``ValueError`` says what differs and the optimizer is untouched.
+        """
+        name = type(self).__name__
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} "
+                             f"parameter groups, the optimizer {len(self.param_groups)}")
+        params_by_index: dict[int, Tensor] = {}
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}.load_state_dict: group {i} has {len(saved['params'])} "
+                                 f"parameters in the state dict, {len(group['params'])} here")
+            params_by_index.update(zip(saved["params"], group["params"]))
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for idx, s in state_dict["state"].items():
+            if idx not in params_by_index:
+                raise ValueError(f"{name}.load_state_dict: state for parameter {idx}, which no "
+                                 "group holds")
+            p = params_by_index[idx]
+            entry = {}
+            for k, v in s.items():
+                if isinstance(v, Tensor):
+                    v = v.data
+                if isinstance(v, np.ndarray) and v.ndim > 0:
+                    if v.shape != p.shape:
+                        raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter {idx} "
+                                         f"has shape {v.shape}, the parameter {p.shape}")
+                    v = v.astype(p.dtype, copy=True)
+                else:
+                    v = copy.deepcopy(v)
+                entry[k] = v
+            new_state[p] = entry
+        for saved, group in zip(saved_groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = copy.deepcopy(v)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(group):
+                if k != "params":
+                    lines.append(f"    {k}: {group[k]}")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""RMSprop (Hinton's lecture 6e), with momentum and the centered variant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.optim.optimizer import Optimizer, ParamsT
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop, with PyTorch's update equations and defaults.
+
+    Per step, with ``g`` the gradient (negated when ``maximize``)::
+
+        g = g + weight_decay * p
+        s = alpha * s + (1 - alpha) * g**2
+        a = alpha * a + (1 - alpha) * g             (centered only)
+        d = sqrt(s - a**2) + eps  if centered  else  sqrt(s) + eps
+        b = momentum * b + g / d;  p = p - lr * b   (momentum > 0)
+        p = p - lr * g / d                          (momentum == 0)
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False, *, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered, maximize=maximize))
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        for key in ("lr", "eps", "momentum", "weight_decay", "alpha"):
+            if group[key] < 0:
+                raise ValueError(f"RMSprop: invalid {key} {group[key]}")
+
+    def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
+                group: dict[str, Any]) -> None:
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        wd, momentum = group["weight_decay"], group["momentum"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(p)
+            if momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(p)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(p)
+        state["step"] += 1
+        if wd != 0:
+            grad = grad + wd * p
+        s = state["square_avg"]
+        s *= alpha
+        tmp = grad * grad
+        tmp *= 1 - alpha
+        s += tmp
+        if group["centered"]:
+            a = state["grad_avg"]
+            np.subtract(grad, a, out=tmp)
+            tmp *= 1 - alpha
+            a += tmp                     # a = lerp(a, g, 1 - alpha), as PyTorch computes it
+            np.multiply(a, a, out=tmp)
+            np.subtract(s, tmp, out=tmp)
+            avg = np.sqrt(tmp, out=tmp)
+        else:
+            avg = np.sqrt(s, out=tmp)
+        avg += eps
+        if momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= momentum
+            buf += grad / avg
+            p -= lr * buf
+        else:
+            np.divide(grad, avg, out=tmp)
+            tmp *= lr
+            p -= tmp
