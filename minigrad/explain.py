@@ -1,0 +1,238 @@
+"""Run backward and narrate it: each step's op, shapes, and its local gradient rule in words.
+
+    >>> import minigrad as mg
+    >>> a = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> b = mg.tensor([3.0, 4.0], requires_grad=True)
+    >>> mg.explain((a * b).sum(), params={"a": a, "b": b})  # doctest: +SKIP
+    backward from a tensor of shape () through 2 ops, output first:
+    step 1/2  Sum   (2,) -> ()
+              rule: dX = dY copied to every summed element (d(sum x)/dx_i = 1)
+    ...
+
+This is the real backward (the engine's ``on_node`` hook reports each node as it is processed),
+so the gradients it leaves in ``.grad`` are exactly those of ``tensor.backward()``.
+``tensor.backward(explain=True)`` calls :func:`explain`, and ``minigrad.explain`` is this function
+(import the module's other names with ``from minigrad.explain import RULES, local_rule``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import numpy as np
+
+from minigrad import autograd
+from minigrad.autograd import Function, _topo_order
+from minigrad.tensor import Tensor
+
+__all__ = ["explain", "local_rule", "op_name", "graph_nodes", "RULES"]
+
+# The local gradient rule of each built-in op, keyed by its Function class name. dY is the gradient
+# arriving at the op's output, dX (dA, dB, dW, db...) what the rule sends to each input.
+RULES: dict[str, str] = {
+    # elementwise arithmetic
+    "Add": "d(a+b)/da = 1, d/db = 1: dY passes unchanged to both inputs",
+    "Sub": "d(a-b)/da = 1, d/db = -1: dA = dY, dB = -dY",
+    "Mul": "d(a*b)/da = b, d/db = a: dA = dY*b, dB = dY*a",
+    "Div": "d(a/b)/da = 1/b, d/db = -a/b^2",
+    "Neg": "d(-x)/dx = -1: dX = -dY",
+    "Pow": "d(a^b)/da = b*a^(b-1), d/db = a^b*log(a)",
+    "PowScalar": "d(x^p)/dx = p*x^(p-1)",
+    "Exp": "d(e^x)/dx = e^x: dX = dY*out",
+    "Log": "d(log x)/dx = 1/x: dX = dY/x",
+    "Sqrt": "d(sqrt x)/dx = 1/(2 sqrt x): dX = dY/(2*out)",
+    "Abs": "d|x|/dx = sign(x) (0 at x = 0)",
+    "Sin": "d(sin x)/dx = cos x",
+    "Cos": "d(cos x)/dx = -sin x",
+    "Tanh": "d(tanh x)/dx = 1 - tanh(x)^2: dX = dY*(1-out^2)",
+    "Clip": "dX = dY where lo <= x <= hi, 0 where x was clipped",
+    "Maximum": "dY goes to the larger input (split in half at ties)",
+    "Minimum": "dY goes to the smaller input (split in half at ties)",
+    "Where": "dY goes to a where the condition holds, to b elsewhere",
+    "Cast": "dX = dY cast back to the input's dtype",
+    # linear algebra
+    "MatMul": "d(A@B): dA = dY @ B^T, dB = A^T @ dY",
+    # reductions
+    "Sum": "d(sum x)/dx_i = 1: dX = dY copied to every summed element",
+    "SumTo": "dX = dY broadcast back over the summed axes",
+    "MaxMin": "dY goes to the position of the max (min); ties share it equally",
+    "LogSumExp": "d(logsumexp x)/dx = softmax(x): dX = dY*softmax(x)",
+    # shape
+    "Reshape": "dX = dY reshaped back to the input's shape",
+    "Permute": "dX = dY with the axes permuted back (inverse permutation)",
+    "Expand": "broadcast copies one value many times: dX = dY summed over the broadcast axes",
+    "GetItem": "dX = zeros with dY added at the indexed positions",
+    "IndexAdd": "dG = dY read at the indexed positions (the adjoint of scatter-add is gather)",
+    "Cat": "dY is split back into the pieces that were concatenated",
+    "Pad": "dX = dY with the padding cropped away",
+    # convolution
+    "Conv2d": "dX = full convolution of dY with the kernel rotated by 180 degrees "
+              "(a transposed convolution); dW = correlation of X with dY; db = sum of dY "
+              "over batch and positions",
+    "ConvTranspose2d": "the adjoint of conv2d: dG = conv2d of dY with the same kernel; "
+                       "dW = correlation of dY with G",
+    "Conv2dWeightGrad": "the weight-gradient op of conv2d: its gradients are a transposed "
+                        "convolution (for X) and a convolution (for dY)",
+    # pooling
+    "MaxPool2d": "route dY through the mask of max positions: each window's dY goes to the "
+                 "input that was the max, the others get 0",
+    "AvgPool2d": "each window's dY is spread evenly over its k*k inputs (dY / k^2 each)",
+    "AdaptiveAvgPool2d": "each output's dY is spread evenly over the inputs of its window",
+    # activations: one Function class, one kernel per name
+    "Activation[relu]": "d relu(x)/dx = 1 if x > 0 else 0: dY passes where the input was "
+                        "positive",
+    "Activation[leaky_relu]": "d/dx = 1 if x > 0 else the negative slope",
+    "Activation[hardtanh]": "d/dx = 1 inside [min, max], 0 where the input was clipped",
+    "Activation[elu]": "d/dx = 1 if x > 0 else alpha*e^x (times the scale, for SELU)",
+    "Activation[sigmoid]": "d sigma(x)/dx = sigma(x)(1 - sigma(x)), at most 1/4",
+    "Activation[tanh]": "d tanh(x)/dx = 1 - tanh(x)^2",
+    "Activation[silu]": "d(x*sigma(x))/dx = sigma(x)(1 + x(1 - sigma(x)))",
+    "Activation[gelu]": "d(x*Phi(x))/dx = Phi(x) + x*phi(x) (Phi, phi: normal cdf and pdf)",
+    "Activation[gelu_tanh]": "derivative of the tanh approximation of x*Phi(x)",
+    "Activation[softplus]": "d log(1+e^x)/dx = sigma(x)",
+    "Activation": "dX = dY * f'(x) for the activation f",
+    "ActivationGrad": "the activation's backward g*f'(x): d/dg = f'(x), d/dx = g*f''(x)",
+    # softmax and losses
+    "Softmax": "dX = out * (dY - sum(dY*out)) (the softmax Jacobian times dY)",
+    "LogSoftmax": "dX = dY - softmax(x) * sum(dY)",
+    "CrossEntropy": "d(loss)/d(logits) = (softmax(logits) - onehot(target)) / N",
+    "NLLLoss": "dX = -dY at the target class of each row (divided by N for the mean)",
+    "MSELoss": "d mean((x-y)^2)/dx = 2(x-y)/N",
+}
+
+
+def graph_nodes(tensor: Tensor) -> list[Function]:
+    """The ops that produced ``tensor`` in forward (creation) order; backward visits them
+    reversed."""
+    return [] if tensor._node is None else _topo_order([tensor._node])[::-1]
+
+
+def op_name(op: Function) -> str:
+    """The op's display name: its class, and its kernel for ops that serve several
+    (``Activation(sigmoid)``)."""
+    variant = _variant(op)
+    return type(op).__name__ + (f"({variant})" if variant else "")
+
+
+def _variant(op: Function | type[Function]) -> str | None:
+    kwargs = getattr(op, "kwargs", None) if not isinstance(op, type) else None
+    name = (kwargs or {}).get("name")
+    return name if isinstance(name, str) else None
+
+
+def local_rule(op: Function | type[Function]) -> str:
+    """The local gradient rule of an op (a node or its class), in words."""
+    cls = op if isinstance(op, type) else type(op)
+    variant = _variant(op)
+    rule = RULES.get(f"{cls.__name__}[{variant}]") if variant else None
+    rule = rule or RULES.get(cls.__name__)
+    if rule is not None and cls.__module__.startswith("minigrad."):
+        return rule
+    if cls.__module__.startswith("minigrad."):
+        return f"(no description; see {cls.__module__}.{cls.__name__}.backward)"
+    return f"user-defined rule ({cls.__module__}.{cls.__name__}.backward)"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        return f"array{_shape(v.shape)}"
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _where(site: tuple[str, int]) -> str:
+    path = site[0]
+    try:
+        rel = os.path.relpath(path)
+        path = rel if not rel.startswith("..") else path
+    except ValueError:  # another drive on Windows
+        pass
+    return f"{path}:{site[1]}"
+
+
+def _norm(g: Tensor | None) -> str:
+    if g is None:
+        return "-"
+    return f"{float(np.linalg.norm(np.asarray(g.data, dtype=np.float64))):.3g}"
+
+
+def explain(
+    tensor: Tensor,
+    gradient: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    file: TextIO | None = None,
+    *,
+    params: Mapping[str, Tensor] | None = None,
+) -> None:
+    """Back-propagate from ``tensor`` exactly as ``tensor.backward(...)`` and print every step.
+
+    Each step names the op, its input and output shapes, its settings (stride, axis, ...), the
+    local gradient rule in words, the norms of the gradient arriving (dY) and leaving (one per
+    input), and the line of user code that created the op. Leaf gradients are listed at the end
+    (named through ``params``). ``file`` defaults to ``sys.stdout`` (looked up at call time).
+    """
+    out = sys.stdout if file is None else file
+    roots = [tensor]
+    grads = autograd._root_grads(roots, autograd._as_list(gradient), "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    total = len(graph_nodes(tensor))
+    names = {id(t): n for n, t in (params or {}).items()}
+    leaves: dict[int, Tensor] = {}
+    step = 0
+
+    def p(text: str = "") -> None:
+        print(text, file=out)
+
+    p(f"backward from a tensor of shape {_shape(tensor.shape)} through {total} "
+      f"op{'s' if total != 1 else ''}, output first:")
+
+    def on_node(node: Function, gouts: tuple[Tensor, ...], gins: tuple[Any, ...]) -> None:
+        nonlocal step
+        step += 1
+        ins, sent, notes = [], [], []
+        inputs = node.inputs or ()
+        for i, (edge, meta) in enumerate(zip(node._edges, node._in_meta)):
+            if meta is None:
+                continue
+            t = inputs[i] if i < len(inputs) else None
+            tag = " const" if edge is None else ""
+            if edge is not None and not isinstance(edge, tuple):
+                leaves[id(edge)] = edge
+            if t is not None and id(t) in names:
+                tag = f" {names[id(t)]}"
+            ins.append(_shape(meta[0]) + tag)
+            g = gins[i] if edge is not None else None
+            if g is not None:
+                # what the input really receives: the engine sums broadcast axes back
+                if tuple(g.shape) != tuple(meta[0]):
+                    notes.append(f"input {i}'s dY {_shape(g.shape)} summed back to "
+                                 f"{_shape(meta[0])} (it was broadcast)")
+                g = autograd._fit_gradient(g, meta[0], meta[1], node, i)
+            sent.append(_norm(g))
+        outs = ", ".join(_shape(s) for s, _ in node._out_meta)
+        settings = ", ".join(f"{k}={_fmt_value(v)}" for k, v in (node.kwargs or {}).items()
+                             if k != "name")
+        head = f"step {step}/{total}  {op_name(node)}  {', '.join(ins)} -> {outs}"
+        p(head + (f"   [{settings}]" if settings else ""))
+        p(f"          rule: {local_rule(node)}")
+        for note in notes:
+            p(f"          note: {note}")
+        p(f"          |dY| = {', '.join(_norm(g) for g in gouts)}  ->  |dX| = {', '.join(sent)}")
+        if node.site is not None:
+            p(f"          created at {_where(node.site)}")
+
+    if tensor._node is None:
+        leaves[id(tensor)] = tensor
+    autograd._run(roots, grads, retain_graph, create_graph, on_node=on_node)
+    for leaf in leaves.values():
+        name = names.get(id(leaf), "leaf")
+        p(f"{name} {_shape(leaf.shape)}: .grad norm {_norm(leaf.grad)}")
