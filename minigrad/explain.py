@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -81,6 +82,10 @@ RULES: dict[str, str] = {
                  "input that was the max, the others get 0",
     "AvgPool2d": "each window's dY is spread evenly over its k*k inputs (dY / k^2 each)",
     "AdaptiveAvgPool2d": "each output's dY is spread evenly over the inputs of its window",
+    "PlaneScatter": "the adjoint of a scatter-add is a gather: dSrc = dY read at the indices",
+    "PlaneGather": "the adjoint of a gather is a scatter-add: dSrc = dY added at the indices",
+    "AvgPool2dBackward": "linear in dY; its adjoint is average pooling again",
+    "AdaptiveAvgPool2dBackward": "linear in dY; its adjoint is adaptive average pooling again",
     # activations: one Function class, one kernel per name
     "Activation[relu]": "d relu(x)/dx = 1 if x > 0 else 0: dY passes where the input was "
                         "positive",
@@ -97,10 +102,17 @@ RULES: dict[str, str] = {
     "ActivationGrad": "the activation's backward g*f'(x): d/dg = f'(x), d/dx = g*f''(x)",
     # softmax and losses
     "Softmax": "dX = out * (dY - sum(dY*out)) (the softmax Jacobian times dY)",
+    "SoftmaxBackward": "linear and symmetric in dY, so its adjoint is itself; d/d(out) by the "
+                       "product rule",
     "LogSoftmax": "dX = dY - softmax(x) * sum(dY)",
-    "CrossEntropy": "d(loss)/d(logits) = (softmax(logits) - onehot(target)) / N",
-    "NLLLoss": "dX = -dY at the target class of each row (divided by N for the mean)",
-    "MSELoss": "d mean((x-y)^2)/dx = 2(x-y)/N",
+    "LogSoftmaxBackward": "dG = dY - softmax * sum(dY); d/d(out) by the product rule",
+    "CrossEntropy": "d(loss)/d(logits) = (softmax(logits) - onehot(target)) / N "
+                    "(class weights and label smoothing reshape the one-hot)",
+    "CrossEntropyGrad": "the cross-entropy's backward, (softmax - onehot) * g, differentiated "
+                        "again through softmax",
+    # normalization
+    "BatchNormTrain": "with x_hat = (x - mean) * invstd: dX = w * invstd * (dY - mean(dY) - "
+                      "x_hat * mean(dY * x_hat)); dW = sum(dY * x_hat); db = sum(dY)",
 }
 
 
@@ -223,7 +235,8 @@ def explain(
                              if k != "name")
         head = f"step {step}/{total}  {op_name(node)}  {', '.join(ins)} -> {outs}"
         p(head + (f"   [{settings}]" if settings else ""))
-        p(f"          rule: {local_rule(node)}")
+        p(textwrap.fill(local_rule(node), width=100, initial_indent="          rule: ",
+                        subsequent_indent="                "))
         for note in notes:
             p(f"          note: {note}")
         p(f"          |dY| = {', '.join(_norm(g) for g in gouts)}  ->  |dX| = {', '.join(sent)}")
