@@ -4,3 +4,4 @@
 # end, and they import Tensor back.
 import minigrad.tensor  # noqa: F401  # isort: skip
 from minigrad.ops import elementwise, linalg, reduce, shape  # noqa: F401
+from minigrad.ops import conv  # noqa: F401

@@ -1,0 +1,342 @@
+"""2-D convolution kernels on NumPy arrays (float32 and float64), PyTorch conventions.
+
+    x: (N, C, H, W)   w: (K, C // groups, R, S)   y: (N, K, OH, OW)
+    stride (sh, sw), padding (top, bottom, left, right), dilation (dh, dw)
+    OH = (H + top + bottom - dh*(R-1) - 1) // sh + 1       (same for OW)
+
+Design, chosen by measurement on 2 cores (bench/bench_ops.py has the numbers):
+
+* im2col + one BLAS GEMM per group and per chunk of samples. The columns of a chunk are sized to
+  stay in L2 (``_COLS_BUDGET``) so the GEMM reads them from cache right after they are written;
+  a whole-batch im2col matrix (75 MB for (32, 64, 32, 32) 3x3) made every step memory-bound.
+* The Numba kernels here are serial on purpose. BLAS already runs on every core; a ``prange``
+  region entered right after a threaded GEMM fights OpenBLAS's still-spinning worker threads and
+  lost whole 4 ms scheduler ticks per call. Serial im2col/col2im plus threaded GEMM was faster.
+* im2col/col2im index flat buffers with unsigned offsets: LLVM then vectorises the inner row
+  copies (3x faster than 4-D signed indexing, which keeps a negative-index wraparound test).
+* The bias is folded into the forward GEMM as an extra row of ones in the columns (no extra pass
+  over the output).
+* 1x1 kernels with stride 1 and no padding need no im2col: the input plane already is the column
+  matrix.
+* Large outputs (OH*OW >= ``_FOLD_BELOW``) go one sample at a time, so the GEMM writes straight
+  into ``y``; small ones fold several samples into the columns (one bigger GEMM, then a small
+  transposed copy) because many tiny GEMMs waste BLAS's call overhead.
+
+``conv2d_grad_input`` (col2im) is also conv_transpose2d's forward. ``conv2d_grad_input_rot180`` is
+the textbook version of the same gradient (dilate, pad to a full convolution, correlate with the
+flipped kernel), kept for teaching and tested equal to the fast path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+__all__ = [
+    "conv_out_size",
+    "conv2d_forward",
+    "conv2d_grad_input",
+    "conv2d_grad_weight",
+    "conv2d_grad_input_rot180",
+]
+
+Pair = tuple[int, int]
+Quad = tuple[int, int, int, int]
+
+# Bytes of im2col columns per chunk: about half of one core's L2 (2 MiB here), measured best
+# among 256 KiB .. 8 MiB on the benchmark shapes.
+_COLS_BUDGET = 1 << 20
+# Below this many output pixels per sample, several samples share one GEMM.
+_FOLD_BELOW = 512
+
+
+def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
+    """Output length along one axis: ``(n + lo + hi - dilation*(f-1) - 1) // stride + 1``."""
+    return (n + pad_lo + pad_hi - dilation * (f - 1) - 1) // stride + 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Numba kernels
+
+
+@njit(cache=True)
+def _valid_range(n_in, n_out, stride, offset):
+    """Output positions ``o`` in ``[lo, hi)`` whose input index ``o*stride + offset`` is inside
+    ``[0, n_in)``."""
+    lo = 0
+    if offset < 0:
+        lo = (-offset + stride - 1) // stride
+    last = n_in - 1 - offset
+    hi = last // stride + 1 if last >= 0 else 0
+    hi = min(hi, n_out)
+    lo = min(lo, hi)
+    return lo, hi
+
+
+@njit(cache=True)
+def _im2col(x, n0, n1, c0, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
+            cols, row_stride, sample_stride):
+    """Receptive fields of samples ``n0:n1``, channels ``c0:c0+cg`` -> flat ``cols``.
+
+    x: (N, C, H, W) C-contiguous. For row = (c*kh + r)*kw + s and output pixel (i, j):
+        cols[row*row_stride + (n-n0)*sample_stride + i*ow + j]
+            = x[n, c0+c, i*sh + r*dh - top, j*sw + s*dw - left]   (0 outside the input)
+    """
+    h = x.shape[2]
+    w = x.shape[3]
+    xf = x.ravel()
+    uow = uint64(ow)
+    usw = uint64(sw)
+    for n in range(n0, n1):
+        for c in range(cg):
+            plane = (n * x.shape[1] + c0 + c) * h
+            for r in range(kh):
+                for s in range(kw):
+                    row = (c * kh + r) * kw + s
+                    offw = s * dw - left
+                    lo, hi = _valid_range(w, ow, sw, offw)
+                    ulo = uint64(lo)
+                    uhi = uint64(hi)
+                    base = uint64(row * row_stride + (n - n0) * sample_stride)
+                    for i in range(oh):
+                        d = base + uint64(i * ow)
+                        ih = i * sh + r * dh - top
+                        if ih < 0 or ih >= h:
+                            for j in range(uow):
+                                cols[d + j] = 0
+                            continue
+                        for j in range(ulo):
+                            cols[d + j] = 0
+                        src = uint64((plane + ih) * w + lo * sw + offw)
+                        dd = d + ulo
+                        if sw == 1:
+                            for j in range(uhi - ulo):
+                                cols[dd + j] = xf[src + j]
+                        else:
+                            for j in range(uhi - ulo):
+                                cols[dd + j] = xf[src + j * usw]
+                        for j in range(uhi, uow):
+                            cols[d + j] = 0
+
+
+@njit(cache=True)
+def _col2im(cols, row_stride, sample_stride, n0, n1, c0, cg, kh, kw, sh, sw, top, left, dh, dw,
+            oh, ow, gx):
+    """Adjoint of ``_im2col``: scatter-add flat ``cols`` back onto ``gx`` (N, C, H, W) contiguous.
+
+    Entries that fall on padding are dropped. One (sample, channel) plane at a time, so the
+    plane being accumulated stays in L1.
+    """
+    h = gx.shape[2]
+    w = gx.shape[3]
+    gf = gx.ravel()
+    usw = uint64(sw)
+    for n in range(n0, n1):
+        for c in range(cg):
+            plane = (n * gx.shape[1] + c0 + c) * h
+            for r in range(kh):
+                for s in range(kw):
+                    row = (c * kh + r) * kw + s
+                    offw = s * dw - left
+                    lo, hi = _valid_range(w, ow, sw, offw)
+                    ulo = uint64(lo)
+                    uhi = uint64(hi)
+                    base = uint64(row * row_stride + (n - n0) * sample_stride)
+                    for i in range(oh):
+                        ih = i * sh + r * dh - top
+                        if ih < 0 or ih >= h:
+                            continue
+                        d = base + uint64(i * ow) + ulo
+                        dst = uint64((plane + ih) * w + lo * sw + offw)
+                        if sw == 1:
+                            for j in range(uhi - ulo):
+                                gf[dst + j] += cols[d + j]
+                        else:
+                            for j in range(uhi - ulo):
+                                gf[dst + j * usw] += cols[d + j]
+
+
+# ------------------------------------------------------------------------------------------------
+# drivers
+
+
+def _common(*arrays: np.ndarray) -> list[np.ndarray]:
+    dtype = np.result_type(*arrays)
+    return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+
+
+def _is_pointwise(kh: int, kw: int, stride: Pair, padding: Quad) -> bool:
+    return kh == 1 and kw == 1 and stride == (1, 1) and not any(padding)
+
+
+def _chunk(n: int, rows: int, p: int, itemsize: int) -> int:
+    """Samples per chunk: 1 for large outputs, else as many as fit the column budget."""
+    if p >= _FOLD_BELOW:
+        return 1
+    return max(1, min(n, _COLS_BUDGET // max(1, rows * p * itemsize)))
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, dilation: Pair,
+                   groups: int, bias: np.ndarray | None = None) -> np.ndarray:
+    """Cross-correlation y: (N, K, OH, OW) of x: (N, C, H, W) with w: (K, C//groups, R, S).
+
+    ``bias``: (K,) or None, added to every output pixel. Geometry is trusted (validated by the op).
+    """
+    x, w = _common(x, w)
+    n, c, h, wd = x.shape
+    k, cg, kh, kw = w.shape
+    (sh, sw), (top, bottom, left, right), (dh, dw) = stride, padding, dilation
+    oh = conv_out_size(h, kh, sh, top, bottom, dh)
+    ow = conv_out_size(wd, kw, sw, left, right, dw)
+    kg, p, crs = k // groups, oh * ow, cg * kh * kw
+    y = np.empty((n, k, p), dtype=x.dtype)
+    w2 = w.reshape(k, crs)
+    if bias is not None:
+        # the ones row of the columns multiplies this extra weight column
+        w2 = np.concatenate([w2, np.asarray(bias, dtype=x.dtype).reshape(k, 1)], axis=1)
+    if _is_pointwise(kh, kw, stride, padding):
+        x3 = x.reshape(n, c, p)
+        for g in range(groups):
+            np.matmul(w2[g * kg:(g + 1) * kg, :crs], x3[:, g * cg:(g + 1) * cg],
+                      out=y[:, g * kg:(g + 1) * kg])
+        if bias is not None:
+            y += w2[:, crs:]
+        return y.reshape(n, k, oh, ow)
+
+    rows = w2.shape[1]
+    m = _chunk(n, rows, p, x.itemsize)
+    cols = np.empty((rows, m * p), dtype=x.dtype)
+    if bias is not None:
+        cols[crs] = 1
+    flat = cols.ravel()
+    tmp = np.empty((kg, m * p), dtype=x.dtype) if m > 1 else None
+    for n0 in range(0, n, m):
+        n1 = min(n, n0 + m)
+        mm = n1 - n0
+        for g in range(groups):
+            _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
+                    flat, m * p, p)
+            wg = w2[g * kg:(g + 1) * kg]
+            if m == 1:
+                np.matmul(wg, cols, out=y[n0, g * kg:(g + 1) * kg])
+            else:
+                t = tmp[:, :mm * p]
+                np.matmul(wg, cols[:, :mm * p], out=t)
+                y[n0:n1, g * kg:(g + 1) * kg] = t.reshape(kg, mm, p).transpose(1, 0, 2)
+    return y.reshape(n, k, oh, ow)
+
+
+def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pair,
+                      padding: Quad, dilation: Pair, groups: int) -> np.ndarray:
+    """Gradient of conv2d w.r.t. its input: gx (N, C, H, W) from gy (N, K, OH, OW).
+
+    Equivalently conv_transpose2d's forward. ``input_hw`` is needed because strided convolutions
+    drop the last rows/columns that do not fill a window; those get zero gradient.
+    """
+    gy, w = _common(gy, w)
+    n, k, oh, ow = gy.shape
+    _, cg, kh, kw = w.shape
+    h, wd = input_hw
+    (sh, sw), (top, _bottom, left, _right), (dh, dw) = stride, padding, dilation
+    kg, p, crs, c = k // groups, oh * ow, cg * kh * kw, cg * groups
+    gy3 = gy.reshape(n, k, p)
+    wt = w.reshape(k, crs)
+    if _is_pointwise(kh, kw, stride, padding) and (h, wd) == (oh, ow):
+        gx = np.empty((n, c, p), dtype=gy.dtype)
+        for g in range(groups):
+            np.matmul(wt[g * kg:(g + 1) * kg].T, gy3[:, g * kg:(g + 1) * kg],
+                      out=gx[:, g * cg:(g + 1) * cg])
+        return gx.reshape(n, c, h, wd)
+
+    gx = np.zeros((n, c, h, wd), dtype=gy.dtype)
+    m = _chunk(n, crs, p, gy.itemsize)
+    # per-sample layout (m, crs, p): the batched GEMM then reads gy in place, no transpose
+    gcols = np.empty((m, crs, p), dtype=gy.dtype)
+    flat = gcols.ravel()
+    for n0 in range(0, n, m):
+        n1 = min(n, n0 + m)
+        mm = n1 - n0
+        for g in range(groups):
+            np.matmul(wt[g * kg:(g + 1) * kg].T, gy3[n0:n1, g * kg:(g + 1) * kg], out=gcols[:mm])
+            _col2im(flat, p, crs * p, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw,
+                    oh, ow, gx)
+    return gx
+
+
+def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: Pair,
+                       padding: Quad, dilation: Pair, groups: int) -> np.ndarray:
+    """Gradient of conv2d w.r.t. its weight: gw (K, C//groups, R, S).
+
+    x: (N, C, H, W), gy: (N, K, OH, OW). One GEMM per chunk: gy (K, pixels) @ columns.T.
+    """
+    x, gy = _common(x, gy)
+    n, c, h, wd = x.shape
+    _, k, oh, ow = gy.shape
+    kh, kw = kernel_hw
+    (sh, sw), (top, _bottom, left, _right), (dh, dw) = stride, padding, dilation
+    cg, kg, p = c // groups, k // groups, oh * ow
+    crs = cg * kh * kw
+    gy3 = gy.reshape(n, k, p)
+    gw = np.zeros((k, crs), dtype=x.dtype)
+    if _is_pointwise(kh, kw, stride, padding) and (h, wd) == (oh, ow):
+        x3 = x.reshape(n, c, p)
+        for g in range(groups):
+            gyg = gy3[:, g * kg:(g + 1) * kg].transpose(1, 0, 2).reshape(kg, n * p)
+            xg = x3[:, g * cg:(g + 1) * cg].transpose(1, 0, 2).reshape(cg, n * p)
+            gw[g * kg:(g + 1) * kg] = gyg @ xg.T
+        return gw.reshape(k, cg, kh, kw)
+
+    m = _chunk(n, crs, p, x.itemsize)
+    cols = np.empty((crs, m * p), dtype=x.dtype)
+    flat = cols.ravel()
+    for n0 in range(0, n, m):
+        n1 = min(n, n0 + m)
+        mm = n1 - n0
+        for g in range(groups):
+            _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
+                    flat, m * p, p)
+            gyg = gy3[n0:n1, g * kg:(g + 1) * kg]
+            gyg = gyg[0] if mm == 1 else gyg.transpose(1, 0, 2).reshape(kg, mm * p)
+            gw[g * kg:(g + 1) * kg] += gyg @ cols[:, :mm * p].T
+    return gw.reshape(k, cg, kh, kw)
+
+
+# ------------------------------------------------------------------------------------------------
+# the textbook input gradient
+
+
+def conv2d_grad_input_rot180(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pair,
+                             padding: Quad, dilation: Pair, groups: int) -> np.ndarray:
+    """Same result as :func:`conv2d_grad_input`, computed the way it is taught.
+
+    1. Dilate gy by the stride: put ``s-1`` zeros between neighbouring gradient pixels, so each
+       one sits where its window started in the padded input.
+    2. Pad it by the dilated kernel extent minus one on every side ("full" convolution).
+    3. Correlate with the kernel rotated by 180 degrees, input and output channels swapped within
+       each group (w: (K, C/g, R, S) -> (C, K/g, R, S)), same dilation, stride 1.
+    The result covers the padded input; crop the padding off (rows a strided window never reached
+    stay zero).
+    """
+    gy, w = _common(gy, w)
+    n, k, oh, ow = gy.shape
+    _, cg, kh, kw = w.shape
+    h, wd = input_hw
+    (sh, sw), (top, _bottom, left, _right), (dh, dw) = stride, padding, dilation
+    kg = k // groups
+
+    dilated = np.zeros((n, k, (oh - 1) * sh + 1, (ow - 1) * sw + 1), dtype=gy.dtype)
+    dilated[:, :, ::sh, ::sw] = gy
+
+    ext_h, ext_w = dh * (kh - 1), dw * (kw - 1)  # dilated kernel extent minus one
+
+    flipped = w[:, :, ::-1, ::-1]
+    swapped = (flipped.reshape(groups, kg, cg, kh, kw)
+               .transpose(0, 2, 1, 3, 4)
+               .reshape(groups * cg, kg, kh, kw))
+
+    full = conv2d_forward(dilated, swapped, (1, 1), (ext_h, ext_h, ext_w, ext_w), (dh, dw), groups)
+    # full[:, :, a, b] is the gradient at padded-input position (a, b)
+    rows, cols = max(full.shape[2], top + h), max(full.shape[3], left + wd)
+    gx_padded = np.zeros((n, groups * cg, rows, cols), dtype=gy.dtype)
+    gx_padded[:, :, :full.shape[2], :full.shape[3]] = full
+    return np.ascontiguousarray(gx_padded[:, :, top:top + h, left:left + wd])

@@ -1,0 +1,205 @@
+"""Plain NumPy-loop references for convolution, written from the definition and nothing else.
+
+Slow on purpose and shared by the conv tests and the registry's ``ref`` entries. None of this is
+derived from the kernels in ``minigrad/ops/kernels/cpu/conv.py``: each function is the textbook
+sum written as loops over output (or input) positions, so a bug in an im2col layout, a col2im
+scatter or a rotated-kernel trick cannot hide in both places.
+
+Conventions (PyTorch's):
+    x: (N, C, H, W)  w: (K, C // groups, R, S)  y: (N, K, OH, OW)
+    stride (sh, sw), padding (top, bottom, left, right), dilation (dh, dw)
+    y[n, k, i, j] = sum_{c, r, s} w[k, c, r, s] * xpad[n, g*Cg + c, i*sh + r*dh, j*sw + s*dw]
+    where g = k // (K // groups) and xpad is x with zeros added around it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int, int, int]) -> np.ndarray:
+    top, bottom, left, right = padding
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + top + bottom, w + left + right), dtype=x.dtype)
+    xp[:, :, top : top + h, left : left + w] = x
+    return xp
+
+
+def out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
+    """Number of output positions along one axis (may be <= 0 when the kernel does not fit)."""
+    return (n + pad_lo + pad_hi - dilation * (f - 1) - 1) // stride + 1
+
+
+def conv2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """y: (N, K, OH, OW) by looping over every output position."""
+    n_, c_, h_, w_ = x.shape
+    k_, cg, r_, s_ = w.shape
+    kg = k_ // groups
+    sh, sw = stride
+    dh, dw = dilation
+    top, bottom, left, right = padding
+    oh = out_size(h_, r_, sh, top, bottom, dh)
+    ow = out_size(w_, s_, sw, left, right, dw)
+    xp = _pad(x, padding)
+    y = np.zeros((n_, k_, oh, ow), dtype=np.result_type(x, w))
+    for k in range(k_):
+        g = k // kg
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(cg):
+                    for r in range(r_):
+                        for s in range(s_):
+                            y[:, k, i, j] += (
+                                w[k, c, r, s] * xp[:, g * cg + c, i * sh + r * dh, j * sw + s * dw]
+                            )
+        if b is not None:
+            y[:, k] += b[k]
+    return y
+
+
+def conv2d_grad_input_ref(gy, w, input_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+                          groups=1):
+    """gx: (N, C, H, W): every gy[n, k, i, j] scatters w[k] back onto the window it came from."""
+    n_, k_, oh, ow = gy.shape
+    _, cg, r_, s_ = w.shape
+    kg = k_ // groups
+    h_, w_ = input_hw
+    sh, sw = stride
+    dh, dw = dilation
+    top, bottom, left, right = padding
+    gxp = np.zeros((n_, cg * groups, h_ + top + bottom, w_ + left + right),
+                   dtype=np.result_type(gy, w))
+    for k in range(k_):
+        g = k // kg
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(cg):
+                    for r in range(r_):
+                        for s in range(s_):
+                            gxp[:, g * cg + c, i * sh + r * dh, j * sw + s * dw] += (
+                                gy[:, k, i, j] * w[k, c, r, s]
+                            )
+    return gxp[:, :, top : top + h_, left : left + w_]
+
+
+def conv2d_grad_weight_ref(x, gy, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0),
+                           dilation=(1, 1), groups=1):
+    """gw: (K, C // groups, R, S): each weight collects gy times the input it multiplied."""
+    n_, c_, h_, w_ = x.shape
+    _, k_, oh, ow = gy.shape
+    r_, s_ = kernel_hw
+    cg = c_ // groups
+    kg = k_ // groups
+    sh, sw = stride
+    dh, dw = dilation
+    xp = _pad(x, padding)
+    gw = np.zeros((k_, cg, r_, s_), dtype=np.result_type(x, gy))
+    for k in range(k_):
+        g = k // kg
+        for c in range(cg):
+            for r in range(r_):
+                for s in range(s_):
+                    for i in range(oh):
+                        for j in range(ow):
+                            gw[k, c, r, s] += np.sum(
+                                gy[:, k, i, j] * xp[:, g * cg + c, i * sh + r * dh, j * sw + s * dw]
+                            )
+    return gw
+
+
+def conv_transpose2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
+                         groups=1, dilation=(1, 1)):
+    """PyTorch's conv_transpose2d: x (N, C_in, H, W), w (C_in, C_out // groups, R, S).
+
+    Each input pixel x[n, ci, i, j] scatters x * w[ci] onto the (uncropped) output at
+    (i*sh + r*dh, j*sw + s*dw); then ``padding`` rows/cols are cropped from each side and
+    ``output_padding`` extra rows/cols are kept at the bottom/right.
+    """
+    n_, ci_, h_, w_ = x.shape
+    _, cog, r_, s_ = w.shape
+    cig = ci_ // groups
+    sh, sw = stride
+    ph, pw = padding
+    oph, opw = output_padding
+    dh, dw = dilation
+    full_h = (h_ - 1) * sh + dh * (r_ - 1) + 1 + oph
+    full_w = (w_ - 1) * sw + dw * (s_ - 1) + 1 + opw
+    full = np.zeros((n_, cog * groups, full_h, full_w), dtype=np.result_type(x, w))
+    for ci in range(ci_):
+        g = ci // cig
+        for i in range(h_):
+            for j in range(w_):
+                for co in range(cog):
+                    for r in range(r_):
+                        for s in range(s_):
+                            full[:, g * cog + co, i * sh + r * dh, j * sw + s * dw] += (
+                                x[:, ci, i, j] * w[ci, co, r, s]
+                            )
+    y = full[:, :, ph : full_h - ph, pw : full_w - pw]
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1)
+    return np.ascontiguousarray(y)
+
+
+def conv1d_ref(x, w, b=None, stride=1, padding=(0, 0), dilation=1, groups=1):
+    """x: (N, C, L), w: (K, C // groups, F) -> (N, K, OL), by loops over output positions."""
+    n_, c_, l_ = x.shape
+    k_, cg, f_ = w.shape
+    kg = k_ // groups
+    lo, hi = padding
+    xp = np.zeros((n_, c_, l_ + lo + hi), dtype=x.dtype)
+    xp[:, :, lo : lo + l_] = x
+    ol = out_size(l_, f_, stride, lo, hi, dilation)
+    y = np.zeros((n_, k_, ol), dtype=np.result_type(x, w))
+    for k in range(k_):
+        g = k // kg
+        for i in range(ol):
+            for c in range(cg):
+                for f in range(f_):
+                    y[:, k, i] += w[k, c, f] * xp[:, g * cg + c, i * stride + f * dilation]
+        if b is not None:
+            y[:, k] += b[k]
+    return y
+
+
+# ------------------------------------------------------------------------------------------------
+# The public signatures (PyTorch's argument forms), for the op registry's ``ref``.
+
+
+def _two(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _pads_2d(padding, kernel, dilation):
+    """(top, bottom, left, right) from an int, a pair or a string mode."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "full":
+        th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+        return (th, th, tw, tw)
+    if padding == "same":
+        th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    ph, pw = _two(padding)
+    return (ph, ph, pw, pw)
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    dilation = _two(dilation)
+    return conv2d_ref(x, w, b, _two(stride), _pads_2d(padding, w.shape[2:], dilation), dilation,
+                      groups)
+
+
+def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    stride = stride if isinstance(stride, int) else stride[0]
+    dilation = dilation if isinstance(dilation, int) else dilation[0]
+    if isinstance(padding, str):
+        _, _, lo, hi = _pads_2d(padding, (1, w.shape[2]), (1, dilation))
+    else:
+        lo = hi = padding if isinstance(padding, int) else padding[0]
+    return conv1d_ref(x, w, b, stride, (lo, hi), dilation, groups)
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return conv_transpose2d_ref(x, w, b, _two(stride), _two(padding), _two(output_padding), groups,
+                                _two(dilation))
