@@ -1,0 +1,62 @@
+"""Neural-network layers, losses, initialisation and a small model zoo (PyTorch's ``torch.nn``).
+
+    >>> import minigrad.nn as nn
+    >>> import minigrad.nn.functional as F
+    >>> model = nn.Sequential(nn.Linear(9, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> model.num_parameters()
+    194
+
+Modules hold state (parameters, buffers, submodules) and call :mod:`minigrad.nn.functional`;
+the maths and the gradients live in the ops.
+"""
+
+from minigrad.nn import functional, init, models, utils
+from minigrad.nn.modules import (
+    ELU,
+    GELU,
+    SELU,
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    BCEWithLogitsLoss,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2d,
+    Hardtanh,
+    Identity,
+    L1Loss,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    Maxout,
+    MaxPool2d,
+    Module,
+    ModuleDict,
+    ModuleList,
+    MSELoss,
+    NLLLoss,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from minigrad.nn.parameter import Parameter
+
+__all__ = [
+    "functional", "init", "utils", "models", "Parameter",
+    "Module", "Sequential", "ModuleList", "ModuleDict",
+    "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Dropout",
+    "BatchNorm1d", "BatchNorm2d",
+    "ReLU", "LeakyReLU", "ELU", "SELU", "Sigmoid", "Tanh", "SiLU", "GELU", "Softplus",
+    "Hardtanh", "Maxout", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss",
+]

@@ -1,0 +1,127 @@
+"""Stateless layer maths with PyTorch names and signatures: ``import minigrad.nn.functional as F``.
+
+The ops live in ``minigrad.ops`` (each a ``Function`` with its backward and registry entry); this
+module re-exports them, and adds the two compositions of core ops that have no kernel of their
+own: :func:`linear` and :func:`pad`. ``nn`` modules hold parameters and call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from minigrad.ops.activation import (
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    maxout,
+    relu,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    tanh,
+)
+from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from minigrad.ops.dropout import dropout
+from minigrad.ops.loss import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    log_softmax,
+    mse_loss,
+    nll_loss,
+    softmax,
+)
+from minigrad.ops.normalization import batch_norm
+from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
+from minigrad.ops.shape import pad as _core_pad
+from minigrad.tensor import Tensor
+
+__all__ = [
+    "linear", "pad",
+    "conv1d", "conv2d", "conv_transpose2d",
+    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d",
+    "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "silu", "gelu", "softplus",
+    "hardtanh", "maxout", "softmax", "log_softmax",
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy_with_logits",
+    "dropout", "batch_norm",
+]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``.
+
+    input: (*, in_features)   weight: (out_features, in_features)   bias: (out_features,)
+    returns: (*, out_features)
+    """
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"linear: input and weight must be Tensors, got "
+                        f"{type(input).__name__} and {type(weight).__name__}")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if input.ndim < 1 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {input.shape} does not end in in_features = "
+                         f"{weight.shape[1]} (weight shape {weight.shape})")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape} does not match out_features = "
+                         f"{weight.shape[0]}")
+    y = input @ weight.T
+    return y + bias if bias is not None else y
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
+        value: float | None = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` axes, PyTorch style: ``pad = (left, right)`` pads the last
+    axis, ``(left, right, top, bottom)`` the last two, and so on (last axis first).
+
+    mode: ``"constant"`` (with ``value``, default 0), ``"reflect"`` (mirror without repeating the
+    edge; each pad < the axis length), ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap
+    around; each pad <= the axis length). Unlike PyTorch, the non-constant modes work on any
+    axes, not only the last 1-3 of a batched tensor.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: pad {pad} must have an even length of at most 2 * ndim = "
+                         f"{2 * input.ndim} for input shape {input.shape}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {pad} (cropping) is not supported")
+    k = len(pad) // 2
+    widths = [(0, 0)] * (input.ndim - k) + [(pad[2 * i], pad[2 * i + 1])
+                                            for i in reversed(range(k))]
+    if mode == "constant":
+        return _core_pad(input, widths, value=0.0 if value is None else value)
+    if value is not None and value != 0:
+        raise ValueError(f"pad: value is only used with mode='constant', not {mode!r}")
+    out = input
+    for axis, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = input.shape[axis]
+        limit = n - 1 if mode == "reflect" else n
+        if mode != "replicate" and (lo > limit or hi > limit):
+            raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of axis {axis} needs pads "
+                             f"{'<' if mode == 'reflect' else '<='} the axis length {n}")
+        if n == 0:
+            raise ValueError(f"pad: cannot {mode}-pad the empty axis {axis}")
+        idx = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            idx = np.abs(idx)
+            idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
+        elif mode == "replicate":
+            idx = np.clip(idx, 0, n - 1)
+        else:
+            idx = idx % n
+        out = out[(slice(None),) * axis + (idx,)]
+    return out
+

@@ -1,0 +1,254 @@
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose2d``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from minigrad.nn import functional as F
+from minigrad.nn import init
+from minigrad.nn.modules.module import Module
+from minigrad.nn.modules.utils import ntuple
+from minigrad.nn.parameter import Parameter
+from minigrad.tensor import Tensor
+
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """Shared state of Conv1d/Conv2d: weight (out, in // groups, *kernel), optional bias (out,),
+    PyTorch's default initialisation, and the padding logic."""
+
+    _n = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any,
+                 padding: Any, dilation: Any, groups: int, bias: bool, padding_mode: str,
+                 dtype: Any) -> None:
+        super().__init__()
+        who, n = type(self).__name__, self._n
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{who}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must both be divisible by groups ({groups})")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{who}: padding_mode must be one of {_PADDING_MODES}, got "
+                             f"{padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = ntuple(kernel_size, n, who, "kernel_size")
+        self.stride = ntuple(stride, n, who, "stride")
+        self.dilation = ntuple(dilation, n, who, "dilation")
+        self.padding_mode = padding_mode
+        if isinstance(padding, str):
+            if padding not in ("valid", "same", "full"):
+                raise ValueError(f"{who}: padding must be an int, a tuple, 'valid', 'same' or "
+                                 f"'full', got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{who}: padding='same' is not supported for strided "
+                                 f"convolutions (stride {self.stride})")
+            self.padding: Any = padding
+        else:
+            self.padding = ntuple(padding, n, who, "padding")
+        # per axis (before, after), for the non-zero padding modes (F.pad before the conv);
+        # 'same' puts the odd pixel after, as PyTorch
+        total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+        if self.padding == "valid":
+            self._pads = [(0, 0)] * n
+        elif self.padding == "same":
+            self._pads = [(t // 2, t - t // 2) for t in total]
+        elif self.padding == "full":
+            self._pads = [(t, t) for t in total]
+        else:
+            self._pads = [(p, p) for p in self.padding]
+        dt = np.dtype(dtype) if dtype is not None else np.float32
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups)
+                                         + self.kernel_size, dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _check_input(self, input: Tensor) -> None:
+        n = self._n
+        if not isinstance(input, Tensor) or input.ndim != n + 2 \
+                or input.shape[1] != self.in_channels:
+            shape = getattr(input, "shape", type(input).__name__)
+            axes = "(N, C, L)" if n == 1 else "(N, C, H, W)"
+            raise ValueError(f"{type(self).__name__}: expected input {axes} with C = "
+                             f"in_channels = {self.in_channels}, got {shape}")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
+        conv = F.conv1d if self._n == 1 else F.conv2d
+        if self.padding_mode != "zeros":
+            flat = tuple(p for lo_hi in reversed(self._pads) for p in lo_hi)
+            input = F.pad(input, flat, mode=self.padding_mode)
+            return conv(input, self.weight, self.bias, self.stride, 0, self.dilation,
+                        self.groups)
+        return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                    self.groups)
+
+    def extra_repr(self) -> str:
+        def show(t: Any) -> Any:
+            return t[0] if isinstance(t, tuple) and self._n == 1 else t
+
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={show(self.kernel_size)}, "
+             f"stride={show(self.stride)}")
+        if self.padding != (0,) * self._n:
+            s += f", padding={show(self.padding)!r}" if isinstance(self.padding, str) \
+                else f", padding={show(self.padding)}"
+        if self.dilation != (1,) * self._n:
+            s += f", dilation={show(self.dilation)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation, as in every framework).
+
+    x: (N, in_channels, H, W) -> y: (N, out_channels, OH, OW) with
+    ``OH = (H + pad_top + pad_bottom - dilation * (kernel - 1) - 1) // stride + 1``.
+
+    padding: an int or (ph, pw) pair applied to both sides, or ``"valid"`` (none), ``"same"``
+    (output size = input size; stride 1 only; an odd total puts the extra pixel at the
+    bottom/right, as PyTorch) or ``"full"`` (``dilation * (kernel - 1)`` on each side: every
+    partial overlap, the output grows by that much; not in PyTorch).
+    padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+    groups: in/out channels split into ``groups`` independent convolutions (AlexNet's two-GPU
+    split is ``groups=2``; ``groups=in_channels`` is a depthwise convolution).
+    weight: (out_channels, in_channels // groups, kh, kw), bias: (out_channels,), initialised
+    as PyTorch does (kaiming_uniform_(a=sqrt(5)); bias U(+-1/sqrt(fan_in))).
+    """
+
+    _n = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over sequences: x: (N, in_channels, L) -> (N, out_channels, OL).
+
+    Same options as :class:`Conv2d`, with ints (or 1-tuples) for kernel, stride, padding and
+    dilation. weight: (out_channels, in_channels // groups, k).
+    """
+
+    _n = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int],
+                 stride: int | tuple[int] = 1, padding: int | tuple[int] | str = 0,
+                 dilation: int | tuple[int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype)
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution (the gradient of :class:`Conv2d` w.r.t. its input; learned
+    upsampling).
+
+    x: (N, in_channels, H, W) -> y: (N, out_channels, OH, OW) with
+    ``OH = (H - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``.
+    ``forward(x, output_size=(OH, OW))`` picks ``output_padding`` to reach that size (as
+    PyTorch). weight: (in_channels, out_channels // groups, kh, kw), bias: (out_channels,),
+    initialised as PyTorch does (including its fan_in taken from weight axis 1).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 output_padding: int | tuple[int, int] = 0, groups: int = 1, bias: bool = True,
+                 dilation: int | tuple[int, int] = 1, padding_mode: str = "zeros",
+                 dtype: Any = None) -> None:
+        super().__init__()
+        who = "ConvTranspose2d"
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{who}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must both be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f"{who}: only padding_mode='zeros' is supported (as PyTorch), got "
+                             f"{padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = ntuple(kernel_size, 2, who, "kernel_size")
+        self.stride = ntuple(stride, 2, who, "stride")
+        self.padding = ntuple(padding, 2, who, "padding")
+        self.output_padding = ntuple(output_padding, 2, who, "output_padding")
+        self.dilation = ntuple(dilation, 2, who, "dilation")
+        self.padding_mode = padding_mode
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                raise ValueError(f"{who}: output_padding {self.output_padding} must be smaller "
+                                 f"than stride {self.stride} or dilation {self.dilation}")
+        dt = np.dtype(dtype) if dtype is not None else np.float32
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups)
+                                         + self.kernel_size, dtype=dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    reset_parameters = _ConvNd.reset_parameters
+
+    def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, int]:
+        if output_size is None:
+            return self.output_padding
+        size = tuple(int(s) for s in output_size)[-2:]
+        if len(size) != 2:
+            raise ValueError(f"ConvTranspose2d: output_size must give (OH, OW), got "
+                             f"{output_size!r}")
+        out = []
+        for i in range(2):
+            base = ((input.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                    + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            extra = size[i] - base
+            if not 0 <= extra < max(self.stride[i], self.dilation[i]):
+                raise ValueError(f"ConvTranspose2d: output_size {size} is not reachable from "
+                                 f"input {input.shape} (sizes from {base} to "
+                                 f"{base + max(self.stride[i], self.dilation[i]) - 1} on axis "
+                                 f"{2 + i})")
+            out.append(extra)
+        return out[0], out[1]
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        if not isinstance(input, Tensor) or input.ndim != 4 \
+                or input.shape[1] != self.in_channels:
+            shape = getattr(input, "shape", type(input).__name__)
+            raise ValueError(f"ConvTranspose2d: expected input (N, C, H, W) with C = "
+                             f"in_channels = {self.in_channels}, got {shape}")
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups,
+                                  self.dilation)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            s += f", output_padding={self.output_padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s

@@ -1,0 +1,29 @@
+"""``Dropout``."""
+
+from __future__ import annotations
+
+from minigrad.nn import functional as F
+from minigrad.nn.modules.module import Module
+from minigrad.tensor import Tensor
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Module):
+    """In training mode, zero each element with probability ``p`` and scale the survivors by
+    ``1 / (1 - p)`` (inverted dropout, so eval mode is the identity). Masks come from
+    ``minigrad.random.generator()`` (seeded by ``minigrad.manual_seed``). ``inplace`` is accepted
+    for PyTorch compatibility; the output is always a new tensor."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"

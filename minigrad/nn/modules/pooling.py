@@ -1,0 +1,104 @@
+"""Pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``, ``GlobalAvgPool2d``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad.nn import functional as F
+from minigrad.nn.modules.module import Module
+from minigrad.tensor import Tensor
+
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d"]
+
+
+def _unsupported(who: str, **options: Any) -> None:
+    for name, (value, default) in options.items():
+        if value != default:
+            raise ValueError(f"{who}: {name}={value!r} is not supported (only {default!r})")
+
+
+class MaxPool2d(Module):
+    """Max over ``kernel_size`` windows: (N, C, H, W) -> (N, C, OH, OW),
+    ``OH = (H + 2 * padding - kernel) // stride + 1``. ``stride`` defaults to ``kernel_size``;
+    padded positions never win. ``return_indices=True`` also returns the argmax (flat indices
+    into each H*W plane). ``dilation`` and ``ceil_mode`` exist for PyTorch's signature but only
+    their defaults (1, False) are supported."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None, padding: Any = 0,
+                 dilation: Any = 1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
+        super().__init__()
+        _unsupported("MaxPool2d", dilation=(dilation, 1), ceil_mode=(ceil_mode, False))
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Any:
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
+                            return_indices=self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Mean over ``kernel_size`` windows: (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults
+    to ``kernel_size``; ``count_include_pad`` counts zero padding in the divisor. ``ceil_mode``
+    and ``divisor_override`` exist for PyTorch's signature but only their defaults (False,
+    None) are supported."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None, padding: Any = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__()
+        _unsupported("AvgPool2d", ceil_mode=(ceil_mode, False),
+                     divisor_override=(divisor_override, None))
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Mean over windows chosen so the output is ``output_size`` (an int or (OH, OW); ``None``
+    keeps that axis): (N, C, H, W) -> (N, C, OH, OW)."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class GlobalAvgPool2d(Module):
+    """Mean over all of H and W: (N, C, H, W) -> (N, C), or (N, C, 1, 1) with ``keepdim=True``
+    (what ``F.global_avg_pool2d`` returns). Not in PyTorch, where it is ``AdaptiveAvgPool2d(1)``
+    followed by ``Flatten()``. Used where classic nets put an FC stack (Network in Network,
+    GoogLeNet, ResNet)."""
+
+    def __init__(self, keepdim: bool = False) -> None:
+        super().__init__()
+        self.keepdim = keepdim
+
+    def forward(self, input: Tensor) -> Tensor:
+        y = F.global_avg_pool2d(input)
+        return y if self.keepdim else y.reshape(y.shape[:-2])
+
+    def extra_repr(self) -> str:
+        return "keepdim=True" if self.keepdim else ""
