@@ -3,5 +3,16 @@
 # Tensor first, whichever module is imported first: minigrad.tensor imports the op modules at its
 # end, and they import Tensor back.
 import minigrad.tensor  # noqa: F401  # isort: skip
-from minigrad.ops import elementwise, linalg, reduce, shape  # noqa: F401
-from minigrad.ops import conv  # noqa: F401
+# every op module, so that the registry fills
+from minigrad.ops import (  # noqa: F401
+    activation,
+    conv,
+    dropout,
+    elementwise,
+    linalg,
+    loss,
+    normalization,
+    pool,
+    reduce,
+    shape,
+)

@@ -1,0 +1,449 @@
+"""Activation functions (PyTorch's ``nn.functional`` names and defaults) on Numba kernels.
+
+Every kernel activation is two Functions that close over each other:
+
+* ``Activation``: ``y = f(x)`` by the map kernel; its backward is ``ActivationGrad``.
+* ``ActivationGrad``: ``gx = g * f'(x)`` by the fused grad kernel (one pass, no temporaries). Its
+  backward is written with Tensor ops: d/dg = ``ActivationGrad(gg, x)`` and
+  d/dx = ``gg * g * f''(x)``, where ``f''`` (the ``_SECOND`` table) is built from Tensor ops and
+  ``Activation`` itself, so ``create_graph=True`` works to any order.
+
+Piecewise-linear activations (relu, leaky_relu, hardtanh) have ``f'' = 0`` away from their kinks;
+at a kink the gradient uses PyTorch's convention (see the kernel module). ``inplace=True`` is
+accepted for signature compatibility and ignored: results are always new tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from minigrad.autograd import Function
+from minigrad.ops.kernels.cpu import activation as K
+from minigrad.ops.registry import OpInfo, Sample, register
+from minigrad.tensor import Tensor
+
+__all__ = [
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "gelu",
+    "softplus",
+    "hardtanh",
+    "logsigmoid",
+    "maxout",
+    "heaviside",
+    "step",
+]
+
+# SELU's constants (Klambauer et al. 2017), as PyTorch defines them
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _check_float(op: str, x: object) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+    return x
+
+
+class Activation(Function):
+    """``y = f(x)`` for the kernel activation ``name`` with scalar parameters ``a, b``."""
+
+    @staticmethod
+    def forward(ctx, x, *, name, a=0.0, b=0.0):
+        ctx.save_for_backward(x)
+        ctx.params = (name, a, b)
+        return K.forward(name, x.data, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        name, a, b = ctx.params
+        return ActivationGrad.apply(g, x, name=name, a=a, b=b)
+
+
+class ActivationGrad(Function):
+    """``gx = g * f'(x)`` in one kernel pass; differentiable again through ``_SECOND``."""
+
+    @staticmethod
+    def forward(ctx, g, x, *, name, a=0.0, b=0.0):
+        ctx.save_for_backward(g, x)
+        ctx.params = (name, a, b)
+        return K.backward(name, g.data.astype(x.dtype, copy=False), x.data, a, b)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        name, a, b = ctx.params
+        need_g, need_x = ctx.needs_input_grad
+        dg = ActivationGrad.apply(gg, x, name=name, a=a, b=b) if need_g else None
+        second = _SECOND[name]
+        dx = gg * g * second(x, a, b) if (need_x and second is not None) else None
+        return dg, dx
+
+
+def _apply(op: str, name: str, x: Tensor, a: float = 0.0, b: float = 0.0) -> Tensor:
+    return Activation.apply(_check_float(op, x), name=name, a=float(a), b=float(b))
+
+
+# -- second derivatives as Tensor expressions (None: zero away from the kinks) ------------------
+
+
+def _const(mask: np.ndarray, like: Tensor) -> Tensor:
+    return Tensor._make(mask.astype(like.dtype))
+
+
+def _sigmoid_t(x: Tensor) -> Tensor:
+    return Activation.apply(x, name="sigmoid", a=0.0, b=0.0)
+
+
+def _d2_sigmoid(x, a, b):
+    s = _sigmoid_t(x)
+    return s * (1 - s) * (1 - 2 * s)
+
+
+def _d2_tanh(x, a, b):
+    t = Activation.apply(x, name="tanh", a=0.0, b=0.0)
+    return -2 * t * (1 - t * t)
+
+
+def _d2_silu(x, a, b):
+    s = _sigmoid_t(x)
+    return s * (1 - s) * (2 + x * (1 - 2 * s))
+
+
+def _d2_gelu(x, a, b):
+    # gelu'' = phi(x) (2 - x^2) with phi the standard normal density
+    return (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi)) * (2 - x * x)
+
+
+def _d2_gelu_tanh(x, a, b):
+    k, c = math.sqrt(2 / math.pi), 0.044715
+    t = Activation.apply(k * (x + c * x * x * x), name="tanh", a=0.0, b=0.0)
+    du = k * (1 + 3 * c * x * x)
+    d2u = 6 * k * c * x
+    return (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du))
+
+
+def _d2_elu(x, a, b):
+    # elu = b*x for x > 0, b*a*(e^x - 1) otherwise
+    return _const(x.data <= 0, x) * (b * a) * x.exp()
+
+
+def _d2_softplus(x, a, b):
+    s = _sigmoid_t(a * x)
+    return _const(a * x.data <= b, x) * a * s * (1 - s)
+
+
+_SECOND: dict[str, Callable[[Tensor, float, float], Tensor] | None] = {
+    "relu": None,
+    "leaky_relu": None,
+    "hardtanh": None,
+    "elu": _d2_elu,
+    "sigmoid": _d2_sigmoid,
+    "tanh": _d2_tanh,
+    "silu": _d2_silu,
+    "gelu": _d2_gelu,
+    "gelu_tanh": _d2_gelu_tanh,
+    "softplus": _d2_softplus,
+}
+
+
+# -- public functions --------------------------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); gradient 0 at x = 0. input: any shape, float."""
+    return _apply("relu", "relu", input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6) (= hardtanh(x, 0, 6))."""
+    return _apply("relu6", "hardtanh", input, 0.0, 6.0)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise (gradient negative_slope at 0)."""
+    return _apply("leaky_relu", "leaky_relu", input, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    return _apply("elu", "elu", input, alpha, 1.0)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with SELU's fixed alpha and scale."""
+    return _apply("selu", "elu", input, SELU_ALPHA, SELU_SCALE)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must be non-zero")
+    x = _check_float("celu", input)
+    return _apply("celu", "elu", x * (1.0 / alpha), 1.0, 1.0) * alpha
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), computed without overflow for any x."""
+    return _apply("sigmoid", "sigmoid", input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent by the activation kernel (``Tensor.tanh`` is the core's NumPy op)."""
+    return _apply("tanh", "tanh", input)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (a.k.a. swish)."""
+    return _apply("silu", "silu", input)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (``approximate='none'``, erf-based) or PyTorch's tanh approximation."""
+    if approximate == "none":
+        return _apply("gelu", "gelu", input)
+    if approximate == "tanh":
+        return _apply("gelu", "gelu_tanh", input)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    if beta == 0:
+        raise ValueError("softplus: beta must be non-zero")
+    return _apply("softplus", "softplus", input, beta, threshold)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), stable for any x."""
+    x = _check_float("logsigmoid", input)
+    return -_apply("logsigmoid", "softplus", -x, 1.0, math.inf)
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """x clipped to [min_val, max_val]; gradient 0 at and beyond the clip values."""
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})"
+        )
+    return _apply("hardtanh", "hardtanh", input, min_val, max_val)
+
+
+def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
+    """Max over groups of ``pieces`` consecutive channels along ``dim``.
+
+    input: (..., C, ...) with C divisible by ``pieces`` -> (..., C // pieces, ...). Ties split the
+    gradient as the core ``max`` does.
+    """
+    x = _check_float("maxout", input)
+    if x.ndim == 0:
+        raise ValueError("maxout: input must have at least one dimension")
+    d = dim % x.ndim if -x.ndim <= dim < x.ndim else None
+    if d is None:
+        raise ValueError(f"maxout: dim {dim} out of range for input of shape {x.shape}")
+    if not isinstance(pieces, int) or pieces < 1 or x.shape[d] % pieces:
+        raise ValueError(
+            f"maxout: pieces ({pieces}) must be a positive divisor of input.shape[{dim}] = "
+            f"{x.shape[d]} (input shape {x.shape})"
+        )
+    grouped = x.reshape(*x.shape[:d], x.shape[d] // pieces, pieces, *x.shape[d + 1 :])
+    return grouped.max(axis=d + 1)
+
+
+def heaviside(input: Tensor, values: Tensor | float) -> Tensor:
+    """Step function: 0 for x < 0, ``values`` at x == 0, 1 for x > 0 (``torch.heaviside``).
+
+    Not differentiable: the result is a constant (no graph), i.e. its gradient is taken as zero.
+    """
+    x = _check_float("heaviside", input)
+    v = values.data if isinstance(values, Tensor) else np.asarray(values, dtype=x.dtype)
+    return Tensor._make(np.heaviside(x.data, v).astype(x.dtype))
+
+
+def step(input: Tensor) -> Tensor:
+    """1 where x > 0, else 0, as a constant (zero gradient everywhere, like a hard threshold)."""
+    x = _check_float("step", input)
+    return Tensor._make((x.data > 0).astype(x.dtype))
+
+
+# ------------------------------------------------------------------------------------------------
+# Registry: plain NumPy/`math` references, written independently of the kernels
+
+
+def _np_sigmoid(x):
+    return np.where(
+        x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x)))
+    )
+
+
+def _np_elu(x, alpha=1.0, scale=1.0):
+    return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def _np_gelu(x):
+    erf = np.vectorize(math.erf, otypes=[np.float64])
+    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+
+
+def _np_gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def _np_softplus(x, beta=1.0, threshold=20.0):
+    z = beta * x
+    return np.where(z > threshold, x, np.logaddexp(0, z) / beta)
+
+
+def _unary(lo=-3.0, hi=3.0, away=(), gap=0.05, kwargs=None):
+    def strategy():
+        from minigrad.testing import strategies as S
+
+        return S.unary_samples(lo=lo, hi=hi, away_from=away, gap=gap).map(
+            lambda s: Sample(s.args, dict(kwargs or {}))
+        )
+
+    return strategy
+
+
+def _softplus_samples():
+    from hypothesis import strategies as st
+
+    from minigrad.testing import strategies as S
+
+    @st.composite
+    def draw(d):
+        beta = d(st.sampled_from([0.5, 1.0, 2.0]))
+        threshold = d(st.sampled_from([1.0, 20.0]))
+        # keep beta * x away from the threshold, where the two branches meet
+        x = d(S.arrays(S.shapes(), lo=-3, hi=3, away_from=(threshold / beta,), gap=0.05))
+        return Sample((x,), {"beta": beta, "threshold": threshold})
+
+    return draw()
+
+
+def _maxout_samples():
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw(d):
+        pieces = d(st.integers(1, 3))
+        shape = (d(st.integers(1, 3)), pieces * d(st.integers(1, 3)), d(st.integers(1, 3)))
+        n = int(np.prod(shape))
+        perm = np.asarray(d(st.permutations(range(n))), dtype=np.float64)
+        x = (perm * 0.2 - 0.1 * n).reshape(shape)  # distinct values: no max ties
+        return Sample((x,), {"pieces": pieces, "dim": d(st.sampled_from([1, -2]))})
+
+    return draw()
+
+
+def _np_maxout(x, pieces, dim):
+    d = dim % x.ndim
+    return x.reshape(*x.shape[:d], x.shape[d] // pieces, pieces, *x.shape[d + 1 :]).max(d + 1)
+
+
+register(
+    OpInfo(
+        "relu",
+        relu,
+        _unary(away=(0.0,)),
+        ref=lambda x: np.where(x > 0, x, 0.0),
+        kinks="0: gradient 0",
+    )
+)
+register(
+    OpInfo(
+        "relu6",
+        relu6,
+        _unary(lo=-2, hi=8, away=(0.0, 6.0)),
+        ref=lambda x: np.clip(x, 0, 6),
+        kinks="0 and 6: gradient 0",
+    )
+)
+register(
+    OpInfo(
+        "leaky_relu",
+        leaky_relu,
+        _unary(away=(0.0,), kwargs={"negative_slope": 0.1}),
+        ref=lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
+        kinks="0: gradient negative_slope",
+    )
+)
+register(
+    OpInfo(
+        "elu",
+        elu,
+        _unary(away=(0.0,), kwargs={"alpha": 0.7}),
+        ref=lambda x, alpha: _np_elu(x, alpha),
+        kinks="0: f'' jumps (f' is continuous only for alpha = 1)",
+    )
+)
+register(
+    OpInfo(
+        "selu",
+        selu,
+        _unary(away=(0.0,)),
+        ref=lambda x: _np_elu(x, SELU_ALPHA, SELU_SCALE),
+        kinks="0",
+    )
+)
+register(
+    OpInfo(
+        "celu",
+        celu,
+        _unary(away=(0.0,), kwargs={"alpha": 1.5}),
+        ref=lambda x, alpha: np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha)),
+        kinks="0: f'' jumps",
+    )
+)
+register(OpInfo("sigmoid", sigmoid, _unary(lo=-6, hi=6), ref=_np_sigmoid))
+register(OpInfo("F.tanh", tanh, _unary(lo=-4, hi=4), ref=np.tanh))
+register(OpInfo("silu", silu, _unary(lo=-6, hi=6), ref=lambda x: x * _np_sigmoid(x)))
+register(OpInfo("gelu", gelu, _unary(lo=-4, hi=4), ref=_np_gelu, rtol=1e-6, atol=1e-12))
+register(
+    OpInfo(
+        "gelu_tanh", lambda x: gelu(x, approximate="tanh"), _unary(lo=-4, hi=4), ref=_np_gelu_tanh
+    )
+)
+register(
+    OpInfo(
+        "softplus",
+        softplus,
+        _softplus_samples,
+        ref=_np_softplus,
+        kinks="beta * x = threshold: switches to x (gap 1/(1+e^threshold))",
+    )
+)
+register(OpInfo("logsigmoid", logsigmoid, _unary(lo=-6, hi=6), ref=lambda x: -np.logaddexp(0, -x)))
+register(
+    OpInfo(
+        "hardtanh",
+        hardtanh,
+        _unary(away=(-1.0, 1.0)),
+        ref=lambda x: np.clip(x, -1, 1),
+        kinks="at min_val and max_val: gradient 0",
+    )
+)
+register(
+    OpInfo(
+        "maxout",
+        maxout,
+        _maxout_samples,
+        ref=_np_maxout,
+        kinks="ties inside a group (values are drawn distinct)",
+    )
+)

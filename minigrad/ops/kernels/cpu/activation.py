@@ -1,0 +1,450 @@
+"""Elementwise activation kernels: ``y = f(x)`` and ``gx = gy * f'(x)``, float32 and float64.
+
+Two kernel shapes are written once (MiniTorch's ``map`` and ``zip``) and every activation is a
+pair of scalar functions handed to them, so adding an activation means writing ``f`` and ``f'``,
+not a loop. Measured: a kernel built this way runs as fast as a hand-written loop, because the
+scalar function is resolved at compile time and inlines (passing it as a runtime argument does not
+inline and was 2.5x slower).
+
+The scalar functions are instantiated once per float type by :func:`_scalars`. That keeps every
+constant in the input's type (``float32 * 0.5`` would silently compute in float64) and lets float32
+use the polynomial ``exp``/``tanh``/``erfc`` below: libm calls do not vectorize (no SVML here),
+while these do, which is what brings sigmoid/tanh/gelu to PyTorch's speed. float64 uses libm.
+No fastmath anywhere: NaN and inf propagate like PyTorch.
+
+The float32 math functions were checked against float64 libm on 2e6 points in [-104, 89]:
+exp 1 ulp, tanh 1.1 ulp, sigmoid 2.4 ulp, expm1 1.2 ulp, softplus 3.3 ulp; gelu's erfc keeps a
+relative error near 1e-6 far into the tail (PyTorch's own float32 gelu is off by up to 1e-6
+absolute there).
+
+Public entry points take arrays of any layout and return new C-contiguous arrays:
+:func:`forward` and :func:`backward`, selected by activation name (see ``ACTIVATIONS``).
+"""
+
+from __future__ import annotations
+
+import math
+import types as types_
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+__all__ = ["ACTIVATIONS", "forward", "backward", "exp", "kernel", "Kernel", "PARALLEL_MIN_SIZE"]
+
+# name -> meaning of the two scalar parameters (a, b) passed to every scalar function
+ACTIVATIONS: dict[str, tuple[str, str]] = {
+    "relu": ("", ""),
+    "leaky_relu": ("negative_slope", ""),
+    "elu": ("alpha", "scale"),  # selu = elu with PyTorch's fixed alpha and scale
+    "sigmoid": ("", ""),
+    "tanh": ("", ""),
+    "silu": ("", ""),
+    "gelu": ("", ""),
+    "gelu_tanh": ("", ""),
+    "softplus": ("beta", "threshold"),
+    "hardtanh": ("min_val", "max_val"),
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# parallel and serial variants of one kernel
+
+# Below this many elements (in a kernel's largest array) the serial variant runs: waking the
+# thread pool costs ~10 us on an idle machine and measured up to 10 ms per call when the cores are
+# busy, which dominated small-array workloads such as finite-difference gradient checks.
+PARALLEL_MIN_SIZE = 1 << 15
+
+
+class Kernel:
+    """A loop body compiled twice: ``parallel=True`` (``prange`` over threads) and serial.
+
+    Calling it runs the parallel variant when its largest array argument has at least
+    ``PARALLEL_MIN_SIZE`` elements. The serial copy gets its own ``__qualname__`` so that the two
+    never share a Numba disk-cache entry.
+    """
+
+    def __init__(self, fn):
+        serial = types_.FunctionType(
+            fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__
+        )
+        serial.__qualname__ = fn.__qualname__ + "_serial"
+        serial.__module__ = fn.__module__
+        self.parallel = njit(cache=True, parallel=True)(fn)
+        self.serial = njit(cache=True)(serial)
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args):
+        size = max(a.size for a in args if isinstance(a, np.ndarray))
+        return (self.parallel if size >= PARALLEL_MIN_SIZE else self.serial)(*args)
+
+
+def kernel(fn) -> Kernel:
+    """Decorator: ``@kernel`` instead of ``@njit(cache=True, parallel=True)`` (see Kernel)."""
+    return Kernel(fn)
+
+
+# ------------------------------------------------------------------------------------------------
+# float32 math that LLVM can vectorize
+
+
+@intrinsic
+def _pow2_f32(typingctx, n):
+    """``2.0**n`` as float32 for an integer ``n`` in [-126, 127], by writing the exponent bits."""
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        (v,) = args
+        if v.type.width > 32:
+            v = builder.trunc(v, i32)
+        bits = builder.shl(builder.add(v, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+
+    return types.float32(n), codegen
+
+
+_f = np.float32
+# Cephes expf: exp(x) = 2**n * exp(r), |r| <= ln2/2, ln2 split in two so that r is exact.
+_LOG2E = _f(1.44269504088896341)
+_LN2_HI = _f(0.693359375)
+_LN2_LO = _f(-2.12194440e-4)
+_E0, _E1, _E2 = _f(1.9875691500e-4), _f(1.3981999507e-3), _f(8.3334519073e-3)
+_E3, _E4, _E5 = _f(4.1665795894e-2), _f(1.6666665459e-1), _f(5.0000001201e-1)
+# below -104 exp underflows to 0 even as a subnormal; above 89 it overflows to inf
+_EXP_LO, _EXP_HI = _f(-104.0), _f(89.0)
+# Cephes tanhf polynomial for |x| < 0.625, where 1 - 2/(exp(2x)+1) would cancel
+_T0, _T1, _T2 = _f(-5.70498872745e-3), _f(2.06390887954e-2), _f(-5.37397155531e-2)
+_T3, _T4 = _f(1.33314422036e-1), _f(-3.33332819422e-1)
+# Numerical Recipes erfcc (Chebyshev fit, relative error < 1.2e-7 for all x)
+_C = tuple(
+    _f(c)
+    for c in (
+        -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+        0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+    )
+)  # fmt: skip
+_F0, _F05, _F1, _F2 = _f(0.0), _f(0.5), _f(1.0), _f(2.0)
+# Taylor coefficients 1/k! of expm1 for |x| < 0.5, where exp(x) - 1 would cancel
+_M = tuple(_f(1 / math.factorial(k)) for k in range(2, 9))
+# 2/(2k+1) for log1p(u) = 2 atanh(s), s = u/(2+u) <= 1/3 on [0, 1]
+_L = tuple(_f(2 / (2 * k + 1)) for k in range(9))
+
+
+@njit(cache=True, inline="always")
+def exp_f32(x):
+    """float32 ``exp`` within 1 ulp, branch-free so that loops calling it vectorize."""
+    xc = x
+    if xc < _EXP_LO:
+        xc = _EXP_LO
+    if xc > _EXP_HI:
+        xc = _EXP_HI
+    if xc != xc:
+        xc = _F0
+    fn = np.floor(xc * _LOG2E + _F05)
+    r = xc - fn * _LN2_HI - fn * _LN2_LO
+    p = ((((_E0 * r + _E1) * r + _E2) * r + _E3) * r + _E4) * r + _E5
+    p = p * (r * r) + r + _F1
+    n = np.int32(fn)
+    # two factors so that subnormal results (n < -126) and overflow to inf both come out right
+    n1 = n >> np.int32(1)
+    y = p * _pow2_f32(n1) * _pow2_f32(n - n1)
+    return x if x != x else y
+
+
+@njit(cache=True, inline="always")
+def tanh_f32(x):
+    """float32 ``tanh`` within 2 ulp, branch-free."""
+    ax = abs(x)
+    s = x * x
+    small = ((((_T0 * s + _T1) * s + _T2) * s + _T3) * s + _T4) * s * x + x
+    big = _F1 - _F2 / (exp_f32(_F2 * ax) + _F1)
+    big = big if x >= _F0 else -big
+    return small if ax < _f(0.625) else (big if x == x else x)
+
+
+@njit(cache=True, inline="always")
+def erfc_f32(x):
+    """float32 ``erfc`` with relative error ~1e-6 in both tails (no cancellation for large |x|)."""
+    z = abs(x)
+    t = _F1 / (_F1 + _F05 * z)
+    c = _C
+    p = c[8] + t * c[9]
+    p = c[7] + t * p
+    p = c[6] + t * p
+    p = c[5] + t * p
+    p = c[4] + t * p
+    p = c[3] + t * p
+    p = c[2] + t * p
+    p = c[1] + t * p
+    p = c[0] + t * p
+    r = t * exp_f32(-z * z + p)
+    return r if x >= _F0 else (_F2 - r if x < _F0 else x)
+
+
+@njit(cache=True, inline="always")
+def expm1_f32(x):
+    """float32 ``exp(x) - 1`` within 2 ulp, without cancellation near 0; branch-free."""
+    m = _M
+    p = m[5] + x * m[6]
+    p = m[4] + x * p
+    p = m[3] + x * p
+    p = m[2] + x * p
+    p = m[1] + x * p
+    p = m[0] + x * p
+    small = x + x * x * p
+    return small if abs(x) < _F05 else exp_f32(x) - _F1
+
+
+@njit(cache=True, inline="always")
+def log1p_unit_f32(u):
+    """float32 ``log(1 + u)`` for u in [0, 1] (all softplus needs), via 2 atanh(u / (2 + u))."""
+    s = u / (_F2 + u)
+    s2 = s * s
+    c = _L
+    p = c[7] + s2 * c[8]
+    p = c[6] + s2 * p
+    p = c[5] + s2 * p
+    p = c[4] + s2 * p
+    p = c[3] + s2 * p
+    p = c[2] + s2 * p
+    p = c[1] + s2 * p
+    p = c[0] + s2 * p
+    return s * p
+
+
+def exp(x):  # pragma: no cover - resolved at compile time by the overload below
+    """``exp`` for jitted code: the vectorizable :func:`exp_f32` for float32, libm for float64."""
+    raise NotImplementedError
+
+
+@overload(exp, inline="always")
+def _exp_impl(x):
+    if x == types.float32:
+        return lambda x: exp_f32(x)
+    if isinstance(x, types.Float):
+        return lambda x: math.exp(x)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# scalar activations, instantiated per float type
+
+
+def _scalars(ft: type) -> dict[str, tuple]:
+    """``{name: (f, df)}``: ``f(x, a, b) -> y``, ``df(x, a, b) -> f'(x)`` for float type ``ft``.
+
+    Conventions at kinks follow PyTorch: relu'(0) = 0, leaky_relu'(0) = slope, hardtanh' = 0 at
+    the clip values, elu'(0) = alpha * scale.
+    """
+    zero, half, one, two, four = ft(0), ft(0.5), ft(1), ft(2), ft(4)
+    inv_sqrt2 = ft(1 / math.sqrt(2))
+    inv_sqrt_2pi = ft(1 / math.sqrt(2 * math.pi))
+    k_tanh = ft(math.sqrt(2 / math.pi))
+    k_cube, k_cube3 = ft(0.044715), ft(3 * 0.044715)
+    if ft is np.float32:
+        exp, expm1, tanh, erfc = exp_f32, expm1_f32, tanh_f32, erfc_f32
+        log1p_unit = log1p_unit_f32
+    else:
+        exp, expm1, tanh, erfc, log1p_unit = math.exp, math.expm1, math.tanh, math.erfc, math.log1p
+
+    def jit(fn):
+        return njit(inline="always")(fn)
+
+    @jit
+    def relu(x, a, b):
+        return zero if x <= zero else x  # NaN <= 0 is False: NaN passes through
+
+    @jit
+    def d_relu(x, a, b):
+        return zero if x <= zero else one
+
+    @jit
+    def leaky_relu(x, a, b):
+        return x if x > zero else x * a
+
+    @jit
+    def d_leaky_relu(x, a, b):
+        return one if x > zero else a
+
+    @jit
+    def elu(x, a, b):
+        return b * x if x > zero else b * a * expm1(x)
+
+    @jit
+    def d_elu(x, a, b):
+        return b if x > zero else b * a * exp(x)
+
+    @jit
+    def sigmoid(x, a, b):
+        # exp of a non-positive number only: no overflow for any x
+        e = exp(-abs(x))
+        s = one / (one + e)
+        return s if x >= zero else (e * s if x < zero else x)
+
+    @jit
+    def d_sigmoid(x, a, b):
+        # s(1-s) = e/(1+e)^2 with e = exp(-|x|): accurate in both tails, unlike s*(1-s)
+        e = exp(-abs(x))
+        s = one / (one + e)
+        return e * s * s
+
+    @jit
+    def tanh_(x, a, b):
+        return tanh(x)
+
+    @jit
+    def d_tanh(x, a, b):
+        # 1 - tanh^2 = 4e/(1+e)^2 with e = exp(-2|x|): keeps relative accuracy for large |x|
+        e = exp(-two * abs(x))
+        s = one / (one + e)
+        return four * e * s * s
+
+    @jit
+    def silu(x, a, b):
+        return x * sigmoid(x, a, b)
+
+    @jit
+    def d_silu(x, a, b):
+        s = sigmoid(x, a, b)
+        return s * (one + x * (one - s))
+
+    @jit
+    def gelu(x, a, b):
+        # x * Phi(x) with Phi(x) = erfc(-x/sqrt2)/2: no cancellation in the negative tail
+        return x * (half * erfc(-x * inv_sqrt2))
+
+    @jit
+    def d_gelu(x, a, b):
+        return half * erfc(-x * inv_sqrt2) + x * inv_sqrt_2pi * exp(-half * x * x)
+
+    @jit
+    def gelu_tanh(x, a, b):
+        return half * x * (one + tanh(k_tanh * (x + k_cube * x * x * x)))
+
+    @jit
+    def d_gelu_tanh(x, a, b):
+        t = tanh(k_tanh * (x + k_cube * x * x * x))
+        return half * (one + t) + half * x * (one - t * t) * k_tanh * (one + k_cube3 * x * x)
+
+    @jit
+    def softplus(x, a, b):
+        z = a * x
+        if z > b:
+            return x
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): never overflows
+        return (max(z, zero) + log1p_unit(exp(-abs(z)))) / a
+
+    @jit
+    def d_softplus(x, a, b):
+        z = a * x
+        return one if z > b else sigmoid(z, a, b)
+
+    @jit
+    def hardtanh(x, a, b):
+        return a if x < a else (b if x > b else x)
+
+    @jit
+    def d_hardtanh(x, a, b):
+        return zero if (x <= a or x >= b) else one
+
+    return {
+        "relu": (relu, d_relu),
+        "leaky_relu": (leaky_relu, d_leaky_relu),
+        "elu": (elu, d_elu),
+        "sigmoid": (sigmoid, d_sigmoid),
+        "tanh": (tanh_, d_tanh),
+        "silu": (silu, d_silu),
+        "gelu": (gelu, d_gelu),
+        "gelu_tanh": (gelu_tanh, d_gelu_tanh),
+        "softplus": (softplus, d_softplus),
+        "hardtanh": (hardtanh, d_hardtanh),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# the two kernel shapes
+
+_SCALARS = {types.float32: _scalars(np.float32), types.float64: _scalars(np.float64)}
+
+
+def _apply_f(name, x, a, b):  # pragma: no cover - resolved at compile time by the overload below
+    raise NotImplementedError
+
+
+def _apply_df(name, x, a, b):  # pragma: no cover
+    raise NotImplementedError
+
+
+@overload(_apply_f, inline="always")
+def _f_impl(name, x, a, b):
+    if isinstance(name, types.StringLiteral) and x in _SCALARS:
+        f = _SCALARS[x][name.literal_value][0]
+        return lambda name, x, a, b: f(x, a, b)
+    return None
+
+
+@overload(_apply_df, inline="always")
+def _df_impl(name, x, a, b):
+    if isinstance(name, types.StringLiteral) and x in _SCALARS:
+        df = _SCALARS[x][name.literal_value][1]
+        return lambda name, x, a, b: df(x, a, b)
+    return None
+
+
+# The kernels close over the activation's *name* only and reach its scalar functions through the
+# overloads above: Numba keys its disk cache on the pickled closure, and a captured dispatcher
+# pickles differently in every process (the cache would never be hit).
+def _make_map(name):
+    @kernel
+    def map_kernel(x, a, b, out):
+        for i in prange(x.size):
+            out[i] = _apply_f(name, x[i], a, b)
+
+    return map_kernel
+
+
+def _make_grad(name):
+    @kernel
+    def grad_kernel(gy, x, a, b, out):
+        for i in prange(x.size):
+            out[i] = gy[i] * _apply_df(name, x[i], a, b)
+
+    return grad_kernel
+
+
+# name -> (map kernel, grad kernel); building dispatchers compiles nothing
+_KERNELS: dict[str, tuple] = {name: (_make_map(name), _make_grad(name)) for name in ACTIVATIONS}
+
+
+def _lookup(name: str, dtype: np.dtype) -> tuple:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"activation {name}: dtype must be float32 or float64, got {dtype}")
+    return _KERNELS[name]
+
+
+def forward(name: str, x: np.ndarray, a: float = 0.0, b: float = 0.0) -> np.ndarray:
+    """``y = f(x)`` for activation ``name``. x: any shape, float32/float64; y: same shape, dtype."""
+    kernel = _lookup(name, x.dtype)[0]
+    xf = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(xf)
+    kernel(xf, x.dtype.type(a), x.dtype.type(b), out)
+    return out.reshape(x.shape)
+
+
+def backward(
+    name: str, gy: np.ndarray, x: np.ndarray, a: float = 0.0, b: float = 0.0
+) -> np.ndarray:
+    """``gx = gy * f'(x)``; gy, x: same shape and dtype."""
+    if gy.shape != x.shape or gy.dtype != x.dtype:
+        raise ValueError(
+            f"activation {name} backward: gy {gy.shape} {gy.dtype} must match x {x.shape} {x.dtype}"
+        )
+    kernel = _lookup(name, x.dtype)[1]
+    xf = np.ascontiguousarray(x).reshape(-1)
+    gf = np.ascontiguousarray(gy).reshape(-1)
+    out = np.empty_like(xf)
+    kernel(gf, xf, x.dtype.type(a), x.dtype.type(b), out)
+    return out.reshape(x.shape)

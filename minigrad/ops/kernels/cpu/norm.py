@@ -1,0 +1,141 @@
+"""Batch-norm kernels on (N, C, S) arrays (S = the flattened spatial axes, 1 for (N, C) input).
+
+Channels are independent and run in parallel; each channel's data is N contiguous runs of S
+elements, reduced with the 8-lane float64 reductions of the softmax module. The variance is the
+two-pass ``mean((x - mean)^2)`` (no cancellation for large means).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from minigrad.ops.kernels.cpu.activation import kernel
+from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_sum
+
+__all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]
+
+
+@njit(cache=True, inline="always")
+def _sum_sq_dev(a, m):
+    """sum((a - m)^2) over a 1-D array, 8 float64 partial sums."""
+    n = a.size
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    k = 0
+    while k + 8 <= n:
+        d0, d1, d2, d3 = a[k] - m, a[k + 1] - m, a[k + 2] - m, a[k + 3] - m
+        d4, d5, d6, d7 = a[k + 4] - m, a[k + 5] - m, a[k + 6] - m, a[k + 7] - m
+        s0 += d0 * d0
+        s1 += d1 * d1
+        s2 += d2 * d2
+        s3 += d3 * d3
+        s4 += d4 * d4
+        s5 += d5 * d5
+        s6 += d6 * d6
+        s7 += d7 * d7
+        k += 8
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(k, n):
+        d = a[j] - m
+        s += d * d
+    return s
+
+
+@kernel
+def _stats(x, mean, var):
+    n, c, s = x.shape
+    for ch in prange(c):
+        total = 0.0
+        for i in range(n):
+            total += lane_sum(x[i, ch])
+        m = total / (n * s)
+        sq = 0.0
+        for i in range(n):
+            sq += _sum_sq_dev(x[i, ch], m)
+        mean[ch] = m
+        var[ch] = sq / (n * s)
+
+
+@kernel
+def _affine(x, scale, shift, y):
+    n, c, s = x.shape
+    for ch in prange(c):
+        sc, sh = scale[ch], shift[ch]
+        for i in range(n):
+            for k in range(s):
+                y[i, ch, k] = x[i, ch, k] * sc + sh
+
+
+@kernel
+def _backward(g, x, mean, invstd, weight, gx, gw, gb):
+    n, c, s = x.shape
+    count = n * s
+    for ch in prange(c):
+        sum_g = 0.0
+        sum_gx = 0.0
+        for i in range(n):
+            sum_g += lane_sum(g[i, ch])
+            sum_gx += lane_dot(g[i, ch], x[i, ch])
+        # sum(g * xhat) with xhat = (x - mean) * invstd
+        sum_gxhat = (sum_gx - mean[ch] * sum_g) * invstd[ch]
+        gb[ch] = sum_g
+        gw[ch] = sum_gxhat
+        # gx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), expanded into a*g + b*x + c
+        k = weight[ch] * invstd[ch]
+        a = k
+        b = -k * invstd[ch] * sum_gxhat / count
+        c0 = -k * sum_g / count - b * mean[ch]
+        # coefficients in x's dtype, so that the loop stays float32 (and vectorizes) for float32
+        coef = np.empty(3, dtype=x.dtype)
+        coef[0], coef[1], coef[2] = a, b, c0
+        ta, tb, tc = coef[0], coef[1], coef[2]
+        for i in range(n):
+            for j in range(s):
+                gx[i, ch, j] = ta * g[i, ch, j] + tb * x[i, ch, j] + tc
+
+
+def _ncs(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+
+def batch_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and biased variance (float64). x: (N, C, *) -> (C,), (C,)."""
+    c = x.shape[1]
+    mean, var = np.empty(c), np.empty(c)
+    _stats(_ncs(x), mean, var)
+    return mean, var
+
+
+def batch_norm_forward(
+    x: np.ndarray, mean: np.ndarray, invstd: np.ndarray, weight: np.ndarray, bias: np.ndarray
+) -> np.ndarray:
+    """y = (x - mean) * invstd * weight + bias per channel. x: (N, C, *); others (C,)."""
+    y = np.empty(x.shape, dtype=x.dtype)
+    scale = invstd.astype(np.float64) * weight
+    shift = bias - mean * scale
+    # scale and shift in x's dtype: the per-element loop stays float32 (and vectorizes)
+    _affine(
+        _ncs(x), scale.astype(x.dtype), shift.astype(x.dtype), y.reshape(x.shape[0], x.shape[1], -1)
+    )
+    return y
+
+
+def batch_norm_backward(
+    g: np.ndarray, x: np.ndarray, mean: np.ndarray, invstd: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training-mode gradients: gx (N, C, *) in x.dtype, and gweight, gbias (C,) in float64."""
+    c = x.shape[1]
+    gx = np.empty(x.shape, dtype=x.dtype)
+    gw, gb = np.empty(c), np.empty(c)
+    f64 = np.float64
+    _backward(
+        _ncs(g.astype(x.dtype, copy=False)),
+        _ncs(x),
+        mean.astype(f64),
+        invstd.astype(f64),
+        weight.astype(f64),
+        gx.reshape(x.shape[0], c, -1),
+        gw,
+        gb,
+    )
+    return gx, gw, gb
