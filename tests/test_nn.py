@@ -166,6 +166,22 @@ def test_repr_tree():
     )
 
 
+def test_buffers_persistent_submodule_lookup_and_freezing():
+    m = MLP()
+    m.register_buffer("scratch", mg.zeros(3), persistent=False)
+    assert "scratch" in dict(m.named_buffers()) and "scratch" not in m.state_dict()
+    with pytest.raises(TypeError, match="Tensor or None"):
+        m.register_buffer("bad", np.zeros(2))
+    with pytest.raises(KeyError):
+        m.register_buffer("a.b", mg.zeros(1))
+    outer = nn.Sequential(OrderedDict(body=m))
+    assert outer.get_submodule("body.fc2") is m.fc2
+    with pytest.raises(AttributeError, match="nope"):
+        outer.get_submodule("body.nope")
+    outer.requires_grad_(False)
+    assert not any(p.requires_grad for p in outer.parameters())
+
+
 def test_to_double_keeps_identity():
     m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
     w = m[0].weight
@@ -688,7 +704,10 @@ SELU_A, SELU_S = 1.6732632423543772848170429916717, 1.05070098735548049341933498
 
 ACTIVATIONS = [
     (nn.ReLU(), lambda x: np.maximum(x, 0)),
+    (nn.ReLU6(), lambda x: np.clip(x, 0, 6)),
     (nn.LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
+    (nn.CELU(0.5), lambda x: np.maximum(x, 0) + np.minimum(0, 0.5 * (np.exp(x / 0.5) - 1))),
+    (nn.LogSigmoid(), lambda x: -np.log1p(np.exp(-x))),
     (nn.ELU(0.7), lambda x: np.where(x > 0, x, 0.7 * (np.exp(x) - 1))),
     (nn.SELU(), lambda x: SELU_S * np.where(x > 0, x, SELU_A * (np.exp(x) - 1))),
     (nn.Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
@@ -710,6 +729,20 @@ ACTIVATIONS = [
 def test_activation_modules_vs_numpy(module, ref):
     x = RNG.standard_normal((4, 6, 3)) * 2
     np.testing.assert_allclose(module(_t(x)).data, ref(x), rtol=1e-7, atol=1e-10)
+
+
+def test_dropout2d_drops_whole_channels_and_unpool_inverts_pool():
+    mg.manual_seed(2)
+    y = nn.Dropout2d(0.5)(mg.ones(8, 16, 3, 3)).data
+    per_plane = y.reshape(8, 16, 9)
+    assert np.all((per_plane == 0).all(axis=2) | (per_plane == 2).all(axis=2))
+    assert 0.3 < (per_plane[:, :, 0] == 0).mean() < 0.7
+    x = RNG.standard_normal((2, 3, 4, 6))
+    pooled, idx = nn.MaxPool2d(2, return_indices=True)(_t(x))
+    back = nn.MaxUnpool2d(2)(pooled, idx).data
+    win = x.reshape(2, 3, 2, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 2, 3, 4)
+    is_max = (x == np.repeat(np.repeat(win.max(axis=-1), 2, axis=2), 2, axis=3))
+    np.testing.assert_array_equal(back, np.where(is_max, x, 0))
 
 
 def test_softmax_implicit_dim_warns_like_torch():
@@ -866,6 +899,7 @@ def test_regression_and_bce_losses_vs_numpy():
     p = 1 / (1 + np.exp(-x))
     want = -(t * np.log(p) + (1 - t) * np.log(1 - p))
     np.testing.assert_allclose(nn.BCEWithLogitsLoss()(_t(x), _t(t)).item(), want.mean())
+    np.testing.assert_allclose(nn.BCELoss(reduction="sum")(_t(p), _t(t)).item(), want.sum())
     pw = np.array([1.0, 2.0, 3.0])
     want = -(pw * t * np.log(p) + (1 - t) * np.log(1 - p))
     np.testing.assert_allclose(nn.BCEWithLogitsLoss(pos_weight=_t(pw), reduction="none")(

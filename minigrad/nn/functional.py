@@ -12,12 +12,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from minigrad.ops.activation import (
+    celu,
     elu,
     gelu,
     hardtanh,
     leaky_relu,
+    logsigmoid,
     maxout,
     relu,
+    relu6,
     selu,
     sigmoid,
     silu,
@@ -25,8 +28,9 @@ from minigrad.ops.activation import (
     tanh,
 )
 from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
-from minigrad.ops.dropout import dropout
+from minigrad.ops.dropout import dropout, dropout2d
 from minigrad.ops.loss import (
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
     l1_loss,
@@ -36,18 +40,24 @@ from minigrad.ops.loss import (
     softmax,
 )
 from minigrad.ops.normalization import batch_norm
-from minigrad.ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
+from minigrad.ops.pool import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    global_avg_pool2d,
+    max_pool2d,
+    max_unpool2d,
+)
 from minigrad.ops.shape import pad as _core_pad
 from minigrad.tensor import Tensor
 
 __all__ = [
     "linear", "pad",
     "conv1d", "conv2d", "conv_transpose2d",
-    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d",
-    "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "silu", "gelu", "softplus",
-    "hardtanh", "maxout", "softmax", "log_softmax",
-    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy_with_logits",
-    "dropout", "batch_norm",
+    "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "max_unpool2d",
+    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "sigmoid", "logsigmoid", "tanh",
+    "silu", "gelu", "softplus", "hardtanh", "maxout", "softmax", "log_softmax",
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
 ]
 
 

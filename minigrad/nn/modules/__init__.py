@@ -1,14 +1,17 @@
 """The layers of :mod:`minigrad.nn` (one module per family, as PyTorch's ``torch.nn.modules``)."""
 
 from minigrad.nn.modules.activation import (
+    CELU,
     ELU,
     GELU,
     SELU,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
     Maxout,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
@@ -18,18 +21,30 @@ from minigrad.nn.modules.activation import (
 from minigrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from minigrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from minigrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
-from minigrad.nn.modules.dropout import Dropout
+from minigrad.nn.modules.dropout import Dropout, Dropout2d
 from minigrad.nn.modules.linear import Flatten, Identity, Linear
-from minigrad.nn.modules.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from minigrad.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from minigrad.nn.modules.module import Module, RemovableHandle
-from minigrad.nn.modules.pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from minigrad.nn.modules.pooling import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    GlobalAvgPool2d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
 
 __all__ = [
-    "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict",
-    "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d",
-    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Dropout",
-    "BatchNorm1d", "BatchNorm2d",
-    "ReLU", "LeakyReLU", "ELU", "SELU", "Sigmoid", "Tanh", "SiLU", "GELU", "Softplus",
-    "Hardtanh", "Maxout", "Softmax", "LogSoftmax",
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss",
+    "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
+    "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d",
+    "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d",
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh", "SiLU",
+    "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
+    "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
 ]
