@@ -8,7 +8,6 @@ which raises ``AssertionError`` (even under ``python -O``) so a broken claim fai
 from __future__ import annotations
 
 import argparse
-import os
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,8 +70,6 @@ def max_abs_diff(a: Any, b: Any) -> float:
 
 def pyplot() -> Any:
     """matplotlib.pyplot on the Agg backend (headless), or None when matplotlib is missing."""
-    if os.environ.get("MINIGRAD_NO_PLOTS"):
-        return None
     try:
         import matplotlib
     except ImportError:
