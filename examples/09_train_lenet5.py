@@ -160,8 +160,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             loss = train_epoch(model, loader, lr, velocity)
             curve.append((loss, accuracy(model, Xval, yval)))
         history[lr] = (model, curve)
-        print(f"  lr {lr:<6} " + "  ".join(f"loss {l_:.3f} val {100 * a:4.1f}%"
-                                             for l_, a in curve[-2:]))
+        last = range(max(0, epochs - 3), epochs)    # the last three epochs
+        print(f"  lr {lr:<6}" + "".join(f"  epoch {e + 1}: loss {curve[e][0]:.3f}, "
+                                        f"val {100 * curve[e][1]:4.1f} %" for e in last))
+    say("""Too small a rate creeps: each step is safe but tiny. Too large a rate overshoots:
+        the loss jumps instead of descending, and can push the ReLUs into a region where they
+        never fire again. The validation accuracy picks the rate.""")
     best = max(lrs, key=lambda lr: history[lr][1][-1][1])
     model, curve = history[best]
     print(f"  best validation accuracy: lr {best}, {100 * curve[-1][1]:.1f} %")
