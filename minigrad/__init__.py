@@ -7,7 +7,7 @@
     tensor([2., 4., 6.])
 """
 
-from minigrad import autograd, data, random
+from minigrad import autograd, data, nn, optim, random, testing, viz
 from minigrad.autograd import (
     Function,
     enable_grad,
@@ -16,6 +16,7 @@ from minigrad.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from minigrad.explain import explain  # the function; the module stays importable
 from minigrad.ops.elementwise import (
     abs,
     add,
@@ -93,7 +94,7 @@ __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye", "rand", "randn",
     "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
-    "manual_seed", "autograd", "data", "random",
+    "manual_seed", "autograd", "data", "nn", "optim", "random", "testing", "viz", "explain",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
     "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to", "var",
