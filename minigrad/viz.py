@@ -80,13 +80,15 @@ def to_dot(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *,
         label = f"{op_name(node)}\n{outs}"
         lines.append(f"  {ids[id(node)]} [label={_quote(label)}, shape=box, style=filled, "
                      'fillcolor="#f2f2f2"];')
-        for edge, meta in zip(node._edges, node._in_meta):
+        inputs = node.inputs or ()  # None once backward() freed the node
+        for i, (edge, meta) in enumerate(zip(node._edges, node._in_meta)):
             if edge is None:
                 if meta is None:  # a plain Python value (a kwarg-like positional), not a tensor
                     continue
                 cid = f"const{n_const}"
                 n_const += 1
-                lines.append(f"  {cid} [label={_quote('const ' + _shape(meta[0]))}, "
+                name = names.get(id(inputs[i]), "const") if i < len(inputs) else "const"
+                lines.append(f"  {cid} [label={_quote(name + ' ' + _shape(meta[0]))}, "
                              'shape=ellipse, style=dashed, color="#999999", fontcolor="#777777"];')
                 lines.append(f"  {cid} -> {ids[id(node)]} [style=dashed, color=\"#999999\"];")
             elif isinstance(edge, tuple):
