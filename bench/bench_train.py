@@ -1,7 +1,8 @@
 """Training throughput of LeNet-5: one step = forward, cross-entropy, backward, SGD step.
 
 Images per second (median over repeats) at batch 64 and 256, minigrad against PyTorch CPU in the
-same run (when torch is importable, ``torch.set_num_threads(2)``), plus minigrad's time split
+same run (when torch is importable, ``torch.set_num_threads(2)``; the two steps alternate, so
+both see the same machine load), plus minigrad's time split
 into forward / backward / optimizer step. A second table times the optimizer update alone: the
 library's vectorised NumPy updates against fused single-pass Numba kernels written here, to show
 whether fusing would pay.
@@ -42,7 +43,7 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 3) -> floa
 # ---------------------------------------------------------------------------------------------
 
 
-def minigrad_step(batch: int, repeats: int) -> tuple[float, dict[str, float]]:
+def minigrad_setup(batch: int) -> tuple[Callable[[], None], dict[str, list[float]]]:
     mg.manual_seed(0)
     model = LeNet5()
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -63,11 +64,10 @@ def minigrad_step(batch: int, repeats: int) -> tuple[float, dict[str, float]]:
         for k, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2)):
             phases[k].append(dt)
 
-    total = median_time(step, repeats)
-    return batch / total, {k: statistics.median(v[3:]) for k, v in phases.items()}
+    return step, phases
 
 
-def torch_step(batch: int, repeats: int) -> float | None:
+def torch_setup(batch: int) -> Callable[[], None] | None:
     try:
         import torch
     except ImportError:
@@ -91,7 +91,32 @@ def torch_step(batch: int, repeats: int) -> float | None:
         loss.backward()
         opt.step()
 
-    return batch / median_time(step, repeats)
+    return step
+
+
+def training_row(batch: int, repeats: int, warmup: int = 3) -> str:
+    """Time minigrad's and torch's steps alternately, so both see the same machine load."""
+    mg_step, phases = minigrad_setup(batch)
+    t_step = torch_setup(batch)
+    mg_times, t_times = [], []
+    for i in range(warmup + repeats):
+        t0 = time.perf_counter()
+        mg_step()
+        t1 = time.perf_counter()
+        if t_step is not None:
+            t_step()
+        t2 = time.perf_counter()
+        if i >= warmup:
+            mg_times.append(t1 - t0)
+            t_times.append(t2 - t1)
+    ips = batch / statistics.median(mg_times)
+    split = ", ".join(f"{k} {statistics.median(v[warmup:]) * 1e3:.1f} ms"
+                      for k, v in phases.items())
+    line = f"  batch {batch:3d}: minigrad {ips:7.0f} img/s ({split})"
+    if t_step is not None:
+        tips = batch / statistics.median(t_times)
+        line += f" | torch {tips:7.0f} img/s | minigrad/torch {ips / tips:.2f}"
+    return line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,14 +186,7 @@ def main() -> None:
     print("LeNet-5 training step (forward + cross-entropy + backward + SGD momentum step), "
           "median images/s")
     for batch in (64, 256):
-        reps = args.repeats if batch == 64 else max(5, args.repeats // 2)
-        ips, phases = minigrad_step(batch, reps)
-        tips = torch_step(batch, reps)
-        split = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in phases.items())
-        line = f"  batch {batch:3d}: minigrad {ips:8.0f} img/s ({split})"
-        if tips is not None:
-            line += f" | torch {tips:8.0f} img/s | minigrad/torch {ips / tips:.2f}"
-        print(line)
+        print(training_row(batch, args.repeats if batch == 64 else max(5, args.repeats // 2)))
     optimizer_table(args.repeats * 2)
 
 
