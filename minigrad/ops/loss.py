@@ -421,26 +421,55 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
+def _clamped_log(q: Tensor) -> Tensor:
+    """max(log q, -100) for q in [0, 1] with Tensor ops (0 gives -100, without a log(0))."""
+    floor = math.exp(-100)
+    keep = Tensor._make(q.data > floor)
+    return (q.clip(min=floor).log() + 100) * keep.astype(q.dtype) - 100
+
+
+class BinaryCrossEntropy(Function):
+    """loss = -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100)), elementwise."""
+
+    @staticmethod
+    def forward(ctx, p, t):
+        ctx.save_for_backward(p, t)
+        with np.errstate(divide="ignore"):
+            logp = np.maximum(np.log(p.data), -100)
+            log1mp = np.maximum(np.log1p(-p.data), -100)
+        return -(t.data * logp + (1 - t.data) * log1mp)
+
+    @staticmethod
+    def backward(ctx, g):
+        p, t = ctx.saved_tensors
+        need_p, need_t = ctx.needs_input_grad
+        # PyTorch's formula: the denominator is floored so that p = 0 or 1 gives finite gradients
+        gp = g * (p - t) / (p * (1 - p)).clip(min=1e-12) if need_p else None
+        gt = g * (_clamped_log(1 - p) - _clamped_log(p)) if need_t else None
+        return gp, gt
+
+
 def binary_cross_entropy(
     input: Tensor, target: Any, weight: Any = None, reduction: str = "mean"
 ) -> Tensor:
     """-[t * log(p) + (1 - t) * log(1 - p)] for probabilities p = input in [0, 1].
 
-    Like PyTorch, each log is clamped at -100 so p = 0 or 1 gives a finite loss.
+    Like PyTorch, each log is clamped at -100 so p = 0 or 1 gives a finite loss, and the
+    gradient's denominator p(1 - p) is floored at 1e-12.
     """
     op = "binary_cross_entropy"
     _check_reduction(op, reduction)
     x, t = _pair_inputs(op, input, target)
     if x.data.size and (np.nanmin(x.data) < 0 or np.nanmax(x.data) > 1):
         raise ValueError(f"{op}: input must hold probabilities in [0, 1]")
-    floor = math.exp(-100)  # log(max(p, e^-100)) = max(log p, -100)
-    loss = -(t * x.clip(min=floor).log() + (1 - t) * (1 - x).clip(min=floor).log())
+    loss = BinaryCrossEntropy.apply(x, t)
     if weight is not None:
-        loss = loss * (
+        w = (
             weight
             if isinstance(weight, Tensor)
             else Tensor._make(np.asarray(weight, dtype=x.dtype))
         )
+        loss = loss * w
     return _reduce(loss, reduction)
 
 

@@ -57,13 +57,16 @@ def _stats(x, mean, var):
 
 
 @kernel
-def _affine(x, scale, shift, y):
+def _normalize(x, mean, scale, bias, y):
+    # (x - mean) * scale + bias in float64: the folded form x * scale + shift cancels
+    # catastrophically in float32 when |mean| >> std (measured 3e-3 relative error at mean 1e3,
+    # std 1e-2); float64 per element costs little, the loop is memory-bound
     n, c, s = x.shape
     for ch in prange(c):
-        sc, sh = scale[ch], shift[ch]
+        m, sc, b = mean[ch], scale[ch], bias[ch]
         for i in range(n):
             for k in range(s):
-                y[i, ch, k] = x[i, ch, k] * sc + sh
+                y[i, ch, k] = (x[i, ch, k] - m) * sc + b
 
 
 @kernel
@@ -80,18 +83,15 @@ def _backward(g, x, mean, invstd, weight, gx, gw, gb):
         sum_gxhat = (sum_gx - mean[ch] * sum_g) * invstd[ch]
         gb[ch] = sum_g
         gw[ch] = sum_gxhat
-        # gx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), expanded into a*g + b*x + c
+        # gx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)) as k*g + q*(x - mean) + r, in
+        # float64 for the same reason as the forward
         k = weight[ch] * invstd[ch]
-        a = k
-        b = -k * invstd[ch] * sum_gxhat / count
-        c0 = -k * sum_g / count - b * mean[ch]
-        # coefficients in x's dtype, so that the loop stays float32 (and vectorizes) for float32
-        coef = np.empty(3, dtype=x.dtype)
-        coef[0], coef[1], coef[2] = a, b, c0
-        ta, tb, tc = coef[0], coef[1], coef[2]
+        q = -k * invstd[ch] * sum_gxhat / count
+        r = -k * sum_g / count
+        m = mean[ch]
         for i in range(n):
             for j in range(s):
-                gx[i, ch, j] = ta * g[i, ch, j] + tb * x[i, ch, j] + tc
+                gx[i, ch, j] = k * g[i, ch, j] + q * (x[i, ch, j] - m) + r
 
 
 def _ncs(x: np.ndarray) -> np.ndarray:
@@ -111,11 +111,10 @@ def batch_norm_forward(
 ) -> np.ndarray:
     """y = (x - mean) * invstd * weight + bias per channel. x: (N, C, *); others (C,)."""
     y = np.empty(x.shape, dtype=x.dtype)
-    scale = invstd.astype(np.float64) * weight
-    shift = bias - mean * scale
-    # scale and shift in x's dtype: the per-element loop stays float32 (and vectorizes)
-    _affine(
-        _ncs(x), scale.astype(x.dtype), shift.astype(x.dtype), y.reshape(x.shape[0], x.shape[1], -1)
+    f64 = np.float64
+    scale = invstd.astype(f64) * weight.astype(f64)
+    _normalize(
+        _ncs(x), mean.astype(f64), scale, bias.astype(f64), y.reshape(y.shape[0], y.shape[1], -1)
     )
     return y
 

@@ -1,0 +1,264 @@
+"""Pooling kernels and ops against plain NumPy loops (values, argmax indices, gradients), the tie
+and NaN conventions, count_include_pad, layouts, argument errors, and PyTorch (if installed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad.ops import pool as F
+from minigrad.ops.kernels.cpu import pool as K
+
+# -- references: loops over windows, written from the definitions --------------------------------
+
+
+def ref_max_pool(x, k, s, p):
+    """y, flat argmax (first maximum in row-major window order; padding never chosen)."""
+    n, c, h, w = x.shape
+    oh, ow = (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1
+    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+    idx = np.empty((n, c, oh, ow), dtype=np.int64)
+    for b in range(n):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    best, at = None, None
+                    for r in range(i * s[0] - p[0], i * s[0] - p[0] + k[0]):
+                        for q in range(j * s[1] - p[1], j * s[1] - p[1] + k[1]):
+                            inside = 0 <= r < h and 0 <= q < w
+                            if inside and (best is None or x[b, ch, r, q] > best):
+                                best, at = x[b, ch, r, q], r * w + q
+                    y[b, ch, i, j], idx[b, ch, i, j] = best, at
+    return y, idx
+
+
+def ref_avg_pool(x, k, s, p, count_include_pad):
+    n, c, h, w = x.shape
+    oh, ow = (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1
+    y = np.empty((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            rows = [r for r in range(i * s[0] - p[0], i * s[0] - p[0] + k[0]) if 0 <= r < h]
+            cols = [q for q in range(j * s[1] - p[1], j * s[1] - p[1] + k[1]) if 0 <= q < w]
+            total = x[:, :, rows][:, :, :, cols].astype(np.float64).sum(axis=(2, 3))
+            y[:, :, i, j] = total / (k[0] * k[1] if count_include_pad else len(rows) * len(cols))
+    return y
+
+
+def ref_adaptive(x, out):
+    n, c, h, w = x.shape
+    y = np.empty((n, c, *out))
+    for i in range(out[0]):
+        r0, r1 = (i * h) // out[0], -((-(i + 1) * h) // out[0])
+        for j in range(out[1]):
+            c0, c1 = (j * w) // out[1], -((-(j + 1) * w) // out[1])
+            y[:, :, i, j] = x[:, :, r0:r1, c0:c1].astype(np.float64).mean(axis=(2, 3))
+    return y
+
+
+def vjp_by_loops(fn, x, gy):
+    """Gradient of sum(fn(x) * gy) by perturbing one input at a time (fn linear in x here)."""
+    gx = np.zeros(x.shape)
+    base = fn(x)
+    for flat in range(x.size):
+        e = np.zeros(x.size)
+        e[flat] = 1.0
+        gx.flat[flat] = ((fn(x + e.reshape(x.shape)) - base) * gy).sum()
+    return gx
+
+
+@st.composite
+def geometries(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), 8))
+    w = draw(st.integers(max(1, kw - 2 * pw), 8))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w)
+    return shape, (kh, kw), (sh, sw), (ph, pw)
+
+
+def _data(shape, dtype, seed, ties=False):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, shape) if ties else rng.standard_normal(shape)
+    return x.astype(dtype)
+
+
+# -- max pooling ---------------------------------------------------------------------------------
+
+
+@given(geometries(), st.sampled_from([np.float32, np.float64]), st.booleans(), st.integers(0, 99))
+def test_max_pool_values_indices_and_gradient(geo, dtype, ties, seed):
+    shape, k, s, p = geo
+    x = _data(shape, dtype, seed, ties)
+    y, idx = K.max_pool2d_forward(x, k, s, p)
+    ry, ridx = ref_max_pool(x, k, s, p)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(idx, ridx)
+    assert y.dtype == dtype and idx.dtype == np.int64
+    # gradient: each output's gradient lands on its argmax, overlapping windows accumulate
+    gy = _data(y.shape, dtype, seed + 1)
+    expected = np.zeros(x.shape)
+    for b, ch, i, j in np.ndindex(*y.shape):
+        r, q = divmod(int(ridx[b, ch, i, j]), shape[3])
+        expected[b, ch, r, q] += gy[b, ch, i, j]
+    np.testing.assert_allclose(K.scatter_add_planes(gy, idx, shape[2:]), expected, rtol=1e-6)
+    # and the gather (the scatter's adjoint) reads the same positions
+    np.testing.assert_array_equal(K.gather_planes(x, idx), y)
+
+
+def test_ties_go_to_the_first_maximum_in_row_major_order():
+    x = mg.tensor(np.array([[[[1.0, 5.0, 5.0, 0.0],
+                              [5.0, 5.0, 2.0, 2.0]]]]), requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), [[[[1, 2]]]])  # (0,1) and (0,2): first in window
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[0, 1, 1, 0], [0, 0, 0, 0]]]])
+
+
+def test_nan_propagates_and_padding_is_never_selected():
+    x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]])
+    y, idx = K.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    assert np.isnan(y).all() and idx.item() == 1
+    neg = np.full((1, 1, 2, 2), -np.inf)
+    y, idx = K.max_pool2d_forward(neg, (3, 3), (1, 1), (1, 1))
+    assert (y == -np.inf).all() and ((idx >= 0) & (idx < 4)).all()
+
+
+@given(geometries(), st.sampled_from([np.float32, np.float64]), st.integers(0, 99))
+def test_max_pool_any_layout(geo, dtype, seed):
+    shape, k, s, p = geo
+    x = _data(shape[:2] + (shape[3], shape[2]), dtype, seed).transpose(0, 1, 3, 2)  # strided
+    y, idx = F.max_pool2d(mg.tensor(x), k, s, p, return_indices=True)
+    ry, ridx = ref_max_pool(np.ascontiguousarray(x), k, s, p)
+    np.testing.assert_array_equal(y.numpy(), ry)
+    np.testing.assert_array_equal(idx.numpy(), ridx)
+
+
+def test_max_unpool_puts_values_back():
+    x = mg.tensor(np.random.default_rng(0).standard_normal((2, 3, 4, 6)), requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    up = F.max_unpool2d(y, idx, 2)
+    assert up.shape == x.shape
+    kept = up.numpy() != 0
+    assert kept.sum() == y.numel()
+    np.testing.assert_array_equal(up.numpy()[kept], x.numpy()[kept])
+    up.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), kept.astype(float))
+
+
+# -- average pooling -------------------------------------------------------------------------
+
+
+@given(geometries(), st.sampled_from([np.float32, np.float64]), st.booleans(), st.integers(0, 99))
+def test_avg_pool_values_and_gradient(geo, dtype, count_include_pad, seed):
+    shape, k, s, p = geo
+    x = _data(shape, dtype, seed)
+    y = K.avg_pool2d_forward(x, k, s, p, count_include_pad)
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(y, ref_avg_pool(x, k, s, p, count_include_pad), **tol)
+    gy = _data(y.shape, np.float64, seed + 1)
+    gx = K.avg_pool2d_backward(gy, shape[2:], k, s, p, count_include_pad)
+    expected = vjp_by_loops(lambda a: ref_avg_pool(a, k, s, p, count_include_pad), x * 0.0, gy)
+    np.testing.assert_allclose(gx, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_count_include_pad():
+    x = mg.tensor(np.ones((1, 1, 2, 2)))
+    with_pad = F.avg_pool2d(x, 3, stride=1, padding=1).numpy()
+    without = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False).numpy()
+    np.testing.assert_allclose(with_pad, np.full((1, 1, 2, 2), 4 / 9))  # 4 ones, 5 padded zeros
+    np.testing.assert_allclose(without, np.ones((1, 1, 2, 2)))
+
+
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 10), st.integers(1, 10),
+       st.integers(0, 99))
+def test_adaptive_avg_pool_values_and_gradient(h, w, oh, ow, seed):
+    x = _data((2, 2, h, w), np.float64, seed)
+    y = K.adaptive_avg_pool2d_forward(x, (oh, ow))
+    np.testing.assert_allclose(y, ref_adaptive(x, (oh, ow)), rtol=1e-13)
+    gy = _data(y.shape, np.float64, seed + 1)
+    np.testing.assert_allclose(K.adaptive_avg_pool2d_backward(gy, (h, w)),
+                               vjp_by_loops(lambda a: ref_adaptive(a, (oh, ow)), x * 0.0, gy),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_global_avg_pool_and_unbatched_input():
+    v = np.random.default_rng(1).standard_normal((3, 5, 4)).astype(np.float32)
+    g = F.global_avg_pool2d(mg.tensor(v[None]))
+    assert g.shape == (1, 3, 1, 1) and g.dtype == np.float32
+    np.testing.assert_allclose(g.numpy().ravel(), v.mean(axis=(1, 2)), rtol=1e-6)
+    assert F.max_pool2d(mg.tensor(v), 2).shape == (3, 2, 2)  # (C, H, W) stays unbatched
+    assert F.adaptive_avg_pool2d(mg.tensor(v), (None, 2)).shape == (3, 5, 2)
+
+
+def test_large_input_parallel_path_matches_reference():
+    x = _data((4, 16, 30, 30), np.float32, 5)  # above the parallel threshold
+    y, idx = K.max_pool2d_forward(x, (3, 3), (2, 2), (1, 1))
+    ry, ridx = ref_max_pool(x[:1, :2], (3, 3), (2, 2), (1, 1))
+    np.testing.assert_array_equal(y[:1, :2], ry)
+    np.testing.assert_array_equal(idx[:1, :2], ridx)
+    np.testing.assert_allclose(K.avg_pool2d_forward(x, (2, 2), (2, 2), (0, 0))[:1, :2],
+                               ref_avg_pool(x[:1, :2], (2, 2), (2, 2), (0, 0), True), rtol=1e-6)
+
+
+# -- argument checking -------------------------------------------------------------------------
+
+X = mg.tensor(np.zeros((1, 2, 4, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: F.max_pool2d(X, 5), ValueError, "larger than the padded input"),
+        (lambda: F.max_pool2d(X, 2, stride=0), ValueError, "stride"),
+        (lambda: F.max_pool2d(X, 3, padding=2), ValueError, "at most half"),
+        (lambda: F.avg_pool2d(X, 2, padding=-1), ValueError, "padding"),
+        (lambda: F.max_pool2d(X, 0), ValueError, "kernel_size"),
+        (lambda: F.max_pool2d(X, 2.5), TypeError, "kernel_size"),
+        (lambda: F.max_pool2d(mg.tensor(np.zeros((4, 4))), 2), ValueError, "shape"),
+        (lambda: F.avg_pool2d(mg.tensor(np.zeros((1, 1, 4, 4), dtype=np.int64)), 2), TypeError,
+         "float32 or float64"),
+        (lambda: F.max_pool2d(np.zeros((1, 1, 4, 4)), 2), TypeError, "Tensor"),
+        (lambda: F.adaptive_avg_pool2d(X, 0), ValueError, "positive"),
+        (lambda: F.max_unpool2d(X, mg.tensor(np.full((1, 2, 4, 4), 99)), 2), ValueError,
+         "indices"),
+    ],
+)
+def test_bad_arguments_raise_before_any_kernel(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# -- PyTorch --------------------------------------------------------------------------------------
+
+
+def test_matches_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    v = np.random.default_rng(2).standard_normal((2, 3, 9, 7))
+    g = np.random.default_rng(3).standard_normal
+    cases = [
+        (lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: tf.max_pool2d(t, 3, 2, 1)),
+        (lambda t: F.max_pool2d(t, (2, 3), (1, 2)), lambda t: tf.max_pool2d(t, (2, 3), (1, 2))),
+        (lambda t: F.avg_pool2d(t, 3, 2, 1), lambda t: tf.avg_pool2d(t, 3, 2, 1)),
+        (lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=False),
+         lambda t: tf.avg_pool2d(t, 3, 2, 1, count_include_pad=False)),
+        (lambda t: F.adaptive_avg_pool2d(t, (4, 5)), lambda t: tf.adaptive_avg_pool2d(t, (4, 5))),
+        (F.global_avg_pool2d, lambda t: tf.adaptive_avg_pool2d(t, 1)),
+    ]
+    for ours, theirs in cases:
+        x = mg.tensor(v, requires_grad=True)
+        xt = torch.tensor(v, requires_grad=True)
+        y, yt = ours(x), theirs(xt)
+        gy = g(y.shape)
+        (y * mg.tensor(gy)).sum().backward()
+        (yt * torch.tensor(gy)).sum().backward()
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    _, idx = F.max_pool2d(mg.tensor(v), 3, 2, 1, return_indices=True)
+    _, idx_t = tf.max_pool2d(torch.tensor(v), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), idx_t.numpy())
