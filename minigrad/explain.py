@@ -108,6 +108,8 @@ RULES: dict[str, str] = {
     "LogSoftmaxBackward": "dG = dY - softmax * sum(dY); d/d(out) by the product rule",
     "CrossEntropy": "d(loss)/d(logits) = (softmax(logits) - onehot(target)) / N "
                     "(class weights and label smoothing reshape the one-hot)",
+    "BinaryCrossEntropy": "d/dp = (p - t) / (p(1 - p)) (denominator floored at 1e-12); "
+                          "d/dt = log(1 - p) - log p",
     "CrossEntropyGrad": "the cross-entropy's backward, (softmax - onehot) * g, differentiated "
                         "again through softmax",
     # normalization
