@@ -393,7 +393,7 @@ def _as_list(x: Any) -> list[Any]:
 
     if x is None:
         return []
-    if isinstance(x, Tensor):
+    if isinstance(x, Tensor | np.ndarray):
         return [x]
     return list(x)
 

@@ -110,7 +110,10 @@ def test_non_scalar_backward_needs_gradient():
     y = mg.tensor([1.0, 2.0], requires_grad=True) * 2
     with pytest.raises(RuntimeError, match="scalar"):
         y.backward()
-    y.backward(mg.tensor([1.0, 0.5]))
+    y.backward(mg.tensor([1.0, 0.5]), retain_graph=True)
+    y.backward(np.array([1.0, 0.5]))  # an array works as the gradient too
+    with pytest.raises(ValueError, match="gradient has shape"):
+        y.backward(mg.tensor([1.0, 0.5, 2.0]))
 
 
 def test_second_backward_needs_retain_graph():
