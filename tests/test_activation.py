@@ -112,7 +112,8 @@ def test_derivative_matches_math_reference(name, dtype):
     expected = g.astype(np.float64) * np.array([df(float(v)) for v in x])
     gx = K.backward(name, g, x, a, b)
     assert gx.dtype == dtype
-    tol = dict(rtol=4e-6, atol=4e-7) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-300)
+    # float64 atol: gelu_tanh' = 0.5(1 + t) + ... cancels for x << 0 (t -> -1) in any evaluation
+    tol = dict(rtol=4e-6, atol=4e-7) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-15)
     np.testing.assert_allclose(gx, expected, **tol)
 
 
@@ -176,11 +177,13 @@ def test_parallel_and_serial_variants_agree(name):
     g = np.random.default_rng(1).standard_normal(n).astype(np.float32)
     big = K.forward(name, x, a, b)  # parallel
     pieces = [K.forward(name, p, a, b) for p in np.array_split(x, 8)]  # serial
-    np.testing.assert_array_equal(big, np.concatenate(pieces))
+    # equal up to FMA contraction, which may round an element differently in the vector body
+    # and in a loop remainder (where an element falls depends on the split)
+    np.testing.assert_allclose(big, np.concatenate(pieces), rtol=3e-7, atol=1e-30)
     big_g = K.backward(name, g, x, a, b)
     pieces_g = [K.backward(name, gp, xp, a, b) for gp, xp in
                 zip(np.array_split(g, 8), np.array_split(x, 8))]
-    np.testing.assert_array_equal(big_g, np.concatenate(pieces_g))
+    np.testing.assert_allclose(big_g, np.concatenate(pieces_g), rtol=3e-7, atol=1e-30)
 
 
 @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=3, max_side=5),

@@ -7,6 +7,8 @@ Every kernel activation is two Functions that close over each other:
   backward is written with Tensor ops: d/dg = ``ActivationGrad(gg, x)`` and
   d/dx = ``gg * g * f''(x)``, where ``f''`` (the ``_SECOND`` table) is built from Tensor ops and
   ``Activation`` itself, so ``create_graph=True`` works to any order.
+* sigmoid and tanh instead use ``ActivationOutputGrad``: ``g * f'`` written in terms of the
+  output y (y(1-y), 1-y^2), as PyTorch does; its backward is again Tensor ops.
 
 Piecewise-linear activations (relu, leaky_relu, hardtanh) have ``f'' = 0`` away from their kinks;
 at a kink the gradient uses PyTorch's convention (see the kernel module). ``inplace=True`` is
@@ -62,15 +64,44 @@ class Activation(Function):
 
     @staticmethod
     def forward(ctx, x, *, name, a=0.0, b=0.0):
-        ctx.save_for_backward(x)
+        y = K.forward(name, x.data, a, b)
+        # sigmoid and tanh differentiate from their output (no second exp in the backward)
+        ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
         ctx.params = (name, a, b)
-        return K.forward(name, x.data, a, b)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+        (saved,) = ctx.saved_tensors
         name, a, b = ctx.params
-        return ActivationGrad.apply(g, x, name=name, a=a, b=b)
+        if name in K.FROM_OUTPUT:
+            return ActivationOutputGrad.apply(g, saved, name=name)
+        return ActivationGrad.apply(g, saved, name=name, a=a, b=b)
+
+
+class ActivationOutputGrad(Function):
+    """``gx = g * f'(x)`` from the output ``y`` (sigmoid: y(1-y), tanh: 1-y^2), one kernel pass.
+
+    ``y`` is the activation's saved output, still linked to its graph, so the Tensor-op backward
+    below (d/dy of f' as a function of y) carries on into x.
+    """
+
+    @staticmethod
+    def forward(ctx, g, y, *, name):
+        ctx.save_for_backward(g, y)
+        ctx.name = name
+        return K.backward_from_output(name, g.data.astype(y.dtype, copy=False), y.data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need_g, need_y = ctx.needs_input_grad
+        dg = ActivationOutputGrad.apply(gg, y, name=ctx.name) if need_g else None
+        dy = None
+        if need_y:
+            d2 = (1 - 2 * y) if ctx.name == "sigmoid" else (-2 * y)  # d/dy of y(1-y), 1-y^2
+            dy = gg * g * d2
+        return dg, dy
 
 
 class ActivationGrad(Function):
@@ -108,16 +139,6 @@ def _sigmoid_t(x: Tensor) -> Tensor:
     return Activation.apply(x, name="sigmoid", a=0.0, b=0.0)
 
 
-def _d2_sigmoid(x, a, b):
-    s = _sigmoid_t(x)
-    return s * (1 - s) * (1 - 2 * s)
-
-
-def _d2_tanh(x, a, b):
-    t = Activation.apply(x, name="tanh", a=0.0, b=0.0)
-    return -2 * t * (1 - t * t)
-
-
 def _d2_silu(x, a, b):
     s = _sigmoid_t(x)
     return s * (1 - s) * (2 + x * (1 - 2 * s))
@@ -151,8 +172,8 @@ _SECOND: dict[str, Callable[[Tensor, float, float], Tensor] | None] = {
     "leaky_relu": None,
     "hardtanh": None,
     "elu": _d2_elu,
-    "sigmoid": _d2_sigmoid,
-    "tanh": _d2_tanh,
+    "sigmoid": None,  # differentiated from the output: ActivationOutputGrad
+    "tanh": None,
     "silu": _d2_silu,
     "gelu": _d2_gelu,
     "gelu_tanh": _d2_gelu_tanh,

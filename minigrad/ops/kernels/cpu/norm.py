@@ -16,7 +16,7 @@ from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_sum
 __all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _sum_sq_dev(a, m):
     """sum((a - m)^2) over a 1-D array, 8 float64 partial sums."""
     n = a.size

@@ -37,7 +37,7 @@ __all__ = [
 # LLVM may not reorder without fastmath; eight chains overlap and measured 2x faster per row.
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def lane_max(a):
     """Maximum of a 1-D array (NaN is not propagated here; exp(NaN - m) does it later)."""
     n = a.size
@@ -59,7 +59,7 @@ def lane_max(a):
     return m
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def lane_dot(a, b):
     """sum(a * b) over 1-D arrays of equal length, accumulated in float64."""
     n = a.size
@@ -81,7 +81,7 @@ def lane_dot(a, b):
     return s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def lane_sum(a):
     """Sum of a 1-D array, accumulated in float64."""
     n = a.size
@@ -103,7 +103,7 @@ def lane_sum(a):
     return s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _exp_shifted(x, m, out):
     """out = exp(x - m) elementwise (a loop of its own so that it vectorizes); returns out's sum."""
     for k in range(x.size):
