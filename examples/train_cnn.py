@@ -1,0 +1,212 @@
+"""Train a CNN (LeNet-5 by default) on handwritten digits, end to end with minigrad.
+
+Default data: scikit-learn's bundled 8x8 digits (1,797 images, no download), upsampled bilinearly
+to 28x28 and zero-padded to LeNet's 32x32 input (the geometry LeNet-5 saw on MNIST); a fixed 80/20
+train/test split. With ``--data-dir DIR`` it trains on MNIST IDX files instead (28x28 padded to
+32x32); the 10,000-image MNIST test set is split 8,000/2,000 with a fixed seed.
+
+    python examples/train_cnn.py                          # digits, LeNet-5
+    python examples/train_cnn.py --data-dir ../shared/data/mnist --epochs 8
+
+Prints a progress bar per epoch (loss, accuracy), the final test accuracy and the wall time; saves
+a checkpoint (.npz) and, when matplotlib is installed, PNGs of the training curves, the first
+layer's filters and a few feature maps into ``--out-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.nn.functional as F
+from minigrad import nn, optim
+from minigrad.data import MNIST, DataLoader, TensorDataset, load_digits, random_split
+from minigrad.data.transforms import Normalize, resize_or_pad
+
+MODELS = {
+    "lenet5": lambda: nn.models.LeNet5(num_classes=10, in_channels=1),
+    "resnet": lambda: nn.models.ResNet(num_classes=10, in_channels=1),
+    "vgg": lambda: nn.models.VGG(num_classes=10, in_channels=1),
+    "alexnet": lambda: nn.models.AlexNet(num_classes=10, in_channels=1),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="folder with MNIST IDX files (t10k-images-idx3-ubyte[.gz], "
+                        "t10k-labels-idx1-ubyte[.gz]); default: the bundled digits")
+    p.add_argument("--model", choices=sorted(MODELS), default="lenet5")
+    p.add_argument("--epochs", type=int, default=None, help="default: 15 (digits), 8 (MNIST)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: 0.05 for sgd, 2e-3 for adam/adamw)")
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu (GPU support is tracked separately)")
+    p.add_argument("--out-dir", type=Path, default=Path("runs"))
+    p.add_argument("--limit", type=int, default=None,
+                   help="use only this many training images (quick checks)")
+    p.add_argument("--no-plots", action="store_true")
+    return p.parse_args(argv)
+
+
+def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train images, train labels, test images, test labels); images (N, 1, 32, 32) float32."""
+    if args.data_dir is None:
+        X, y = load_digits()
+        X = resize_or_pad(X, size=32, content=28)
+        test_fraction = 0.2
+    else:
+        try:
+            ds = MNIST(args.data_dir)
+        except FileNotFoundError as e:
+            sys.exit(f"train_cnn: {e}")
+        X, y = resize_or_pad(ds.data, size=32, content=28), ds.targets
+        test_fraction = 0.2  # 10,000 -> 8,000 / 2,000
+    n_test = int(round(len(X) * test_fraction))
+    train, test = random_split(TensorDataset(X, y), [len(X) - n_test, n_test], generator=1234)
+    Xtr, ytr = X[train.indices], y[train.indices]
+    Xte, yte = X[test.indices], y[test.indices]
+    if args.limit:
+        Xtr, ytr = Xtr[: args.limit], ytr[: args.limit]
+    norm = Normalize(float(Xtr.mean()), float(Xtr.std()))  # statistics of the training set only
+    return (norm(Xtr).astype(np.float32), ytr, norm(Xte).astype(np.float32), yte)
+
+
+def make_optimizer(model: nn.Module, args: argparse.Namespace) -> optim.Optimizer:
+    # No weight decay on biases and batch-norm parameters (regularising them tends to underfit).
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}]
+    if args.optimizer == "sgd":
+        return optim.SGD(groups, lr=args.lr or 0.05, momentum=0.9, nesterov=True)
+    cls = optim.Adam if args.optimizer == "adam" else optim.AdamW
+    return cls(groups, lr=args.lr or 2e-3)
+
+
+def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray,
+             batch: int = 500) -> tuple[float, float]:
+    """(mean loss, accuracy) over a whole split, in eval mode and without a graph."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with mg.no_grad():
+        for i in range(0, len(X), batch):
+            logits = model(mg.tensor(X[i : i + batch]))
+            target = mg.tensor(y[i : i + batch])
+            total_loss += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += int((logits.argmax(axis=1).numpy() == y[i : i + batch]).sum())
+    model.train()
+    return total_loss / len(X), correct / len(X)
+
+
+def progress(iterable, total: int, desc: str):
+    try:
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True,
+                    file=sys.stdout, disable=None)
+    except ImportError:
+        return iterable
+
+
+def train(args: argparse.Namespace) -> dict:
+    if args.device != "cpu":
+        sys.exit(f"train_cnn: --device {args.device!r}: only 'cpu' is available in this version")
+    mg.manual_seed(args.seed)
+    Xtr, ytr, Xte, yte = load_data(args)
+    epochs = args.epochs or (15 if args.data_dir is None else 8)
+    model = MODELS[args.model]()
+    opt = make_optimizer(model, args)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=args.batch_size, shuffle=True,
+                        generator=args.seed)
+    data_name = "digits" if args.data_dir is None else "MNIST"
+    print(f"{args.model} on {data_name}: {len(Xtr)} train / {len(Xte)} test images, "
+          f"{model.num_parameters():,} parameters, {epochs} epochs, {args.optimizer}")
+    history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        seen, loss_sum, correct = 0, 0.0, 0
+        bar = progress(loader, len(loader), f"epoch {epoch:2d}/{epochs}")
+        for xb, yb in bar:
+            logits = model(xb)                    # 1. forward
+            loss = F.cross_entropy(logits, yb)    # 2. loss
+            opt.zero_grad()
+            loss.backward()                       # 3. backward
+            opt.step()                            # 4. update
+            n = len(yb)
+            seen += n
+            loss_sum += loss.item() * n
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        sched.step()
+        test_loss, test_acc = evaluate(model, Xte, yte)
+        for k, v in zip(history, (loss_sum / seen, correct / seen, test_loss, test_acc)):
+            history[k].append(v)
+        print(f"epoch {epoch:2d}/{epochs}  train loss {loss_sum / seen:.4f} acc "
+              f"{correct / seen:.4f}  test loss {test_loss:.4f} acc {test_acc:.4f}  "
+              f"[{time.perf_counter() - start:.1f}s]")
+    wall = time.perf_counter() - start
+    print(f"final test accuracy {history['test_acc'][-1]:.4f} ({len(Xte)} images); "
+          f"wall time {wall:.1f}s")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = args.out_dir / f"{args.model}_{data_name.lower()}.npz"
+    model.save(ckpt)
+    print(f"checkpoint: {ckpt}")
+    if not args.no_plots:
+        save_plots(model, history, Xte, args.out_dir, f"{args.model}_{data_name.lower()}")
+    return {"history": history, "wall_time": wall, "test_acc": history["test_acc"][-1],
+            "model": model}
+
+
+def save_plots(model: nn.Module, history: dict, Xte: np.ndarray, out: Path, stem: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no plots; pip install 'minigrad[examples]')")
+        return
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ep = np.arange(1, len(history["train_loss"]) + 1)
+    a1.plot(ep, history["train_loss"], label="train")
+    a1.plot(ep, history["test_loss"], label="test")
+    a1.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    a2.plot(ep, history["train_acc"], label="train")
+    a2.plot(ep, history["test_acc"], label="test")
+    a2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for a in (a1, a2):
+        a.legend()
+    fig.tight_layout()
+    fig.savefig(out / f"{stem}_curves.png", dpi=100)
+    plt.close(fig)
+
+    first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    w = first.weight.numpy()
+    fig, axes = plt.subplots(2, len(w), figsize=(1.6 * len(w), 3.4), squeeze=False)
+    with mg.no_grad():
+        maps = first(mg.tensor(Xte[:1])).numpy()[0]
+    for k in range(len(w)):
+        axes[0, k].imshow(w[k, 0], cmap="gray")
+        axes[0, k].set_title(f"filter {k}", fontsize=8)
+        axes[1, k].imshow(maps[k], cmap="viridis")
+        axes[1, k].set_title(f"map {k}", fontsize=8)
+        for a in axes[:, k]:
+            a.axis("off")
+    fig.suptitle("first-layer filters (top) and their feature maps for one test digit (bottom)")
+    fig.tight_layout()
+    fig.savefig(out / f"{stem}_filters.png", dpi=100)
+    plt.close(fig)
+    print(f"plots: {out / (stem + '_curves.png')}, {out / (stem + '_filters.png')}")
+
+
+if __name__ == "__main__":
+    train(parse_args())
