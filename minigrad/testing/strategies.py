@@ -79,14 +79,15 @@ def arrays(shape: Any, dtype: Any = np.float64, lo: float = -2.0, hi: float = 2.
 
 
 def tensors(shape: Any = None, dtype: Any = np.float64, elements: Any = None,
-            requires_grad: bool = False, lo: float = -2.0,
-            hi: float = 2.0) -> st.SearchStrategy[Tensor]:
+            requires_grad: bool = False, lo: float = -2.0, hi: float = 2.0,
+            away_from: tuple[float, ...] = (), gap: float = 0.05) -> st.SearchStrategy[Tensor]:
     """minigrad Tensors. ``shape``: a tuple, a strategy of tuples, or None (any small shape);
-    ``elements``: a Hypothesis strategy for the values (default: floats in [lo, hi])."""
+    ``elements``: a Hypothesis strategy for the values (default: floats in [lo, hi], at least
+    ``gap`` from each point in ``away_from`` — your function's kinks)."""
     shape = shapes() if shape is None else shape
     dt = np.dtype(dtype)
     if elements is None:
-        arr = arrays(shape, dt, lo, hi)
+        arr = arrays(shape, dt, lo, hi, away_from=away_from, gap=gap)
     else:
         arr = hnp.arrays(dt, shape, elements=elements)
     return arr.map(lambda a: Tensor(a, requires_grad=requires_grad and dt.kind == "f"))
