@@ -1,0 +1,327 @@
+"""2-D convolution on the GPU as a tiled implicit GEMM (float32 and float64, PyTorch conventions).
+
+    x: (N, C, H, W)   w: (K, C // groups, R, S)   y: (N, K, OH, OW)
+    stride (sh, sw), padding (top, bottom, left, right), dilation (dh, dw)
+
+Same signatures as ``kernels/cpu/conv.py``. Each of the three products is a matrix product
+``C = A @ B`` per group whose operands are *read through index maps* instead of being built
+(no im2col buffer in device memory):
+
+    forward      y_g  (Kg x N*OH*OW)  = w_g (Kg x Cg*R*S)       @ cols(x) (Cg*R*S x N*OH*OW)
+    grad_weight  gw_g (Kg x Cg*R*S)   = gy_g (Kg x N*OH*OW)     @ cols(x)^T
+    grad_input   gx_g (Cg x N*H*W)    = w_g^T (Cg x Kg*R*S)     @ taps(gy) (Kg*R*S x N*H*W)
+
+``taps(gy)[(k, r, s), (n, h, w)]`` is ``gy[n, k, (h + top - r*dh)/sh, (w + left - s*dw)/sw]`` when
+that division is exact and in range, else 0: the input gradient is a gather, so no atomics.
+
+Tiling (one scheme for all three): a block of TPB x TPB threads owns a BM x BN tile of C and
+walks the reduction axis BK at a time. Per step the block stages a BK x BM tile of A and a BK x BN
+tile of B in shared memory (each thread loads several elements, zero outside the matrices, so no
+bounds tests in the inner loop), synchronises, and every thread accumulates a TM x TM micro-tile
+of outputs in registers (a ``cuda.local.array``): each shared value read is reused TM times.
+Thread (ty, tx) owns rows ``ty + i*TPB`` and columns ``tx + j*TPB``, so neighbouring threads of a
+warp read neighbouring shared-memory words. Accumulation is in the array dtype (like cuDNN).
+
+Kernels are compiled per dtype on first use (shared arrays are typed), never at import.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from minigrad.ops.kernels.cuda._common import common_float, load_cuda, to_device
+
+cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+
+__all__ = [
+    "conv_out_size",
+    "conv2d_forward",
+    "conv2d_grad_input",
+    "conv2d_grad_weight",
+    "TPB",
+    "TM",
+    "BK",
+]
+
+Pair = tuple[int, int]
+Quad = tuple[int, int, int, int]
+
+TPB = 8  # threads per block along each side (64 threads)
+TM = 4  # outputs per thread along each side (16 outputs per thread)
+BM = BN = TPB * TM  # 32 x 32 output tile per block
+BK = 16  # reduction step staged in shared memory
+
+
+def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
+    """Output length along one axis: ``(n + lo + hi - dilation*(f-1) - 1) // stride + 1``."""
+    return (n + pad_lo + pad_hi - dilation * (f - 1) - 1) // stride + 1
+
+
+# geometry tuple handed to every kernel (one int64 UniTuple argument)
+# 0 N, 1 C, 2 H, 3 W, 4 K, 5 OH, 6 OW, 7 R, 8 S, 9 sh, 10 sw, 11 top, 12 left, 13 dh, 14 dw,
+# 15 Cg, 16 Kg, 17 has_bias
+
+
+@functools.cache
+def _kernels(dtype: np.dtype) -> dict[str, Any]:
+    """The three implicit-GEMM kernels for one float dtype: {'forward', 'grad_input',
+    'grad_weight'}."""
+    global cuda
+    cuda = load_cuda()
+    ft = np.dtype(dtype).type
+    zero = ft(0)
+
+    def device(fn):
+        return cuda.jit(device=True)(fn)
+
+    # --- operand readers: value of A[m, kk] / B[kk, q] for group g, 0 outside the matrix -------
+
+    @device
+    def cols_x(x, geo, g, j, q, rows, ncols):
+        """im2col(x)[j, q]: j = (c, r, s) over the group's channels, q = (n, i, jj) pixel."""
+        if j >= rows or q >= ncols:
+            return zero
+        r_s = geo[7] * geo[8]
+        c = j // r_s
+        rs = j - c * r_s
+        r = rs // geo[8]
+        s = rs - r * geo[8]
+        p = geo[5] * geo[6]
+        n = q // p
+        pix = q - n * p
+        i = pix // geo[6]
+        jj = pix - i * geo[6]
+        ih = i * geo[9] + r * geo[13] - geo[11]
+        iw = jj * geo[10] + s * geo[14] - geo[12]
+        if ih < 0 or ih >= geo[2] or iw < 0 or iw >= geo[3]:
+            return zero
+        return x[n, g * geo[15] + c, ih, iw]
+
+    @device
+    def cols_x_t(x, geo, g, q, j, rows, ncols):
+        """im2col(x)^T[q, j] (grad_weight's B operand)."""
+        return cols_x(x, geo, g, j, q, ncols, rows)
+
+    @device
+    def w_rows(w, geo, g, m, j, nrows, ncols):
+        """w_g[m, j]: m an output channel of the group, j = (c, r, s)."""
+        if m >= nrows or j >= ncols:
+            return zero
+        r_s = geo[7] * geo[8]
+        c = j // r_s
+        rs = j - c * r_s
+        r = rs // geo[8]
+        s = rs - r * geo[8]
+        return w[g * geo[16] + m, c, r, s]
+
+    @device
+    def w_cols(w, geo, g, m, j, nrows, ncols):
+        """w_g^T[m, j]: m an input channel of the group, j = (k, r, s)."""
+        if m >= nrows or j >= ncols:
+            return zero
+        r_s = geo[7] * geo[8]
+        k = j // r_s
+        rs = j - k * r_s
+        r = rs // geo[8]
+        s = rs - r * geo[8]
+        return w[g * geo[16] + k, m, r, s]
+
+    @device
+    def gy_rows(gy, geo, g, m, q, nrows, ncols):
+        """gy_g[m, q]: m an output channel of the group, q = (n, i, j) output pixel."""
+        if m >= nrows or q >= ncols:
+            return zero
+        p = geo[5] * geo[6]
+        n = q // p
+        pix = q - n * p
+        i = pix // geo[6]
+        jj = pix - i * geo[6]
+        return gy[n, g * geo[16] + m, i, jj]
+
+    @device
+    def taps_gy(gy, geo, g, j, q, rows, ncols):
+        """taps(gy)[j, q]: j = (k, r, s), q = (n, h, w) input pixel; 0 where no window tap."""
+        if j >= rows or q >= ncols:
+            return zero
+        r_s = geo[7] * geo[8]
+        k = j // r_s
+        rs = j - k * r_s
+        r = rs // geo[8]
+        s = rs - r * geo[8]
+        hw = geo[2] * geo[3]
+        n = q // hw
+        pix = q - n * hw
+        h = pix // geo[3]
+        ww = pix - h * geo[3]
+        a = h + geo[11] - r * geo[13]
+        b = ww + geo[12] - s * geo[14]
+        if a < 0 or b < 0:
+            return zero
+        i = a // geo[9]
+        jj = b // geo[10]
+        if i * geo[9] != a or jj * geo[10] != b or i >= geo[5] or jj >= geo[6]:
+            return zero
+        return gy[n, g * geo[16] + k, i, jj]
+
+    # --- output writers ----------------------------------------------------------------------
+
+    @device
+    def store_y(y, bias, geo, g, m, q, v):
+        p = geo[5] * geo[6]
+        n = q // p
+        pix = q - n * p
+        i = pix // geo[6]
+        jj = pix - i * geo[6]
+        k = g * geo[16] + m
+        if geo[17]:
+            v += bias[k]
+        y[n, k, i, jj] = v
+
+    @device
+    def store_gw(gw, bias, geo, g, m, j, v):
+        r_s = geo[7] * geo[8]
+        c = j // r_s
+        rs = j - c * r_s
+        r = rs // geo[8]
+        s = rs - r * geo[8]
+        gw[g * geo[16] + m, c, r, s] = v
+
+    @device
+    def store_gx(gx, bias, geo, g, m, q, v):
+        hw = geo[2] * geo[3]
+        n = q // hw
+        pix = q - n * hw
+        h = pix // geo[3]
+        gx[n, g * geo[15] + m, h, pix - h * geo[3]] = v
+
+    def make(read_a, read_b, store):
+        @cuda.jit
+        def gemm(a_src, b_src, out, bias, geo, m_rows, n_cols, k_dim):
+            """out_g (m_rows x n_cols) = A_g (m_rows x k_dim) @ B_g (k_dim x n_cols),
+            group g = blockIdx.z; A and B read through read_a / read_b."""
+            a_tile = cuda.shared.array((BK, BM), dtype=ft)
+            b_tile = cuda.shared.array((BK, BN), dtype=ft)
+            acc = cuda.local.array((TM, TM), dtype=ft)
+            g = cuda.blockIdx.z
+            tx = cuda.threadIdx.x
+            ty = cuda.threadIdx.y
+            tid = ty * TPB + tx
+            m0 = cuda.blockIdx.y * BM
+            n0 = cuda.blockIdx.x * BN
+            for i in range(TM):
+                for j in range(TM):
+                    acc[i, j] = zero
+            for k0 in range(0, k_dim, BK):
+                # consecutive threads fill consecutive tile columns (coalesced-ish global reads)
+                for e in range(tid, BK * BM, TPB * TPB):
+                    kk = e // BM
+                    mm = e - kk * BM
+                    a_tile[kk, mm] = read_a(a_src, geo, g, m0 + mm, k0 + kk, m_rows, k_dim)
+                for e in range(tid, BK * BN, TPB * TPB):
+                    kk = e // BN
+                    nn = e - kk * BN
+                    b_tile[kk, nn] = read_b(b_src, geo, g, k0 + kk, n0 + nn, k_dim, n_cols)
+                cuda.syncthreads()
+                for kk in range(BK):
+                    for i in range(TM):
+                        a = a_tile[kk, ty + i * TPB]
+                        for j in range(TM):
+                            acc[i, j] += a * b_tile[kk, tx + j * TPB]
+                cuda.syncthreads()
+            for i in range(TM):
+                m = m0 + ty + i * TPB
+                if m < m_rows:
+                    for j in range(TM):
+                        q = n0 + tx + j * TPB
+                        if q < n_cols:
+                            store(out, bias, geo, g, m, q, acc[i, j])
+
+        return gemm
+
+    return {
+        "forward": make(w_rows, cols_x, store_y),
+        "grad_weight": make(gy_rows, cols_x_t, store_gw),
+        "grad_input": make(w_cols, taps_gy, store_gx),
+    }
+
+
+def _geometry(n, c, h, w, k, oh, ow, kh, kw, stride, padding, dilation, groups, has_bias):
+    (sh, sw), (top, _bottom, left, _right), (dh, dw) = stride, padding, dilation
+    return tuple(int(v) for v in (n, c, h, w, k, oh, ow, kh, kw, sh, sw, top, left, dh, dw,
+                                  c // groups, k // groups, has_bias))
+
+
+def _launch(kernel, a, b, out, bias, geo, m_rows, n_cols, k_dim, groups):
+    grid = ((n_cols + BN - 1) // BN, (m_rows + BM - 1) // BM, groups)
+    kernel[grid, (TPB, TPB)](a, b, out, bias, geo, m_rows, n_cols, k_dim)
+
+
+def conv2d_forward(x: Any, w: Any, stride: Pair, padding: Quad, dilation: Pair, groups: int,
+                   bias: Any | None = None) -> Any:
+    """Cross-correlation y: (N, K, OH, OW) of x: (N, C, H, W) with w: (K, C//groups, R, S).
+
+    ``bias``: (K,) or None. Host or device arrays in, a device array out (x's promoted dtype).
+    Geometry is trusted (validated by the op).
+    """
+    dt = common_float(x, w, op="conv2d")
+    xd = to_device(x, dt, op="conv2d", name="input")
+    wd = to_device(w, dt, op="conv2d", name="weight")
+    n, c, h, wid = xd.shape
+    k, cg, kh, kw = wd.shape
+    oh = conv_out_size(h, kh, stride[0], padding[0], padding[1], dilation[0])
+    ow = conv_out_size(wid, kw, stride[1], padding[2], padding[3], dilation[1])
+    cu = load_cuda()
+    bd = (to_device(bias, dt, op="conv2d", name="bias") if bias is not None
+          else cu.device_array(1, dtype=dt))
+    y = cu.device_array((n, k, oh, ow), dtype=dt)
+    geo = _geometry(n, c, h, wid, k, oh, ow, kh, kw, stride, padding, dilation, groups,
+                    bias is not None)
+    _launch(_kernels(dt)["forward"], wd, xd, y, bd, geo, k // groups, n * oh * ow,
+            cg * kh * kw, groups)
+    return y
+
+
+def conv2d_grad_input(gy: Any, w: Any, input_hw: Pair, stride: Pair, padding: Quad,
+                      dilation: Pair, groups: int) -> Any:
+    """Gradient of conv2d w.r.t. its input: gx (N, C, H, W) from gy (N, K, OH, OW).
+
+    Also conv_transpose2d's forward. Every gx element is written once (gather), so gx needs no
+    zeroing and no atomics.
+    """
+    dt = common_float(gy, w, op="conv2d_grad_input")
+    gyd = to_device(gy, dt, op="conv2d_grad_input", name="grad_output")
+    wd = to_device(w, dt, op="conv2d_grad_input", name="weight")
+    n, k, oh, ow = gyd.shape
+    _, cg, kh, kw = wd.shape
+    h, wid = input_hw
+    c = cg * groups
+    cu = load_cuda()
+    gx = cu.device_array((n, c, h, wid), dtype=dt)
+    geo = _geometry(n, c, h, wid, k, oh, ow, kh, kw, stride, padding, dilation, groups, False)
+    _launch(_kernels(dt)["grad_input"], wd, gyd, gx, gx, geo, cg, n * h * wid,
+            (k // groups) * kh * kw, groups)
+    return gx
+
+
+def conv2d_grad_weight(x: Any, gy: Any, kernel_hw: Pair, stride: Pair, padding: Quad,
+                       dilation: Pair, groups: int) -> Any:
+    """Gradient of conv2d w.r.t. its weight: gw (K, C//groups, R, S).
+
+    x: (N, C, H, W), gy: (N, K, OH, OW); the reduction runs over all N*OH*OW output pixels.
+    """
+    dt = common_float(x, gy, op="conv2d_grad_weight")
+    xd = to_device(x, dt, op="conv2d_grad_weight", name="input")
+    gyd = to_device(gy, dt, op="conv2d_grad_weight", name="grad_output")
+    n, c, h, wid = xd.shape
+    _, k, oh, ow = gyd.shape
+    kh, kw = kernel_hw
+    cg = c // groups
+    cu = load_cuda()
+    gw = cu.device_array((k, cg, kh, kw), dtype=dt)
+    geo = _geometry(n, c, h, wid, k, oh, ow, kh, kw, stride, padding, dilation, groups, False)
+    _launch(_kernels(dt)["grad_weight"], gyd, xd, gw, gw, geo, k // groups, cg * kh * kw,
+            n * oh * ow, groups)
+    return gw
