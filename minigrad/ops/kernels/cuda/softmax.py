@@ -1,0 +1,277 @@
+"""Softmax, log-softmax and fused cross-entropy on the GPU, over the rows of a 2-D array.
+
+Mirrors ``kernels/cpu/softmax.py`` (same functions, same arguments, same NaN behaviour: a row
+holding NaN or only -inf gives NaN). One block per row (grid-stride over rows): the block's
+threads stride over the row's columns, then combine their partial max / sum / dot in a float64
+shared-memory tree (``THREADS`` wide, a power of two). Every row is shifted by its maximum before
+``exp`` (log-sum-exp), so no input overflows; sums accumulate in float64.
+
+Cross-entropy, per row ``i`` with target ``t``, class weights ``w``, smoothing ``eps``, ``C``
+classes, ``logp = x - lse``::
+
+    loss_i = (1 - eps) * (-w[t] * logp[t]) + eps / C * (lse * sum(w) - dot(w, x))   (0 if ignored)
+    dloss_i/dx_c = (1 - eps) * w[t] * (p_c - [c == t]) + eps / C * (p_c * sum(w) - w[c])
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from minigrad.ops.kernels.cuda._common import float_dtype, load_cuda, to_device
+
+cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+
+__all__ = [
+    "softmax_forward",
+    "log_softmax_forward",
+    "softmax_backward",
+    "log_softmax_backward",
+    "cross_entropy_forward",
+    "cross_entropy_backward",
+]
+
+THREADS = 64  # per block (one row); a power of two
+MAX_BLOCKS = 65535
+
+
+@functools.cache
+def _kernels(dtype: np.dtype) -> dict[str, Any]:
+    global cuda
+    cuda = load_cuda()
+    ft = np.dtype(dtype).type
+    t = THREADS
+    neg_inf = -math.inf
+
+    @cuda.jit(device=True)
+    def block_sum(buf, v):
+        """Sum of ``v`` over the block's threads, returned to every thread."""
+        tid = cuda.threadIdx.x
+        buf[tid] = v
+        cuda.syncthreads()
+        step = t // 2
+        while step > 0:
+            if tid < step:
+                buf[tid] += buf[tid + step]
+            cuda.syncthreads()
+            step //= 2
+        r = buf[0]
+        cuda.syncthreads()  # everyone has read buf[0] before the next reduction writes
+        return r
+
+    @cuda.jit(device=True)
+    def block_max(buf, v):
+        """Maximum over the block (NaN ignored here; exp(NaN - m) propagates it later)."""
+        tid = cuda.threadIdx.x
+        buf[tid] = v
+        cuda.syncthreads()
+        step = t // 2
+        while step > 0:
+            if tid < step:
+                o = buf[tid + step]
+                if o > buf[tid]:
+                    buf[tid] = o
+            cuda.syncthreads()
+            step //= 2
+        r = buf[0]
+        cuda.syncthreads()
+        return r
+
+    @cuda.jit(device=True)
+    def row_lse(buf, x, i):
+        """log-sum-exp of row i (float64)."""
+        tid = cuda.threadIdx.x
+        m = neg_inf
+        for k in range(tid, x.shape[1], t):
+            if x[i, k] > m:
+                m = x[i, k]
+        m = block_max(buf, m)
+        s = 0.0
+        for k in range(tid, x.shape[1], t):
+            s += math.exp(x[i, k] - m)
+        return m + math.log(block_sum(buf, s))
+
+    @cuda.jit
+    def softmax_rows(x, y):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+            lse = row_lse(buf, x, i)
+            for k in range(cuda.threadIdx.x, x.shape[1], t):
+                y[i, k] = ft(math.exp(x[i, k] - lse))
+
+    @cuda.jit
+    def log_softmax_rows(x, y):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+            lse = row_lse(buf, x, i)
+            for k in range(cuda.threadIdx.x, x.shape[1], t):
+                y[i, k] = ft(x[i, k] - lse)
+
+    @cuda.jit
+    def softmax_backward_rows(gy, y, gx):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        for i in range(cuda.blockIdx.x, y.shape[0], cuda.gridDim.x):
+            d = 0.0
+            for k in range(cuda.threadIdx.x, y.shape[1], t):
+                d += gy[i, k] * y[i, k]
+            d = block_sum(buf, d)
+            for k in range(cuda.threadIdx.x, y.shape[1], t):
+                gx[i, k] = ft(y[i, k] * (gy[i, k] - d))
+
+    @cuda.jit
+    def log_softmax_backward_rows(gy, y, gx):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        for i in range(cuda.blockIdx.x, y.shape[0], cuda.gridDim.x):
+            s = 0.0
+            for k in range(cuda.threadIdx.x, y.shape[1], t):
+                s += gy[i, k]
+            s = block_sum(buf, s)
+            for k in range(cuda.threadIdx.x, y.shape[1], t):
+                gx[i, k] = ft(gy[i, k] - math.exp(y[i, k]) * s)
+
+    @cuda.jit
+    def cross_entropy_rows(x, target, weight, ignore_index, eps, loss, lse_out):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        tid = cuda.threadIdx.x
+        c = x.shape[1]
+        w_part = 0.0
+        for k in range(tid, c, t):
+            w_part += weight[k]
+        w_sum = block_sum(buf, w_part)
+        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+            lse = row_lse(buf, x, i)
+            tgt = target[i]
+            smooth = 0.0
+            if eps > 0.0:
+                d = 0.0
+                for k in range(tid, c, t):
+                    d += weight[k] * x[i, k]
+                smooth = lse * w_sum - block_sum(buf, d)
+            if tid == 0:
+                lse_out[i] = ft(lse)
+                if tgt == ignore_index:
+                    loss[i] = ft(0.0)
+                else:
+                    nll = -weight[tgt] * (x[i, tgt] - lse)
+                    loss[i] = ft((1.0 - eps) * nll + eps / c * smooth)
+
+    @cuda.jit
+    def cross_entropy_backward_rows(g, x, target, weight, lse, ignore_index, eps, gx):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        tid = cuda.threadIdx.x
+        c = x.shape[1]
+        w_part = 0.0
+        for k in range(tid, c, t):
+            w_part += weight[k]
+        w_sum = block_sum(buf, w_part)
+        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+            tgt = target[i]
+            if tgt == ignore_index:
+                for k in range(tid, c, t):
+                    gx[i, k] = ft(0.0)
+                continue
+            a = g[i] * ((1.0 - eps) * weight[tgt] + eps / c * w_sum)  # coefficient of p_c
+            b = g[i] * eps / c  # coefficient of -w_c
+            li = lse[i]
+            for k in range(tid, c, t):
+                v = a * math.exp(x[i, k] - li) - b * weight[k]
+                if k == tgt:
+                    v -= g[i] * (1.0 - eps) * weight[tgt]
+                gx[i, k] = ft(v)
+
+    return {
+        "softmax": softmax_rows,
+        "log_softmax": log_softmax_rows,
+        "softmax_backward": softmax_backward_rows,
+        "log_softmax_backward": log_softmax_backward_rows,
+        "cross_entropy": cross_entropy_rows,
+        "cross_entropy_backward": cross_entropy_backward_rows,
+    }
+
+
+def _rows(a: Any, dtype: np.dtype, op: str, name: str) -> Any:
+    d = to_device(a, dtype, op=op, name=name)
+    k = tuple(d.shape)[-1]
+    return d.reshape(d.size // k, k)
+
+
+def _grid(rows: int) -> int:
+    return max(1, min(rows, MAX_BLOCKS))
+
+
+def _row_op(kind: str, x: Any) -> Any:
+    dt = float_dtype(x, op=kind)
+    xd = _rows(x, dt, kind, "input")
+    y = load_cuda().device_array(xd.shape, dtype=dt)
+    _kernels(dt)[kind][_grid(xd.shape[0]), THREADS](xd, y)
+    return y.reshape(*x.shape)
+
+
+def _row_backward(kind: str, gy: Any, y: Any) -> Any:
+    dt = float_dtype(y, op=kind)
+    if tuple(gy.shape) != tuple(y.shape):
+        raise ValueError(f"{kind}: grad_output {tuple(gy.shape)} must match output "
+                         f"{tuple(y.shape)}")
+    gyd = _rows(gy, dt, kind, "grad_output")
+    yd = _rows(y, dt, kind, "output")
+    gx = load_cuda().device_array(yd.shape, dtype=dt)
+    _kernels(dt)[kind][_grid(yd.shape[0]), THREADS](gyd, yd, gx)
+    return gx.reshape(*y.shape)
+
+
+def softmax_forward(x: Any) -> Any:
+    """Softmax over the last axis. x: (..., K) -> y: (..., K) device array."""
+    return _row_op("softmax", x)
+
+
+def log_softmax_forward(x: Any) -> Any:
+    """Log-softmax over the last axis. x: (..., K) -> y: (..., K) device array."""
+    return _row_op("log_softmax", x)
+
+
+def softmax_backward(gy: Any, y: Any) -> Any:
+    """gx = y * (gy - sum(gy * y)) over the last axis; y is the softmax output."""
+    return _row_backward("softmax_backward", gy, y)
+
+
+def log_softmax_backward(gy: Any, y: Any) -> Any:
+    """gx = gy - exp(y) * sum(gy) over the last axis; y is the log-softmax output."""
+    return _row_backward("log_softmax_backward", gy, y)
+
+
+def cross_entropy_forward(x: Any, target: Any, weight: Any, ignore_index: int,
+                          label_smoothing: float) -> tuple[Any, Any]:
+    """Per-row loss and logsumexp. x: (N, C); target: (N,) int64 in [0, C) or ignore_index;
+    weight: (C,) (ones for unweighted). Returns device arrays loss: (N,) and lse: (N,), x.dtype.
+    """
+    op = "cross_entropy"
+    dt = float_dtype(x, op=op)
+    xd = to_device(x, dt, op=op, name="input")
+    td = to_device(target, np.int64, op=op, name="target")
+    wd = to_device(weight, dt, op=op, name="weight")
+    n = xd.shape[0]
+    cu = load_cuda()
+    loss = cu.device_array(n, dtype=dt)
+    lse = cu.device_array(n, dtype=dt)
+    _kernels(dt)["cross_entropy"][_grid(n), THREADS](
+        xd, td, wd, int(ignore_index), float(label_smoothing), loss, lse)
+    return loss, lse
+
+
+def cross_entropy_backward(g: Any, x: Any, target: Any, weight: Any, lse: Any,
+                           ignore_index: int, label_smoothing: float) -> Any:
+    """gx: (N, C) = g[i] * dloss_i/dx for per-row upstream gradients g: (N,)."""
+    op = "cross_entropy_backward"
+    dt = float_dtype(x, op=op)
+    xd = to_device(x, dt, op=op, name="input")
+    gd = to_device(g, dt, op=op, name="grad_output")
+    td = to_device(target, np.int64, op=op, name="target")
+    wd = to_device(weight, dt, op=op, name="weight")
+    ld = to_device(lse, dt, op=op, name="lse")
+    gx = load_cuda().device_array(xd.shape, dtype=dt)
+    _kernels(dt)["cross_entropy_backward"][_grid(xd.shape[0]), THREADS](
+        gd, xd, td, wd, ld, int(ignore_index), float(label_smoothing), gx)
+    return gx
