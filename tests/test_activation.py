@@ -178,12 +178,13 @@ def test_parallel_and_serial_variants_agree(name):
     big = K.forward(name, x, a, b)  # parallel
     pieces = [K.forward(name, p, a, b) for p in np.array_split(x, 8)]  # serial
     # equal up to FMA contraction, which may round an element differently in the vector body
-    # and in a loop remainder (where an element falls depends on the split)
-    np.testing.assert_allclose(big, np.concatenate(pieces), rtol=3e-7, atol=1e-30)
+    # and in a loop remainder (where an element falls depends on the split and on alignment);
+    # atol covers derivatives that are a difference of O(1) terms (gelu' near its root)
+    np.testing.assert_allclose(big, np.concatenate(pieces), rtol=3e-7, atol=5e-8)
     big_g = K.backward(name, g, x, a, b)
     pieces_g = [K.backward(name, gp, xp, a, b) for gp, xp in
                 zip(np.array_split(g, 8), np.array_split(x, 8))]
-    np.testing.assert_allclose(big_g, np.concatenate(pieces_g), rtol=3e-7, atol=1e-30)
+    np.testing.assert_allclose(big_g, np.concatenate(pieces_g), rtol=3e-7, atol=5e-8)
 
 
 @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=3, max_side=5),
