@@ -71,7 +71,7 @@ def main() -> None:
         if has_torch:
             tx = torch.as_tensor(x, device="cuda")
             tw = torch.as_tensor(wt, device="cuda")
-            theirs = _median_ms(lambda tx=tx, tw=tw: F.conv2d(tx, tw, padding=r // 2),
+            theirs = _median_ms(lambda tx=tx, tw=tw, p=r // 2: F.conv2d(tx, tw, padding=p),
                                 torch.cuda.synchronize, args.repeat)
         name = f"conv2d fwd {n}x{c}x{h}x{w} k{k} {r}x{r}"
         print(f"{name:34s} {ours:12.3f} {theirs:10.3f} {theirs / ours:7.2f}")
