@@ -100,6 +100,8 @@ RULES: dict[str, str] = {
     "Activation[softplus]": "d log(1+e^x)/dx = sigma(x)",
     "Activation": "dX = dY * f'(x) for the activation f",
     "ActivationGrad": "the activation's backward g*f'(x): d/dg = f'(x), d/dx = g*f''(x)",
+    "ActivationOutputGrad": "sigmoid/tanh backward from the output y: g*y(1-y) or g*(1-y^2); "
+                            "d/dg = f'(y), d/dy = g*(1-2y) or g*(-2y)",
     # softmax and losses
     "Softmax": "dX = out * (dY - sum(dY*out)) (the softmax Jacobian times dY)",
     "SoftmaxBackward": "linear and symmetric in dY, so its adjoint is itself; d/d(out) by the "
