@@ -133,9 +133,21 @@ LARGE = [
 ]
 
 
+# The chunking constants are tuning, not semantics: every setting must give the same answers.
+PLANS = {
+    "default": {},
+    "one_sample_per_gemm": dict(_FOLD_BELOW=0),
+    "fold_everything": dict(_FOLD_BELOW=10**9, _COLS_BUDGET=1 << 30),
+    "uneven_chunks": dict(_FOLD_BELOW=10**9, _COLS_BUDGET=7000),
+}
+
+
+@pytest.mark.parametrize("plan", PLANS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("geo", LARGE, ids=range(len(LARGE)))
-def test_kernels_on_larger_images(dtype, geo):
+def test_kernels_on_larger_images(monkeypatch, plan, dtype, geo):
+    for name, value in PLANS[plan].items():
+        monkeypatch.setattr(K, name, value)
     x, w, b = _arrays(geo, dtype, 0)
     y = K.conv2d_forward(x, w, *_args(geo), bias=b)
     np.testing.assert_allclose(y, R.conv2d_ref(x, w, b, *_args(geo)[:3], groups=geo["groups"]),

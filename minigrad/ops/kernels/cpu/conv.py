@@ -4,23 +4,32 @@
     stride (sh, sw), padding (top, bottom, left, right), dilation (dh, dw)
     OH = (H + top + bottom - dh*(R-1) - 1) // sh + 1       (same for OW)
 
-Design, chosen by measurement on 2 cores (bench/bench_ops.py has the numbers):
+Design, chosen by measurement on 2 cores (numbers from bench/bench_ops.py and one-off scripts,
+float32, against OpenBLAS sgemm at ~190 GFLOP/s on these shapes):
 
-* im2col + one BLAS GEMM per group and per chunk of samples. The columns of a chunk are sized to
-  stay in L2 (``_COLS_BUDGET``) so the GEMM reads them from cache right after they are written;
-  a whole-batch im2col matrix (75 MB for (32, 64, 32, 32) 3x3) made every step memory-bound.
-* The Numba kernels here are serial on purpose. BLAS already runs on every core; a ``prange``
-  region entered right after a threaded GEMM fights OpenBLAS's still-spinning worker threads and
-  lost whole 4 ms scheduler ticks per call. Serial im2col/col2im plus threaded GEMM was faster.
+* im2col + BLAS GEMM, one sample (or, for small images, a few samples) per GEMM. A whole-batch
+  im2col matrix (75 MB for (32, 64, 32, 32) 3x3) is memory-bound to write; per-sample columns
+  (2.4 MB) are re-used from cache by the GEMM. Splitting a sample further into bands of output
+  rows to fit L2 made the GEMMs smaller and was 0-15% slower: not kept.
+* The Numba kernels here are serial on purpose. A ``prange`` im2col/col2im under Numba's default
+  OpenMP threading layer, interleaved with OpenBLAS's threaded GEMMs, made the whole op 10x
+  slower (both pools spin-wait for their cores); under the 'workqueue' layer it was no faster
+  than serial, since the GEMM dominates. Serial kernels are right under either layer.
 * im2col/col2im index flat buffers with unsigned offsets: LLVM then vectorises the inner row
   copies (3x faster than 4-D signed indexing, which keeps a negative-index wraparound test).
 * The bias is folded into the forward GEMM as an extra row of ones in the columns (no extra pass
   over the output).
 * 1x1 kernels with stride 1 and no padding need no im2col: the input plane already is the column
   matrix.
-* Large outputs (OH*OW >= ``_FOLD_BELOW``) go one sample at a time, so the GEMM writes straight
-  into ``y``; small ones fold several samples into the columns (one bigger GEMM, then a small
-  transposed copy) because many tiny GEMMs waste BLAS's call overhead.
+* Images with fewer than ``_FOLD_BELOW`` output pixels fold several samples into one GEMM (then
+  a small transposed copy), up to ``_COLS_BUDGET`` bytes of columns; larger ones go one sample
+  at a time and the GEMM writes straight into ``y``.
+* The weight gradient is accumulated as ``columns @ gy.T`` ((C/g*R*S, K/g) per sample): 10-20%
+  faster in OpenBLAS than the transposed product ``gy @ columns.T``.
+* Tried and not kept: Winograd F(2x2, 3x3) for 3x3 stride-1 layers (GEMM time 12.5 -> 7-9 ms on
+  (32, 64, 32, 32), but the Numba tile transforms took 9-12 ms, total no better); the input
+  gradient as a forward convolution of gy with the flipped kernel (equal for big layers, 2-4x
+  slower for small ones); folding samples into the input-gradient GEMM (within noise).
 
 ``conv2d_grad_input`` (col2im) is also conv_transpose2d's forward. ``conv2d_grad_input_rot180`` is
 the textbook version of the same gradient (dilate, pad to a full convolution, correlate with the
@@ -43,11 +52,11 @@ __all__ = [
 Pair = tuple[int, int]
 Quad = tuple[int, int, int, int]
 
-# Bytes of im2col columns per chunk: about half of one core's L2 (2 MiB here), measured best
-# among 256 KiB .. 8 MiB on the benchmark shapes.
-_COLS_BUDGET = 1 << 20
-# Below this many output pixels per sample, several samples share one GEMM.
-_FOLD_BELOW = 512
+# Folding small images: at most this many bytes of im2col columns per GEMM (best of 64 KiB ..
+# 16 MiB on (64, 6, 14, 14) 5x5 and (64, 1, 28, 28) 5x5), for images with fewer than
+# _FOLD_BELOW output pixels (folding (64, 3, 32, 32), 1024 pixels, was 20-50% slower).
+_COLS_BUDGET = 1 << 17
+_FOLD_BELOW = 1024
 
 
 def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -267,7 +276,8 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
                        padding: Quad, dilation: Pair, groups: int) -> np.ndarray:
     """Gradient of conv2d w.r.t. its weight: gw (K, C//groups, R, S).
 
-    x: (N, C, H, W), gy: (N, K, OH, OW). One GEMM per chunk: gy (K, pixels) @ columns.T.
+    x: (N, C, H, W), gy: (N, K, OH, OW). Accumulates ``columns @ gy.T`` chunk by chunk: the
+    transposed product (C/g*R*S, K/g) measured 10-20% faster in OpenBLAS than ``gy @ columns.T``.
     """
     x, gy = _common(x, gy)
     n, c, h, wd = x.shape
@@ -277,8 +287,8 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
     cg, kg, p = c // groups, k // groups, oh * ow
     crs = cg * kh * kw
     gy3 = gy.reshape(n, k, p)
-    gw = np.zeros((k, crs), dtype=x.dtype)
     if _is_pointwise(kh, kw, stride, padding) and (h, wd) == (oh, ow):
+        gw = np.empty((k, crs), dtype=x.dtype)
         x3 = x.reshape(n, c, p)
         for g in range(groups):
             gyg = gy3[:, g * kg:(g + 1) * kg].transpose(1, 0, 2).reshape(kg, n * p)
@@ -286,6 +296,8 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
             gw[g * kg:(g + 1) * kg] = gyg @ xg.T
         return gw.reshape(k, cg, kh, kw)
 
+    gw_t = np.zeros((groups, crs, kg), dtype=x.dtype)
+    part = np.empty((crs, kg), dtype=x.dtype)
     m = _chunk(n, crs, p, x.itemsize)
     cols = np.empty((crs, m * p), dtype=x.dtype)
     flat = cols.ravel()
@@ -297,8 +309,9 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
                     flat, m * p, p)
             gyg = gy3[n0:n1, g * kg:(g + 1) * kg]
             gyg = gyg[0] if mm == 1 else gyg.transpose(1, 0, 2).reshape(kg, mm * p)
-            gw[g * kg:(g + 1) * kg] += gyg @ cols[:, :mm * p].T
-    return gw.reshape(k, cg, kh, kw)
+            np.matmul(cols[:, :mm * p], gyg.T, out=part)
+            gw_t[g] += part
+    return gw_t.transpose(0, 2, 1).reshape(k, cg, kh, kw)
 
 
 # ------------------------------------------------------------------------------------------------
