@@ -32,7 +32,7 @@ MODELS = {
     "lenet5": lambda: nn.models.LeNet5(num_classes=10, in_channels=1),
     "resnet": lambda: nn.models.ResNet(num_classes=10, in_channels=1),
     "vgg": lambda: nn.models.VGG(num_classes=10, in_channels=1),
-    "alexnet": lambda: nn.models.AlexNet(num_classes=10, in_channels=1),
+    "alexnet": lambda: nn.models.AlexNet(num_classes=10, in_channels=1, width=0.25, image_size=32),
 }
 
 
