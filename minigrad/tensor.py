@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -540,18 +541,12 @@ def _shape_arg(shape: tuple[Any, ...], who: str) -> Shape:
     if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
         shape = tuple(shape[0])
     try:
-        out = tuple(int(operator_index(s)) for s in shape)
+        out = tuple(operator.index(s) for s in shape)
     except TypeError:
         raise TypeError(f"{who}: shape must be ints, got {shape!r}") from None
     if any(s < 0 for s in out):
         raise ValueError(f"{who}: negative dimension in shape {out}")
     return out
-
-
-def operator_index(x: Any) -> int:
-    import operator
-
-    return operator.index(x)
 
 
 def _filled(who: str, shape: tuple[Any, ...], value: float, dtype: Any,
