@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.ops import conv as C
 from minigrad.ops.kernels.cpu import conv as K
+from minigrad.testing import conv_reference as R
 from minigrad.testing import gradcheck, gradgradcheck
-from tests import _conv_ref as R
 
 DTYPES = [np.float32, np.float64]
 

@@ -371,13 +371,13 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
 
 
 def _ref(name: str):
-    """The independent NumPy-loop references live beside the tests (tests/_conv_ref.py); only
-    the test-suite calls a registry ``ref``, from the repository root."""
+    """The independent NumPy-loop references (minigrad/testing/conv_reference.py), imported
+    only when a test calls a registry ``ref``."""
 
     def call(*args: Any, **kwargs: Any) -> np.ndarray:
-        from tests import _conv_ref
+        from minigrad.testing import conv_reference
 
-        return getattr(_conv_ref, name)(*args, **kwargs)
+        return getattr(conv_reference, name)(*args, **kwargs)
 
     call.__name__ = name
     return call

@@ -4,6 +4,8 @@
   differences in float64, kink-aware.
 - :func:`check_graph`: gradchecks each node of a recorded graph on its own and names the first op
   whose backward is wrong.
+- :mod:`minigrad.testing.conv_reference`: plain NumPy-loop convolutions (slow, obviously right),
+  to check your own kernels against.
 - :mod:`minigrad.testing.strategies` (needs Hypothesis): ``tensors``, ``shapes``,
   ``broadcastable_shapes`` and the op-input strategies the registry uses.
 """
