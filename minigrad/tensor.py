@@ -287,11 +287,11 @@ class Tensor:
         self._check_inplace("copy_")
         arr = src.data if isinstance(src, Tensor) else np.asarray(src)
         try:
-            np.broadcast_shapes(arr.shape, self.shape)
-            if np.broadcast_shapes(arr.shape, self.shape) != self.shape:
-                raise ValueError
+            fits = np.broadcast_shapes(arr.shape, self.shape) == self.shape
         except ValueError:
-            raise ValueError(f"copy_: source shape {arr.shape} does not fit {self.shape}") from None
+            fits = False
+        if not fits:
+            raise ValueError(f"copy_: source shape {arr.shape} does not fit {self.shape}")
         self.data[...] = arr
         return self
 
@@ -381,25 +381,25 @@ class Tensor:
 
     # -- elementwise functions ------------------------------------------------------------------
     def exp(self) -> Tensor:
-        return _ew.Exp.apply(_ew.floating(self, "exp"))
+        return _ew.exp(self)
 
     def log(self) -> Tensor:
-        return _ew.Log.apply(_ew.floating(self, "log"))
+        return _ew.log(self)
 
     def sqrt(self) -> Tensor:
-        return _ew.Sqrt.apply(_ew.floating(self, "sqrt"))
+        return _ew.sqrt(self)
 
     def abs(self) -> Tensor:
         return _ew.abs(self)
 
     def sin(self) -> Tensor:
-        return _ew.Sin.apply(_ew.floating(self, "sin"))
+        return _ew.sin(self)
 
     def cos(self) -> Tensor:
-        return _ew.Cos.apply(_ew.floating(self, "cos"))
+        return _ew.cos(self)
 
     def tanh(self) -> Tensor:
-        return _ew.Tanh.apply(_ew.floating(self, "tanh"))
+        return _ew.tanh(self)
 
     def sign(self) -> Tensor:
         return _ew.sign(self)

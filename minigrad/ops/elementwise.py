@@ -521,17 +521,6 @@ def _binary(lo: float = -2.0, hi: float = 2.0, away_b: tuple[float, ...] = (),
     return strategy
 
 
-def _scalar_right(make):
-    """Samples ``(x, c)`` with a Python scalar c: checks reflected/scalar operand handling."""
-
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return make(S)
-
-    return strategy
-
-
 register(OpInfo("add", lambda a, b: a + b, _binary(), ref=np.add))
 register(OpInfo("sub", lambda a, b: a - b, _binary(), ref=np.subtract))
 register(OpInfo("mul", lambda a, b: a * b, _binary(), ref=np.multiply))

@@ -133,7 +133,7 @@ def _check(fn, inputs, checked, eps, atol, rtol, seed, full_jacobian) -> None:
     full = full and n_out > 0
     analytic_jac = None
     if full:
-        rows = [vjp(np.eye(n_out)[r]) for r in range(n_out)]
+        rows = [vjp(unit) for unit in np.eye(n_out)]
         analytic_jac = [np.stack([row[j].ravel() for row in rows]) for j in range(len(checked))]
 
     # Evaluated with grad mode on: fn may itself differentiate (gradgradcheck's first_order).
