@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from minigrad import device as _device
+from minigrad.cuda.array import CudaArray
+
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
 
@@ -111,6 +114,27 @@ class _SavedOutput:
         self.array = array
 
 
+def _check_devices(cls: type, args: tuple) -> None:
+    """All Tensor inputs of one op on one device; 0-d host constants (scalars that do not
+    require grad) may join GPU tensors, as in PyTorch."""
+    from minigrad.tensor import Tensor
+
+    gpu = host = None
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            if type(a.data) is CudaArray:
+                gpu = gpu if gpu is not None else i
+            elif a.data.ndim or a._requires_grad:
+                host = host if host is not None else i
+    if gpu is not None and host is not None:
+        name = getattr(cls, "name", cls.__name__)
+        raise ValueError(
+            f"{name}: expected all tensors on one device, but input {gpu} "
+            f"{args[gpu].shape} is on cuda and input {host} {args[host].shape} is on cpu; "
+            "move them with .to(device) / .cuda() / .cpu()"
+        )
+
+
 class Function:
     """Base class of every differentiable op; subclass it to add your own.
 
@@ -168,7 +192,7 @@ class Function:
                 t = Tensor._make(item.array)
                 t._node, t._out_index, t._requires_grad = self, item.index, True
                 out.append(t)
-            elif isinstance(item, np.ndarray):
+            elif isinstance(item, np.ndarray) or type(item) is CudaArray:
                 out.append(Tensor._make(item))
             else:
                 out.append(item)
@@ -180,6 +204,7 @@ class Function:
         from minigrad.tensor import Tensor
 
         needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        _check_devices(cls, args)
         record = any(needs) and is_grad_enabled()
         ctx = cls()
         ctx._to_save = ()
@@ -191,7 +216,8 @@ class Function:
             _set_enabled(prev)
         multi = isinstance(raw, tuple)
         raws = raw if multi else (raw,)
-        arrays = [r.data if isinstance(r, Tensor) else np.asarray(r) for r in raws]
+        arrays = [r.data if isinstance(r, Tensor) else r if type(r) is CudaArray
+                  else np.asarray(r) for r in raws]
         outs = [Tensor._make(a) for a in arrays]
         if record:
             ctx.inputs = args
@@ -202,9 +228,10 @@ class Function:
                 for a, n in zip(args, needs)
             )
             ctx._in_meta = tuple(
-                (a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args
+                (a.shape, a.dtype, type(a.data) is CudaArray) if isinstance(a, Tensor) else None
+                for a in args
             )
-            ctx._out_meta = tuple((a.shape, a.dtype) for a in arrays)
+            ctx._out_meta = tuple((a.shape, a.dtype, type(a) is CudaArray) for a in arrays)
             ctx._freed = False
             ctx.site = _user_site()
             saved = []
@@ -260,19 +287,33 @@ def _topo_order(roots: Iterable[Function]) -> list[Function]:
     return post
 
 
-def _zeros(shape: tuple[int, ...], dtype: np.dtype) -> Tensor:
+def _zeros(shape: tuple[int, ...], dtype: np.dtype, on_gpu: bool) -> Tensor:
     from minigrad.tensor import Tensor
 
+    if on_gpu:
+        from minigrad.cuda import array as ca
+
+        return Tensor._make(ca.zeros(shape, dtype))
     return Tensor._make(np.zeros(shape, dtype=dtype))
 
 
-def _fit_gradient(g: Any, shape: tuple[int, ...], dtype: np.dtype, node: Function,
-                  i: int) -> Tensor:
-    """Turn what a backward returned into a Tensor of the input's shape and dtype."""
+def _fit_gradient(g: Any, shape: tuple[int, ...], dtype: np.dtype, on_gpu: bool,
+                  node: Function, i: int) -> Tensor:
+    """Turn what a backward returned into a Tensor of the input's shape, dtype and device."""
     from minigrad.tensor import Tensor
 
     if not isinstance(g, Tensor):
-        g = Tensor._make(np.asarray(g, dtype=dtype))
+        if on_gpu:
+            from minigrad.cuda import array as ca
+
+            g = Tensor._make(ca.asarray(g, dtype))
+        else:
+            g = Tensor._make(_device.asarray(g, dtype))
+    if (type(g.data) is CudaArray) != on_gpu:
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned a gradient on {g.device} for input {i}, "
+            f"which is on {'cuda' if on_gpu else 'cpu'}"
+        )
     if g.shape != shape:
         try:
             g = g.sum_to(shape)
@@ -366,8 +407,8 @@ def _run(
             for i, (edge, g) in enumerate(zip(node._edges, gins)):
                 if edge is None or g is None:
                     continue
-                shape, dtype = node._in_meta[i]
-                g = _fit_gradient(g, shape, dtype, node, i)
+                shape, dtype, on_gpu = node._in_meta[i]
+                g = _fit_gradient(g, shape, dtype, on_gpu, node, i)
                 if isinstance(edge, tuple):
                     parent, idx = edge
                     pslots = pending.setdefault(id(parent), [None] * len(parent._out_meta))
@@ -421,9 +462,14 @@ def _root_grads(outputs: list[Tensor], grad_outputs: list[Any], who: str) -> lis
                     f"{out.shape}. Pass gradient=<tensor of that shape> (the vector in the "
                     "vector-Jacobian product)."
                 )
-            g = Tensor._make(np.ones(out.shape, dtype=out.dtype))
+            g = Tensor._make(_device.full(out.shape, 1, out.dtype, like=out.data))
         else:
-            g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g, dtype=out.dtype))
+            if not isinstance(g, Tensor):
+                g = Tensor._make(_device.asarray(g, out.dtype, like=out.data))
+            elif g.device != out.device:
+                raise ValueError(
+                    f"{who}: gradient is on {g.device} but the output is on {out.device}"
+                )
             if g.shape != out.shape:
                 raise ValueError(
                     f"{who}: gradient has shape {g.shape} but the output has shape {out.shape}"

@@ -54,6 +54,7 @@ RULES: dict[str, str] = {
     "Minimum": "dY goes to the smaller input (split in half at ties)",
     "Where": "dY goes to a where the condition holds, to b elsewhere",
     "Cast": "dX = dY cast back to the input's dtype",
+    "ToDevice": "dX = dY copied back to the input's device (cpu <-> cuda)",
     # linear algebra
     "MatMul": "d(A@B): dA = dY @ B^T, dB = A^T @ dY",
     # reductions
@@ -176,7 +177,7 @@ def _where(site: tuple[str, int]) -> str:
 def _norm(g: Tensor | None) -> str:
     if g is None:
         return "-"
-    return f"{float(np.linalg.norm(np.asarray(g.data, dtype=np.float64))):.3g}"
+    return f"{float(np.linalg.norm(g.numpy().astype(np.float64))):.3g}"
 
 
 def explain(
@@ -232,9 +233,9 @@ def explain(
                 if tuple(g.shape) != tuple(meta[0]):
                     notes.append(f"input {i}'s dY {_shape(g.shape)} summed back to "
                                  f"{_shape(meta[0])} (it was broadcast)")
-                g = autograd._fit_gradient(g, meta[0], meta[1], node, i)
+                g = autograd._fit_gradient(g, meta[0], meta[1], meta[2], node, i)
             sent.append(_norm(g))
-        outs = ", ".join(_shape(s) for s, _ in node._out_meta)
+        outs = ", ".join(_shape(s) for s, *_ in node._out_meta)
         settings = ", ".join(f"{k}={_fmt_value(v)}" for k, v in (node.kwargs or {}).items()
                              if k != "name")
         head = f"step {step}/{total}  {op_name(node)}  {', '.join(ins)} -> {outs}"

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from minigrad import autograd
+from minigrad.cuda.array import CudaArray
+from minigrad.device import device, device_of, move
 from minigrad.random import generator
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "int32",
     "int64",
     "bool_",
+    "device",
 ]
 
 float32 = np.dtype(np.float32)
@@ -47,10 +50,12 @@ def _is_float(dtype: np.dtype) -> bool:
     return np.issubdtype(dtype, np.floating)
 
 
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+def _to_array(data: Any, dtype: Any = None) -> Any:
     """PyTorch's inference: Python floats become float32, ints int64; arrays keep their dtype."""
     if isinstance(data, Tensor):
         arr = data.data
+    elif type(data) is CudaArray:
+        arr = data
     elif isinstance(data, np.ndarray | np.generic):
         arr = np.asarray(data)
     else:
@@ -80,6 +85,8 @@ class Tensor:
     ``data`` is the NumPy storage; ``grad`` is filled by ``backward()`` on tensors created with
     ``requires_grad=True`` (leaves). Non-leaf tensors remember the op (``Function``) that made them.
     Arithmetic follows NumPy broadcasting; gradients are summed back to each input's shape.
+    On the GPU (``device='cuda'``, ``.cuda()``, ``.to('cuda')``) ``data`` is a
+    :class:`minigrad.cuda.CudaArray` instead; every op's inputs must share one device.
     """
 
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_out_index", "_retains_grad",
@@ -87,12 +94,15 @@ class Tensor:
     __array_priority__ = 1000  # make `ndarray <op> Tensor` defer to Tensor's reflected operators
     __array_ufunc__ = None
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False,
+                 device: Any = None) -> None:
         arr = _to_array(data, dtype)
         if arr is (data.data if isinstance(data, Tensor) else data):
             arr = arr.copy()  # tensor(x) never aliases x (from_numpy does)
         _check_requires_grad(arr.dtype, requires_grad)
-        self.data: np.ndarray = arr
+        if device is not None:
+            arr = move(arr, device)
+        self.data: Any = arr
         self.grad: Tensor | None = None
         self._requires_grad = bool(requires_grad)
         self._node: autograd.Function | None = None
@@ -125,8 +135,14 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        """``'cpu'`` or ``'cuda'`` (a :class:`minigrad.device`, which compares equal to both
+        spellings PyTorch users write: ``'cuda'`` and ``'cuda:0'``)."""
+        return device_of(self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self.data) is CudaArray
 
     def size(self, dim: int | None = None) -> Shape | int:
         """The shape, or the length of axis ``dim`` (PyTorch's ``size``)."""
@@ -201,10 +217,18 @@ class Tensor:
 
     # -- conversion -----------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The NumPy array behind this tensor (shared storage, as ``torch.Tensor.numpy``)."""
+        """The NumPy array behind this tensor (shared storage, as ``torch.Tensor.numpy``); for a
+        GPU tensor, a host copy."""
+        if type(self.data) is CudaArray:
+            return self.data.get()
         return self.data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if type(self.data) is CudaArray:
+            raise TypeError(
+                f"a cuda tensor {self.shape} cannot be converted to NumPy implicitly; use "
+                ".cpu() or .numpy() to copy it to the host first"
+            )
         if dtype is not None and np.dtype(dtype) != self.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -240,8 +264,30 @@ class Tensor:
         """Cast (differentiable between float dtypes)."""
         return _ew.cast(self, dtype)
 
-    def to(self, dtype: Any = None) -> Tensor:
-        return self if dtype is None else self.astype(dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)`` (its device and
+        dtype), as in PyTorch. Differentiable; returns ``self`` when nothing changes."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None:
+            out = _dev.to_device(out, device)
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = out.astype(dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        """This tensor on the host (``self`` if it is there already); differentiable."""
+        return _dev.to_device(self, "cpu")
+
+    def cuda(self) -> Tensor:
+        """This tensor on the GPU (``self`` if it is there already); differentiable."""
+        return _dev.to_device(self, "cuda")
 
     def float(self) -> Tensor:
         return self.astype(float32)
@@ -253,8 +299,11 @@ class Tensor:
         return self.astype(int64)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        host = self.data.get() if type(self.data) is CudaArray else self.data
+        body = np.array2string(host, separator=", ", prefix="tensor(", precision=4)
         extra = []
+        if type(self.data) is CudaArray:
+            extra.append("device='cuda'")
         if self.dtype not in (float32, int64, bool_):
             extra.append(f"dtype={self.dtype}")
         if self._node is not None:
@@ -285,7 +334,8 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         self._check_inplace("copy_")
-        arr = src.data if isinstance(src, Tensor) else np.asarray(src)
+        arr = src.data if isinstance(src, Tensor) else src
+        arr = move(arr if type(arr) is CudaArray else np.asarray(arr), self.device)
         try:
             fits = np.broadcast_shapes(arr.shape, self.shape) == self.shape
         except ValueError:
@@ -522,12 +572,14 @@ class Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False,
+           device: Any = None) -> Tensor:
     """A new tensor holding a copy of ``data`` (lists, scalars, arrays, tensors).
 
     Python floats become float32 and ints int64 (PyTorch's defaults); NumPy arrays keep their dtype.
+    ``device='cuda'`` puts it on the GPU.
     """
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -549,79 +601,103 @@ def _shape_arg(shape: tuple[Any, ...], who: str) -> Shape:
     return out
 
 
-def _filled(who: str, shape: tuple[Any, ...], value: float, dtype: Any,
-            requires_grad: bool) -> Tensor:
-    dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
-    _check_requires_grad(dt, requires_grad)
-    t = Tensor._make(np.full(_shape_arg(shape, who), value, dtype=dt))
+def _leaf(arr: np.ndarray, requires_grad: bool, dev: Any) -> Tensor:
+    """A new leaf from a host array made by a constructor, moved to ``dev``."""
+    _check_requires_grad(arr.dtype, requires_grad)
+    if dev is not None and device(dev) == "cuda":
+        from minigrad.cuda import array as ca
+        from minigrad.cuda import require
+
+        require("device='cuda'")
+        arr = ca.from_host(arr)
+    t = Tensor._make(arr)
     t._requires_grad = requires_grad
     return t
 
 
-def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _filled("zeros", shape, 0, dtype, requires_grad)
+def _filled(who: str, shape: tuple[Any, ...], value: float, dtype: Any,
+            requires_grad: bool, dev: Any) -> Tensor:
+    dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+    shp = _shape_arg(shape, who)
+    if dev is not None and device(dev) == "cuda":
+        from minigrad.cuda import array as ca
+        from minigrad.cuda import require
+
+        require(f"{who}(device='cuda')")
+        _check_requires_grad(dt, requires_grad)
+        t = Tensor._make(ca.full(shp, value, dt))  # filled on the device: no host copy
+        t._requires_grad = requires_grad
+        return t
+    return _leaf(np.full(shp, value, dtype=dt), requires_grad, None)
 
 
-def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _filled("ones", shape, 1, dtype, requires_grad)
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False,
+          device: Any = None) -> Tensor:
+    return _filled("zeros", shape, 0, dtype, requires_grad, device)
 
 
-def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
+    return _filled("ones", shape, 1, dtype, requires_grad, device)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
     if dtype is None and isinstance(fill_value, bool | int | np.integer):
         dtype = bool_ if isinstance(fill_value, bool) else int64
-    return _filled("full", (shape,), fill_value, dtype, requires_grad)
+    return _filled("full", (shape,), fill_value, dtype, requires_grad, device)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+               device: Any = None) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                 device=device or t.device)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+                device=device or t.device)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+           requires_grad: bool = False, device: Any = None) -> Tensor:
     """Like ``torch.arange``: int64 for integer arguments, float32 otherwise."""
     if end is None:
         start, end = 0, start
     if dtype is None:
         ints = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = int64 if ints else DEFAULT_DTYPE
-    dt = np.dtype(dtype)
-    _check_requires_grad(dt, requires_grad)
-    t = Tensor._make(np.arange(start, end, step).astype(dt))
-    t._requires_grad = requires_grad
-    return t
+    return _leaf(np.arange(start, end, step).astype(np.dtype(dtype)), requires_grad, device)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
+        device: Any = None) -> Tensor:
     dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
-    _check_requires_grad(dt, requires_grad)
-    t = Tensor._make(np.eye(n, m, dtype=dt))
-    t._requires_grad = requires_grad
-    return t
+    return _leaf(np.eye(n, m, dtype=dt), requires_grad, device)
 
 
-def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform on [0, 1), from the generator seeded by :func:`minigrad.manual_seed`."""
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
+         device: Any = None) -> Tensor:
+    """Uniform on [0, 1), from the generator seeded by :func:`minigrad.manual_seed`.
+
+    Drawn on the host for every device, so a seed gives the same numbers on CPU and GPU.
+    """
     dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
-    _check_requires_grad(dt, requires_grad)
-    t = Tensor._make(generator().random(_shape_arg(shape, "rand")).astype(dt))
-    t._requires_grad = requires_grad
-    return t
+    return _leaf(generator().random(_shape_arg(shape, "rand")).astype(dt), requires_grad, device)
 
 
-def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal, from the generator seeded by :func:`minigrad.manual_seed`."""
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
+          device: Any = None) -> Tensor:
+    """Standard normal, from the generator seeded by :func:`minigrad.manual_seed` (drawn on the
+    host for every device, as :func:`rand`)."""
     dt = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
-    _check_requires_grad(dt, requires_grad)
-    t = Tensor._make(generator().standard_normal(_shape_arg(shape, "randn")).astype(dt))
-    t._requires_grad = requires_grad
-    return t
+    return _leaf(generator().standard_normal(_shape_arg(shape, "randn")).astype(dt),
+                 requires_grad, device)
 
 
 # The ops modules import Tensor from here; import them last to close the cycle.
+from minigrad.ops import device as _dev  # noqa: E402
 from minigrad.ops import elementwise as _ew  # noqa: E402
 from minigrad.ops import linalg as _la  # noqa: E402
 from minigrad.ops import reduce as _red  # noqa: E402

@@ -76,7 +76,7 @@ def to_dot(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *,
         ids[id(node)] = f"op{k}"
     n_const = 0
     for node in nodes:
-        outs = ", ".join(_shape(s) for s, _ in node._out_meta)
+        outs = ", ".join(_shape(s) for s, *_ in node._out_meta)
         label = f"{op_name(node)}\n{outs}"
         lines.append(f"  {ids[id(node)]} [label={_quote(label)}, shape=box, style=filled, "
                      'fillcolor="#f2f2f2"];')

@@ -7,6 +7,7 @@ import minigrad.tensor  # noqa: F401  # isort: skip
 from minigrad.ops import (  # noqa: F401
     activation,
     conv,
+    device,
     dropout,
     elementwise,
     linalg,

@@ -1,0 +1,121 @@
+"""Devices: ``minigrad.device('cuda')``, and the array helpers that keep new arrays on the device
+of the arrays they are made for.
+
+A tensor's storage is an ``np.ndarray`` (device ``cpu``) or a ``minigrad.cuda.CudaArray``
+(device ``cuda``). Op code that makes a *new* array from a shape (``np.zeros(shape)``) would
+always make it on the host; it calls :func:`zeros` / :func:`empty` / :func:`asarray` here with
+``like=`` an input array instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.cuda.array import CudaArray
+
+__all__ = ["device", "device_of", "move", "zeros", "empty", "full", "asarray", "is_cuda"]
+
+
+class device(str):  # noqa: N801 - PyTorch's name
+    """``'cpu'`` or ``'cuda'``: a ``str`` (so ``t.device == 'cuda'`` works) with PyTorch's
+    ``.type`` and ``.index``. ``'cuda:0'`` is accepted and means ``'cuda'`` (one GPU)."""
+
+    def __new__(cls, spec: Any = "cpu") -> device:
+        if isinstance(spec, device):
+            return spec
+        s = str(spec).strip().lower()
+        kind, _, index = s.partition(":")
+        if kind not in ("cpu", "cuda") or (index and not index.isdigit()):
+            raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:0'; got {spec!r}")
+        if kind == "cpu" and index not in ("", "0"):
+            raise ValueError(f"device: there is one CPU device; got {spec!r}")
+        if kind == "cuda" and index not in ("", "0"):
+            raise ValueError(f"device: minigrad uses one GPU, 'cuda:0'; got {spec!r}")
+        return super().__new__(cls, kind)
+
+    @property
+    def type(self) -> str:
+        return str(self)
+
+    @property
+    def index(self) -> int | None:
+        return 0 if self == "cuda" else None
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except ValueError:
+                return False
+            return str.__eq__(self, other)
+        return NotImplemented
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return f"device(type='{self}')"
+
+
+CPU = device("cpu")
+CUDA = device("cuda")
+
+
+def is_cuda(a: Any) -> bool:
+    return type(a) is CudaArray
+
+
+def device_of(a: Any) -> device:
+    """The device of an array (``CudaArray`` -> cuda, anything else -> cpu)."""
+    return CUDA if type(a) is CudaArray else CPU
+
+
+def move(a: Any, dev: Any) -> Any:
+    """``a`` on device ``dev`` (the same object when it is already there)."""
+    dev = device(dev)
+    if dev == "cuda":
+        if type(a) is CudaArray:
+            return a
+        from minigrad.cuda import array as ca
+        from minigrad.cuda import require
+
+        require(".to('cuda')")
+        return ca.from_host(a)
+    return a.get() if type(a) is CudaArray else a
+
+
+def zeros(shape: Any, dtype: Any, like: Any) -> Any:
+    """``np.zeros(shape, dtype)`` on ``like``'s device."""
+    if type(like) is CudaArray:
+        from minigrad.cuda import array as ca
+
+        return ca.zeros(shape, dtype)
+    return np.zeros(shape, dtype)
+
+
+def empty(shape: Any, dtype: Any, like: Any) -> Any:
+    if type(like) is CudaArray:
+        from minigrad.cuda import array as ca
+
+        return ca.empty(shape, dtype)
+    return np.empty(shape, dtype)
+
+
+def full(shape: Any, value: Any, dtype: Any, like: Any) -> Any:
+    if type(like) is CudaArray:
+        from minigrad.cuda import array as ca
+
+        return ca.full(shape, value, dtype)
+    return np.full(shape, value, dtype)
+
+
+def asarray(x: Any, dtype: Any = None, like: Any = None) -> Any:
+    """``np.asarray(x, dtype)`` on ``like``'s device (``x`` may be on either device)."""
+    if type(like) is CudaArray:
+        from minigrad.cuda import array as ca
+
+        return ca.asarray(x, dtype)
+    if type(x) is CudaArray:
+        x = x.get()
+    return np.asarray(x, dtype=dtype)
