@@ -15,7 +15,8 @@ import numpy as np
 
 from minigrad.cuda.array import CudaArray
 
-__all__ = ["device", "device_of", "move", "zeros", "empty", "full", "asarray", "is_cuda"]
+__all__ = ["device", "device_of", "move", "zeros", "empty", "full", "asarray", "is_cuda", "wrap",
+           "to_host"]
 
 
 class device(str):  # noqa: N801 - PyTorch's name
@@ -108,6 +109,17 @@ def full(shape: Any, value: Any, dtype: Any, like: Any) -> Any:
 
         return ca.full(shape, value, dtype)
     return np.full(shape, value, dtype)
+
+
+def to_host(a: Any) -> Any:
+    """A host array for a GPU array (a copy); anything else unchanged."""
+    return a.get() if type(a) is CudaArray else a
+
+
+def wrap(r: Any) -> Any:
+    """What a NumPy call returned, as tensor storage: a GPU result stays a ``CudaArray``; host
+    scalars become 0-d arrays."""
+    return r if type(r) is CudaArray else np.asarray(r)
 
 
 def asarray(x: Any, dtype: Any = None, like: Any = None) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import device as _device
 from minigrad.autograd import Function
 from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import DEFAULT_DTYPE, Tensor
@@ -311,7 +312,7 @@ class Clip(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        inside = np.ones(x.shape, dtype=bool)
+        inside = _device.full(x.shape, True, np.bool_, like=x.data)
         if ctx.lo is not None:
             inside &= x.data >= ctx.lo
         if ctx.hi is not None:
@@ -494,7 +495,7 @@ def compare(fn: Any, name: str, a: Any, b: Any) -> Any:
     except TypeError:
         return NotImplemented
     broadcast_shape(name, a.shape, b.shape)
-    return Tensor._make(np.asarray(fn(a.data, b.data)))
+    return Tensor._make(_device.wrap(fn(a.data, b.data)))
 
 
 # ---------------------------------------------------------------------------------------------

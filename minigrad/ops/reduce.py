@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import device as _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.registry import OpInfo, register
@@ -137,7 +138,7 @@ def sum(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
     """Sum over ``axis`` (all axes when None). ``dim``/``keepdim`` are PyTorch aliases."""
     x, axes, keep = _args("sum", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
-        return Tensor._make(np.asarray(np.sum(x.data, axis=axes, keepdims=keep)))
+        return Tensor._make(_device.wrap(np.sum(x.data, axis=axes, keepdims=keep)))
     return Sum.apply(x, axis=axes, keepdims=keep)
 
 
@@ -156,7 +157,7 @@ def _maxmin(op: str, largest: bool, x: Any, axis: AxisArg, keepdims: bool, dim: 
         raise ValueError(f"{op}: reduction of an empty tensor of shape {x.shape}")
     if not np.issubdtype(x.dtype, np.floating):
         fn = np.max if largest else np.min
-        return Tensor._make(np.asarray(fn(x.data, axis=axes, keepdims=keep)))
+        return Tensor._make(_device.wrap(fn(x.data, axis=axes, keepdims=keep)))
     return MaxMin.apply(x, axis=axes, keepdims=keep, largest=largest)
 
 
@@ -219,7 +220,7 @@ def _arg(op: str, fn: Any, x: Any, axis: int | None, keepdims: bool, dim: int | 
     if axes is not None and len(axes) != 1:
         raise ValueError(f"{op}: takes a single axis")
     a = None if axes is None else axes[0]
-    return Tensor._make(np.asarray(fn(x.data, axis=a, keepdims=keep)).astype(np.int64))
+    return Tensor._make(_device.wrap(fn(x.data, axis=a, keepdims=keep)).astype(np.int64))
 
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,

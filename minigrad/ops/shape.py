@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import device as _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.reduce import normalize_axes
@@ -193,7 +194,7 @@ def _index_value(index: Any) -> Any:
 
 def _is_advanced(index: Any) -> bool:
     items = index if isinstance(index, tuple) else (index,)
-    return builtins.any(isinstance(i, np.ndarray) for i in items)
+    return builtins.any(isinstance(i, np.ndarray) or _device.is_cuda(i) for i in items)
 
 
 class GetItem(Function):
@@ -214,7 +215,7 @@ class IndexAdd(Function):
     @staticmethod
     def forward(ctx, g, *, shape, index):
         ctx.index = index
-        out = np.zeros(shape, dtype=g.dtype)
+        out = _device.zeros(shape, g.dtype, like=g.data)
         if _is_advanced(index):
             np.add.at(out, index, g.data)
         else:
@@ -231,17 +232,23 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     idx = _index_value(index)
     items = idx if isinstance(idx, tuple) else (idx,)
     for i in items:
-        if isinstance(i, np.ndarray) and not (
+        if (isinstance(i, np.ndarray) or _device.is_cuda(i)) and not (
             i.dtype == np.bool_ or np.issubdtype(i.dtype, np.integer)
         ):
             raise TypeError(f"getitem: index arrays must be integer or bool, got {i.dtype}")
+    if not x.is_cuda and builtins.any(_device.is_cuda(i) for i in items):
+        raise ValueError("getitem: a cuda index tensor cannot index a cpu tensor; use .cpu()")
+    # Validate on the host, GPU index arrays included (one copy; an out-of-bounds gather on
+    # the GPU would read garbage instead of raising).
+    host_idx = tuple(_device.to_host(i) for i in items) if isinstance(idx, tuple) \
+        else _device.to_host(idx)
     try:
-        probe = np.empty(x.shape, dtype=np.uint8)[idx]  # validates the index, cheaply
+        probe = np.empty(x.shape, dtype=np.uint8)[host_idx]  # validates the index, cheaply
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
     del probe
     if not x.requires_grad:
-        return Tensor._make(np.asarray(x.data[idx]))
+        return Tensor._make(_device.wrap(x.data[idx]))
     return GetItem.apply(x, index=idx)
 
 
