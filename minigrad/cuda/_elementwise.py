@@ -334,10 +334,13 @@ def _weak(x: Any) -> Any:
     """What ``resolve_dtypes`` takes for an operand: Python scalars are weak (NEP 50)."""
     if type(x) is CudaArray:
         return x.dtype
+    if isinstance(x, np.generic | np.ndarray):  # NumPy scalars are strong (NEP 50)
+        return x.dtype
     if isinstance(x, bool):
         return np.dtype(np.bool_)
-    if isinstance(x, int | float | complex):
-        return type(x)
+    for t in (int, float, complex):
+        if isinstance(x, t):
+            return t
     return np.asarray(x).dtype
 
 
