@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.device import is_cuda
 from minigrad.ops.kernels.cpu import activation as K
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
@@ -64,6 +65,8 @@ class Activation(Function):
 
     @staticmethod
     def forward(ctx, x, *, name, a=0.0, b=0.0):
+        if is_cuda(x.data):
+            return _forward_cuda(ctx, x, name, a, b)
         y = K.forward(name, x.data, a, b)
         # sigmoid and tanh differentiate from their output (no second exp in the backward)
         ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
@@ -90,6 +93,8 @@ class ActivationOutputGrad(Function):
     def forward(ctx, g, y, *, name):
         ctx.save_for_backward(g, y)
         ctx.name = name
+        if is_cuda(y.data):
+            return _cuda("backward_from_output", name, g.data.astype(y.dtype, copy=False), y.data)
         return K.backward_from_output(name, g.data.astype(y.dtype, copy=False), y.data)
 
     @staticmethod
@@ -111,6 +116,8 @@ class ActivationGrad(Function):
     def forward(ctx, g, x, *, name, a=0.0, b=0.0):
         ctx.save_for_backward(g, x)
         ctx.params = (name, a, b)
+        if is_cuda(x.data):
+            return _cuda("backward", name, g.data.astype(x.dtype, copy=False), x.data, a, b)
         return K.backward(name, g.data.astype(x.dtype, copy=False), x.data, a, b)
 
     @staticmethod
@@ -122,6 +129,22 @@ class ActivationGrad(Function):
         second = _SECOND[name]
         dx = gg * g * second(x, a, b) if (need_x and second is not None) else None
         return dg, dx
+
+
+def _cuda(fn: str, *args):
+    """An activation kernel of :mod:`minigrad.ops.kernels.cuda.activation` on GPU arrays."""
+    from minigrad.ops.kernels.cuda import activation as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    return from_device(getattr(G, fn)(*args))
+
+
+def _forward_cuda(ctx, x, name, a, b):
+    """Activation.forward on the GPU (same saved state as the CPU path)."""
+    y = _cuda("forward", name, x.data, a, b)
+    ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
+    ctx.params = (name, a, b)
+    return y
 
 
 def _apply(op: str, name: str, x: Tensor, a: float = 0.0, b: float = 0.0) -> Tensor:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.device import is_cuda
 from minigrad.ops.kernels.cpu import conv as K
 from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor
@@ -58,6 +59,9 @@ class Conv2d(Function):
         ctx.save_for_backward(x, w)
         ctx.geometry = (stride, padding, dilation, groups)
         bias = None if b is None else b.data
+        if is_cuda(x.data):
+            return _cuda("conv2d_forward", x.data, w.data, stride, padding, dilation, groups,
+                         bias=bias)
         return K.conv2d_forward(x.data, w.data, stride, padding, dilation, groups, bias=bias)
 
     @staticmethod
@@ -84,6 +88,9 @@ class ConvTranspose2d(Function):
                 groups: int):
         ctx.save_for_backward(g, w)
         ctx.geometry = (stride, padding, dilation, groups)
+        if is_cuda(g.data):
+            return _cuda("conv2d_grad_input", g.data, w.data, tuple(input_hw), stride, padding,
+                         dilation, groups)
         return K.conv2d_grad_input(g.data, w.data, tuple(input_hw), stride, padding, dilation,
                                    groups)
 
@@ -106,6 +113,9 @@ class Conv2dWeightGrad(Function):
                 groups: int):
         ctx.save_for_backward(x, g)
         ctx.geometry = (stride, padding, dilation, groups)
+        if is_cuda(x.data):
+            return _cuda("conv2d_grad_weight", x.data, g.data, tuple(kernel_hw), stride, padding,
+                         dilation, groups)
         return K.conv2d_grad_weight(x.data, g.data, tuple(kernel_hw), stride, padding, dilation,
                                     groups)
 
@@ -118,6 +128,15 @@ class Conv2dWeightGrad(Function):
         gx = ConvTranspose2d.apply(g, ggw, input_hw=x.shape[2:], **geo) if need_x else None
         gg = _conv_like(g, x, ggw, geo) if need_g else None
         return gx, gg
+
+
+def _cuda(kernel: str, *args: Any, **kwargs: Any) -> Any:
+    """Run a kernel of :mod:`minigrad.ops.kernels.cuda.conv` on GPU arrays; the result stays on
+    the device (a ``CudaArray``)."""
+    from minigrad.ops.kernels.cuda import conv as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    return from_device(getattr(G, kernel)(*args, **kwargs))
 
 
 def _conv_like(g: Tensor, x: Tensor, w: Tensor, geo: dict[str, Any]) -> Tensor:

@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import device as mdev
 from minigrad.autograd import Function
+from minigrad.device import is_cuda
 from minigrad.ops.activation import Activation
 from minigrad.ops.kernels.cpu import softmax as K
 from minigrad.ops.registry import OpInfo, Sample, register
@@ -56,6 +58,8 @@ def _back(a: np.ndarray, dim: int) -> np.ndarray:
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, *, dim: int):
+        if is_cuda(x.data):
+            return _row_forward_cuda(ctx, "softmax_forward", x, dim)
         y = _back(K.softmax_forward(_last(x.data, dim)), dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -75,6 +79,8 @@ class SoftmaxBackward(Function):
         ctx.save_for_backward(g, y)
         ctx.dim = dim
         gy = g.data.astype(y.dtype, copy=False)
+        if is_cuda(gy):
+            return _back(_cuda("softmax_backward", _last(gy, dim), _last(y.data, dim)), dim)
         return _back(K.softmax_backward(_last(gy, dim), _last(y.data, dim)), dim)
 
     @staticmethod
@@ -95,6 +101,8 @@ class SoftmaxBackward(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, *, dim: int):
+        if is_cuda(x.data):
+            return _row_forward_cuda(ctx, "log_softmax_forward", x, dim)
         y = _back(K.log_softmax_forward(_last(x.data, dim)), dim)
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -114,6 +122,8 @@ class LogSoftmaxBackward(Function):
         ctx.save_for_backward(g, y)
         ctx.dim = dim
         gy = g.data.astype(y.dtype, copy=False)
+        if is_cuda(gy):
+            return _back(_cuda("log_softmax_backward", _last(gy, dim), _last(y.data, dim)), dim)
         return _back(K.log_softmax_backward(_last(gy, dim), _last(y.data, dim)), dim)
 
     @staticmethod
@@ -168,6 +178,8 @@ def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
 
 def _row_coefficients(target, weight, ignore_index, eps, c):
     """a: (M,) and b: (M, C) such that dloss_i/dx_i = a_i * softmax(x_i) - b_i (0 if ignored)."""
+    if is_cuda(target):
+        return _cuda("cross_entropy_coefficients", target, weight, ignore_index, eps)
     valid = target != ignore_index
     t = np.where(valid, target, 0)
     wt = weight[t] * valid
@@ -182,6 +194,9 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, *, target, weight, ignore_index, label_smoothing, reduction):
+        if is_cuda(x.data):
+            return _cross_entropy_cuda(ctx, x, target, weight, ignore_index, label_smoothing,
+                                       reduction)
         loss, lse = K.cross_entropy_forward(x.data, target, weight, ignore_index, label_smoothing)
         ctx.save_for_backward(x, lse)
         ctx.params = dict(
@@ -214,6 +229,9 @@ class CrossEntropyGrad(Function):
     def forward(ctx, g_rows, x, *, lse, target, weight, ignore_index, label_smoothing):
         ctx.save_for_backward(g_rows, x)
         ctx.params = (target, weight, ignore_index, label_smoothing)
+        if is_cuda(x.data):
+            return _cuda("cross_entropy_backward", g_rows.data, x.data, target, weight, lse,
+                         ignore_index, label_smoothing)
         return K.cross_entropy_backward(
             g_rows.data, x.data, target, weight, lse, ignore_index, label_smoothing
         )
@@ -232,6 +250,64 @@ class CrossEntropyGrad(Function):
             v = ggx * (g_rows * a_t).reshape(-1, 1)
             dx = p * (v - (v * p).sum(axis=1, keepdims=True))
         return dg, dx
+
+
+# GPU paths (minigrad.ops.kernels.cuda.softmax): CudaArrays in, CudaArrays out, no host copies
+
+
+def _cuda(kernel: str, *args: Any) -> Any:
+    from minigrad.ops.kernels.cuda import softmax as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    out = getattr(G, kernel)(*args)
+    return tuple(map(from_device, out)) if isinstance(out, tuple) else from_device(out)
+
+
+def _row_forward_cuda(ctx, kernel: str, x: Tensor, dim: int):
+    y = _back(_cuda(kernel, _last(x.data, dim)), dim)
+    ctx.save_for_backward(y)
+    ctx.dim = dim
+    return y
+
+
+def _on_device(a: Any, dtype: Any, like: Any) -> Any:
+    """``a`` (a host or GPU array) as a GPU array of ``dtype`` (a copy only when it is not)."""
+    return mdev.asarray(a, dtype, like=like)
+
+
+def _cross_entropy_cuda(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
+    target = _on_device(target, np.int64, x.data)
+    weight = _on_device(weight, x.dtype, x.data)
+    loss, lse = _cuda("cross_entropy_forward", x.data, target, weight, ignore_index,
+                      label_smoothing)
+    ctx.save_for_backward(x, lse)
+    ctx.params = dict(
+        target=target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+    )
+    ctx.reduction = reduction
+    if reduction == "none":
+        return loss
+    # one launch sums the losses and (for mean) the weights of the valid targets
+    out, scale = _cuda("cross_entropy_total", loss, target, weight, ignore_index,
+                       reduction == "mean")
+    ctx.scale = Tensor._make(scale.reshape(()))  # stays on the device for the backward
+    return out.reshape(())
+
+
+def _nll_loss_cuda(x: Tensor, rows: Tensor, t: Any, w: Any, ignore_index: int,
+                   reduction: str) -> Tensor:
+    """nll_loss on the GPU: the per-row loss is sum(rows * m) with m a constant (M, C) matrix
+    holding -w[t_i] at the target (one kernel builds it), so the gradient is the core ops'."""
+    t = _on_device(t, np.int64, x.data)
+    w = _on_device(w, x.dtype, x.data)
+    m = Tensor._make(_cuda("nll_weights", t, w, ignore_index))
+    losses = (rows * m).sum(axis=1)
+    if reduction == "none":
+        return losses.reshape(*((x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()))
+    if reduction == "sum":
+        return losses.sum()
+    _, scale = _cuda("cross_entropy_total", None, t, w, ignore_index, True)
+    return losses.sum() * Tensor._make(scale.reshape(()))  # NaN when all are ignored
 
 
 def _class_target(op: str, x: Tensor, target: Any) -> np.ndarray:
@@ -338,6 +414,8 @@ def nll_loss(
     _check_reduction(op, reduction)
     rows, t, c = _rows_and_targets(op, x, target, ignore_index)
     w = _class_weight(op, weight, c, x.dtype)
+    if is_cuda(x.data):
+        return _nll_loss_cuda(x, rows, t, w, int(ignore_index), reduction)
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     wt = Tensor._make((w[safe] * valid).astype(x.dtype))
@@ -409,14 +487,14 @@ def binary_cross_entropy_with_logits(
         pw = (
             pos_weight
             if isinstance(pos_weight, Tensor)
-            else Tensor._make(np.asarray(pos_weight, dtype=x.dtype))
+            else Tensor._make(mdev.asarray(pos_weight, x.dtype, like=x.data))
         )
         loss = (1 - t) * x + (1 + (pw - 1) * t) * sp
     if weight is not None:
         loss = loss * (
             weight
             if isinstance(weight, Tensor)
-            else Tensor._make(np.asarray(weight, dtype=x.dtype))
+            else Tensor._make(mdev.asarray(weight, x.dtype, like=x.data))
         )
     return _reduce(loss, reduction)
 
@@ -467,7 +545,7 @@ def binary_cross_entropy(
         w = (
             weight
             if isinstance(weight, Tensor)
-            else Tensor._make(np.asarray(weight, dtype=x.dtype))
+            else Tensor._make(mdev.asarray(weight, x.dtype, like=x.data))
         )
         loss = loss * w
     return _reduce(loss, reduction)

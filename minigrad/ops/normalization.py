@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function, is_grad_enabled
+from minigrad.device import is_cuda
 from minigrad.ops.kernels.cpu import norm as K
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
@@ -31,6 +32,8 @@ class BatchNormTrain(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, mean, invstd, eps):
+        if is_cuda(x.data):
+            return _forward_cuda(ctx, x, weight, bias, mean, invstd, eps)
         c = x.shape[1]
         w = np.ones(c) if weight is None else weight.data.astype(np.float64)
         b = np.zeros(c) if bias is None else bias.data.astype(np.float64)
@@ -43,6 +46,8 @@ class BatchNormTrain(Function):
         x, weight = ctx.saved_tensors
         mean, invstd, eps = ctx.stats
         need_x, need_w, need_b = ctx.needs_input_grad
+        if not is_grad_enabled() and is_cuda(x.data):
+            return _backward_cuda(gy, x, weight, mean, invstd, need_x, need_w, need_b)
         if not is_grad_enabled():
             w = np.ones(x.shape[1]) if weight is None else weight.data.astype(np.float64)
             gx, gw, gb = K.batch_norm_backward(gy.data, x.data, mean, invstd, w)
@@ -53,6 +58,52 @@ class BatchNormTrain(Function):
                 Tensor._make(gb.astype(pdt)) if need_b else None,
             )
         return _composed_backward(gy, x, weight, eps, need_x, need_w, need_b)
+
+
+# GPU paths: minigrad.ops.kernels.cuda.norm on CudaArrays; statistics stay on the device
+
+
+def _forward_cuda(ctx, x, weight, bias, mean, invstd, eps):
+    from minigrad.ops.kernels.cuda import norm as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    ctx.save_for_backward(x, weight)
+    ctx.stats = (mean, invstd, eps)
+    w = None if weight is None else weight.data
+    b = None if bias is None else bias.data
+    return from_device(G.batch_norm_forward(x.data, mean, invstd, w, b))
+
+
+def _backward_cuda(gy, x, weight, mean, invstd, need_x, need_w, need_b):
+    from minigrad.ops.kernels.cuda import norm as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    pdt = x.dtype if weight is None else weight.dtype
+    g = gy.data.astype(x.dtype, copy=False)
+    gx, gw, gb = G.batch_norm_backward(g, x.data, mean, invstd,
+                                       None if weight is None else weight.data, pdt)
+    return (
+        Tensor._make(from_device(gx)) if need_x else None,
+        Tensor._make(from_device(gw)) if need_w else None,
+        Tensor._make(from_device(gb)) if need_b else None,
+    )
+
+
+def _batch_norm_train_cuda(x, rm, rv, w, b, momentum, eps):
+    """Training-mode batch norm on the GPU: one kernel computes the statistics and updates the
+    running statistics in place; the normalisation is a second."""
+    from minigrad.ops.kernels.cuda import norm as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    for name, r in (("running_mean", rm), ("running_var", rv)):
+        if r is not None and not is_cuda(r.data):
+            raise ValueError(f"batch_norm: {name} is on the cpu but input {x.shape} is on cuda; "
+                             "move the running statistics with .cuda() (they are updated in "
+                             "place)")
+    mean, invstd = G.batch_stats(x.data, float(eps), None if rm is None else rm.data,
+                                 None if rv is None else rv.data, float(momentum))
+    return BatchNormTrain.apply(x, w, b, mean=from_device(mean), invstd=from_device(invstd),
+                                eps=float(eps))
 
 
 def _channel_shape(x: Tensor) -> tuple[int, ...]:
@@ -135,6 +186,8 @@ def batch_norm(
         raise ValueError(
             f"{op}: expected more than 1 value per channel when training, got input shape {x.shape}"
         )
+    if is_cuda(x.data):
+        return _batch_norm_train_cuda(x, rm, rv, w, b, momentum, eps)
     mean, var = K.batch_stats(x.data)
     invstd = 1.0 / np.sqrt(var + eps)
     y = BatchNormTrain.apply(x, w, b, mean=mean, invstd=invstd, eps=float(eps))

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.device import is_cuda
 from minigrad.ops.kernels.cpu import pool as K
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
@@ -47,6 +48,8 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair):
+        if is_cuda(x.data):
+            return _max_pool_cuda(ctx, x, kernel, stride, padding)
         y, idx = K.max_pool2d_forward(x.data, kernel, stride, padding)
         # a view, not the returned array itself: a saved *output* would come back linked to this
         # node as if it were differentiable, and the indices are integer constants
@@ -66,6 +69,8 @@ class PlaneScatter(Function):
     @staticmethod
     def forward(ctx, src, idx, *, plane_hw: Pair):
         ctx.save_for_backward(idx)
+        if is_cuda(src.data):
+            return _cuda("scatter_add_planes", src.data, idx.data, tuple(plane_hw))
         return K.scatter_add_planes(src.data, idx.data, plane_hw)
 
     @staticmethod
@@ -81,6 +86,8 @@ class PlaneGather(Function):
     def forward(ctx, src, idx):
         ctx.save_for_backward(idx)
         ctx.plane_hw = src.shape[2:]
+        if is_cuda(src.data):
+            return _cuda("gather_planes", src.data, idx.data)
         return K.gather_planes(src.data, idx.data)
 
     @staticmethod
@@ -96,6 +103,8 @@ class AvgPool2d(Function):
             kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
         )
         ctx.input_hw = x.shape[2:]
+        if is_cuda(x.data):
+            return _cuda("avg_pool2d_forward", x.data, kernel, stride, padding, count_include_pad)
         return K.avg_pool2d_forward(x.data, kernel, stride, padding, count_include_pad)
 
     @staticmethod
@@ -120,6 +129,9 @@ class AvgPool2dBackward(Function):
         ctx.geometry = dict(
             kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
         )
+        if is_cuda(gy.data):
+            return _cuda("avg_pool2d_backward", gy.data, tuple(input_hw), kernel, stride, padding,
+                         count_include_pad)
         return K.avg_pool2d_backward(gy.data, input_hw, kernel, stride, padding, count_include_pad)
 
     @staticmethod
@@ -131,6 +143,10 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, *, output_size: Pair):
         ctx.input_hw = x.shape[2:]
+        if is_cuda(x.data):
+            if tuple(output_size) == (1, 1):
+                return _cuda("global_avg_pool2d_forward", x.data)
+            return _cuda("adaptive_avg_pool2d_forward", x.data, tuple(output_size))
         return K.adaptive_avg_pool2d_forward(x.data, output_size)
 
     @staticmethod
@@ -142,11 +158,39 @@ class AdaptiveAvgPool2dBackward(Function):
     @staticmethod
     def forward(ctx, gy, *, input_hw: Pair):
         ctx.output_size = gy.shape[2:]
+        if is_cuda(gy.data):
+            if tuple(gy.shape[2:]) == (1, 1):
+                return _cuda("global_avg_pool2d_backward", gy.data, tuple(input_hw))
+            return _cuda("adaptive_avg_pool2d_backward", gy.data, tuple(input_hw))
         return K.adaptive_avg_pool2d_backward(gy.data, input_hw)
 
     @staticmethod
     def backward(ctx, ggx):
         return AdaptiveAvgPool2d.apply(ggx, output_size=ctx.output_size)
+
+
+# ------------------------------------------------------------------------------------------------
+# GPU paths: the kernels of minigrad.ops.kernels.cuda.pool on CudaArrays, results left on the device
+
+
+def _cuda(kernel: str, *args: Any) -> Any:
+    from minigrad.ops.kernels.cuda import pool as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    return from_device(getattr(G, kernel)(*args))
+
+
+def _max_pool_cuda(ctx, x, kernel: Pair, stride: Pair, padding: Pair):
+    from minigrad.cuda.array import CudaArray
+    from minigrad.ops.kernels.cuda import pool as G
+    from minigrad.ops.kernels.cuda._common import from_device
+
+    y, idx = G.max_pool2d_forward(x.data, kernel, stride, padding)
+    y, idx = from_device(y), from_device(idx)
+    # a second array object on the same buffer (CudaArray has no .view()): see the CPU path
+    ctx.save_for_backward(CudaArray(idx._buf, idx.shape, idx.dtype))
+    ctx.input_hw = x.shape[2:]
+    return y, idx
 
 
 # ------------------------------------------------------------------------------------------------

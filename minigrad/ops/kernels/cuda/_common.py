@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+cuda: Any = None  # numba.cuda, bound on first use (see load_cuda)
+
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -24,7 +26,43 @@ def load_cuda() -> Any:
 
 
 def is_device_array(a: Any) -> bool:
-    return hasattr(a, "__cuda_array_interface__")
+    """A numba device array (real or simulated) or any ``__cuda_array_interface__`` object.
+
+    The simulator's arrays have no ``__cuda_array_interface__``, hence ``is_cuda_ndarray``.
+    """
+    if hasattr(a, "__cuda_array_interface__"):
+        return True
+    return type(a).__module__.startswith("numba") and load_cuda().devicearray.is_cuda_ndarray(a)
+
+
+def from_device(d: Any) -> Any:
+    """A C-contiguous numba device array (what the kernels return) as a ``CudaArray``
+    sharing its memory, so op code can return it as tensor storage."""
+    from minigrad.cuda.array import CudaArray
+
+    return CudaArray(d.reshape(d.size), tuple(d.shape), d.dtype)
+
+
+def device_zeros(shape: Any, dtype: Any) -> Any:
+    """A zero-filled numba device array, filled on the device (no host buffer is copied)."""
+    cu = load_cuda()
+    d = cu.device_array(shape, dtype=dtype)
+    if d.size:
+        _zero_kernel()[launch(d.size, 256)](d.reshape(d.size))
+    return d
+
+
+@functools.cache
+def _zero_kernel() -> Any:
+    global cuda
+    cuda = load_cuda()
+
+    @cuda.jit
+    def zero(a):
+        for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+            a[i] = 0
+
+    return zero
 
 
 def to_device(a: Any, dtype: np.dtype | None = None, *, op: str = "cuda kernel",
@@ -35,8 +73,10 @@ def to_device(a: Any, dtype: np.dtype | None = None, *, op: str = "cuda kernel",
     (converting on the device would hide a copy). Device inputs must be C-contiguous.
     """
     cu = load_cuda()
+    if type(a).__name__ == "CudaArray":
+        a = a.device_view()
     if is_device_array(a):
-        d = cu.as_cuda_array(a)
+        d = a if cu.devicearray.is_cuda_ndarray(a) else cu.as_cuda_array(a)
         if dtype is not None and d.dtype != np.dtype(dtype):
             raise TypeError(f"{op}: {name} has dtype {d.dtype}, expected {np.dtype(dtype)}")
         if not d.is_c_contiguous():
@@ -59,6 +99,16 @@ def common_float(*arrays: Any, op: str) -> np.dtype:
         raise TypeError(f"{op}: inputs must be float32 or float64, got "
                         f"{[str(a.dtype) for a in arrays]}")
     return dt
+
+
+def launch(n: int, threads: int) -> tuple[int, int]:
+    """(blocks, threads) for a grid-stride kernel over ``n`` items. Under the simulator (every
+    thread a Python thread) one 32-thread block; the grid-stride loop does the rest."""
+    from minigrad.cuda._launch import _sim
+
+    if _sim():
+        return 1, min(threads, 32)
+    return blocks_for(n, threads), threads
 
 
 def blocks_for(n: int, threads: int, cap: int = 65535 * 32) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import blocks_for, float_dtype, load_cuda, to_device
+from minigrad.ops.kernels.cuda._common import float_dtype, launch, load_cuda, to_device
 
 cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
 
@@ -217,7 +217,7 @@ def _run(kernel: Any, out_shape: tuple[int, ...], dtype: np.dtype, *arrays: Any,
     out = load_cuda().device_array(arrays[0].size, dtype=dtype)
     ft = dtype.type
     # inputs first, then the two scalar parameters in the array dtype, then the output
-    kernel[blocks_for(out.size, THREADS), THREADS](*arrays, ft(a), ft(b), out)
+    kernel[launch(out.size, THREADS)](*arrays, ft(a), ft(b), out)
     return out.reshape(*out_shape)
 
 

@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import blocks_for, float_dtype, load_cuda, to_device
+from minigrad.ops.kernels.cuda._common import (
+    device_zeros,
+    float_dtype,
+    launch,
+    load_cuda,
+    to_device,
+)
 
 cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
 
@@ -263,7 +269,7 @@ def _global_kernels(dtype: np.dtype) -> tuple[Any, Any]:
 
 
 def _launch(kernel, n_items, *args):
-    kernel[blocks_for(n_items, THREADS), THREADS](*args)
+    kernel[launch(n_items, THREADS)](*args)
 
 
 def _in(a, op, name="input"):
@@ -297,8 +303,7 @@ def scatter_add_planes(src: Any, idx: Any, plane_shape: tuple[int, int],
     sd = _in(src, "scatter_add_planes", "src")
     idd = to_device(idx, np.int64, op="scatter_add_planes", name="indices")
     n, c = sd.shape[:2]
-    cu = load_cuda()
-    out = cu.to_device(np.zeros((n * c, plane_shape[0] * plane_shape[1]), dtype=sd.dtype))
+    out = device_zeros((n * c, plane_shape[0] * plane_shape[1]), sd.dtype)
     k = _kernels()["scatter_atomic" if overlapping else "scatter_plain"]
     s2 = sd.reshape(n * c, sd.size // max(1, n * c))
     _launch(k, sd.size, s2, idd.reshape(*s2.shape), out)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import float_dtype, load_cuda, to_device
+from minigrad.ops.kernels.cuda._common import float_dtype, launch, load_cuda, to_device
 
 cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
 
@@ -32,6 +32,9 @@ __all__ = [
     "log_softmax_backward",
     "cross_entropy_forward",
     "cross_entropy_backward",
+    "cross_entropy_total",
+    "cross_entropy_coefficients",
+    "nll_weights",
 ]
 
 THREADS = 64  # per block (one row); a power of two
@@ -182,7 +185,67 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
                     v -= g[i] * (1.0 - eps) * weight[tgt]
                 gx[i, k] = ft(v)
 
+    @cuda.jit
+    def cross_entropy_total(loss, has_loss, target, weight, ignore_index, mean, out, scale):
+        """One block: out[0] = sum(loss) (/ total weight of the valid targets when ``mean``);
+        scale[0] = the factor applied (NaN when no target is valid, as on the CPU)."""
+        buf = cuda.shared.array(t, dtype=np.float64)
+        tid = cuda.threadIdx.x
+        lp = 0.0
+        wp = 0.0
+        for i in range(tid, target.shape[0], t):
+            if has_loss:
+                lp += loss[i]
+            tg = target[i]
+            if tg != ignore_index:
+                wp += weight[tg]
+        ls = block_sum(buf, lp)
+        ws = block_sum(buf, wp)
+        if tid == 0:
+            s = 1.0
+            if mean:
+                s = 1.0 / ws if ws != 0.0 else math.nan
+            scale[0] = ft(s)
+            out[0] = ft(ls * s)
+
+    @cuda.jit
+    def cross_entropy_coefficients(target, weight, ignore_index, eps, a, b):
+        """a[i], b[i, :] with dloss_i/dx_i = a_i * softmax(x_i) - b_i (0 rows if ignored)."""
+        buf = cuda.shared.array(t, dtype=np.float64)
+        tid = cuda.threadIdx.x
+        c = b.shape[1]
+        w_part = 0.0
+        for k in range(tid, c, t):
+            w_part += weight[k]
+        w_sum = block_sum(buf, w_part)
+        for i in range(cuda.blockIdx.x, b.shape[0], cuda.gridDim.x):
+            tg = target[i]
+            valid = tg != ignore_index
+            wt = weight[tg] if valid else 0.0
+            if tid == 0:
+                a[i] = ft((1.0 - eps) * wt + eps / c * w_sum) if valid else ft(0.0)
+            for k in range(tid, c, t):
+                v = 0.0
+                if valid:
+                    v = eps / c * weight[k]
+                    if k == tg:
+                        v += (1.0 - eps) * wt
+                b[i, k] = ft(v)
+
+    @cuda.jit
+    def nll_weights(target, weight, ignore_index, m):
+        """m[i, k] = -weight[k] where k == target[i] (not ignored), else 0."""
+        c = m.shape[1]
+        for e in range(cuda.grid(1), m.shape[0] * c, cuda.gridsize(1)):
+            i = e // c
+            k = e - i * c
+            tg = target[i]
+            m[i, k] = -weight[k] if (k == tg and tg != ignore_index) else ft(0.0)
+
     return {
+        "cross_entropy_total": cross_entropy_total,
+        "cross_entropy_coefficients": cross_entropy_coefficients,
+        "nll_weights": nll_weights,
         "softmax": softmax_rows,
         "log_softmax": log_softmax_rows,
         "softmax_backward": softmax_backward_rows,
@@ -275,3 +338,52 @@ def cross_entropy_backward(g: Any, x: Any, target: Any, weight: Any, lse: Any,
     _kernels(dt)["cross_entropy_backward"][_grid(xd.shape[0]), THREADS](
         gd, xd, td, wd, ld, int(ignore_index), float(label_smoothing), gx)
     return gx
+
+
+def cross_entropy_total(loss: Any, target: Any, weight: Any, ignore_index: int,
+                        mean: bool) -> tuple[Any, Any]:
+    """Reduce per-row losses on the device, one launch: (out (1,), scale (1,)), weight's dtype.
+
+    out = sum(loss) * scale; scale = 1 / (summed weight of the non-ignored targets) for
+    ``mean`` (NaN when there is none), else 1. ``loss`` may be None (then out = 0): nll_loss
+    only needs the scale.
+    """
+    op = "cross_entropy"
+    dt = float_dtype(weight, op=op)
+    td = to_device(target, np.int64, op=op, name="target")
+    wd = to_device(weight, dt, op=op, name="weight")
+    cu = load_cuda()
+    ld = wd if loss is None else to_device(loss, np.dtype(loss.dtype), op=op, name="loss")
+    out = cu.device_array(1, dtype=dt)
+    scale = cu.device_array(1, dtype=dt)
+    _kernels(dt)["cross_entropy_total"][1, THREADS](ld, loss is not None, td, wd,
+                                                    int(ignore_index), bool(mean), out, scale)
+    return out, scale
+
+
+def cross_entropy_coefficients(target: Any, weight: Any, ignore_index: int,
+                               label_smoothing: float) -> tuple[Any, Any]:
+    """a: (M,), b: (M, C) such that dloss_i/dx_i = a_i * softmax(x_i) - b_i (weight's dtype)."""
+    op = "cross_entropy"
+    dt = float_dtype(weight, op=op)
+    td = to_device(target, np.int64, op=op, name="target")
+    wd = to_device(weight, dt, op=op, name="weight")
+    m, c = td.shape[0], wd.shape[0]
+    cu = load_cuda()
+    a = cu.device_array(m, dtype=dt)
+    b = cu.device_array((m, c), dtype=dt)
+    _kernels(dt)["cross_entropy_coefficients"][_grid(m), THREADS](
+        td, wd, int(ignore_index), float(label_smoothing), a, b)
+    return a, b
+
+
+def nll_weights(target: Any, weight: Any, ignore_index: int) -> Any:
+    """(M, C) matrix with -weight[t_i] at (i, t_i) for non-ignored rows, 0 elsewhere: the
+    per-row NLL is the row sum of ``x * matrix`` (weight's dtype)."""
+    op = "nll_loss"
+    dt = float_dtype(weight, op=op)
+    td = to_device(target, np.int64, op=op, name="target")
+    wd = to_device(weight, dt, op=op, name="weight")
+    m = load_cuda().device_array((td.shape[0], wd.shape[0]), dtype=dt)
+    _kernels(dt)["nll_weights"][launch(m.size, 256)](td, wd, int(ignore_index), m)
+    return m

@@ -1,0 +1,214 @@
+"""Batch-norm kernels on the GPU, on (N, C, S) device arrays (S = the flattened spatial axes).
+
+Mirrors ``kernels/cpu/norm.py`` (statistics and gradient sums in float64, two-pass variance):
+
+* ``batch_stats``: one block per channel (grid-stride over channels). The block's threads stride
+  over the channel's N*S elements (consecutive threads read consecutive elements of each
+  contiguous run of S), reduce in a float64 shared-memory tree (``THREADS`` wide, a power of
+  two): the sum gives the mean, a second pass the biased variance. The same kernel writes
+  ``invstd = 1/sqrt(var + eps)`` and, in training, updates the running statistics in place
+  (``running = (1 - momentum) * running + momentum * stat``, unbiased variance), so a training
+  forward is two launches (statistics, normalisation) and never touches the host.
+* ``batch_norm_forward``: ``y = (x - mean) * invstd * w + b``, one thread per element over a
+  grid-stride loop, evaluated in float64 (as the CPU kernel: no cancellation when |mean| >> std).
+* ``batch_norm_backward``: one block per channel: the two sums ``sum(g)`` and
+  ``sum(g * (x - mean))`` (tree-reduced), then the same block writes its channel's
+  ``gx = k*g + q*(x - mean) + r`` and ``gweight``, ``gbias``: one launch.
+
+One block per channel keeps every reduction deterministic (no atomics); with few channels and
+very large N*S a real GPU is under-occupied (C blocks), which is the price of that simplicity.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from minigrad.ops.kernels.cuda._common import float_dtype, launch, load_cuda, to_device
+
+cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+
+__all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]
+
+THREADS = 256  # per block (one channel) on a GPU; a power of two
+SIM_THREADS = 32  # under the simulator every thread is a Python thread
+ELEMENTWISE_THREADS = 256
+MAX_BLOCKS = 65535
+
+
+@functools.cache
+def _kernels() -> dict[str, Any]:
+    global cuda
+    cuda = load_cuda()
+    t = _threads()
+
+    @cuda.jit(device=True)
+    def block_sum(buf, v):
+        """Sum of ``v`` over the block's threads (float64), returned to every thread."""
+        tid = cuda.threadIdx.x
+        buf[tid] = v
+        cuda.syncthreads()
+        step = t // 2
+        while step > 0:
+            if tid < step:
+                buf[tid] += buf[tid + step]
+            cuda.syncthreads()
+            step //= 2
+        r = buf[0]
+        cuda.syncthreads()  # everyone has read buf[0] before the next reduction writes
+        return r
+
+    @cuda.jit
+    def stats(x, eps, momentum, update_mean, update_var, rm, rv, mean, invstd):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        n, c, s = x.shape
+        count = n * s
+        tid = cuda.threadIdx.x
+        for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
+            acc = 0.0
+            for e in range(tid, count, t):
+                i = e // s
+                acc += x[i, ch, e - i * s]
+            m = block_sum(buf, acc) / count
+            acc = 0.0
+            for e in range(tid, count, t):
+                i = e // s
+                d = x[i, ch, e - i * s] - m
+                acc += d * d
+            var = block_sum(buf, acc) / count
+            if tid == 0:
+                mean[ch] = m
+                invstd[ch] = 1.0 / math.sqrt(var + eps)
+                if update_mean:
+                    rm[ch] = (1.0 - momentum) * rm[ch] + momentum * m
+                if update_var:
+                    rv[ch] = (1.0 - momentum) * rv[ch] + momentum * var * count / (count - 1)
+
+    @cuda.jit
+    def normalize(x, mean, invstd, w, b, has_w, has_b, y):
+        n, c, s = x.shape
+        for e in range(cuda.grid(1), n * c * s, cuda.gridsize(1)):
+            k = e % s
+            ch = (e // s) % c
+            i = e // (s * c)
+            sc = invstd[ch]
+            if has_w:
+                sc *= w[ch]
+            v = (x[i, ch, k] - mean[ch]) * sc
+            if has_b:
+                v += b[ch]
+            y[i, ch, k] = v
+
+    @cuda.jit
+    def backward(g, x, mean, invstd, w, has_w, gx, gw, gb):
+        buf = cuda.shared.array(t, dtype=np.float64)
+        n, c, s = x.shape
+        count = n * s
+        tid = cuda.threadIdx.x
+        for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
+            m = mean[ch]
+            a_g = 0.0
+            a_gx = 0.0
+            for e in range(tid, count, t):
+                i = e // s
+                k = e - i * s
+                gv = g[i, ch, k]
+                a_g += gv
+                a_gx += gv * (x[i, ch, k] - m)
+            sum_g = block_sum(buf, a_g)
+            sum_gxhat = block_sum(buf, a_gx) * invstd[ch]
+            if tid == 0:
+                gb[ch] = sum_g
+                gw[ch] = sum_gxhat
+            kk = invstd[ch]
+            if has_w:
+                kk *= w[ch]
+            q = -kk * invstd[ch] * sum_gxhat / count
+            r = -kk * sum_g / count
+            for e in range(tid, count, t):
+                i = e // s
+                k = e - i * s
+                gx[i, ch, k] = kk * g[i, ch, k] + q * (x[i, ch, k] - m) + r
+
+    return {"stats": stats, "normalize": normalize, "backward": backward}
+
+
+def _threads() -> int:
+    from minigrad.cuda._launch import _sim
+
+    return SIM_THREADS if _sim() else THREADS
+
+
+def _ncs(a: Any, dtype: np.dtype, op: str, name: str) -> Any:
+    d = to_device(a, dtype, op=op, name=name)
+    return d.reshape(d.shape[0], d.shape[1], d.size // max(1, d.shape[0] * d.shape[1]))
+
+
+def _grid(c: int) -> int:
+    return max(1, min(c, MAX_BLOCKS))
+
+
+def _vec(a: Any, fallback_dtype: np.dtype, op: str, name: str) -> tuple[Any, bool]:
+    """(device vector, present): a 1-element placeholder stands in for None."""
+    if a is None:
+        return load_cuda().device_array(1, dtype=fallback_dtype), False
+    return to_device(a, np.dtype(a.dtype), op=op, name=name), True
+
+
+def batch_stats(x: Any, eps: float, running_mean: Any = None, running_var: Any = None,
+                momentum: float = 0.1) -> tuple[Any, Any]:
+    """Per-channel mean and ``1/sqrt(biased var + eps)`` (float64 device arrays (C,)) of
+    x: (N, C, *); updates ``running_mean`` / ``running_var`` (device (C,), any float dtype; the
+    variance unbiased) in place when given."""
+    op = "batch_norm"
+    dt = float_dtype(x, op=op)
+    xd = _ncs(x, dt, op, "input")
+    c = xd.shape[1]
+    cu = load_cuda()
+    mean = cu.device_array(c, dtype=np.float64)
+    invstd = cu.device_array(c, dtype=np.float64)
+    rm, has_rm = _vec(running_mean, np.float64, op, "running_mean")
+    rv, has_rv = _vec(running_var, np.float64, op, "running_var")
+    _kernels()["stats"][_grid(c), _threads()](xd, float(eps), float(momentum), has_rm, has_rv,
+                                           rm, rv, mean, invstd)
+    return mean, invstd
+
+
+def batch_norm_forward(x: Any, mean: Any, invstd: Any, weight: Any = None,
+                       bias: Any = None) -> Any:
+    """y = (x - mean) * invstd * weight + bias per channel. x: (N, C, *); others (C,) or None."""
+    op = "batch_norm"
+    dt = float_dtype(x, op=op)
+    xd = _ncs(x, dt, op, "input")
+    md = to_device(mean, np.dtype(mean.dtype), op=op, name="mean")
+    sd = to_device(invstd, np.dtype(invstd.dtype), op=op, name="invstd")
+    wd, has_w = _vec(weight, dt, op, "weight")
+    bd, has_b = _vec(bias, dt, op, "bias")
+    y = load_cuda().device_array(xd.shape, dtype=dt)
+    _kernels()["normalize"][launch(y.size, ELEMENTWISE_THREADS)](xd, md, sd, wd, bd, has_w,
+                                                                 has_b, y)
+    return y.reshape(*x.shape)
+
+
+def batch_norm_backward(g: Any, x: Any, mean: Any, invstd: Any, weight: Any = None,
+                        param_dtype: Any = None) -> tuple[Any, Any, Any]:
+    """Training-mode gradients: gx (N, C, *) in x.dtype; gweight, gbias (C,) in
+    ``param_dtype`` (default x.dtype)."""
+    op = "batch_norm_backward"
+    dt = float_dtype(x, op=op)
+    xd = _ncs(x, dt, op, "input")
+    gd = _ncs(g, dt, op, "grad_output")
+    md = to_device(mean, np.dtype(mean.dtype), op=op, name="mean")
+    sd = to_device(invstd, np.dtype(invstd.dtype), op=op, name="invstd")
+    wd, has_w = _vec(weight, dt, op, "weight")
+    c = xd.shape[1]
+    pdt = dt if param_dtype is None else np.dtype(param_dtype)
+    cu = load_cuda()
+    gx = cu.device_array(xd.shape, dtype=dt)
+    gw = cu.device_array(c, dtype=pdt)
+    gb = cu.device_array(c, dtype=pdt)
+    _kernels()["backward"][_grid(c), _threads()](gd, xd, md, sd, wd, has_w, gx, gw, gb)
+    return gx.reshape(*x.shape), gw, gb
