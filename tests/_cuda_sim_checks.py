@@ -3,7 +3,7 @@
 Run as a script in its own process, because the CUDA simulator must be chosen before numba.cuda
 is first imported and the rest of the test-suite uses CPU Numba:
 
-    NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_sim_checks.py [conv|pool|activation|softmax]
+    NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_sim_checks.py [conv|pool|activation|softmax|...]
     python tests/_cuda_sim_checks.py --real-gpu      # a real GPU; exits 77 when there is none
 
 Fixed random inputs (no Hypothesis: the simulator is far too slow for fuzzing), small shapes,
@@ -225,6 +225,112 @@ def check_softmax(rng, dtypes) -> None:
                   C.cross_entropy_backward(g, x, target, w, lse_r, -100, eps), dt)
 
 
+def check_losses(rng, dtypes) -> None:
+    """The on-device loss reductions and coefficient kernels against NumPy written from the
+    definitions (and loss._row_coefficients, the CPU double-backward's coefficients)."""
+    from minigrad.ops.kernels.cuda import softmax as G
+    from minigrad.ops.loss import _row_coefficients
+
+    target = np.array([0, 6, 3, -100, 2, 6])
+    for dt in dtypes:
+        w = rng.uniform(0.5, 2.0, 7).astype(dt)
+        loss = rng.standard_normal(6).astype(dt)
+        valid = target != -100
+        wsum = w[target[valid]].sum(dtype=np.float64)
+        for mean in (False, True):
+            out, scale = G.cross_entropy_total(loss, target, w, -100, mean)
+            s = 1.0 / wsum if mean else 1.0
+            close(f"ce total mean={mean} {np.dtype(dt)}", out,
+                  np.array([loss.sum(dtype=np.float64) * s], dtype=dt), dt)
+            close(f"ce scale mean={mean} {np.dtype(dt)}", scale, np.array([s], dtype=dt), dt)
+        _, scale = G.cross_entropy_total(None, np.full(3, -100), w, -100, True)
+        close(f"ce scale all ignored {np.dtype(dt)}", scale, np.array([np.nan], dtype=dt), dt)
+        for eps in (0.0, 0.2):
+            a, b = G.cross_entropy_coefficients(target, w, -100, eps)
+            ar, br = _row_coefficients(target, w, -100, eps, 7)
+            close(f"ce coefficients a eps={eps} {np.dtype(dt)}", a, ar, dt)
+            close(f"ce coefficients b eps={eps} {np.dtype(dt)}", b, br, dt)
+        m = np.zeros((6, 7), dtype=dt)
+        m[np.arange(6)[valid], target[valid]] = -w[target[valid]]
+        close(f"nll weights {np.dtype(dt)}", G.nll_weights(target, w, -100), m, dt)
+
+
+def check_norm(rng, dtypes) -> None:
+    from minigrad.ops.kernels.cpu import norm as C
+    from minigrad.ops.kernels.cuda import norm as G
+
+    # (N, C, *): 2-D input, spatial input with N*S > the block width (several strides)
+    for dt in dtypes:
+        for shape in ((5, 3), (3, 2, 5, 7), (2, 4, 3)):
+            tag = f"batch_norm {np.dtype(dt)} {shape}"
+            x = (rng.standard_normal(shape) * 2 + 3).astype(dt)
+            c = shape[1]
+            eps, mom = 1e-3, 0.2
+            mean_r, var_r = C.batch_stats(x)
+            rm0 = rng.standard_normal(c).astype(dt)
+            rv0 = rng.uniform(0.5, 2, c).astype(dt)
+            from numba import cuda
+
+            rm, rv = cuda.to_device(rm0), cuda.to_device(rv0)
+            mean, invstd = G.batch_stats(x, eps, rm, rv, mom)
+            close(f"{tag} mean", mean, mean_r, dt)
+            close(f"{tag} invstd", invstd, 1 / np.sqrt(var_r + eps), dt)
+            count = x.size // c
+            close(f"{tag} running_mean", rm, ((1 - mom) * rm0 + mom * mean_r).astype(dt), dt)
+            close(f"{tag} running_var", rv,
+                  ((1 - mom) * rv0 + mom * var_r * count / (count - 1)).astype(dt), dt)
+            mean_h, inv_h = mean_r, 1 / np.sqrt(var_r + eps)
+            w = rng.standard_normal(c).astype(dt)
+            b = rng.standard_normal(c).astype(dt)
+            close(f"{tag} forward affine", G.batch_norm_forward(x, mean_h, inv_h, w, b),
+                  C.batch_norm_forward(x, mean_h, inv_h, w, b), dt)
+            close(f"{tag} forward plain", G.batch_norm_forward(x, mean_h, inv_h),
+                  C.batch_norm_forward(x, mean_h, inv_h, np.ones(c), np.zeros(c)), dt)
+            g = rng.standard_normal(shape).astype(dt)
+            for weight in (w, None):
+                gx, gw, gb = G.batch_norm_backward(g, x, mean_h, inv_h, weight)
+                gxr, gwr, gbr = C.batch_norm_backward(g, x, mean_h, inv_h,
+                                                      np.ones(c) if weight is None else weight)
+                aff = "affine" if weight is not None else "plain"
+                close(f"{tag} backward {aff} gx", gx, gxr, dt)
+                close(f"{tag} backward {aff} gw", gw, gwr.astype(dt), dt)
+                close(f"{tag} backward {aff} gb", gb, gbr.astype(dt), dt)
+        # no running statistics: nothing to update, the statistics still come back
+        x = rng.standard_normal((4, 2)).astype(dt)
+        mean, _ = G.batch_stats(x, 1e-5)
+        close(f"batch_norm {np.dtype(dt)} stats without running", mean, C.batch_stats(x)[0],
+              dt)
+
+
+def check_dropout(rng, dtypes) -> None:
+    from minigrad.ops.kernels.cuda import dropout as G
+
+    for dt in dtypes:
+        keep = rng.random((3, 5, 4)) >= 0.3
+        ref = keep.astype(dt) * np.dtype(dt).type(1 / 0.7)
+        close(f"dropout mask {np.dtype(dt)}", G.scaled_mask(keep, 1 / 0.7, dt),
+              ref.reshape(-1), dt)
+    close("dropout mask empty", G.scaled_mask(np.zeros((0, 3), bool), 2.0, np.float32),
+          np.zeros(0, np.float32), np.float32)
+
+
+def check_common(rng, dtypes) -> None:
+    from numba import cuda
+
+    from minigrad.ops.kernels.cuda import _common
+
+    d = cuda.to_device(np.ones((3, 4)))
+    CHECKS[0] += 1
+    if not _common.is_device_array(d) or _common.is_device_array(np.ones(2)):
+        FAILURES.append("is_device_array: wrong answer for a device / host array")
+    CHECKS[0] += 1
+    if _common.to_device(d) is not d:  # a device array passes through (no copy)
+        FAILURES.append("to_device copied a device array")
+    equal("device_zeros", _common.device_zeros((2, 3), np.float32), np.zeros((2, 3), np.float32))
+    a = _common.from_device(cuda.to_device(np.arange(6.0).reshape(2, 3)))
+    equal("from_device", a.get(), np.arange(6.0).reshape(2, 3))
+
+
 def _raises(what, exc, fn, *args) -> None:
     CHECKS[0] += 1
     try:
@@ -255,7 +361,9 @@ def main(argv: list[str]) -> int:
     rng = np.random.default_rng(1234)
     dtypes = (np.float32, np.float64)
     for name, check in (("conv", check_conv), ("pool", check_pool),
-                        ("activation", check_activation), ("softmax", check_softmax)):
+                        ("activation", check_activation), ("softmax", check_softmax),
+                        ("losses", check_losses), ("norm", check_norm),
+                        ("dropout", check_dropout), ("common", check_common)):
         if not only or name in only:
             check(rng, dtypes)
     print(f"{'simulator' if simulated else 'GPU'}: {CHECKS[0]} comparisons, "
