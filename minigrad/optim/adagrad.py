@@ -51,10 +51,21 @@ class Adagrad(Optimizer):
             grad = grad + wd * p
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"]
-        tmp = grad * grad
+        tmp = np.multiply(grad, grad, out=np.empty_like(s))  # an array even for 0-d params
         s += tmp
         np.sqrt(s, out=tmp)
         tmp += group["eps"]
         np.divide(grad, tmp, out=tmp)
         tmp *= clr
         p -= tmp
+
+    def _update_cuda(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
+                     maximize: bool) -> None:
+        from minigrad.ops.kernels.cuda.optim import adagrad_step
+
+        if not state:
+            state.update(step=0, sum=np.full_like(p, group["initial_accumulator_value"]))
+        state["step"] += 1
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        adagrad_step(p, grad, state["sum"], clr=clr, eps=group["eps"],
+                     weight_decay=group["weight_decay"], maximize=maximize)

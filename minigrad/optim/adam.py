@@ -64,7 +64,7 @@ class Adam(Optimizer):
             else:
                 grad = grad + wd * p
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp = grad - m
+        tmp = np.subtract(grad, m, out=np.empty_like(m))  # an array even for 0-d parameters
         tmp *= 1 - b1
         m += tmp                        # m = lerp(m, g, 1 - beta1), as PyTorch computes it
         v *= b2
@@ -79,6 +79,23 @@ class Adam(Optimizer):
         np.divide(m, denom, out=tmp)
         tmp *= lr / (1 - b1**t)
         p -= tmp
+
+    def _update_cuda(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
+                     maximize: bool) -> None:
+        from minigrad.ops.kernels.cuda.optim import adam_step
+
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p)
+            state["exp_avg_sq"] = np.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        adam_step(p, grad, state["exp_avg"], state["exp_avg_sq"],
+                  state.get("max_exp_avg_sq") if group["amsgrad"] else None,
+                  step=state["step"], lr=group["lr"], betas=group["betas"], eps=group["eps"],
+                  weight_decay=group["weight_decay"], decoupled=self._decoupled,
+                  amsgrad=group["amsgrad"], maximize=maximize)
 
 
 class AdamW(Adam):

@@ -3,6 +3,13 @@
 Subclasses implement ``_update(p, grad, state, group)`` on NumPy arrays: ``p`` is the parameter's
 storage (``param.data``), updated in place, and ``grad`` is ``param.grad.data`` (read only). The
 base class walks the groups under ``no_grad`` so an update never records a graph.
+
+Parameters on the GPU (``p.data`` a ``CudaArray``) go to ``_update_cuda(p, grad, state, group,
+maximize)`` instead: the built-in optimizers run one fused kernel per parameter there
+(``minigrad/ops/kernels/cuda/optim.py``); the default runs ``_update`` on the GPU arrays through
+NumPy dispatch (correct, but one launch per NumPy call). State buffers live on the parameter's
+device; ``state_dict()`` holds host (NumPy) copies and ``load_state_dict`` puts each buffer on its
+parameter's device, so a checkpoint moves freely between CPU and GPU.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import device as _device
 from minigrad.autograd import enable_grad, no_grad
 from minigrad.tensor import Tensor
 
@@ -35,8 +43,8 @@ class Optimizer:
                                   lr=0.1, momentum=0.9, weight_decay=5e-4)
     defaults: the optimizer's options and their default values.
 
-    ``state[p]`` holds each parameter's buffers (NumPy arrays of the parameter's shape and dtype,
-    plus a ``"step"`` count where the method needs one).
+    ``state[p]`` holds each parameter's buffers (arrays of the parameter's shape and dtype on the
+    parameter's device, plus a ``"step"`` count where the method needs one).
     """
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
@@ -112,7 +120,7 @@ class Optimizer:
                 elif p.grad.grad_fn is not None:
                     p.grad = Tensor._make(np.zeros_like(p.grad.data))
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.data.fill(0)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place; returns ``closure()``'s loss.
@@ -133,14 +141,31 @@ class Optimizer:
                     if grad.shape != p.shape:
                         raise ValueError(f"{type(self).__name__}.step: gradient of shape "
                                          f"{grad.shape} for a parameter of shape {p.shape}")
-                    if group.get("maximize", False):
-                        grad = -grad
-                    self._update(p.data, grad, self.state.setdefault(p, {}), group)
+                    maximize = group.get("maximize", False)
+                    state = self.state.setdefault(p, {})
+                    if _device.is_cuda(p.data):
+                        if grad.dtype != p.dtype or not _device.is_cuda(grad):
+                            grad = _device.asarray(grad, p.dtype, like=p.data)
+                        _follow(state, p.data)
+                        self._update_cuda(p.data, grad, state, group, maximize)
+                    else:
+                        if _device.is_cuda(grad):
+                            grad = grad.get()
+                        _follow(state, p.data)
+                        if maximize:
+                            grad = -grad
+                        self._update(p.data, grad, state, group)
         return loss
 
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _update_cuda(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
+                     maximize: bool) -> None:
+        """The update of a GPU parameter (``p``, ``grad``: CudaArrays of one dtype), with
+        ``maximize`` not yet applied. Default: ``_update`` through NumPy dispatch."""
+        self._update(p, -grad if maximize else grad, state, group)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -148,7 +173,8 @@ class Optimizer:
         [index, ...]}]}``, parameters numbered in group order (PyTorch's layout).
 
         Unlike PyTorch the state's arrays are copies, so a saved state dict does not change when
-        training goes on.
+        training goes on; they are host (NumPy) arrays even for parameters on the GPU, so the
+        dict can be pickled and loaded into an optimizer on either device.
         """
         index: dict[int, int] = {}
         groups = []
@@ -161,7 +187,8 @@ class Optimizer:
             packed["params"] = ids
             groups.append(packed)
         state = {
-            index[id(p)]: copy.deepcopy(s)
+            index[id(p)]: {k: _device.to_host(v).copy() if _is_array(v) else copy.deepcopy(v)
+                           for k, v in s.items()}
             for group in self.param_groups
             for p in group["params"]
             if (s := self.state.get(p))
@@ -173,6 +200,7 @@ class Optimizer:
 
         Everything is checked (group count and sizes, state shapes and dtypes) before anything is
         changed; on a mismatch ``ValueError`` says what differs and the optimizer is untouched.
+        Each state array is copied to its parameter's device and dtype.
         """
         name = type(self).__name__
         saved_groups = state_dict["param_groups"]
@@ -186,6 +214,7 @@ class Optimizer:
                                  f"parameters in the state dict, {len(group['params'])} here")
             params_by_index.update(zip(saved["params"], group["params"]))
         new_state: dict[Tensor, dict[str, Any]] = {}
+        pending: list[tuple[dict[str, Any], str, Any, Tensor]] = []  # arrays, copied once checked
         for idx, s in state_dict["state"].items():
             if idx not in params_by_index:
                 raise ValueError(f"{name}.load_state_dict: state for parameter {idx}, which no "
@@ -195,15 +224,17 @@ class Optimizer:
             for k, v in s.items():
                 if isinstance(v, Tensor):
                     v = v.data
-                if isinstance(v, np.ndarray) and v.ndim > 0:
+                if _is_array(v) and (v.ndim > 0 or p.ndim == 0):  # a buffer, not a 0-d count
                     if v.shape != p.shape:
                         raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter {idx} "
                                          f"has shape {v.shape}, the parameter {p.shape}")
-                    v = v.astype(p.dtype, copy=True)
+                    pending.append((entry, k, v, p))
                 else:
                     v = copy.deepcopy(v)
                 entry[k] = v
             new_state[p] = entry
+        for entry, k, v, p in pending:
+            entry[k] = _copy_to(v, p.data)
         for saved, group in zip(saved_groups, self.param_groups):
             for k, v in saved.items():
                 if k != "params":
@@ -219,3 +250,24 @@ class Optimizer:
                     lines.append(f"    {k}: {group[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _is_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray) or _device.is_cuda(v)
+
+
+def _copy_to(v: Any, like: Any) -> Any:
+    """A copy of array ``v`` with ``like``'s device and dtype."""
+    if _device.is_cuda(like):
+        out = _device.asarray(v, like.dtype, like=like)
+        return out.copy() if out is v else out
+    return np.array(_device.to_host(v), dtype=like.dtype, copy=True)
+
+
+def _follow(state: dict[str, Any], p: Any) -> None:
+    """Move state arrays to ``p``'s device if the parameter moved (``model.cuda()`` after the
+    optimizer had taken steps)."""
+    on_gpu = _device.is_cuda(p)
+    for k, v in state.items():
+        if _is_array(v) and v.shape == p.shape and _device.is_cuda(v) != on_gpu:
+            state[k] = _copy_to(v, p)

@@ -51,7 +51,7 @@ class RMSprop(Optimizer):
             grad = grad + wd * p
         s = state["square_avg"]
         s *= alpha
-        tmp = grad * grad
+        tmp = np.multiply(grad, grad, out=np.empty_like(s))  # an array even for 0-d params
         tmp *= 1 - alpha
         s += tmp
         if group["centered"]:
@@ -74,3 +74,21 @@ class RMSprop(Optimizer):
             np.divide(grad, avg, out=tmp)
             tmp *= lr
             p -= tmp
+
+    def _update_cuda(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
+                     maximize: bool) -> None:
+        from minigrad.ops.kernels.cuda.optim import rmsprop_step
+
+        momentum, centered = group["momentum"], group["centered"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(p)
+            if momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(p)
+            if centered:
+                state["grad_avg"] = np.zeros_like(p)
+        state["step"] += 1
+        rmsprop_step(p, grad, state["square_avg"], state.get("grad_avg") if centered else None,
+                     state.get("momentum_buffer") if momentum > 0 else None, lr=group["lr"],
+                     alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
+                     momentum=momentum, centered=centered, maximize=maximize)

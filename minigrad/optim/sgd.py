@@ -56,3 +56,18 @@ class SGD(Optimizer):
                 buf += (1 - group["dampening"]) * d_p
             d_p = d_p + momentum * buf if group["nesterov"] else buf
         p -= lr * d_p
+
+    def _update_cuda(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any],
+                     maximize: bool) -> None:
+        from minigrad.ops.kernels.cuda.optim import sgd_step
+
+        momentum = group["momentum"]
+        buf, first = None, False
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.empty_like(p)
+                first = True
+        sgd_step(p, grad, buf, lr=group["lr"], momentum=momentum,
+                 dampening=group["dampening"], weight_decay=group["weight_decay"],
+                 nesterov=group["nesterov"], maximize=maximize, first=first)

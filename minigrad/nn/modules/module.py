@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import device as _device
 from minigrad.autograd import no_grad
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
@@ -309,7 +310,7 @@ class Module:
             elif p.grad.grad_fn is not None:
                 p.grad = Tensor._make(np.zeros_like(p.grad.data))
             else:
-                p.grad.data[...] = 0
+                p.grad.data.fill(0)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every submodule (children first) and then on this module, e.g. a
@@ -319,17 +320,47 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype: Any) -> Module:
-        """Convert floating parameters and buffers to ``dtype`` in place (their identity is kept,
-        so an optimizer built before still holds them). Gradients are dropped."""
-        dt = np.dtype(dtype)
-        if not np.issubdtype(dt, np.floating):
-            raise TypeError(f"to: modules hold floating parameters; got dtype {dt}")
-        for t in list(self.parameters()) + list(self.buffers()):
-            if np.issubdtype(t.dtype, np.floating) and t.dtype != dt:
-                t.data = t.data.astype(dt)
-                t.grad = None
+    def to(self, *args: Any, device: Any = None, dtype: Any = None) -> Module:
+        """Move and/or convert parameters and buffers in place, as PyTorch's ``Module.to``:
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its device and
+        dtype), or the keywords. Identities are kept (an optimizer built before still holds the
+        parameters). A device move moves every buffer and the gradients too; a dtype change
+        converts floating parameters and buffers only and drops their gradients.
+        """
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):  # 'cpu', 'cuda', 'cuda:0', or a minigrad device
+                device = a
+            else:
+                dtype = a
+        if dtype is not None:
+            dt = np.dtype(dtype)
+            if not np.issubdtype(dt, np.floating):
+                raise TypeError(f"to: modules hold floating parameters; got dtype {dt}")
+        dev = _device.device(device) if device is not None else None
+        if dev == "cuda":
+            from minigrad.cuda import require
+
+            require(f"{type(self).__name__}.to('cuda')")  # fail before anything has moved
+        with no_grad():
+            for t in list(self.parameters()) + list(self.buffers()):
+                if dev is not None and t.device != dev:
+                    t.data = _device.move(t.data, dev)
+                    if t.grad is not None:
+                        t.grad = Tensor._make(_device.move(t.grad.data, dev))
+                if dtype is not None and np.issubdtype(t.dtype, np.floating) and t.dtype != dt:
+                    t.data = t.data.astype(dt)
+                    t.grad = None
         return self
+
+    def cuda(self) -> Module:
+        """Move every parameter and buffer to the GPU (``to('cuda')``)."""
+        return self.to("cuda")
+
+    def cpu(self) -> Module:
+        """Move every parameter and buffer to the host (``to('cpu')``)."""
+        return self.to("cpu")
 
     def double(self) -> Module:
         return self.to(np.float64)
@@ -347,8 +378,9 @@ class Module:
         """Parameters and persistent buffers by dotted name.
 
         As in PyTorch the values share storage with the module (detached Tensors, or the
-        Parameters themselves with ``keep_vars=True``): copy them (``copy.deepcopy``) to keep a
-        snapshot while training goes on. :meth:`save` writes them to disk.
+        Parameters themselves with ``keep_vars=True``), so they are on the module's device: copy
+        them (``copy.deepcopy``, or ``.cpu()`` from the GPU) to keep a snapshot while training
+        goes on. :meth:`save` writes them to disk as host arrays.
         """
         out: OrderedDict[str, Tensor] = OrderedDict()
         for mod_prefix, m in self.named_modules(prefix=prefix, remove_duplicate=False):
@@ -368,8 +400,9 @@ class Module:
         """Copy ``state_dict``'s values (Tensors or arrays) into the parameters and buffers.
 
         Every value's shape AND dtype must match (no silent casts); with ``strict=True`` (default)
-        the keys must match exactly too. All problems are checked first: on any mismatch a
-        ``RuntimeError`` lists every one of them and nothing is loaded. Returns
+        the keys must match exactly too. Values may live on either device: each is copied to the
+        device of the parameter or buffer it loads into. All problems are checked first: on any
+        mismatch a ``RuntimeError`` lists every one of them and nothing is loaded. Returns
         ``(missing_keys, unexpected_keys)`` (non-empty only with ``strict=False``). Values are
         copied into the existing arrays, so Parameters keep their identity (an optimizer that
         holds them keeps working).
@@ -388,7 +421,9 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            arr = v.data if isinstance(v, Tensor) else v
+            if not _device.is_cuda(arr):
+                arr = np.asarray(arr)
             if arr.shape != t.shape:
                 problems.append(f"{k!r}: shape {arr.shape} in the state dict, {t.shape} in the "
                                 "model")
@@ -400,8 +435,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__} "
                                "(nothing was loaded):\n\t" + "\n\t".join(problems))
         for k, arr in arrays.items():
-            with no_grad():
-                targets[k].data[...] = arr
+            _copy_into(targets[k].data, arr)
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -410,7 +444,7 @@ class Module:
         never leaves a truncated checkpoint. The name is used as given (no suffix is added)."""
         path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(path))
-        arrays = {k: v.data for k, v in self.state_dict().items()}
+        arrays = {k: _device.to_host(v.data) for k, v in self.state_dict().items()}
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -483,7 +517,11 @@ class Module:
         self.eval()
         try:
             with no_grad():
-                out = self(Tensor._make(np.zeros(tuple(input_shape), dtype=dtype)))
+                x = np.zeros(tuple(input_shape), dtype=dtype)
+                first = next(iter(self.parameters()), None)
+                if first is not None and first.is_cuda:
+                    x = _device.move(x, "cuda")
+                out = self(Tensor._make(x))
         finally:
             for h in handles:
                 h.remove()
@@ -516,6 +554,18 @@ class Module:
         if print_fn is not None:
             print_fn(s)
         return s
+
+
+def _copy_into(dst: Any, src: Any) -> None:
+    """Copy array ``src`` (either device) into array ``dst`` (either device) in place."""
+    if _device.is_cuda(dst):
+        if _device.is_cuda(src):
+            if dst.size:
+                dst._buf.copy_to_device(src._buf)  # device to device, no host round trip
+        else:
+            dst._set_from_host(np.asarray(src))
+    else:
+        dst[...] = _device.to_host(src)
 
 
 def _shape_of(out: Any) -> str:
