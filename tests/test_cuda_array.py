@@ -99,7 +99,7 @@ REDUCTIONS = [np.sum, np.mean, np.max, np.min, np.prod, np.any, np.all, np.nanma
               np.var, np.std, np.ptp]
 
 
-@settings(max_examples=6)
+@settings(max_examples=10)
 @given(data=st.data())
 @pytest.mark.parametrize("fn", REDUCTIONS, ids=lambda f: f.__name__)
 def test_reductions_match_numpy(fn, data):
@@ -210,7 +210,7 @@ def _matmul_shapes(draw):
     return sa, sb
 
 
-@settings(max_examples=15)
+@settings(max_examples=25)
 @given(shapes=_matmul_shapes(), dtype=st.sampled_from([np.float32, np.float64, np.int64]),
        seed=st.integers(0, 2**16))
 def test_matmul_matches_numpy(shapes, dtype, seed):
@@ -317,7 +317,7 @@ def _advanced_index(draw, shape):
     return (slice(None), [0, -1])
 
 
-@settings(max_examples=20)
+@settings(max_examples=30)
 @given(x=_arrays(np.float64, min_side=1).filter(lambda a: a.ndim >= 1), data=st.data())
 def test_advanced_getitem_setitem_add_at(x, data):
     idx = data.draw(_advanced_index(x.shape))

@@ -72,7 +72,9 @@ def _gemm_kernel(dtype: np.dtype) -> Any:
     @cuda.jit
     def gemm(c, a, b, nb, m, n, k, bshape, abst, bbst):
         """c[z] (m, n) = a[z] (m, k) @ b[z] (k, n); a/b batch offsets from bshape & strides."""
-        As = cuda.shared.array((bk, bm), dtype=vt)  # As[kk, row]: rows contiguous for reads
+        # As[kk, row]: a thread's rows are read as a broadcast; the +1 column keeps the
+        # transposing stores free of bank conflicts
+        As = cuda.shared.array((bk, bm + 1), dtype=vt)
         Bs = cuda.shared.array((bk, bn), dtype=vt)
         acc = cuda.local.array((wm, wn), dtype=vt)
         ty = cuda.threadIdx.y
