@@ -11,6 +11,7 @@ calls each ``backward`` with Tensor gradients, sums gradients back to each input
 
 from __future__ import annotations
 
+import builtins
 import functools
 import os
 import sys
@@ -327,6 +328,34 @@ def _fit_gradient(g: Any, shape: tuple[int, ...], dtype: np.dtype, on_gpu: bool,
     return g
 
 
+def _refs_held_by_one_tensor() -> int:
+    """``sys.getrefcount`` of an array whose only holder is one Tensor's ``data`` slot, read the
+    way :func:`_unshared` reads it (from a local), measured on this interpreter: the count's
+    baseline differs between Python versions."""
+    from minigrad.tensor import Tensor
+
+    t = Tensor._make(np.empty(1))
+    arr = t.data
+    return sys.getrefcount(arr)
+
+
+def _unshared(t: Tensor) -> bool:
+    """True when ``t``'s array owns its memory and nothing but ``t`` refers to it, so it can
+    become a leaf's ``.grad`` without a copy and alias nothing (PyTorch's AccumulateGrad takes
+    over such gradients too). Views, arrays a node saved, or arrays the caller holds all fail."""
+    one = _ONE_HOLDER[0]
+    if one is None:
+        one = _ONE_HOLDER[0] = _refs_held_by_one_tensor()
+    arr = t.data
+    if type(arr) is CudaArray:
+        buf = arr._buf  # held by this CudaArray alone (a reshape would share it)
+        return sys.getrefcount(arr) == one and sys.getrefcount(buf) == one
+    return arr.base is None and sys.getrefcount(arr) == one
+
+
+_ONE_HOLDER: list[int | None] = [None]
+
+
 def _accumulate(old: Tensor | None, new: Tensor) -> Tensor:
     return new if old is None else old + new
 
@@ -355,12 +384,12 @@ def _run(
             if t._node is not None:
                 want_out[(id(t._node), t._out_index)] = None
 
-    def deliver_leaf(leaf: Tensor, g: Tensor) -> None:
+    def deliver_leaf(leaf: Tensor, g: Tensor, exclusive: bool = False) -> None:
         if capture is not None:
             if id(leaf) in want_leaf:
                 leaf_grads[id(leaf)] = _accumulate(leaf_grads.get(id(leaf)), g)
             return
-        if leaf.grad is None and not create_graph:
+        if leaf.grad is None and not create_graph and not (exclusive and _unshared(g)):
             g = Tensor._make(g.data.copy())  # never alias a gradient another leaf also holds
         leaf.grad = _accumulate(leaf.grad, g)
 
@@ -414,7 +443,12 @@ def _run(
                     pslots = pending.setdefault(id(parent), [None] * len(parent._out_meta))
                     pslots[idx] = _accumulate(pslots[idx], g)
                 else:
-                    deliver_leaf(edge, g)
+                    # A gradient this backward made for this input alone (not an incoming
+                    # gradient passed through, not returned twice) may become .grad uncopied
+                    # when nothing else holds its array (checked in _unshared).
+                    exclusive = (not any(g is go for go in gouts)
+                                 and builtins.sum(1 for x in gins if x is g) == 1)
+                    deliver_leaf(edge, g, exclusive)
             if not retain_graph:
                 node._release()
 

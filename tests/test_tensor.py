@@ -304,3 +304,61 @@ def test_split_and_transpose_conventions():
     assert y.transpose(0, 2).shape == (4, 3, 2)  # two ints: swap (PyTorch)
     assert y.transpose((1, 2, 0)).shape == (3, 4, 2)  # a permutation (NumPy)
     assert y.T.shape == (4, 3, 2)
+
+
+class _Fresh(mg.Function):
+    """y = 2x whose backward returns a freshly allocated gradient and records its array's id."""
+
+    ids: list[int] = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x.data
+
+    @staticmethod
+    def backward(ctx, g):
+        arr = 2 * g.data
+        _Fresh.ids.append(id(arr))
+        return mg.Tensor._make(arr)
+
+
+class _ReturnsSaved(mg.Function):
+    """A backward whose gradient array is also held by the node (must not be taken over)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.keep = np.full(x.shape, 3.0, dtype=x.dtype)
+        return x.data * 3
+
+    @staticmethod
+    def backward(ctx, g):
+        return mg.Tensor._make(ctx.keep)
+
+
+def test_fresh_leaf_gradient_is_taken_over_without_a_copy():
+    x = mg.randn(5, requires_grad=True)
+    _Fresh.ids.clear()
+    _Fresh.apply(x).sum().backward()
+    assert _Fresh.ids == [id(x.grad.data)]
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(5, 2.0, np.float32))
+
+
+def test_shared_gradients_are_copied_before_they_become_grad():
+    a, b = mg.randn(3, requires_grad=True), mg.randn(3, requires_grad=True)
+    (a + b).sum().backward()  # Add passes one gradient to both inputs
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.zero_()
+    np.testing.assert_array_equal(b.grad.numpy(), np.ones(3, np.float32))
+
+    x = mg.randn(4, requires_grad=True)
+    node = _ReturnsSaved.apply(x)
+    node.backward(mg.ones(4), retain_graph=True)
+    assert not np.shares_memory(x.grad.data, node.grad_fn.keep)
+
+    g = mg.ones(2, 3)
+    y = mg.randn(6, requires_grad=True)
+    y.reshape(2, 3).backward(g)  # the incoming gradient reshaped: a view of the caller's array
+    assert not np.shares_memory(y.grad.data, g.data)
+    z = mg.randn(3, requires_grad=True)
+    z.backward(g[0])  # a leaf root gets a copy of the caller's gradient
+    assert not np.shares_memory(z.grad.data, g.data)
