@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from minigrad import device as _device
 from minigrad.autograd import no_grad
 from minigrad.tensor import Tensor
 
@@ -36,8 +37,9 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     if math.isinf(norm_type):
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
     else:
-        per = [np.linalg.norm(g.ravel().astype(np.float64), norm_type) for g in grads]
-        total = float(np.linalg.norm(np.asarray(per), norm_type))
+        # one small host read per gradient (GPU gradients included), then the norm of norms
+        per = [float(np.linalg.norm(g.ravel().astype(np.float64), norm_type)) for g in grads]
+        total = float(np.linalg.norm(np.array(per), norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
                            "gradients is non-finite, so it cannot be clipped")
@@ -46,7 +48,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         with no_grad():
             for g in grads:
                 g *= coef
-    return Tensor._make(np.array(total))
+    return Tensor._make(_device.asarray(np.array(total), like=grads[0]))
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
