@@ -52,6 +52,7 @@ def test_importing_cuda_kernels_compiles_nothing() -> None:
         "import sys\n"
         "import minigrad.ops.kernels.cuda.conv, minigrad.ops.kernels.cuda.pool\n"
         "import minigrad.ops.kernels.cuda.activation, minigrad.ops.kernels.cuda.softmax\n"
+        "import minigrad.ops.kernels.cuda.norm, minigrad.ops.kernels.cuda.dropout\n"
         "assert 'numba.cuda' not in sys.modules, 'numba.cuda imported at import time'\n"
     )
     r = _run([sys.executable, "-c", code], simulator=False)
