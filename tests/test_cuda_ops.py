@@ -224,6 +224,11 @@ def test_activation_double_backward(name):
     parity(f, _r(3, 4))
 
 
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "gelu"])
+def test_activation_0d(name):
+    parity(ACTS[name], np.array(0.7))
+
+
 def test_heaviside_and_step_are_constants():
     parity(lambda x: A.heaviside(x, 0.5), np.array([-1.0, 0.0, 2.0]), grad=False)
     parity(A.step, np.array([-1.0, 0.0, 2.0]), grad=False)

@@ -136,7 +136,8 @@ def _cuda(fn: str, *args):
     from minigrad.ops.kernels.cuda import activation as G
     from minigrad.ops.kernels.cuda._common import from_device
 
-    return from_device(getattr(G, fn)(*args))
+    shape = args[2].shape if fn != "forward" else args[1].shape  # 0-d comes back (1,)
+    return from_device(getattr(G, fn)(*args)).reshape(shape)
 
 
 def _forward_cuda(ctx, x, name, a, b):

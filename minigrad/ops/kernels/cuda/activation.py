@@ -218,7 +218,8 @@ def _run(kernel: Any, out_shape: tuple[int, ...], dtype: np.dtype, *arrays: Any,
     ft = dtype.type
     # inputs first, then the two scalar parameters in the array dtype, then the output
     kernel[launch(out.size, THREADS)](*arrays, ft(a), ft(b), out)
-    return out.reshape(*out_shape)
+    # a 0-d result stays flat (1,): numba device arrays cannot all take shape ()
+    return out.reshape(*out_shape) if out_shape else out
 
 
 def forward(name: str, x: Any, a: float = 0.0, b: float = 0.0) -> Any:
