@@ -1,6 +1,6 @@
-"""The specialised fast paths of the pooling, activation and softmax kernels against plain NumPy
-loops and against the general kernels they shortcut: 2x2 / stride-2 pooling (odd sizes, ties,
-NaN, layouts, the parallel path), and the fused relu backward."""
+"""The specialised 2x2 / stride-2 pooling kernels against plain NumPy loops and against the
+general kernels they shortcut: odd sizes, ties, NaN, layouts, the parallel path, and backward
+buffers that are zeroed inside the kernel."""
 
 from __future__ import annotations
 
