@@ -15,7 +15,7 @@ accumulate); its own backward is the matching gather, so the pair closes under d
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import njit, prange
 
 from minigrad.ops.kernels.cpu.activation import kernel
 from minigrad.ops.kernels.cpu.softmax import lane_sum
@@ -89,6 +89,46 @@ def _max_pool_planes(x, h_lo, h_hi, w_lo, w_hi, y, idx):
                 idx[p, i, j] = best_at
 
 
+def _is_2x2(kernel, stride, padding) -> bool:
+    """The common CNN geometry (2x2 windows, stride 2, no padding), which has its own kernels."""
+    return tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+
+
+@njit(cache=True, inline="always")
+def _take(v, best):
+    # strict > keeps the first maximum; the NaN test takes the first NaN
+    return (v > best) | ((v != v) & (best == best))
+
+
+@kernel
+def _max_pool_2x2_planes(x, y, idx):
+    """The 2x2 / stride 2 case of ``_max_pool_planes`` with the window unrolled (measured 3-4x
+    faster on (64, 32, 32, 32): no window tables, no inner loops of run-time length)."""
+    planes, h, w = x.shape
+    _, oh, ow = y.shape
+    for p in prange(planes):
+        for i in range(oh):
+            r = 2 * i
+            for j in range(ow):
+                c = 2 * j
+                best = x[p, r, c]
+                at = r * w + c
+                v = x[p, r, c + 1]
+                take = _take(v, best)
+                best = v if take else best
+                at = r * w + c + 1 if take else at
+                v = x[p, r + 1, c]
+                take = _take(v, best)
+                best = v if take else best
+                at = (r + 1) * w + c if take else at
+                v = x[p, r + 1, c + 1]
+                take = _take(v, best)
+                best = v if take else best
+                at = (r + 1) * w + c + 1 if take else at
+                y[p, i, j] = best
+                idx[p, i, j] = at
+
+
 def max_pool2d_forward(
     x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +141,10 @@ def max_pool2d_forward(
     w_lo, w_hi, _ = window_bounds(w, kernel[1], stride[1], padding[1])
     y = np.empty((n * c, h_lo.size, w_lo.size), dtype=x.dtype)
     idx = np.empty(y.shape, dtype=np.int64)
-    _max_pool_planes(_planes(x), h_lo, h_hi, w_lo, w_hi, y, idx)
+    if _is_2x2(kernel, stride, padding):
+        _max_pool_2x2_planes(_planes(x), y, idx)
+    else:
+        _max_pool_planes(_planes(x), h_lo, h_hi, w_lo, w_hi, y, idx)
     return y.reshape(n, c, *y.shape[1:]), idx.reshape(n, c, *y.shape[1:])
 
 
@@ -109,6 +152,10 @@ def max_pool2d_forward(
 def _scatter_add_planes(src, idx, out):
     planes, length = src.shape
     for p in prange(planes):
+        # each plane is zeroed right before its scatter, while it is in cache: one pass over the
+        # output instead of np.zeros' separate pass (and its page faults) first
+        for k in range(out.shape[1]):
+            out[p, k] = 0.0
         for k in range(length):
             out[p, idx[p, k]] += src[p, k]
 
@@ -129,7 +176,7 @@ def scatter_add_planes(
     Max pooling's backward (src = gy) and max unpooling's forward. Indices must lie in the plane.
     """
     n, c = src.shape[:2]
-    out = np.zeros((n * c, plane_shape[0] * plane_shape[1]), dtype=src.dtype)
+    out = np.empty((n * c, plane_shape[0] * plane_shape[1]), dtype=src.dtype)
     _scatter_add_planes(
         np.ascontiguousarray(src).reshape(n * c, -1),
         np.ascontiguousarray(idx).reshape(n * c, -1),
@@ -180,6 +227,7 @@ def _window_mean(x, h_lo, h_hi, w_lo, w_hi, div, y):
 def _window_mean_backward(gy, h_lo, h_hi, w_lo, w_hi, div, gx):
     planes, oh, ow = gy.shape
     for p in prange(planes):
+        gx[p] = 0.0  # zeroed plane by plane while in cache (see _scatter_add_planes)
         for i in range(oh):
             for j in range(ow):
                 g = gy[p, i, j] / div[i, j]
@@ -210,9 +258,41 @@ def _mean_forward(x, tables):
     return y.reshape(n, c, *div.shape)
 
 
+@kernel
+def _avg_pool_2x2_planes(x, y):
+    """The 2x2 / stride 2 case of ``_window_mean`` (same float64 sum, same division by 4)."""
+    _, oh, ow = y.shape
+    for p in prange(x.shape[0]):
+        for i in range(oh):
+            for j in range(ow):
+                acc = 0.0
+                acc += x[p, 2 * i, 2 * j]
+                acc += x[p, 2 * i, 2 * j + 1]
+                acc += x[p, 2 * i + 1, 2 * j]
+                acc += x[p, 2 * i + 1, 2 * j + 1]
+                y[p, i, j] = acc / 4.0
+
+
+@kernel
+def _avg_pool_2x2_backward_planes(gy, gx):
+    """gx = gy / 4 spread over each 2x2 window, every gx element written once (odd trailing
+    rows/columns, which no window covers, get 0)."""
+    _, oh, ow = gy.shape
+    _, h, w = gx.shape
+    for p in prange(gy.shape[0]):
+        for r in range(2 * oh):
+            for c in range(2 * ow):
+                gx[p, r, c] = gy[p, r // 2, c // 2] / 4.0
+            for c in range(2 * ow, w):
+                gx[p, r, c] = 0.0
+        for r in range(2 * oh, h):
+            for c in range(w):
+                gx[p, r, c] = 0.0
+
+
 def _mean_backward(gy, input_hw, tables):
     n, c = gy.shape[:2]
-    gx = np.zeros((n * c, *input_hw), dtype=gy.dtype)
+    gx = np.empty((n * c, *input_hw), dtype=gy.dtype)
     _window_mean_backward(_planes(gy), *tables, gx)
     return gx.reshape(n, c, *input_hw)
 
@@ -225,6 +305,11 @@ def avg_pool2d_forward(
     count_include_pad: bool = True,
 ) -> np.ndarray:
     """x: (N, C, H, W) -> y: (N, C, OH, OW). ``count_include_pad`` as in PyTorch."""
+    if _is_2x2(kernel, stride, padding):
+        n, c, h, w = x.shape
+        y = np.empty((n * c, h // 2, w // 2), dtype=x.dtype)
+        _avg_pool_2x2_planes(_planes(x), y)
+        return y.reshape(n, c, h // 2, w // 2)
     return _mean_forward(x, _avg_tables(x.shape[2:], kernel, stride, padding, count_include_pad))
 
 
@@ -237,6 +322,11 @@ def avg_pool2d_backward(
     count_include_pad: bool = True,
 ) -> np.ndarray:
     """gy: (N, C, OH, OW) -> gx: (N, C, H, W), H, W = input_hw (the transpose of the forward)."""
+    if _is_2x2(kernel, stride, padding):
+        n, c = gy.shape[:2]
+        gx = np.empty((n * c, *input_hw), dtype=gy.dtype)
+        _avg_pool_2x2_backward_planes(_planes(gy), gx)
+        return gx.reshape(n, c, *input_hw)
     tables = _avg_tables(input_hw, kernel, stride, padding, count_include_pad)
     return _mean_backward(gy, input_hw, tables)
 
