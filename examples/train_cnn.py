@@ -7,6 +7,7 @@ train/test split. With ``--data-dir DIR`` it trains on MNIST IDX files instead (
 
     python examples/train_cnn.py                          # digits, LeNet-5
     python examples/train_cnn.py --data-dir ../shared/data/mnist --epochs 8
+    python examples/train_cnn.py --device cuda            # GPU: pip install "minigrad[cuda]"
 
 Prints a progress bar per epoch (loss, accuracy), the final test accuracy and the wall time; saves
 a checkpoint (.npz) and, when matplotlib is installed, PNGs of the training curves, the first
@@ -25,6 +26,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn, optim
+from minigrad.cuda import CudaUnavailableError
 from minigrad.data import MNIST, DataLoader, TensorDataset, load_digits, random_split
 from minigrad.data.transforms import Normalize, resize_or_pad
 
@@ -48,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="learning rate (default: 0.05 for sgd, 2e-3 for adam/adamw)")
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu (GPU support is tracked separately)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu or cuda: the model lives there and each batch is moved there")
     p.add_argument("--out-dir", type=Path, default=Path("runs"))
     p.add_argument("--limit", type=int, default=None,
                    help="use only this many training images (quick checks)")
@@ -90,15 +93,15 @@ def make_optimizer(model: nn.Module, args: argparse.Namespace) -> optim.Optimize
     return cls(groups, lr=args.lr or 2e-3)
 
 
-def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray,
-             batch: int = 500) -> tuple[float, float]:
+def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int = 500,
+             device: str = "cpu") -> tuple[float, float]:
     """(mean loss, accuracy) over a whole split, in eval mode and without a graph."""
     model.eval()
     total_loss, correct = 0.0, 0
     with mg.no_grad():
         for i in range(0, len(X), batch):
-            logits = model(mg.tensor(X[i : i + batch]))
-            target = mg.tensor(y[i : i + batch])
+            logits = model(mg.tensor(X[i : i + batch], device=device))
+            target = mg.tensor(y[i : i + batch], device=device)
             total_loss += F.cross_entropy(logits, target, reduction="sum").item()
             correct += int((logits.argmax(axis=1).numpy() == y[i : i + batch]).sum())
     model.train()
@@ -116,25 +119,29 @@ def progress(iterable, total: int, desc: str):
 
 
 def train(args: argparse.Namespace) -> dict:
-    if args.device != "cpu":
-        sys.exit(f"train_cnn: --device {args.device!r}: only 'cpu' is available in this version")
+    try:
+        device = mg.tensor([0.0], device=args.device).device  # validates and probes the GPU
+    except (ValueError, CudaUnavailableError) as e:
+        sys.exit(f"train_cnn: --device {args.device!r}: {e}")
     mg.manual_seed(args.seed)
     Xtr, ytr, Xte, yte = load_data(args)
     epochs = args.epochs or (15 if args.data_dir is None else 8)
-    model = MODELS[args.model]()
+    model = MODELS[args.model]().to(device)  # before the optimizer, as in PyTorch
     opt = make_optimizer(model, args)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=args.batch_size, shuffle=True,
                         generator=args.seed)
     data_name = "digits" if args.data_dir is None else "MNIST"
     print(f"{args.model} on {data_name}: {len(Xtr)} train / {len(Xte)} test images, "
-          f"{model.num_parameters():,} parameters, {epochs} epochs, {args.optimizer}")
+          f"{model.num_parameters():,} parameters, {epochs} epochs, {args.optimizer}, "
+          f"{device}")
     history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         seen, loss_sum, correct = 0, 0.0, 0
         bar = progress(loader, len(loader), f"epoch {epoch:2d}/{epochs}")
         for xb, yb in bar:
+            xb, yb = xb.to(device), yb.to(device)  # the loader yields host tensors
             logits = model(xb)                    # 1. forward
             loss = F.cross_entropy(logits, yb)    # 2. loss
             opt.zero_grad()
@@ -147,7 +154,7 @@ def train(args: argparse.Namespace) -> dict:
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
         sched.step()
-        test_loss, test_acc = evaluate(model, Xte, yte)
+        test_loss, test_acc = evaluate(model, Xte, yte, device=device)
         for k, v in zip(history, (loss_sum / seen, correct / seen, test_loss, test_acc)):
             history[k].append(v)
         print(f"epoch {epoch:2d}/{epochs}  train loss {loss_sum / seen:.4f} acc "
@@ -161,12 +168,14 @@ def train(args: argparse.Namespace) -> dict:
     model.save(ckpt)
     print(f"checkpoint: {ckpt}")
     if not args.no_plots:
-        save_plots(model, history, Xte, args.out_dir, f"{args.model}_{data_name.lower()}")
+        save_plots(model, history, Xte, args.out_dir, f"{args.model}_{data_name.lower()}",
+                   device)
     return {"history": history, "wall_time": wall, "test_acc": history["test_acc"][-1],
             "model": model}
 
 
-def save_plots(model: nn.Module, history: dict, Xte: np.ndarray, out: Path, stem: str) -> None:
+def save_plots(model: nn.Module, history: dict, Xte: np.ndarray, out: Path, stem: str,
+               device: str = "cpu") -> None:
     try:
         import matplotlib
 
@@ -193,7 +202,7 @@ def save_plots(model: nn.Module, history: dict, Xte: np.ndarray, out: Path, stem
     w = first.weight.numpy()
     fig, axes = plt.subplots(2, len(w), figsize=(1.6 * len(w), 3.4), squeeze=False)
     with mg.no_grad():
-        maps = first(mg.tensor(Xte[:1])).numpy()[0]
+        maps = first(mg.tensor(Xte[:1], device=device)).numpy()[0]
     for k in range(len(w)):
         axes[0, k].imshow(w[k, 0], cmap="gray")
         axes[0, k].set_title(f"filter {k}", fontsize=8)
