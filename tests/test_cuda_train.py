@@ -324,3 +324,54 @@ def test_lenet5_few_hundred_steps_same_loss_curve_real_gpu():
     np.testing.assert_allclose(curves["cuda"][:50], curves["cpu"][:50], rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(curves["cuda"], curves["cpu"], rtol=2e-2, atol=2e-3)
     assert curves["cpu"][-20:].mean() < curves["cpu"][:20].mean()
+
+
+# -- bench/bench_cuda.py runs ----------------------------------------------------------------------
+
+
+def test_bench_cuda_smoke_runs_in_the_simulator():
+    """``bench/bench_cuda.py --smoke`` (conv part: the LeNet part takes minutes per step in the
+    simulator) runs end to end, counts launches, and sees no host fallback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env.pop("MINIGRAD_CUDA_STRICT", None)
+    cmd = [sys.executable, str(root / "bench" / "bench_cuda.py")]
+    r = subprocess.run([*cmd, "--smoke", "--only", "conv", "--no-torch"], env=env,
+                       capture_output=True, text=True, timeout=120, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [ln for ln in r.stdout.splitlines() if ln.startswith("conv2d (")]
+    assert len(rows) == 2, r.stdout
+    for row in rows:
+        assert "0 fallbacks" in row and " 0 launches" not in row, row
+    # without --smoke the simulator refuses to pretend to time anything
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=root)
+    assert r.returncode == 2 and "--smoke" in r.stderr
+
+
+def test_train_cnn_device_option_errors(monkeypatch, tmp_path):
+    """``examples/train_cnn.py --device``: a bad device or a missing GPU exits with a clear
+    message before any data is loaded."""
+    import importlib.util
+    from pathlib import Path
+
+    from numba import cuda as nbcuda
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "train_cnn.py"
+    spec = importlib.util.spec_from_file_location("train_cnn_gpu_test", path)
+    train_cnn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_cnn)
+    base = ["--epochs", "1", "--out-dir", str(tmp_path), "--no-plots"]
+    with pytest.raises(SystemExit, match="cuda:0"):
+        train_cnn.train(train_cnn.parse_args([*base, "--device", "cuda:7"]))
+    monkeypatch.setattr(nbcuda, "is_available", lambda: False)
+    mcuda._probe.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match=r'pip install "minigrad\[cuda\]"'):
+            train_cnn.train(train_cnn.parse_args([*base, "--device", "cuda"]))
+    finally:
+        monkeypatch.undo()
+        mcuda._probe.cache_clear()
