@@ -330,7 +330,7 @@ class Module:
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, str):  # 'cpu', 'cuda', 'cuda:0', or a minigrad device
+            elif isinstance(a, str) and not _is_dtype_name(a):  # 'cpu', 'cuda', 'cuda:0'
                 device = a
             else:
                 dtype = a
@@ -554,6 +554,14 @@ class Module:
         if print_fn is not None:
             print_fn(s)
         return s
+
+
+def _is_dtype_name(s: str) -> bool:
+    try:
+        np.dtype(s)
+    except TypeError:
+        return False
+    return True
 
 
 def _copy_into(dst: Any, src: Any) -> None:
