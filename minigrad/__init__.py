@@ -19,7 +19,8 @@ if "NUMBA_THREADING_LAYER" not in _os.environ:
     _numba.config.THREADING_LAYER = "workqueue"
 
 
-from minigrad import autograd, data, nn, optim, random, testing, viz
+from minigrad import autograd, cuda, data, nn, optim, random, testing, viz
+from minigrad._device import device
 from minigrad.autograd import (
     Function,
     enable_grad,
@@ -106,7 +107,8 @@ __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye", "rand", "randn",
     "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
-    "manual_seed", "autograd", "data", "nn", "optim", "random", "testing", "viz", "explain",
+    "manual_seed", "autograd", "cuda", "data", "device", "nn", "optim", "random", "testing", "viz",
+    "explain",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
     "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to", "var",

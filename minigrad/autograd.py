@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minigrad import device as _device
+from minigrad import _device as _device
 from minigrad.cuda.array import CudaArray
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from minigrad import autograd
+from minigrad._device import device, device_of, move
 from minigrad.cuda.array import CudaArray
-from minigrad.device import device, device_of, move
 from minigrad.random import generator
 
 __all__ = [
@@ -101,7 +101,7 @@ class Tensor:
             arr = arr.copy()  # tensor(x) never aliases x (from_numpy does)
         _check_requires_grad(arr.dtype, requires_grad)
         if device is not None:
-            arr = move(arr, device)
+            arr = move(arr, device, "tensor(device='cuda')")
         self.data: Any = arr
         self.grad: Tensor | None = None
         self._requires_grad = bool(requires_grad)

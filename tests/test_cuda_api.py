@@ -13,8 +13,8 @@ import pytest
 
 import minigrad as mg
 import minigrad.cuda as mcuda
+from minigrad._device import device
 from minigrad.cuda import CudaArray
-from minigrad.device import device
 
 pytestmark = pytest.mark.cuda
 

@@ -381,3 +381,39 @@ def test_train_cnn_device_option_errors(monkeypatch, tmp_path):
     finally:
         monkeypatch.undo()
         mcuda._probe.cache_clear()
+
+
+def _small_cnn_curve(device, steps=3, seed=0):
+    """Losses of a small conv -> batch norm -> relu -> max pool -> linear net trained with SGD:
+    every kind of layer LeNet-5 uses (and batch norm), at a size the simulator runs quickly.
+    (Not Adam: the conv bias before batch norm has a gradient that is zero up to rounding, which
+    Adam's normalisation would blow up into different steps on the two devices.)"""
+    mg.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 3 * 3, 4))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((steps, 2, 1, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 4, (steps, 2))
+    model.to(device)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    losses = []
+    for i in range(steps):
+        loss = F.cross_entropy(model(mg.tensor(X[i]).to(device)), mg.tensor(y[i]).to(device))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return np.array(losses), model
+
+
+def test_small_cnn_training_steps_match_cpu_and_stay_on_the_device():
+    """The default-run stand-in for the LeNet-5 test above (which takes minutes in the
+    simulator): whole training steps under strict mode, losses and weights equal to the CPU's."""
+    cpu, cpu_model = _small_cnn_curve("cpu")
+    with strict():
+        gpu, gpu_model = _small_cnn_curve("cuda")
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=1e-5)
+    assert cpu[-1] != cpu[0]
+    for (name, a), (_, b) in zip(cpu_model.named_parameters(), gpu_model.named_parameters()):
+        assert b.device == "cuda"
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)

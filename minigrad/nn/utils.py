@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from minigrad import device as _device
+from minigrad import _device as _device
 from minigrad.autograd import no_grad
 from minigrad.tensor import Tensor
 

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from minigrad._device import is_cuda
 from minigrad.autograd import Function
-from minigrad.device import is_cuda
 from minigrad.ops.kernels.cpu import activation as K
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor

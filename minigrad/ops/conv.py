@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._device import is_cuda
 from minigrad.autograd import Function
-from minigrad.device import is_cuda
 from minigrad.ops.kernels.cpu import conv as K
 from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor

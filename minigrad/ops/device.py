@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from minigrad._device import device, device_of, move
 from minigrad.autograd import Function
-from minigrad.device import device, device_of, move
 from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import random as mg_random
-from minigrad.device import is_cuda
+from minigrad._device import is_cuda
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
 

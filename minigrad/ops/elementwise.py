@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import device as _device
+from minigrad import _device as _device
 from minigrad.autograd import Function
 from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import DEFAULT_DTYPE, Tensor

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import device as mdev
+from minigrad import _device as mdev
+from minigrad._device import is_cuda
 from minigrad.autograd import Function
-from minigrad.device import is_cuda
 from minigrad.ops.activation import Activation
 from minigrad.ops.kernels.cpu import softmax as K
 from minigrad.ops.registry import OpInfo, Sample, register

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from minigrad._device import is_cuda
 from minigrad.autograd import Function, is_grad_enabled
-from minigrad.device import is_cuda
 from minigrad.ops.kernels.cpu import norm as K
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import device as _device
+from minigrad import _device as _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.registry import OpInfo, register

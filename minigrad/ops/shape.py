@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import device as _device
+from minigrad import _device as _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.reduce import normalize_axes

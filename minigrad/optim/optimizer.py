@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import device as _device
+from minigrad import _device as _device
 from minigrad.autograd import enable_grad, no_grad
 from minigrad.tensor import Tensor
 

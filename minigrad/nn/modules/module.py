@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import device as _device
+from minigrad import _device as _device
 from minigrad.autograd import no_grad
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor

@@ -1,5 +1,5 @@
-"""Devices: ``minigrad.device('cuda')``, and the array helpers that keep new arrays on the device
-of the arrays they are made for.
+"""Devices: ``minigrad.device("cuda")`` (the class, exported by the package), and the array
+helpers that keep new arrays on the device of the arrays they are made for.
 
 A tensor's storage is an ``np.ndarray`` (device ``cpu``) or a ``minigrad.cuda.CudaArray``
 (device ``cuda``). Op code that makes a *new* array from a shape (``np.zeros(shape)``) would
@@ -72,8 +72,9 @@ def device_of(a: Any) -> device:
     return CUDA if type(a) is CudaArray else CPU
 
 
-def move(a: Any, dev: Any) -> Any:
-    """``a`` on device ``dev`` (the same object when it is already there)."""
+def move(a: Any, dev: Any, who: str = ".to('cuda')") -> Any:
+    """``a`` on device ``dev`` (the same object when it is already there); ``who`` names the
+    call in the error raised when CUDA is unavailable."""
     dev = device(dev)
     if dev == "cuda":
         if type(a) is CudaArray:
@@ -81,7 +82,7 @@ def move(a: Any, dev: Any) -> Any:
         from minigrad.cuda import array as ca
         from minigrad.cuda import require
 
-        require(".to('cuda')")
+        require(who)
         return ca.from_host(a)
     return a.get() if type(a) is CudaArray else a
 
