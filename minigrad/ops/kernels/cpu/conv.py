@@ -38,10 +38,16 @@ flipped kernel), kept for teaching and tested equal to the fast path.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import numpy as np
 from numba import njit, uint64
 
 __all__ = [
+    "Columns",
     "conv_out_size",
     "conv2d_forward",
     "conv2d_grad_input",
@@ -58,6 +64,15 @@ Quad = tuple[int, int, int, int]
 _COLS_BUDGET = 1 << 17
 _FOLD_BELOW = 1024
 
+# Batch splitting across threads (see _split). None: as many threads as OpenBLAS was
+# configured with (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / cores); 1 turns splitting off.
+_MAX_THREADS: int | None = None
+
+# The forward keeps its im2col columns for the weight gradient when they take at most this many
+# bytes. Below glibc's largest mmap threshold (32 MiB) a freed buffer of this size is recycled
+# from the heap, so keeping costs no page faults; larger ones would be fresh pages every step.
+_KEEP_COLUMNS_BYTES = 1 << 24
+
 
 def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
     """Output length along one axis: ``(n + lo + hi - dilation*(f-1) - 1) // stride + 1``."""
@@ -68,7 +83,7 @@ def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilatio
 # Numba kernels
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _valid_range(n_in, n_out, stride, offset):
     """Output positions ``o`` in ``[lo, hi)`` whose input index ``o*stride + offset`` is inside
     ``[0, n_in)``."""
@@ -82,7 +97,7 @@ def _valid_range(n_in, n_out, stride, offset):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _im2col(x, n0, n1, c0, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
             cols, row_stride, sample_stride):
     """Receptive fields of samples ``n0:n1``, channels ``c0:c0+cg`` -> flat ``cols``.
@@ -128,7 +143,7 @@ def _im2col(x, n0, n1, c0, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
                             cols[d + j] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _col2im(cols, row_stride, sample_stride, n0, n1, c0, cg, kh, kw, sh, sw, top, left, dh, dw,
             oh, ow, gx):
     """Adjoint of ``_im2col``: scatter-add flat ``cols`` back onto ``gx`` (N, C, H, W) contiguous.
@@ -185,11 +200,81 @@ def _chunk(n: int, rows: int, p: int, itemsize: int) -> int:
     return max(1, min(n, _COLS_BUDGET // max(1, rows * p * itemsize)))
 
 
+# Running the batch in threads. OpenBLAS's own threads busy-wait between GEMMs, so they cannot
+# share the cores with a parallel im2col (see the module docstring); instead each of T Python
+# threads takes a contiguous slice of the batch and runs the whole pipeline on it (nogil im2col,
+# then single-threaded GEMMs), with OpenBLAS limited to one thread meanwhile.
+
+
+class _Blas:
+    """OpenBLAS thread control through threadpoolctl (optional: without it, no splitting)."""
+
+    lock = threading.Lock()
+    controller: Any = None
+    threads = 1
+    pool: ThreadPoolExecutor | None = None
+    pool_size = 0
+    ready = False
+
+    @classmethod
+    def setup(cls) -> None:
+        if cls.ready:
+            return
+        cls.ready = True
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return
+        ctl = ThreadpoolController().select(user_api="blas")
+        counts = [lib["num_threads"] for lib in ctl.info()]
+        if counts:
+            cls.controller, cls.threads = ctl, max(1, min(counts))
+
+
+def _split(count: int, work: Callable[[int, int], Any]) -> list[Any]:
+    """``[work(lo, hi) for each contiguous slice of range(count)]``, the slices run in threads.
+
+    Serial (one slice) when threadpoolctl is missing, OpenBLAS has one thread, there is one item,
+    or another thread is inside a split conv right now (the BLAS limit is process-wide, so only
+    one caller may set and restore it).
+    """
+    _Blas.setup()
+    t = min(count, _Blas.threads if _MAX_THREADS is None else _MAX_THREADS)
+    if t <= 1 or _Blas.controller is None or not _Blas.lock.acquire(blocking=False):
+        return [work(0, count)]
+    try:
+        if _Blas.pool_size < t - 1:
+            _Blas.pool = ThreadPoolExecutor(t - 1, thread_name_prefix="minigrad-conv")
+            _Blas.pool_size = t - 1
+        bounds = [count * i // t for i in range(t + 1)]
+        with _Blas.controller.limit(limits=1):
+            futures = [_Blas.pool.submit(work, bounds[i], bounds[i + 1]) for i in range(1, t)]
+            first = work(bounds[0], bounds[1])
+            return [first] + [f.result() for f in futures]
+    finally:
+        _Blas.lock.release()
+
+
+class Columns:
+    """The forward's im2col columns, kept for the weight gradient (no second im2col).
+
+    ``data``: (chunks, groups, rows, m * P), chunk ``i`` holding samples ``i*m .. i*m + m - 1``
+    side by side (the last chunk may be partly unused); rows ``crs:`` are the bias's ones row.
+    """
+
+    def __init__(self, data: np.ndarray, m: int, crs: int) -> None:
+        self.data, self.m, self.crs = data, m, crs
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, dilation: Pair,
-                   groups: int, bias: np.ndarray | None = None) -> np.ndarray:
+                   groups: int, bias: np.ndarray | None = None, keep_columns: bool = False
+                   ) -> Any:
     """Cross-correlation y: (N, K, OH, OW) of x: (N, C, H, W) with w: (K, C//groups, R, S).
 
     ``bias``: (K,) or None, added to every output pixel. Geometry is trusted (validated by the op).
+    With ``keep_columns``, returns ``(y, columns)``: the im2col columns as a :class:`Columns` for
+    :func:`conv2d_grad_weight`, or None where they are not worth keeping (1x1 kernels, or more
+    than ``_KEEP_COLUMNS_BYTES``).
     """
     x, w = _common(x, w)
     n, c, h, wd = x.shape
@@ -210,29 +295,44 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, di
                       out=y[:, g * kg:(g + 1) * kg])
         if bias is not None:
             y += w2[:, crs:]
-        return y.reshape(n, k, oh, ow)
+        y = y.reshape(n, k, oh, ow)
+        return (y, None) if keep_columns else y
 
     rows = w2.shape[1]
     m = _chunk(n, rows, p, x.itemsize)
-    cols = np.empty((rows, m * p), dtype=x.dtype)
-    if bias is not None:
-        cols[crs] = 1
-    flat = cols.ravel()
-    tmp = np.empty((kg, m * p), dtype=x.dtype) if m > 1 else None
-    for n0 in range(0, n, m):
-        n1 = min(n, n0 + m)
-        mm = n1 - n0
-        for g in range(groups):
-            _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
-                    flat, m * p, p)
-            wg = w2[g * kg:(g + 1) * kg]
-            if m == 1:
-                np.matmul(wg, cols, out=y[n0, g * kg:(g + 1) * kg])
-            else:
-                t = tmp[:, :mm * p]
-                np.matmul(wg, cols[:, :mm * p], out=t)
-                y[n0:n1, g * kg:(g + 1) * kg] = t.reshape(kg, mm, p).transpose(1, 0, 2)
-    return y.reshape(n, k, oh, ow)
+    chunks = -(-n // m)
+    kept = None
+    if keep_columns and chunks * groups * rows * m * p * x.itemsize <= _KEEP_COLUMNS_BYTES:
+        kept = np.empty((chunks, groups, rows, m * p), dtype=x.dtype)
+
+    def work(lo: int, hi: int) -> None:
+        cols = np.empty((rows, m * p), dtype=x.dtype) if kept is None else None
+        if cols is not None and bias is not None:
+            cols[crs] = 1
+        tmp = np.empty((kg, m * p), dtype=x.dtype) if m > 1 else None
+        for ci in range(lo, hi):
+            n0, n1 = ci * m, min(n, ci * m + m)
+            mm = n1 - n0
+            for g in range(groups):
+                if kept is not None:
+                    cols = kept[ci, g]
+                    if bias is not None:
+                        cols[crs] = 1
+                _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
+                        cols.ravel(), m * p, p)
+                wg = w2[g * kg:(g + 1) * kg]
+                if m == 1:
+                    np.matmul(wg, cols, out=y[n0, g * kg:(g + 1) * kg])
+                else:
+                    t = tmp[:, :mm * p]
+                    np.matmul(wg, cols[:, :mm * p], out=t)
+                    y[n0:n1, g * kg:(g + 1) * kg] = t.reshape(kg, mm, p).transpose(1, 0, 2)
+
+    _split(chunks, work)
+    y = y.reshape(n, k, oh, ow)
+    if not keep_columns:
+        return y
+    return y, (None if kept is None else Columns(kept, m, crs))
 
 
 def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pair,
@@ -257,27 +357,36 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pai
                       out=gx[:, g * cg:(g + 1) * cg])
         return gx.reshape(n, c, h, wd)
 
-    gx = np.zeros((n, c, h, wd), dtype=gy.dtype)
+    gx = np.empty((n, c, h, wd), dtype=gy.dtype)
     m = _chunk(n, crs, p, gy.itemsize)
-    # per-sample layout (m, crs, p): the batched GEMM then reads gy in place, no transpose
-    gcols = np.empty((m, crs, p), dtype=gy.dtype)
-    flat = gcols.ravel()
-    for n0 in range(0, n, m):
-        n1 = min(n, n0 + m)
-        mm = n1 - n0
-        for g in range(groups):
-            np.matmul(wt[g * kg:(g + 1) * kg].T, gy3[n0:n1, g * kg:(g + 1) * kg], out=gcols[:mm])
-            _col2im(flat, p, crs * p, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw,
-                    oh, ow, gx)
+
+    def work(lo: int, hi: int) -> None:
+        gx[lo * m:hi * m] = 0  # zeroed by the thread that accumulates into it
+        # per-sample layout (m, crs, p): the batched GEMM then reads gy in place, no transpose
+        gcols = np.empty((m, crs, p), dtype=gy.dtype)
+        flat = gcols.ravel()
+        for ci in range(lo, hi):
+            n0, n1 = ci * m, min(n, ci * m + m)
+            mm = n1 - n0
+            for g in range(groups):
+                np.matmul(wt[g * kg:(g + 1) * kg].T, gy3[n0:n1, g * kg:(g + 1) * kg],
+                          out=gcols[:mm])
+                _col2im(flat, p, crs * p, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh,
+                        dw, oh, ow, gx)
+
+    _split(-(-n // m), work)
     return gx
 
 
 def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: Pair,
-                       padding: Quad, dilation: Pair, groups: int) -> np.ndarray:
+                       padding: Quad, dilation: Pair, groups: int,
+                       columns: Columns | None = None) -> np.ndarray:
     """Gradient of conv2d w.r.t. its weight: gw (K, C//groups, R, S).
 
-    x: (N, C, H, W), gy: (N, K, OH, OW). Accumulates ``columns @ gy.T`` chunk by chunk: the
-    transposed product (C/g*R*S, K/g) measured 10-20% faster in OpenBLAS than ``gy @ columns.T``.
+    x: (N, C, H, W), gy: (N, K, OH, OW); ``columns``: the forward's (same x, same geometry), or
+    None to rebuild them. Accumulates ``columns @ gy.T`` chunk by chunk: the transposed product
+    (C/g*R*S, K/g) measured 10-20% faster in OpenBLAS than ``gy @ columns.T``. Each thread sums
+    its slice of the batch; the slices' sums are added at the end.
     """
     x, gy = _common(x, gy)
     n, c, h, wd = x.shape
@@ -296,21 +405,33 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
             gw[g * kg:(g + 1) * kg] = gyg @ xg.T
         return gw.reshape(k, cg, kh, kw)
 
-    gw_t = np.zeros((groups, crs, kg), dtype=x.dtype)
-    part = np.empty((crs, kg), dtype=x.dtype)
-    m = _chunk(n, crs, p, x.itemsize)
-    cols = np.empty((crs, m * p), dtype=x.dtype)
-    flat = cols.ravel()
-    for n0 in range(0, n, m):
-        n1 = min(n, n0 + m)
-        mm = n1 - n0
-        for g in range(groups):
-            _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
-                    flat, m * p, p)
-            gyg = gy3[n0:n1, g * kg:(g + 1) * kg]
-            gyg = gyg[0] if mm == 1 else gyg.transpose(1, 0, 2).reshape(kg, mm * p)
-            np.matmul(cols[:, :mm * p], gyg.T, out=part)
-            gw_t[g] += part
+    if columns is not None and (columns.data.dtype != x.dtype or columns.crs != crs):
+        columns = None
+    m = _chunk(n, crs, p, x.itemsize) if columns is None else columns.m
+
+    def work(lo: int, hi: int) -> np.ndarray:
+        gw_t = np.zeros((groups, crs, kg), dtype=x.dtype)
+        part = np.empty((crs, kg), dtype=x.dtype)
+        cols = np.empty((crs, m * p), dtype=x.dtype) if columns is None else None
+        for ci in range(lo, hi):
+            n0, n1 = ci * m, min(n, ci * m + m)
+            mm = n1 - n0
+            for g in range(groups):
+                if columns is None:
+                    _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
+                            cols.ravel(), m * p, p)
+                else:
+                    cols = columns.data[ci, g, :crs]
+                gyg = gy3[n0:n1, g * kg:(g + 1) * kg]
+                gyg = gyg[0] if mm == 1 else gyg.transpose(1, 0, 2).reshape(kg, mm * p)
+                np.matmul(cols[:, :mm * p], gyg.T, out=part)
+                gw_t[g] += part
+        return gw_t
+
+    parts = _split(-(-n // m), work)
+    gw_t = parts[0]
+    for other in parts[1:]:
+        gw_t += other
     return gw_t.transpose(0, 2, 1).reshape(k, cg, kh, kw)
 
 
