@@ -66,12 +66,16 @@ _FOLD_BELOW = 1024
 
 # Batch splitting across threads (see _split). None: as many threads as OpenBLAS was
 # configured with (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / cores); 1 turns splitting off.
+# Convolutions under _SPLIT_FLOPS multiply-adds x 2 stay in one thread: on (64, 6, 14, 14) 5x5
+# (31 MFLOP) and (64, 1, 28, 28) 5x5 (15 MFLOP) the thread hand-offs cost more than they gave
+# (10-15% slower); from (64, 3, 32, 32) 3x3 (113 MFLOP) up splitting paid.
 _MAX_THREADS: int | None = None
+_SPLIT_FLOPS = 1 << 26
 
 # The forward keeps its im2col columns for the weight gradient when they take at most this many
 # bytes. Below glibc's largest mmap threshold (32 MiB) a freed buffer of this size is recycled
 # from the heap, so keeping costs no page faults; larger ones would be fresh pages every step.
-_KEEP_COLUMNS_BYTES = 1 << 24
+_KEEP_COLUMNS_BYTES = 6 << 20
 
 
 def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -231,13 +235,15 @@ class _Blas:
             cls.controller, cls.threads = ctl, max(1, min(counts))
 
 
-def _split(count: int, work: Callable[[int, int], Any]) -> list[Any]:
+def _split(count: int, work: Callable[[int, int], Any], flops: int) -> list[Any]:
     """``[work(lo, hi) for each contiguous slice of range(count)]``, the slices run in threads.
 
-    Serial (one slice) when threadpoolctl is missing, OpenBLAS has one thread, there is one item,
-    or another thread is inside a split conv right now (the BLAS limit is process-wide, so only
-    one caller may set and restore it).
+    Serial (one slice) for small work (``flops < _SPLIT_FLOPS``), when threadpoolctl is missing,
+    OpenBLAS has one thread, there is one item, or another thread is inside a split conv right
+    now (the BLAS limit is process-wide, so only one caller may set and restore it).
     """
+    if flops < _SPLIT_FLOPS:
+        return [work(0, count)]
     _Blas.setup()
     t = min(count, _Blas.threads if _MAX_THREADS is None else _MAX_THREADS)
     if t <= 1 or _Blas.controller is None or not _Blas.lock.acquire(blocking=False):
@@ -328,7 +334,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, di
                     np.matmul(wg, cols[:, :mm * p], out=t)
                     y[n0:n1, g * kg:(g + 1) * kg] = t.reshape(kg, mm, p).transpose(1, 0, 2)
 
-    _split(chunks, work)
+    _split(chunks, work, 2 * n * k * p * crs)
     y = y.reshape(n, k, oh, ow)
     if not keep_columns:
         return y
@@ -374,7 +380,7 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pai
                 _col2im(flat, p, crs * p, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh,
                         dw, oh, ow, gx)
 
-    _split(-(-n // m), work)
+    _split(-(-n // m), work, 2 * n * k * p * crs)
     return gx
 
 
@@ -428,7 +434,7 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
                 gw_t[g] += part
         return gw_t
 
-    parts = _split(-(-n // m), work)
+    parts = _split(-(-n // m), work, 2 * n * k * p * crs)
     gw_t = parts[0]
     for other in parts[1:]:
         gw_t += other
