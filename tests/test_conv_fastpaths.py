@@ -1,8 +1,9 @@
-"""Conv CPU fast paths: the batch split over threads and the forward's kept im2col columns.
+"""Conv CPU fast paths: the batch split over threads, the forward's kept im2col columns, and
+Winograd F(2x2, 3x3) for 3x3 stride-1 layers.
 
-Both are tuning, not semantics: with any thread count, any split threshold and any column budget,
-the kernels must equal the NumPy-loop references (minigrad.testing.conv_reference), and the op's
-gradients must not depend on whether the columns were kept. Timings live in bench/, not here.
+All are tuning, not semantics: with any thread count, split threshold, column budget or Winograd
+threshold, the kernels must equal the NumPy-loop references (minigrad.testing.conv_reference),
+and the op's gradients must not depend on which path ran. Timings live in bench/, not here.
 """
 
 from __future__ import annotations
@@ -95,12 +96,11 @@ def _check_kernels(plan, dtype, geo, layout, with_bias, seed):
     expected = R.conv2d_ref(x, w, b, *_args(geo)[:3], groups=geo["groups"])
     assert y.dtype == dtype and y.shape == expected.shape
     np.testing.assert_allclose(y, expected, **_tol(dtype, 10))
-    if PLANS[plan]["_KEEP_COLUMNS_BYTES"] == 0 or (geo["w_shape"][2:] == (1, 1)
-                                                  and geo["stride"] == (1, 1)
-                                                  and not any(geo["padding"])):
-        assert cols is None  # nothing kept: over budget, or the 1x1 path has no columns
-    else:
-        assert isinstance(cols, K.Columns)
+    no_columns = (PLANS[plan]["_KEEP_COLUMNS_BYTES"] == 0  # over budget
+                  or K._WINOGRAD_MIN_CHANNELS == 1  # maybe Winograd: no columns
+                  or (geo["w_shape"][2:] == (1, 1) and geo["stride"] == (1, 1)
+                      and not any(geo["padding"])))  # the 1x1 path: no im2col
+    assert (cols is None) if no_columns else isinstance(cols, K.Columns)
 
     gy = rng.standard_normal(y.shape).astype(dtype)
     gx = K.conv2d_grad_input(_layout(gy, layout), _layout(w, layout), x.shape[2:], *_args(geo))
@@ -112,6 +112,47 @@ def _check_kernels(plan, dtype, geo, layout, with_bias, seed):
                                   *_args(geo), columns=columns)
         assert gw.dtype == dtype and gw.shape == w.shape
         np.testing.assert_allclose(gw, gw_ref, **_tol(dtype, 30))
+
+
+@st.composite
+def winograd_geometries(draw):
+    """3x3, stride 1, no dilation, one group: Winograd's domain. Padding 3 is allowed: the
+    forward still takes Winograd, the input gradient falls back to col2im."""
+    c, k, n = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    padding = tuple(draw(st.integers(0, 3)) for _ in range(4))
+    assume(h + padding[0] + padding[1] >= 3 and w + padding[2] + padding[3] >= 3)
+    return dict(x_shape=(n, c, h, w), w_shape=(k, c, 3, 3), stride=(1, 1), padding=padding,
+                dilation=(1, 1), groups=1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(geo=winograd_geometries(), layout=st.sampled_from(["contiguous", "fortran", "sliced"]),
+       with_bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_winograd_matches_loops(threads, dtype, geo, layout, with_bias, seed):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "_WINOGRAD_MIN_CHANNELS", 1)
+        mp.setattr(K, "_MAX_THREADS", threads)
+        mp.setattr(K, "_SPLIT_FLOPS", 0)
+        _check_kernels("serial_recompute", dtype, geo, layout, with_bias, seed)
+
+
+def test_winograd_is_taken_where_documented(monkeypatch):
+    """Guards the dispatch (a silent fall-back would leave the tests above testing im2col)."""
+    calls = []
+    real = K._winograd_conv
+    monkeypatch.setattr(K, "_winograd_conv", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(K, "_WINOGRAD_MIN_CHANNELS", 2)
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    y = K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    K.conv2d_grad_input(y, w, (6, 6), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert len(calls) == 2
+    K.conv2d_forward(x, w, (2, 1), (1, 1, 1, 1), (1, 1), 1)  # strided: im2col
+    K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 2), 1)  # dilated: im2col
+    K.conv2d_forward(x[:, :1], w[:, :1], (1, 1), (1, 1, 1, 1), (1, 1), 1)  # 1 channel: im2col
+    assert len(calls) == 2
 
 
 def test_columns_of_another_dtype_are_rebuilt(monkeypatch):
