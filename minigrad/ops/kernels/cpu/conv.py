@@ -11,10 +11,14 @@ float32, against OpenBLAS sgemm at ~190 GFLOP/s on these shapes):
   im2col matrix (75 MB for (32, 64, 32, 32) 3x3) is memory-bound to write; per-sample columns
   (2.4 MB) are re-used from cache by the GEMM. Splitting a sample further into bands of output
   rows to fit L2 made the GEMMs smaller and was 0-15% slower: not kept.
-* The Numba kernels here are serial on purpose. A ``prange`` im2col/col2im under Numba's default
-  OpenMP threading layer, interleaved with OpenBLAS's threaded GEMMs, made the whole op 10x
-  slower (both pools spin-wait for their cores); under the 'workqueue' layer it was no faster
-  than serial, since the GEMM dominates. Serial kernels are right under either layer.
+* Two cores are used by splitting the batch, not the kernels: each of T Python threads (T = the
+  OpenBLAS thread count) runs im2col (nogil Numba) and its GEMMs on a contiguous slice of the
+  batch, with OpenBLAS limited to one thread meanwhile (threadpoolctl; without it everything
+  runs in the calling thread). A ``prange`` im2col between OpenBLAS's threaded GEMMs made the
+  op up to 10x slower under the OpenMP layer (both pools spin-wait for the cores) and no faster
+  under workqueue. Splitting made (32, 64, 32, 32) 3x3 and (32, 32, 64, 64) 3x3 s2 faster, and
+  far less sensitive to other processes on a shared machine (OpenBLAS's spinning workers lose
+  their time slices); under ``_SPLIT_FLOPS`` it did not pay and is skipped.
 * im2col/col2im index flat buffers with unsigned offsets: LLVM then vectorises the inner row
   copies (3x faster than 4-D signed indexing, which keeps a negative-index wraparound test).
 * The bias is folded into the forward GEMM as an extra row of ones in the columns (no extra pass
@@ -26,10 +30,21 @@ float32, against OpenBLAS sgemm at ~190 GFLOP/s on these shapes):
   at a time and the GEMM writes straight into ``y``.
 * The weight gradient is accumulated as ``columns @ gy.T`` ((C/g*R*S, K/g) per sample): 10-20%
   faster in OpenBLAS than the transposed product ``gy @ columns.T``.
-* Tried and not kept: Winograd F(2x2, 3x3) for 3x3 stride-1 layers (GEMM time 12.5 -> 7-9 ms on
-  (32, 64, 32, 32), but the Numba tile transforms took 9-12 ms, total no better); the input
-  gradient as a forward convolution of gy with the flipped kernel (equal for big layers, 2-4x
-  slower for small ones); folding samples into the input-gradient GEMM (within noise).
+* Winograd F(2x2, 3x3) for 3x3 stride-1 single-group layers with >= ``_WINOGRAD_MIN_CHANNELS``
+  channels in and out: forward, and the input gradient (a 3x3 stride-1 conv of gy with the
+  flipped kernel). One sample at a time (its tiles stay in cache); 2.25x fewer GEMM
+  multiply-adds. A first version (whole-batch tiles) lost to im2col: its input transform wrote
+  16 planes exactly 64 KiB apart, all in the same L1 sets; offsetting the planes by an odd
+  number of cache lines made it 7x faster. (32, 64, 32, 32) 3x3: forward 33 -> 23 ms, input
+  gradient 28 -> 23 ms; (32, 32, 32, 32) -> 32: 10.3 -> 7.9 ms; at 16 channels about equal; with
+  3 input channels 1.6x slower (the transforms dominate), hence the threshold.
+* The forward keeps its im2col columns for the weight gradient when they take at most
+  ``_KEEP_COLUMNS_BYTES`` (forward + weight gradient 10-12% faster on (64, 6, 14, 14) 5x5 and
+  (64, 1, 28, 28) 5x5 (3.9 and 5.2 MB of columns), 10% slower on (64, 3, 32, 32) 3x3 (7.3 MB);
+  the big layers' columns (38-75 MB) would be fresh, page-faulting memory every step).
+* Tried and not kept: the input gradient as a forward convolution of gy with the flipped kernel
+  through im2col (equal for big layers, 2-4x slower for small ones); folding samples into the
+  input-gradient GEMM (within noise).
 
 ``conv2d_grad_input`` (col2im) is also conv_transpose2d's forward. ``conv2d_grad_input_rot180`` is
 the textbook version of the same gradient (dilate, pad to a full convolution, correlate with the
