@@ -1,9 +1,9 @@
-"""Conv CPU fast paths: the batch split over threads, the forward's kept im2col columns, and
-Winograd F(2x2, 3x3) for 3x3 stride-1 layers.
+"""Conv CPU fast paths: the batch split over threads, and Winograd F(2x2, 3x3) for 3x3
+stride-1 layers.
 
-All are tuning, not semantics: with any thread count, split threshold, column budget or Winograd
-threshold, the kernels must equal the NumPy-loop references (minigrad.testing.conv_reference),
-and the op's gradients must not depend on which path ran. Timings live in bench/, not here.
+Both are tuning, not semantics: with any thread count, split threshold, chunking or Winograd
+threshold, the kernels must equal the NumPy-loop references (minigrad.testing.conv_reference).
+Timings live in bench/, not here.
 """
 
 from __future__ import annotations
@@ -15,27 +15,21 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import minigrad as mg
-from minigrad.ops import conv as C
 from minigrad.ops.kernels.cpu import conv as K
 from minigrad.testing import conv_reference as R
 
 DTYPES = [np.float32, np.float64]
 
 # _MAX_THREADS: how many threads split the batch; _SPLIT_FLOPS = 0 forces the split even for
-# these tiny problems; _KEEP_COLUMNS_BYTES: 0 never keeps, 1 << 30 always keeps. The batch is
-# split by chunks of samples, so the split plans also make the chunks small (_FOLD_BELOW=0: one
-# sample per chunk; or a small _COLS_BUDGET), else a tiny batch is one chunk and nothing splits.
+# these tiny problems. The batch is split by chunks of samples, so the split plans also make the
+# chunks small (_FOLD_BELOW=0: one sample per chunk; or a small _COLS_BUDGET), else a tiny batch
+# is one chunk and nothing splits.
 PLANS = {
-    "serial_recompute": dict(_MAX_THREADS=1, _KEEP_COLUMNS_BYTES=0),
-    "split2_keep": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _KEEP_COLUMNS_BYTES=1 << 30,
-                        _FOLD_BELOW=0),
-    "split3_keep_folded": dict(_MAX_THREADS=3, _SPLIT_FLOPS=0, _KEEP_COLUMNS_BYTES=1 << 30,
-                               _FOLD_BELOW=10**9, _COLS_BUDGET=5000),
-    "split2_recompute_folded": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _KEEP_COLUMNS_BYTES=0,
-                                    _FOLD_BELOW=10**9, _COLS_BUDGET=3000),
-    "one_chunk_keep": dict(_SPLIT_FLOPS=0, _KEEP_COLUMNS_BYTES=1 << 30, _FOLD_BELOW=10**9,
-                           _COLS_BUDGET=1 << 30),
+    "serial": dict(_MAX_THREADS=1),
+    "split2_per_sample": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _FOLD_BELOW=0),
+    "split3_folded": dict(_MAX_THREADS=3, _SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=5000),
+    "split2_folded": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=3000),
+    "one_chunk": dict(_SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=1 << 30),
 }
 
 
@@ -82,36 +76,28 @@ def test_kernels_match_loops_under_every_plan(plan, dtype, geo, layout, with_bia
     with pytest.MonkeyPatch.context() as mp:
         for name, value in PLANS[plan].items():
             mp.setattr(K, name, value)
-        _check_kernels(plan, dtype, geo, layout, with_bias, seed)
+        _check_kernels(dtype, geo, layout, with_bias, seed)
 
 
-def _check_kernels(plan, dtype, geo, layout, with_bias, seed):
+def _check_kernels(dtype, geo, layout, with_bias, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(geo["x_shape"]).astype(dtype)
     w = rng.standard_normal(geo["w_shape"]).astype(dtype)
     b = rng.standard_normal(geo["w_shape"][0]).astype(dtype) if with_bias else None
 
-    y, cols = K.conv2d_forward(_layout(x, layout), _layout(w, layout), *_args(geo), bias=b,
-                               keep_columns=True)
+    y = K.conv2d_forward(_layout(x, layout), _layout(w, layout), *_args(geo), bias=b)
     expected = R.conv2d_ref(x, w, b, *_args(geo)[:3], groups=geo["groups"])
     assert y.dtype == dtype and y.shape == expected.shape
     np.testing.assert_allclose(y, expected, **_tol(dtype, 10))
-    no_columns = (PLANS[plan]["_KEEP_COLUMNS_BYTES"] == 0  # over budget
-                  or K._WINOGRAD_MIN_CHANNELS == 1  # maybe Winograd: no columns
-                  or (geo["w_shape"][2:] == (1, 1) and geo["stride"] == (1, 1)
-                      and not any(geo["padding"])))  # the 1x1 path: no im2col
-    assert (cols is None) if no_columns else isinstance(cols, K.Columns)
 
     gy = rng.standard_normal(y.shape).astype(dtype)
     gx = K.conv2d_grad_input(_layout(gy, layout), _layout(w, layout), x.shape[2:], *_args(geo))
     np.testing.assert_allclose(gx, R.conv2d_grad_input_ref(gy, w, x.shape[2:], *_args(geo)),
                                **_tol(dtype, 10))
-    gw_ref = R.conv2d_grad_weight_ref(x, gy, w.shape[2:], *_args(geo))
-    for columns in (cols, None):
-        gw = K.conv2d_grad_weight(_layout(x, layout), _layout(gy, layout), w.shape[2:],
-                                  *_args(geo), columns=columns)
-        assert gw.dtype == dtype and gw.shape == w.shape
-        np.testing.assert_allclose(gw, gw_ref, **_tol(dtype, 30))
+    gw = K.conv2d_grad_weight(_layout(x, layout), _layout(gy, layout), w.shape[2:], *_args(geo))
+    assert gw.dtype == dtype and gw.shape == w.shape
+    np.testing.assert_allclose(gw, R.conv2d_grad_weight_ref(x, gy, w.shape[2:], *_args(geo)),
+                               **_tol(dtype, 30))
 
 
 @st.composite
@@ -135,7 +121,7 @@ def test_winograd_matches_loops(threads, dtype, geo, layout, with_bias, seed):
         mp.setattr(K, "_WINOGRAD_MIN_CHANNELS", 1)
         mp.setattr(K, "_MAX_THREADS", threads)
         mp.setattr(K, "_SPLIT_FLOPS", 0)
-        _check_kernels("serial_recompute", dtype, geo, layout, with_bias, seed)
+        _check_kernels(dtype, geo, layout, with_bias, seed)
 
 
 def test_winograd_is_taken_where_documented(monkeypatch):
@@ -153,20 +139,6 @@ def test_winograd_is_taken_where_documented(monkeypatch):
     K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 2), 1)  # dilated: im2col
     K.conv2d_forward(x[:, :1], w[:, :1], (1, 1), (1, 1, 1, 1), (1, 1), 1)  # 1 channel: im2col
     assert len(calls) == 2
-
-
-def test_columns_of_another_dtype_are_rebuilt(monkeypatch):
-    monkeypatch.setattr(K, "_KEEP_COLUMNS_BYTES", 1 << 30)
-    rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((3, 2, 6, 5)), rng.standard_normal((4, 2, 3, 2))
-    geo = ((1, 2), (1, 0, 1, 1), (1, 1), 1)
-    y, cols32 = K.conv2d_forward(x.astype(np.float32), w.astype(np.float32), *geo,
-                                 keep_columns=True)
-    gy = rng.standard_normal(y.shape)
-    gw = K.conv2d_grad_weight(x, gy, (3, 2), *geo, columns=cols32)
-    assert gw.dtype == np.float64
-    np.testing.assert_allclose(gw, R.conv2d_grad_weight_ref(x, gy, (3, 2), *geo), rtol=1e-10,
-                               atol=1e-10)
 
 
 def test_split_restores_the_blas_thread_count(monkeypatch):
@@ -208,40 +180,3 @@ def test_concurrent_callers_get_correct_results(monkeypatch):
         assert len(results[i]) == 20
         for y in results[i]:
             np.testing.assert_allclose(y, expected[i], rtol=1e-10, atol=1e-10)
-
-
-# ------------------------------------------------------------------------------------------------
-# the op: kept columns reach the weight gradient, and are used once
-
-
-@pytest.mark.parametrize("keep", [0, 1 << 30])
-def test_op_gradients_match_loops_with_and_without_kept_columns(monkeypatch, keep):
-    monkeypatch.setattr(K, "_KEEP_COLUMNS_BYTES", keep)
-    rng = np.random.default_rng(2)
-    x, w, b = (rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2)),
-               rng.standard_normal(6))
-    tx, tw, tb = (mg.tensor(a, requires_grad=True) for a in (x, w, b))
-    y = C.conv2d(tx, tw, tb, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
-    gy = rng.standard_normal(y.shape)
-    y.backward(mg.tensor(gy), retain_graph=True)
-    geo = ((2, 1), (1, 1, 0, 0), (1, 2), 2)
-    gw_ref = R.conv2d_grad_weight_ref(x, gy, (3, 2), *geo)
-    np.testing.assert_allclose(tw.grad.data, gw_ref, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(tx.grad.data, R.conv2d_grad_input_ref(gy, w, (7, 6), *geo),
-                               rtol=1e-10, atol=1e-10)
-    # a second backward through the retained graph rebuilds the columns: same gradient again
-    y.backward(mg.tensor(gy))
-    np.testing.assert_allclose(tw.grad.data, 2 * gw_ref, rtol=1e-10, atol=1e-10)
-
-
-def test_no_columns_kept_without_weight_gradient(monkeypatch):
-    monkeypatch.setattr(K, "_KEEP_COLUMNS_BYTES", 1 << 30)
-    rng = np.random.default_rng(3)
-    x = mg.tensor(rng.standard_normal((2, 3, 5, 5)), requires_grad=True)
-    w = mg.tensor(rng.standard_normal((4, 3, 3, 3)))  # frozen weight
-    y = C.conv2d(x, w, padding=1)
-    assert y._node.columns is None
-    wg = mg.tensor(w.data, requires_grad=True)
-    with mg.no_grad():
-        assert C.conv2d(x, wg, padding=1)._node is None
-    assert isinstance(C.conv2d(x, wg, padding=1)._node.columns, K.Columns)

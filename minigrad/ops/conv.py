@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.autograd import Function, is_grad_enabled
+from minigrad.autograd import Function
 from minigrad.ops.kernels.cpu import conv as K
 from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor
@@ -54,18 +54,11 @@ class Conv2d(Function):
     """y = x (*) w + b. x: (N, C, H, W), w: (K, C//groups, R, S), b: (K,) or None."""
 
     @staticmethod
-    def forward(ctx, x, w, b, *, stride: Pair, padding: Quad, dilation: Pair, groups: int,
-                keep_columns: bool = False):
+    def forward(ctx, x, w, b, *, stride: Pair, padding: Quad, dilation: Pair, groups: int):
         ctx.save_for_backward(x, w)
         ctx.geometry = (stride, padding, dilation, groups)
         bias = None if b is None else b.data
-        if keep_columns:  # the weight gradient will be wanted: keep the im2col columns for it
-            y, ctx.columns = K.conv2d_forward(x.data, w.data, stride, padding, dilation, groups,
-                                              bias=bias, keep_columns=True)
-        else:
-            y = K.conv2d_forward(x.data, w.data, stride, padding, dilation, groups, bias=bias)
-            ctx.columns = None
-        return y
+        return K.conv2d_forward(x.data, w.data, stride, padding, dilation, groups, bias=bias)
 
     @staticmethod
     def backward(ctx, gy):
@@ -74,10 +67,7 @@ class Conv2d(Function):
         geo = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         need_x, need_w, need_b = ctx.needs_input_grad
         gx = ConvTranspose2d.apply(gy, w, input_hw=x.shape[2:], **geo) if need_x else None
-        # used once: a second backward (retain_graph) rebuilds the columns
-        columns, ctx.columns = ctx.columns, None
-        gw = (Conv2dWeightGrad.apply(x, gy, kernel_hw=w.shape[2:], columns=columns, **geo)
-              if need_w else None)
+        gw = Conv2dWeightGrad.apply(x, gy, kernel_hw=w.shape[2:], **geo) if need_w else None
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
         return gx, gw, gb
 
@@ -113,11 +103,11 @@ class Conv2dWeightGrad(Function):
 
     @staticmethod
     def forward(ctx, x, g, *, kernel_hw: Pair, stride: Pair, padding: Quad, dilation: Pair,
-                groups: int, columns: K.Columns | None = None):
+                groups: int):
         ctx.save_for_backward(x, g)
         ctx.geometry = (stride, padding, dilation, groups)
         return K.conv2d_grad_weight(x.data, g.data, tuple(kernel_hw), stride, padding, dilation,
-                                    groups, columns=columns)
+                                    groups)
 
     @staticmethod
     def backward(ctx, ggw):
@@ -283,8 +273,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     _check_geometry(op, x.shape, w.shape, pads, dilation)
     b = _check_bias(op, bias, w.shape[0], np.result_type(x.dtype, w.dtype))
     x, w = _common_dtype(x, w)
-    y = Conv2d.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups,
-                     keep_columns=is_grad_enabled() and w.requires_grad)
+    y = Conv2d.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 
@@ -310,7 +299,7 @@ def conv1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     n, c, length = x.shape
     y = Conv2d.apply(x.reshape(n, c, 1, length), w.reshape(*w.shape[:2], 1, w.shape[2]), b,
                      stride=(1, stride), padding=(0, 0, lo, hi), dilation=(1, dilation),
-                     groups=groups, keep_columns=is_grad_enabled() and w.requires_grad)
+                     groups=groups)
     y = y.reshape(n, y.shape[1], y.shape[3])
     return y.reshape(*y.shape[1:]) if unbatched else y
 

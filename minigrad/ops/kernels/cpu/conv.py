@@ -38,13 +38,13 @@ float32, against OpenBLAS sgemm at ~190 GFLOP/s on these shapes):
   number of cache lines made it 7x faster. (32, 64, 32, 32) 3x3: forward 33 -> 23 ms, input
   gradient 28 -> 23 ms; (32, 32, 32, 32) -> 32: 10.3 -> 7.9 ms; at 16 channels about equal; with
   3 input channels 1.6x slower (the transforms dominate), hence the threshold.
-* The forward keeps its im2col columns for the weight gradient when they take at most
-  ``_KEEP_COLUMNS_BYTES`` (forward + weight gradient 10-12% faster on (64, 6, 14, 14) 5x5 and
-  (64, 1, 28, 28) 5x5 (3.9 and 5.2 MB of columns), 10% slower on (64, 3, 32, 32) 3x3 (7.3 MB);
-  the big layers' columns (38-75 MB) would be fresh, page-faulting memory every step).
-* Tried and not kept: the input gradient as a forward convolution of gy with the flipped kernel
-  through im2col (equal for big layers, 2-4x slower for small ones); folding samples into the
-  input-gradient GEMM (within noise).
+* Tried and not kept: keeping the forward's im2col columns for the weight gradient (no second
+  im2col): on (64, 6, 14, 14) 5x5 and (64, 1, 28, 28) 5x5 (3.9 and 5.2 MB of columns) writing
+  them to a buffer that does not stay in cache cost the forward about what the weight gradient
+  saved (three runs: +12%, -7%, -10% on forward + both gradients); the big layers' columns
+  (38-75 MB) would be fresh, page-faulting memory every step. Also not kept: the input gradient
+  as a forward convolution of gy with the flipped kernel through im2col (equal for big layers,
+  2-4x slower for small ones); folding samples into the input-gradient GEMM (within noise).
 
 ``conv2d_grad_input`` (col2im) is also conv_transpose2d's forward. ``conv2d_grad_input_rot180`` is
 the textbook version of the same gradient (dilate, pad to a full convolution, correlate with the
@@ -62,7 +62,6 @@ import numpy as np
 from numba import njit, uint64
 
 __all__ = [
-    "Columns",
     "conv_out_size",
     "conv2d_forward",
     "conv2d_grad_input",
@@ -90,11 +89,6 @@ _SPLIT_FLOPS = 1 << 26
 # Winograd F(2x2, 3x3) for 3x3 stride-1 layers with at least this many input and output
 # channels (per group; one group only); see _winograd_conv.
 _WINOGRAD_MIN_CHANNELS = 16
-
-# The forward keeps its im2col columns for the weight gradient when they take at most this many
-# bytes. Below glibc's largest mmap threshold (32 MiB) a freed buffer of this size is recycled
-# from the heap, so keeping costs no page faults; larger ones would be fresh pages every step.
-_KEEP_COLUMNS_BYTES = 6 << 20
 
 
 def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -341,26 +335,11 @@ def _split(count: int, work: Callable[[int, int], Any], flops: int) -> list[Any]
         _Blas.lock.release()
 
 
-class Columns:
-    """The forward's im2col columns, kept for the weight gradient (no second im2col).
-
-    ``data``: (chunks, groups, rows, m * P), chunk ``i`` holding samples ``i*m .. i*m + m - 1``
-    side by side (the last chunk may be partly unused); rows ``crs:`` are the bias's ones row.
-    """
-
-    def __init__(self, data: np.ndarray, m: int, crs: int) -> None:
-        self.data, self.m, self.crs = data, m, crs
-
-
 def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, dilation: Pair,
-                   groups: int, bias: np.ndarray | None = None, keep_columns: bool = False
-                   ) -> Any:
+                   groups: int, bias: np.ndarray | None = None) -> np.ndarray:
     """Cross-correlation y: (N, K, OH, OW) of x: (N, C, H, W) with w: (K, C//groups, R, S).
 
     ``bias``: (K,) or None, added to every output pixel. Geometry is trusted (validated by the op).
-    With ``keep_columns``, returns ``(y, columns)``: the im2col columns as a :class:`Columns` for
-    :func:`conv2d_grad_weight`, or None where they are not worth keeping (1x1 kernels, or more
-    than ``_KEEP_COLUMNS_BYTES``).
     """
     x, w = _common(x, w)
     n, c, h, wd = x.shape
@@ -381,33 +360,24 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, di
                       out=y[:, g * kg:(g + 1) * kg])
         if bias is not None:
             y += w2[:, crs:]
-        y = y.reshape(n, k, oh, ow)
-        return (y, None) if keep_columns else y
+        return y.reshape(n, k, oh, ow)
 
     if _use_winograd(cg, kg, kh, kw, stride, dilation, groups):
-        y = _winograd_conv(x, w, padding, bias)
-        return (y, None) if keep_columns else y
+        return _winograd_conv(x, w, padding, bias)
 
     rows = w2.shape[1]
     m = _chunk(n, rows, p, x.itemsize)
     chunks = -(-n // m)
-    kept = None
-    if keep_columns and chunks * groups * rows * m * p * x.itemsize <= _KEEP_COLUMNS_BYTES:
-        kept = np.empty((chunks, groups, rows, m * p), dtype=x.dtype)
 
     def work(lo: int, hi: int) -> None:
-        cols = np.empty((rows, m * p), dtype=x.dtype) if kept is None else None
-        if cols is not None and bias is not None:
+        cols = np.empty((rows, m * p), dtype=x.dtype)
+        if bias is not None:
             cols[crs] = 1
         tmp = np.empty((kg, m * p), dtype=x.dtype) if m > 1 else None
         for ci in range(lo, hi):
             n0, n1 = ci * m, min(n, ci * m + m)
             mm = n1 - n0
             for g in range(groups):
-                if kept is not None:
-                    cols = kept[ci, g]
-                    if bias is not None:
-                        cols[crs] = 1
                 _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
                         cols.ravel(), m * p, p)
                 wg = w2[g * kg:(g + 1) * kg]
@@ -419,10 +389,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, di
                     y[n0:n1, g * kg:(g + 1) * kg] = t.reshape(kg, mm, p).transpose(1, 0, 2)
 
     _split(chunks, work, 2 * n * k * p * crs)
-    y = y.reshape(n, k, oh, ow)
-    if not keep_columns:
-        return y
-    return y, (None if kept is None else Columns(kept, m, crs))
+    return y.reshape(n, k, oh, ow)
 
 
 def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pair,
@@ -476,14 +443,12 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pai
 
 
 def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: Pair,
-                       padding: Quad, dilation: Pair, groups: int,
-                       columns: Columns | None = None) -> np.ndarray:
+                       padding: Quad, dilation: Pair, groups: int) -> np.ndarray:
     """Gradient of conv2d w.r.t. its weight: gw (K, C//groups, R, S).
 
-    x: (N, C, H, W), gy: (N, K, OH, OW); ``columns``: the forward's (same x, same geometry), or
-    None to rebuild them. Accumulates ``columns @ gy.T`` chunk by chunk: the transposed product
-    (C/g*R*S, K/g) measured 10-20% faster in OpenBLAS than ``gy @ columns.T``. Each thread sums
-    its slice of the batch; the slices' sums are added at the end.
+    x: (N, C, H, W), gy: (N, K, OH, OW). Accumulates ``columns @ gy.T`` chunk by chunk: the
+    transposed product (C/g*R*S, K/g) measured 10-20% faster in OpenBLAS than ``gy @ columns.T``.
+    Each thread sums its slice of the batch; the slices' sums are added at the end.
     """
     x, gy = _common(x, gy)
     n, c, h, wd = x.shape
@@ -502,23 +467,19 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
             gw[g * kg:(g + 1) * kg] = gyg @ xg.T
         return gw.reshape(k, cg, kh, kw)
 
-    if columns is not None and (columns.data.dtype != x.dtype or columns.crs != crs):
-        columns = None
-    m = _chunk(n, crs, p, x.itemsize) if columns is None else columns.m
+    m = _chunk(n, crs, p, x.itemsize)
 
     def work(lo: int, hi: int) -> np.ndarray:
         gw_t = np.zeros((groups, crs, kg), dtype=x.dtype)
         part = np.empty((crs, kg), dtype=x.dtype)
-        cols = np.empty((crs, m * p), dtype=x.dtype) if columns is None else None
+        cols = np.empty((crs, m * p), dtype=x.dtype)
+        flat = cols.ravel()
         for ci in range(lo, hi):
             n0, n1 = ci * m, min(n, ci * m + m)
             mm = n1 - n0
             for g in range(groups):
-                if columns is None:
-                    _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
-                            cols.ravel(), m * p, p)
-                else:
-                    cols = columns.data[ci, g, :crs]
+                _im2col(x, n0, n1, g * cg, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
+                        flat, m * p, p)
                 gyg = gy3[n0:n1, g * kg:(g + 1) * kg]
                 gyg = gyg[0] if mm == 1 else gyg.transpose(1, 0, 2).reshape(kg, mm * p)
                 np.matmul(cols[:, :mm * p], gyg.T, out=part)
