@@ -180,3 +180,29 @@ def test_concurrent_callers_get_correct_results(monkeypatch):
         assert len(results[i]) == 20
         for y in results[i]:
             np.testing.assert_allclose(y, expected[i], rtol=1e-10, atol=1e-10)
+
+
+def _conv_in_child(x, w, expected, q):
+    y = K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    q.put(bool(np.allclose(y, expected, rtol=1e-10, atol=1e-10)))
+
+
+def test_split_works_in_a_forked_child(monkeypatch):
+    """A forked process inherits the thread pool object but not its threads: no hang."""
+    mp = pytest.importorskip("multiprocessing")
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
+    expected = R.conv2d_ref(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1))
+    K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=_conv_in_child, args=(x, w, expected, q))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("conv2d_forward hung in a forked child")
+    assert child.exitcode == 0 and q.get(timeout=5)

@@ -53,6 +53,7 @@ flipped kernel), kept for teaching and tested equal to the fast path.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -292,6 +293,7 @@ class _Blas:
     threads = 1
     pool: ThreadPoolExecutor | None = None
     pool_size = 0
+    pool_pid = 0
     ready = False
 
     @classmethod
@@ -323,9 +325,10 @@ def _split(count: int, work: Callable[[int, int], Any], flops: int) -> list[Any]
     if t <= 1 or _Blas.controller is None or not _Blas.lock.acquire(blocking=False):
         return [work(0, count)]
     try:
-        if _Blas.pool_size < t - 1:
+        # a forked child (e.g. a DataLoader worker) inherits the pool object but not its threads
+        if _Blas.pool_size < t - 1 or _Blas.pool_pid != os.getpid():
             _Blas.pool = ThreadPoolExecutor(t - 1, thread_name_prefix="minigrad-conv")
-            _Blas.pool_size = t - 1
+            _Blas.pool_size, _Blas.pool_pid = t - 1, os.getpid()
         bounds = [count * i // t for i in range(t + 1)]
         with _Blas.controller.limit(limits=1):
             futures = [_Blas.pool.submit(work, bounds[i], bounds[i + 1]) for i in range(1, t)]
