@@ -144,16 +144,20 @@ def test_winograd_is_taken_where_documented(monkeypatch):
 def test_split_restores_the_blas_thread_count(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
-    before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-              if lib["user_api"] == "blas"]
+    monkeypatch.setattr(K, "_FOLD_BELOW", 0)  # one sample per chunk, so the batch does split
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                if lib["user_api"] == "blas"}
+
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
+    before = blas_threads()
     y = K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
     np.testing.assert_allclose(y, R.conv2d_ref(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1)),
                                rtol=1e-10, atol=1e-10)
-    after = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-             if lib["user_api"] == "blas"]
-    assert after == before
+    after = blas_threads()
+    assert {k: v for k, v in after.items() if k in before} == before
 
 
 def test_concurrent_callers_get_correct_results(monkeypatch):
@@ -193,6 +197,8 @@ def test_split_works_in_a_forked_child(monkeypatch):
     if "fork" not in mp.get_all_start_methods():
         pytest.skip("no fork on this platform")
     monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
+    monkeypatch.setattr(K, "_MAX_THREADS", 2)
+    monkeypatch.setattr(K, "_FOLD_BELOW", 0)  # one sample per chunk, so the batch does split
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
     expected = R.conv2d_ref(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1))
