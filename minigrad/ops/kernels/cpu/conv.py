@@ -81,11 +81,14 @@ _FOLD_BELOW = 1024
 
 # Batch splitting across threads (see _split). None: as many threads as OpenBLAS was
 # configured with (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / cores); 1 turns splitting off.
-# Convolutions under _SPLIT_FLOPS multiply-adds x 2 stay in one thread: on (64, 6, 14, 14) 5x5
-# (31 MFLOP) and (64, 1, 28, 28) 5x5 (15 MFLOP) the thread hand-offs cost more than they gave
-# (10-15% slower); from (64, 3, 32, 32) 3x3 (113 MFLOP) up splitting paid.
+# Only chunks (a sample, or a few folded small ones) of at least _SPLIT_FLOPS (2 x multiply-adds)
+# are split: every chunk's kernel calls hand the GIL back and forth between the threads, which
+# costs more than the second core gives for small chunks. Measured (forward + both gradients):
+# (32, 64, 32, 32) 3x3, 75 MFLOP per sample: 78-87 -> 57-62 ms; (32, 32, 64, 64) 3x3 s2, 38 MFLOP:
+# 59-64 -> 52-67 ms; (64, 3, 32, 32) 3x3, 1.8 MFLOP: 8.3-10 -> 9.7-14 ms (slower); the 5x5
+# LeNet layers (~1 MFLOP per chunk) were 10-15% slower too.
 _MAX_THREADS: int | None = None
-_SPLIT_FLOPS = 1 << 26
+_SPLIT_FLOPS = 1 << 23
 
 # Winograd F(2x2, 3x3) for 3x3 stride-1 layers with at least this many input and output
 # channels (per group; one group only); see _winograd_conv.
@@ -314,11 +317,12 @@ class _Blas:
 def _split(count: int, work: Callable[[int, int], Any], flops: int) -> list[Any]:
     """``[work(lo, hi) for each contiguous slice of range(count)]``, the slices run in threads.
 
-    Serial (one slice) for small work (``flops < _SPLIT_FLOPS``), when threadpoolctl is missing,
+    ``flops``: of all ``count`` items together. Serial (one slice) for small items
+    (``flops / count < _SPLIT_FLOPS``), when threadpoolctl is missing,
     OpenBLAS has one thread, there is one item, or another thread is inside a split conv right
     now (the BLAS limit is process-wide, so only one caller may set and restore it).
     """
-    if flops < _SPLIT_FLOPS:
+    if flops < _SPLIT_FLOPS * count:
         return [work(0, count)]
     _Blas.setup()
     t = min(count, _Blas.threads if _MAX_THREADS is None else _MAX_THREADS)
