@@ -1,0 +1,214 @@
+"""Conv CPU fast paths: the batch split over threads, and Winograd F(2x2, 3x3) for 3x3
+stride-1 layers.
+
+Both are tuning, not semantics: with any thread count, split threshold, chunking or Winograd
+threshold, the kernels must equal the NumPy-loop references (minigrad.testing.conv_reference).
+Timings live in bench/, not here.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from minigrad.ops.kernels.cpu import conv as K
+from minigrad.testing import conv_reference as R
+
+DTYPES = [np.float32, np.float64]
+
+# _MAX_THREADS: how many threads split the batch; _SPLIT_FLOPS = 0 forces the split even for
+# these tiny problems. The batch is split by chunks of samples, so the split plans also make the
+# chunks small (_FOLD_BELOW=0: one sample per chunk; or a small _COLS_BUDGET), else a tiny batch
+# is one chunk and nothing splits.
+PLANS = {
+    "serial": dict(_MAX_THREADS=1),
+    "split2_per_sample": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _FOLD_BELOW=0),
+    "split3_folded": dict(_MAX_THREADS=3, _SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=5000),
+    "split2_folded": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=3000),
+    "one_chunk": dict(_SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=1 << 30),
+}
+
+
+def _tol(dtype, scale=1.0):
+    return (dict(rtol=1e-4, atol=1e-4 * scale) if dtype == np.float32
+            else dict(rtol=1e-10, atol=1e-10 * scale))
+
+
+def _layout(a: np.ndarray, how: str) -> np.ndarray:
+    if how == "fortran":
+        return np.asfortranarray(a)
+    if how == "sliced":
+        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+        big[..., ::2] = a
+        return big[..., ::2]
+    return a
+
+
+@st.composite
+def geometries(draw):
+    """conv2d geometry with asymmetric padding, strides, dilations, groups, batch up to 7."""
+    g = draw(st.integers(1, 2))
+    cg, kg, n = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 7))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    r, s = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    assume(R.out_size(h, r, stride[0], padding[0], padding[1], dilation[0]) >= 1)
+    assume(R.out_size(w, s, stride[1], padding[2], padding[3], dilation[1]) >= 1)
+    return dict(x_shape=(n, g * cg, h, w), w_shape=(g * kg, cg, r, s), stride=stride,
+                padding=padding, dilation=dilation, groups=g)
+
+
+def _args(geo):
+    return geo["stride"], geo["padding"], geo["dilation"], geo["groups"]
+
+
+@pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(geo=geometries(), layout=st.sampled_from(["contiguous", "fortran", "sliced"]),
+       with_bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_kernels_match_loops_under_every_plan(plan, dtype, geo, layout, with_bias, seed):
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in PLANS[plan].items():
+            mp.setattr(K, name, value)
+        _check_kernels(dtype, geo, layout, with_bias, seed)
+
+
+def _check_kernels(dtype, geo, layout, with_bias, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(geo["x_shape"]).astype(dtype)
+    w = rng.standard_normal(geo["w_shape"]).astype(dtype)
+    b = rng.standard_normal(geo["w_shape"][0]).astype(dtype) if with_bias else None
+
+    y = K.conv2d_forward(_layout(x, layout), _layout(w, layout), *_args(geo), bias=b)
+    expected = R.conv2d_ref(x, w, b, *_args(geo)[:3], groups=geo["groups"])
+    assert y.dtype == dtype and y.shape == expected.shape
+    np.testing.assert_allclose(y, expected, **_tol(dtype, 10))
+
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx = K.conv2d_grad_input(_layout(gy, layout), _layout(w, layout), x.shape[2:], *_args(geo))
+    np.testing.assert_allclose(gx, R.conv2d_grad_input_ref(gy, w, x.shape[2:], *_args(geo)),
+                               **_tol(dtype, 10))
+    gw = K.conv2d_grad_weight(_layout(x, layout), _layout(gy, layout), w.shape[2:], *_args(geo))
+    assert gw.dtype == dtype and gw.shape == w.shape
+    np.testing.assert_allclose(gw, R.conv2d_grad_weight_ref(x, gy, w.shape[2:], *_args(geo)),
+                               **_tol(dtype, 30))
+
+
+@st.composite
+def winograd_geometries(draw):
+    """3x3, stride 1, no dilation, one group: Winograd's domain. Padding 3 is allowed: the
+    forward still takes Winograd, the input gradient falls back to col2im."""
+    c, k, n = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    padding = tuple(draw(st.integers(0, 3)) for _ in range(4))
+    assume(h + padding[0] + padding[1] >= 3 and w + padding[2] + padding[3] >= 3)
+    return dict(x_shape=(n, c, h, w), w_shape=(k, c, 3, 3), stride=(1, 1), padding=padding,
+                dilation=(1, 1), groups=1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(geo=winograd_geometries(), layout=st.sampled_from(["contiguous", "fortran", "sliced"]),
+       with_bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_winograd_matches_loops(threads, dtype, geo, layout, with_bias, seed):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K, "_WINOGRAD_MIN_CHANNELS", 1)
+        mp.setattr(K, "_MAX_THREADS", threads)
+        mp.setattr(K, "_SPLIT_FLOPS", 0)
+        _check_kernels(dtype, geo, layout, with_bias, seed)
+
+
+def test_winograd_is_taken_where_documented(monkeypatch):
+    """Guards the dispatch (a silent fall-back would leave the tests above testing im2col)."""
+    calls = []
+    real = K._winograd_conv
+    monkeypatch.setattr(K, "_winograd_conv", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(K, "_WINOGRAD_MIN_CHANNELS", 2)
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    y = K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    K.conv2d_grad_input(y, w, (6, 6), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert len(calls) == 2
+    K.conv2d_forward(x, w, (2, 1), (1, 1, 1, 1), (1, 1), 1)  # strided: im2col
+    K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 2), 1)  # dilated: im2col
+    K.conv2d_forward(x[:, :1], w[:, :1], (1, 1), (1, 1, 1, 1), (1, 1), 1)  # 1 channel: im2col
+    assert len(calls) == 2
+
+
+def test_split_restores_the_blas_thread_count(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
+    monkeypatch.setattr(K, "_FOLD_BELOW", 0)  # one sample per chunk, so the batch does split
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                if lib["user_api"] == "blas"}
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
+    before = blas_threads()
+    y = K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    np.testing.assert_allclose(y, R.conv2d_ref(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1)),
+                               rtol=1e-10, atol=1e-10)
+    after = blas_threads()
+    assert {k: v for k, v in after.items() if k in before} == before
+
+
+def test_concurrent_callers_get_correct_results(monkeypatch):
+    """Two user threads in split convs at once: one splits, the other runs serially."""
+    monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
+    monkeypatch.setattr(K, "_MAX_THREADS", 2)
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((6, 4, 12, 11)) for _ in range(2)]
+    w = rng.standard_normal((5, 4, 3, 3))
+    geo = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    expected = [R.conv2d_ref(x, w, None, *geo[:3]) for x in xs]
+    results: dict[int, list[np.ndarray]] = {0: [], 1: []}
+
+    def run(i):
+        for _ in range(20):
+            results[i].append(K.conv2d_forward(xs[i], w, *geo))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(2):
+        assert len(results[i]) == 20
+        for y in results[i]:
+            np.testing.assert_allclose(y, expected[i], rtol=1e-10, atol=1e-10)
+
+
+def _conv_in_child(x, w, expected, q):
+    y = K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    q.put(bool(np.allclose(y, expected, rtol=1e-10, atol=1e-10)))
+
+
+def test_split_works_in_a_forked_child(monkeypatch):
+    """A forked process inherits the thread pool object but not its threads: no hang."""
+    mp = pytest.importorskip("multiprocessing")
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
+    monkeypatch.setattr(K, "_MAX_THREADS", 2)
+    monkeypatch.setattr(K, "_FOLD_BELOW", 0)  # one sample per chunk, so the batch does split
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
+    expected = R.conv2d_ref(x, w, None, (1, 1), (1, 1, 1, 1), (1, 1))
+    K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=_conv_in_child, args=(x, w, expected, q))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("conv2d_forward hung in a forked child")
+    assert child.exitcode == 0 and q.get(timeout=5)
