@@ -132,7 +132,10 @@ def _scalar_fns() -> dict[Any, tuple[int, Callable[..., Any]]]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _index_fn() -> Callable[..., Any]:
+@functools.cache
+def _device_fns() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """(offset, read): the device functions every array kernel indexes its operands with."""
+    _bind()
     maxd = L.MAXD
 
     @cuda.jit(device=True)
@@ -147,81 +150,54 @@ def _index_fn() -> Callable[..., Any]:
             rem = q
         return off
 
-    return offset
+    @cuda.jit(device=True)
+    def read(a, i, shape, base, st, mode, value):
+        """The operand's value for output element ``i``: passed by value (scalar), the same
+        flat element (contiguous, same shape), or found through offset and strides."""
+        if mode == 2:
+            return value
+        if mode == 0:
+            return a[i]
+        return a[offset(i, shape, base, st)]
+
+    return offset, read
 
 
 @functools.cache
 def _map_kernel(fn: Callable[..., Any]) -> Any:
-    _bind()
-    offset = _index_fn()
+    _, read = _device_fns()
 
     @cuda.jit
     def k(out, n, shape, a, ao, ast, am, av):
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            if am == 2:
-                x = av
-            elif am == 0:
-                x = a[i]
-            else:
-                x = a[offset(i, shape, ao, ast)]
-            out[i] = fn(x)
+            out[i] = fn(read(a, i, shape, ao, ast, am, av))
 
     return k
 
 
 @functools.cache
 def _zip_kernel(fn: Callable[..., Any]) -> Any:
-    _bind()
-    offset = _index_fn()
+    _, read = _device_fns()
 
     @cuda.jit
     def k(out, n, shape, a, ao, ast, am, av, b, bo, bst, bm, bv):
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            if am == 2:
-                x = av
-            elif am == 0:
-                x = a[i]
-            else:
-                x = a[offset(i, shape, ao, ast)]
-            if bm == 2:
-                y = bv
-            elif bm == 0:
-                y = b[i]
-            else:
-                y = b[offset(i, shape, bo, bst)]
-            out[i] = fn(x, y)
+            out[i] = fn(read(a, i, shape, ao, ast, am, av), read(b, i, shape, bo, bst, bm, bv))
 
     return k
 
 
 @functools.cache
 def _where_kernel() -> Any:
-    _bind()
-    offset = _index_fn()
+    _, read = _device_fns()
 
     @cuda.jit
     def k(out, n, shape, c, co, cst, cm, cv, a, ao, ast, am, av, b, bo, bst, bm, bv):
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            if cm == 2:
-                t = cv
-            elif cm == 0:
-                t = c[i]
+            if read(c, i, shape, co, cst, cm, cv):
+                out[i] = read(a, i, shape, ao, ast, am, av)
             else:
-                t = c[offset(i, shape, co, cst)]
-            if t:
-                if am == 2:
-                    out[i] = av
-                elif am == 0:
-                    out[i] = a[i]
-                else:
-                    out[i] = a[offset(i, shape, ao, ast)]
-            else:
-                if bm == 2:
-                    out[i] = bv
-                elif bm == 0:
-                    out[i] = b[i]
-                else:
-                    out[i] = b[offset(i, shape, bo, bst)]
+                out[i] = read(b, i, shape, bo, bst, bm, bv)
 
     return k
 
@@ -292,19 +268,12 @@ def scatter(dst: CudaArray, shape: tuple[int, ...], strides: tuple[int, ...], of
 
 @functools.cache
 def _scatter_kernel() -> Any:
-    _bind()
-    offset = _index_fn()
+    offset, read = _device_fns()
 
     @cuda.jit
     def k(dst, do, dst_st, n, shape, a, ao, ast, am, av):
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            if am == 2:
-                x = av
-            elif am == 0:
-                x = a[i]
-            else:
-                x = a[offset(i, shape, ao, ast)]
-            dst[offset(i, shape, do, dst_st)] = x
+            dst[offset(i, shape, do, dst_st)] = read(a, i, shape, ao, ast, am, av)
 
     return k
 
