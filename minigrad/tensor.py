@@ -270,9 +270,9 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, str):
+            elif isinstance(a, str) and a.split(":")[0].strip().lower() in ("cpu", "cuda"):
                 device = a
-            else:
+            else:  # a dtype, or a dtype's name such as "float64"
                 dtype = a
         out = self
         if device is not None:

@@ -36,12 +36,12 @@ def _sim() -> bool:
 def grid(n: int, threads: int = THREADS) -> tuple[int, int]:
     """(blocks, threads) for ``n`` items with grid-stride loops.
 
-    The simulator runs every thread as a Python thread, so there it launches one small block
-    and lets the grid-stride loop do the work.
+    The one launch rule of every GPU kernel (``kernels/cuda/_common.launch``): one small block
+    under the simulator, which runs every thread as a Python thread.
     """
-    if _sim():
-        return 1, min(threads, 32)
-    return max(1, min(4096, (n + threads - 1) // threads)), threads
+    from minigrad.ops.kernels.cuda._common import launch
+
+    return launch(n, threads)
 
 
 def c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:

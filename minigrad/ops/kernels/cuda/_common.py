@@ -45,24 +45,9 @@ def from_device(d: Any) -> Any:
 
 def device_zeros(shape: Any, dtype: Any) -> Any:
     """A zero-filled numba device array, filled on the device (no host buffer is copied)."""
-    cu = load_cuda()
-    d = cu.device_array(shape, dtype=dtype)
-    if d.size:
-        _zero_kernel()[launch(d.size, 256)](d.reshape(d.size))
-    return d
+    from minigrad.cuda.array import zeros
 
-
-@functools.cache
-def _zero_kernel() -> Any:
-    global cuda
-    cuda = load_cuda()
-
-    @cuda.jit
-    def zero(a):
-        for i in range(cuda.grid(1), a.size, cuda.gridsize(1)):
-            a[i] = 0
-
-    return zero
+    return zeros(shape, dtype).device_view()
 
 
 def to_device(a: Any, dtype: np.dtype | None = None, *, op: str = "cuda kernel",
@@ -73,7 +58,9 @@ def to_device(a: Any, dtype: np.dtype | None = None, *, op: str = "cuda kernel",
     (converting on the device would hide a copy). Device inputs must be C-contiguous.
     """
     cu = load_cuda()
-    if type(a).__name__ == "CudaArray":
+    from minigrad.cuda.array import CudaArray
+
+    if type(a) is CudaArray:
         a = a.device_view()
     if is_device_array(a):
         d = a if cu.devicearray.is_cuda_ndarray(a) else cu.as_cuda_array(a)
