@@ -1,20 +1,21 @@
 """Op benchmarks: minigrad vs PyTorch CPU, forward and forward+backward, median milliseconds.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_ops.py [--only conv]
-        [--repeat 7] [--compile]
+        [--rounds 9] [--compile]
 
 Case lists come from ``bench/cases_*.py`` modules (``CASE_MODULES``); each has
 ``cases() -> list[dict]`` with dicts ``{"name": str, "minigrad": {"fwd": fn, "fwd+bwd": fn},
 "torch": {"fwd": fn, "fwd+bwd": fn} or None}``, where every fn takes no arguments (a closure over
 prepared inputs). A missing module or a missing torch is reported and skipped.
 
-Timing: one warm-up call (Numba compiles there), then ``--repeat`` timed calls with
-``time.perf_counter``; the median is reported. The machine may be shared, so a call is only kept
-when no other process took CPU meanwhile (read from /proc/stat); rows where that failed are
-flagged. Both frameworks run in this process with two threads (``torch.set_num_threads(2)``).
-minigrad and torch alternate per case, with a short pause at each switch so that one library's
-still-spinning worker threads do not steal the other's cores. ``speed`` is torch ms / minigrad
-ms: above 1 means minigrad is faster.
+Timing: one warm-up call each (Numba compiles there), then ``--rounds`` rounds. A round times a
+block of calls of minigrad, pauses, times a block of torch, pauses; a block's time is the fastest
+of its calls. The machine is a shared VM whose speed drifts by 2x within seconds (memory
+bandwidth taken by neighbours, invisible from inside), so the two libraries are measured side by
+side in every round, and ``speed`` is the median over rounds of torch ms / minigrad ms: above 1
+means minigrad is faster. The ms columns are medians over rounds. The pause lets one library's
+still-spinning worker threads go to sleep before the other runs. Both use two threads
+(``torch.set_num_threads(2)``).
 
 ``--compile`` instead measures the first conv2d forward+backward call in fresh interpreters:
 cold (empty ``NUMBA_CACHE_DIR``: everything compiles) and warm (the cache written by the cold
@@ -38,53 +39,41 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CASE_MODULES = ["cases_conv", "cases_pool_act"]
-SWITCH_PAUSE_S = 0.25
+SWITCH_PAUSE_S = 0.05
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    """(busy ticks of the whole machine, ticks used by this process), Linux only."""
-    with open("/proc/stat") as f:
-        v = [int(a) for a in f.readline().split()[1:]]
-    with open("/proc/self/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(v) - v[3] - v[4], int(fields[11]) + int(fields[12])
+def block_ms(fn: Callable[[], object], calls: int) -> float:
+    """The fastest of ``calls`` timed calls of ``fn``, in ms (at least 20 ms of calls in all, so
+    that sub-millisecond ops are not timed once)."""
+    best = float("inf")
+    spent = 0.0
+    n = 0
+    while n < calls or spent < 0.02:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best, spent, n = min(best, dt), spent + dt, n + 1
+    return 1e3 * best
 
 
-def _others_busy(before: tuple[int, int], after: tuple[int, int]) -> int:
-    """Clock ticks other processes ran between two ``_cpu_ticks`` snapshots."""
-    return (after[0] - before[0]) - (after[1] - before[1])
-
-
-def median_ms(fn: Callable[[], object], repeat: int, max_tries: int = 60) -> tuple[float, bool]:
-    """Median time of ``fn`` in ms after one warm-up call, and whether the machine was quiet.
-
-    The machine may be shared: each timed call is kept only if no other process used more than
-    a couple of clock ticks of CPU meanwhile (a call shorter than a tick is grouped with the next
-    ones). If ``repeat`` clean calls cannot be had in ``max_tries`` attempts, the median of all
-    calls is returned with ``quiet=False``.
-    """
-    fn()  # warm-up: compiles, allocates, fills caches
-    clean: list[float] = []
-    every: list[float] = []
-    try:
-        _cpu_ticks()
-        gated = True
-    except (OSError, ValueError, IndexError):
-        gated = False
-    for _ in range(max_tries):
-        snap = _cpu_ticks() if gated else None
-        batch = []
-        while not batch or sum(batch) < 0.02:  # >= 2 ticks per window
-            t0 = time.perf_counter()
-            fn()
-            batch.append(time.perf_counter() - t0)
-        every += batch
-        if not gated or _others_busy(snap, _cpu_ticks()) <= 2:
-            clean += batch
-        if len(clean) >= repeat and len(every) >= repeat:
-            return 1e3 * statistics.median(clean), True
-    return 1e3 * statistics.median(clean if len(clean) >= repeat else every), len(
-        clean) >= repeat
+def compare(ours: Callable[[], object], theirs: Callable[[], object] | None, rounds: int,
+            calls: int = 3) -> tuple[float, float | None, float | None]:
+    """(minigrad ms, torch ms, speed) measured in alternating rounds (see the module doc)."""
+    ours()
+    if theirs is not None:
+        theirs()
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(rounds):
+        a.append(block_ms(ours, calls))
+        time.sleep(SWITCH_PAUSE_S)
+        if theirs is not None:
+            b.append(block_ms(theirs, calls))
+            time.sleep(SWITCH_PAUSE_S)
+    if theirs is None:
+        return statistics.median(a), None, None
+    speed = statistics.median(t / m for m, t in zip(a, b))
+    return statistics.median(a), statistics.median(b), speed
 
 
 def load_cases(only: str | None) -> list[dict]:
@@ -101,33 +90,21 @@ def load_cases(only: str | None) -> list[dict]:
     return out
 
 
-def run_table(cases: list[dict], repeat: int) -> None:
+def run_table(cases: list[dict], rounds: int) -> None:
     header = (f"{'case':<44} {'mg fwd':>8} {'torch':>8} {'speed':>6}   "
               f"{'mg f+b':>8} {'torch':>8} {'speed':>6}")
     print(header)
     print("-" * len(header))
     for case in cases:
-        row = {}
-        noisy = False
-        for kind in ("fwd", "fwd+bwd"):
-            mg_ms, quiet = median_ms(case["minigrad"][kind], repeat)
-            noisy |= not quiet
-            t_ms = None
-            if case.get("torch"):
-                time.sleep(SWITCH_PAUSE_S)
-                t_ms, quiet = median_ms(case["torch"][kind], repeat)
-                noisy |= not quiet
-                time.sleep(SWITCH_PAUSE_S)
-            row[kind] = (mg_ms, t_ms)
         cells = []
         for kind in ("fwd", "fwd+bwd"):
-            mg_ms, t_ms = row[kind]
+            theirs = case["torch"][kind] if case.get("torch") else None
+            mg_ms, t_ms, speed = compare(case["minigrad"][kind], theirs, rounds)
             if t_ms is None:
                 cells.append(f"{mg_ms:8.2f} {'-':>8} {'-':>6}")
             else:
-                cells.append(f"{mg_ms:8.2f} {t_ms:8.2f} {t_ms / mg_ms:6.2f}")
-        flag = "  (machine busy: noisy)" if noisy else ""
-        print(f"{case['name']:<44} " + "   ".join(cells) + flag, flush=True)
+                cells.append(f"{mg_ms:8.2f} {t_ms:8.2f} {speed:6.2f}")
+        print(f"{case['name']:<44} " + "   ".join(cells), flush=True)
 
 
 _COMPILE_SNIPPET = r"""
@@ -161,7 +138,7 @@ def compile_times() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", help="run only case modules whose name contains this")
-    ap.add_argument("--repeat", type=int, default=7, help="timed calls per cell (>= 5)")
+    ap.add_argument("--rounds", type=int, default=9, help="alternating rounds per cell (>= 3)")
     ap.add_argument("--compile", action="store_true", help="measure first-call compile times")
     args = ap.parse_args()
     if args.compile:
@@ -176,8 +153,10 @@ def main() -> None:
         print("# torch not installed: minigrad columns only")
     import numpy as np
 
-    print(f"# numpy {np.__version__}; medians of {max(5, args.repeat)} calls, ms")
-    run_table(load_cases(args.only), max(5, args.repeat))
+    rounds = max(3, args.rounds)
+    print(f"# numpy {np.__version__}; ms = median over {rounds} rounds of the best of a block; "
+          "speed = median of per-round torch/minigrad ratios")
+    run_table(load_cases(args.only), rounds)
 
 
 if __name__ == "__main__":

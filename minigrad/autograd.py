@@ -328,32 +328,43 @@ def _fit_gradient(g: Any, shape: tuple[int, ...], dtype: np.dtype, on_gpu: bool,
     return g
 
 
-def _refs_held_by_one_tensor() -> int:
-    """``sys.getrefcount`` of an array whose only holder is one Tensor's ``data`` slot, read the
-    way :func:`_unshared` reads it (from a local), measured on this interpreter: the count's
-    baseline differs between Python versions."""
+def _refs_held_by_one_tensor() -> tuple[int, int]:
+    """``sys.getrefcount`` as :func:`_unshared` reads it (from a local) of (an array whose only
+    holder is one Tensor's ``data`` slot, the base array of a view that nothing else holds),
+    measured on this interpreter: the counts' baseline differs between Python versions."""
     from minigrad.tensor import Tensor
 
     t = Tensor._make(np.empty(1))
     arr = t.data
-    return sys.getrefcount(arr)
+    view = np.empty(2).reshape(1, 2)
+    base = view.base
+    return sys.getrefcount(arr), sys.getrefcount(base)
 
 
 def _unshared(t: Tensor) -> bool:
-    """True when ``t``'s array owns its memory and nothing but ``t`` refers to it, so it can
-    become a leaf's ``.grad`` without a copy and alias nothing (PyTorch's AccumulateGrad takes
-    over such gradients too). Views, arrays a node saved, or arrays the caller holds all fail."""
+    """True when ``t``'s array can become a leaf's ``.grad`` without a copy and alias nothing
+    (PyTorch's AccumulateGrad takes over such gradients too): nothing but ``t`` refers to it, and
+    it owns its memory or is a whole-buffer reshape of an array nothing else holds (what a kernel
+    returns after ``out.reshape(shape)``). Other views, arrays a node saved, or arrays the caller
+    holds all fail."""
     one = _ONE_HOLDER[0]
     if one is None:
         one = _ONE_HOLDER[0] = _refs_held_by_one_tensor()
     arr = t.data
     if type(arr) is CudaArray:
         buf = arr._buf  # held by this CudaArray alone (a reshape would share it)
-        return sys.getrefcount(arr) == one and sys.getrefcount(buf) == one
-    return arr.base is None and sys.getrefcount(arr) == one
+        return sys.getrefcount(arr) == one[0] and sys.getrefcount(buf) == one[0]
+    if sys.getrefcount(arr) != one[0]:
+        return False
+    base = arr.base
+    if base is None:
+        return True
+    return (type(base) is np.ndarray and base.base is None and base.nbytes == arr.nbytes
+            and arr.flags.c_contiguous and arr.flags.writeable
+            and sys.getrefcount(base) == one[1])
 
 
-_ONE_HOLDER: list[int | None] = [None]
+_ONE_HOLDER: list[tuple[int, int] | None] = [None]
 
 
 def _accumulate(old: Tensor | None, new: Tensor) -> Tensor:

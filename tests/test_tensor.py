@@ -343,6 +343,39 @@ def test_fresh_leaf_gradient_is_taken_over_without_a_copy():
     np.testing.assert_array_equal(x.grad.numpy(), np.full(5, 2.0, np.float32))
 
 
+class _FreshView(mg.Function):
+    """Its backward returns a reshape of a fresh flat buffer, as the kernels' wrappers do; with
+    ``keep`` the node also holds the buffer (then the view must be copied)."""
+
+    bases: list[int] = []
+
+    @staticmethod
+    def forward(ctx, x, *, keep=False):
+        ctx.keep = keep
+        return 2 * x.data
+
+    @staticmethod
+    def backward(ctx, g):
+        flat = 2 * g.data.reshape(-1)
+        _FreshView.bases.append(id(flat))
+        if ctx.keep:
+            ctx.held = flat
+        return mg.Tensor._make(flat.reshape(g.shape))
+
+
+def test_reshaped_fresh_gradient_is_taken_over_but_a_held_one_is_copied():
+    x = mg.randn(2, 3, requires_grad=True)
+    _FreshView.bases.clear()
+    _FreshView.apply(x).sum().backward()
+    assert x.grad.data.base is not None and id(x.grad.data.base) == _FreshView.bases[0]
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0, np.float32))
+
+    y = mg.randn(2, 3, requires_grad=True)
+    node = _FreshView.apply(y, keep=True)
+    node.sum().backward()
+    assert not np.shares_memory(y.grad.data, node.grad_fn.held)
+
+
 def test_shared_gradients_are_copied_before_they_become_grad():
     a, b = mg.randn(3, requires_grad=True), mg.randn(3, requires_grad=True)
     (a + b).sum().backward()  # Add passes one gradient to both inputs

@@ -24,12 +24,13 @@ Public entry points take arrays of any layout and return new C-contiguous arrays
 from __future__ import annotations
 
 import math
-import types as types_
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic, overload
+
+from minigrad.ops.kernels.cpu._jit import PARALLEL_MIN_SIZE, Kernel, kernel, wide_vectors
 
 __all__ = [
     "ACTIVATIONS",
@@ -56,52 +57,6 @@ ACTIVATIONS: dict[str, tuple[str, str]] = {
     "softplus": ("beta", "threshold"),
     "hardtanh": ("min_val", "max_val"),
 }
-
-
-# ------------------------------------------------------------------------------------------------
-# parallel and serial variants of one kernel
-
-# Below this many elements (in a kernel's largest array) the serial variant runs: waking the
-# thread pool costs ~10 us on an idle machine and measured up to 10 ms per call when the cores are
-# busy, which dominated small-array workloads such as finite-difference gradient checks.
-PARALLEL_MIN_SIZE = 1 << 15
-_CONTRACT = {"contract"}
-
-
-class Kernel:
-    """A loop body compiled twice: ``parallel=True`` (``prange`` over threads) and serial.
-
-    Calling it runs the parallel variant when its largest array argument has at least
-    ``PARALLEL_MIN_SIZE`` elements. The serial copy gets its own ``__qualname__`` so that the two
-    never share a Numba disk-cache entry.
-
-    ``error_model="numpy"``: a float division by zero gives inf/NaN as IEEE says instead of
-    raising ZeroDivisionError. The Python model's check on every division kept LLVM from
-    vectorizing any loop that divides (sigmoid, tanh, gelu, softplus measured 2-4x slower).
-    ``fastmath={"contract"}`` only lets LLVM fuse ``a * b + c`` into one FMA (one rounding
-    instead of two; NaN and inf behave as before); the polynomial chains of exp/erfc ran 20-35%
-    faster.
-    """
-
-    def __init__(self, fn):
-        serial = types_.FunctionType(
-            fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__
-        )
-        serial.__qualname__ = fn.__qualname__ + "_serial"
-        serial.__module__ = fn.__module__
-        opts = dict(cache=True, error_model="numpy", fastmath=_CONTRACT)
-        self.parallel = njit(parallel=True, **opts)(fn)
-        self.serial = njit(**opts)(serial)
-        self.__doc__ = fn.__doc__
-
-    def __call__(self, *args):
-        size = max(a.size for a in args if isinstance(a, np.ndarray))
-        return (self.parallel if size >= PARALLEL_MIN_SIZE else self.serial)(*args)
-
-
-def kernel(fn) -> Kernel:
-    """Decorator: ``@kernel`` instead of ``@njit(cache=True, parallel=True)`` (see Kernel)."""
-    return Kernel(fn)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -453,6 +408,7 @@ def _make_map(name):
     @kernel
     def map_kernel(x, a, b, out):
         for i in prange(x.size):
+            wide_vectors()
             out[i] = _apply_f(name, x[i], a, b)
 
     return map_kernel
@@ -462,6 +418,7 @@ def _make_grad(name):
     @kernel
     def grad_kernel(gy, x, a, b, out):
         for i in prange(x.size):
+            wide_vectors()
             out[i] = gy[i] * _apply_df(name, x[i], a, b)
 
     return grad_kernel
@@ -471,6 +428,7 @@ def _make_output_grad(name):
     @kernel
     def output_grad_kernel(gy, y, a, b, out):
         for i in prange(y.size):
+            wide_vectors()
             out[i] = gy[i] * _apply_dy(name, y[i], a, b)
 
     return output_grad_kernel
@@ -498,10 +456,10 @@ def _lookup(name: str, dtype: np.dtype) -> tuple:
 def forward(name: str, x: np.ndarray, a: float = 0.0, b: float = 0.0) -> np.ndarray:
     """``y = f(x)`` for activation ``name``. x: any shape, float32/float64; y: same shape, dtype."""
     kernel = _lookup(name, x.dtype)[0]
-    xf = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty_like(xf)
-    kernel(xf, x.dtype.type(a), x.dtype.type(b), out)
-    return out.reshape(x.shape)
+    # the result owns its memory (not a reshape view), so autograd can hand it on uncopied
+    out = np.empty(x.shape, x.dtype)
+    kernel(np.ascontiguousarray(x).reshape(-1), x.dtype.type(a), x.dtype.type(b), out.reshape(-1))
+    return out
 
 
 def backward(
@@ -515,9 +473,9 @@ def backward(
     kernel = _lookup(name, x.dtype)[1]
     xf = np.ascontiguousarray(x).reshape(-1)
     gf = np.ascontiguousarray(gy).reshape(-1)
-    out = np.empty_like(xf)
-    kernel(gf, xf, x.dtype.type(a), x.dtype.type(b), out)
-    return out.reshape(x.shape)
+    out = np.empty(x.shape, x.dtype)
+    kernel(gf, xf, x.dtype.type(a), x.dtype.type(b), out.reshape(-1))
+    return out
 
 
 def backward_from_output(
@@ -532,6 +490,7 @@ def backward_from_output(
         )
     kernel = _lookup(name, y.dtype)[2]
     yf = np.ascontiguousarray(y).reshape(-1)
-    out = np.empty_like(yf)
-    kernel(np.ascontiguousarray(gy).reshape(-1), yf, y.dtype.type(a), y.dtype.type(b), out)
-    return out.reshape(y.shape)
+    out = np.empty(y.shape, y.dtype)
+    kernel(np.ascontiguousarray(gy).reshape(-1), yf, y.dtype.type(a), y.dtype.type(b),
+           out.reshape(-1))
+    return out

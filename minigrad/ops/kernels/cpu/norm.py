@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from minigrad.ops.kernels.cpu.activation import kernel
+from minigrad.ops.kernels.cpu._jit import kernel
 from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_sum
 
 __all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from minigrad.ops.kernels.cpu.activation import kernel
+from minigrad.ops.kernels.cpu._jit import kernel
 from minigrad.ops.kernels.cpu.softmax import lane_sum
 
 __all__ = [

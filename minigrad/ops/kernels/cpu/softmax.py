@@ -18,7 +18,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from minigrad.ops.kernels.cpu.activation import exp, kernel
+from minigrad.ops.kernels.cpu._jit import kernel
+from minigrad.ops.kernels.cpu.activation import exp
 
 __all__ = [
     "softmax_forward",
