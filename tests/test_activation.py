@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from numba import njit
 
 import minigrad as mg
 from minigrad.ops import activation as F
@@ -61,10 +62,15 @@ REFERENCES = {
     "gelu_tanh": (
         0.0,
         0.0,
-        lambda v: 0.5 * v * (1 + math.tanh(_K_TANH * (v + 0.044715 * v**3))),
+        # 0.5 (1 + tanh u) written as sigmoid(2u): the same function, without the cancellation
+        # of 1 + tanh(u) for v << 0 that would make the reference itself 0 there
+        lambda v: v * _sigmoid(2 * _K_TANH * (v + 0.044715 * v**3)),
+        # d/dv: 0.5 (1 + tanh u) + 0.5 v (1 - tanh^2 u) u', with 0.5 (1 - tanh^2 u) = 2 s(1 - s)
+        # = 2 sigmoid(2u) sigmoid(-2u)
         lambda v: (
-            0.5 * (1 + math.tanh(_K_TANH * (v + 0.044715 * v**3)))
-            + 0.5 * v * (1 - math.tanh(_K_TANH * (v + 0.044715 * v**3)) ** 2)
+            _sigmoid(2 * _K_TANH * (v + 0.044715 * v**3))
+            + 2 * v * _sigmoid(2 * _K_TANH * (v + 0.044715 * v**3))
+            * _sigmoid(-2 * _K_TANH * (v + 0.044715 * v**3))
             * _K_TANH * (1 + 3 * 0.044715 * v * v)
         ),
     ),
@@ -112,8 +118,7 @@ def test_derivative_matches_math_reference(name, dtype):
     expected = g.astype(np.float64) * np.array([df(float(v)) for v in x])
     gx = K.backward(name, g, x, a, b)
     assert gx.dtype == dtype
-    # float64 atol: gelu_tanh' = 0.5(1 + t) + ... cancels for x << 0 (t -> -1) in any evaluation
-    tol = dict(rtol=4e-6, atol=4e-7) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-15)
+    tol = dict(rtol=4e-6, atol=4e-7) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-300)
     np.testing.assert_allclose(gx, expected, **tol)
 
 
@@ -128,6 +133,53 @@ def test_derivative_matches_finite_differences(name):
     numeric = np.array([(f(v + h) - f(v - h)) / (2 * h) for v in x])
     np.testing.assert_allclose(K.backward(name, np.ones_like(x), x, a, b), numeric, rtol=1e-6,
                                atol=1e-8)
+
+
+def _elementwise_f32(fn):
+    """A compiled loop applying the scalar float32 function ``fn`` (as the kernels inline it)."""
+
+    @njit(error_model="numpy", fastmath={"contract"})
+    def run(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = fn(x[i])
+        return out
+
+    return run
+
+
+def _ulps(got, exact):
+    """|got - exact| in units of the float32 spacing at the exactly rounded value."""
+    spacing = np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
+    return np.abs(got.astype(np.float64) - exact) / spacing
+
+
+@pytest.mark.parametrize("fn, lo, hi, max_ulp", [
+    (K.exp_f32, -103.9, 88.7, 1.0),
+    (K.exp_nonpos_f32, -103.9, 0.0, 1.0),  # down to subnormal results, each rounded once
+    (K.tanh_f32, -12.0, 12.0, 2.5),
+    (K.expm1_f32, -88.0, 87.9, 2.0),
+])
+def test_float32_math_functions_against_float64(fn, lo, hi, max_ulp):
+    x = np.concatenate([np.linspace(lo, hi, 400_001),
+                        np.geomspace(1e-30, 1, 20_001) * (hi if hi > 0 else lo)]).astype(np.float32)
+    got = _elementwise_f32(fn)(x)
+    exact = {K.tanh_f32: np.tanh, K.expm1_f32: np.expm1}.get(fn, np.exp)(x.astype(np.float64))
+    assert _ulps(got, exact).max() <= max_ulp
+
+
+def test_float32_tanh_saturates_exactly_and_keeps_signs():
+    tanh = _elementwise_f32(K.tanh_f32)
+    x = np.array([9.02, 9.1, 20.0, 1e30, np.inf], np.float32)
+    np.testing.assert_array_equal(tanh(x), 1.0)
+    np.testing.assert_array_equal(tanh(-x), -1.0)
+    y = tanh(np.linspace(-10, 10, 100_001).astype(np.float32))
+    assert np.abs(y).max() == 1.0 and (np.diff(y) >= 0).all()  # bounded and monotone
+    z = tanh(np.array([0.0, -0.0, 1e-40, -1e-40, np.nan], np.float32))
+    assert list(np.signbit(z[:4])) == [False, True, False, True] and np.isnan(z[4])
+    assert z[2] == np.float32(1e-40)  # tanh(x) = x for tiny x, subnormals too
+    e = _elementwise_f32(K.exp_nonpos_f32)(np.array([np.nan, -np.inf, -200.0, -0.0], np.float32))
+    assert np.isnan(e[0]) and list(e[1:]) == [0.0, 0.0, 1.0]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -18,8 +18,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from minigrad.ops.kernels.cpu._jit import kernel
-from minigrad.ops.kernels.cpu.activation import exp
+from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
+from minigrad.ops.kernels.cpu.activation import exp_nonpos
 
 __all__ = [
     "softmax_forward",
@@ -106,15 +106,16 @@ def lane_sum(a):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _exp_shifted(x, m, out):
-    """out = exp(x - m) elementwise (a loop of its own so that it vectorizes); returns out's sum."""
+    """out = exp(x - m) elementwise (a loop of its own so that it vectorizes); returns its sum."""
     for k in range(x.size):
-        out[k] = exp(x[k] - m)
+        out[k] = exp_nonpos(x[k] - m)
     return lane_sum(out)
 
 
 @kernel
 def _softmax_rows(x, y):
     for i in prange(x.shape[0]):
+        wide_vectors()
         inv = 1.0 / _exp_shifted(x[i], lane_max(x[i]), y[i])
         for k in range(x.shape[1]):
             y[i, k] *= inv
@@ -123,6 +124,7 @@ def _softmax_rows(x, y):
 @kernel
 def _log_softmax_rows(x, y):
     for i in prange(x.shape[0]):
+        wide_vectors()
         m = lane_max(x[i])
         lse = m + math.log(_exp_shifted(x[i], m, y[i]))
         for k in range(x.shape[1]):
@@ -132,6 +134,7 @@ def _log_softmax_rows(x, y):
 @kernel
 def _softmax_backward_rows(gy, y, gx):
     for i in prange(y.shape[0]):
+        wide_vectors()
         dot = lane_dot(gy[i], y[i])
         for k in range(y.shape[1]):
             gx[i, k] = y[i, k] * (gy[i, k] - dot)
@@ -140,9 +143,10 @@ def _softmax_backward_rows(gy, y, gx):
 @kernel
 def _log_softmax_backward_rows(gy, y, gx):
     for i in prange(y.shape[0]):
+        wide_vectors()
         total = lane_sum(gy[i])
         for k in range(y.shape[1]):
-            gx[i, k] = gy[i, k] - exp(y[i, k]) * total
+            gx[i, k] = gy[i, k] - exp_nonpos(y[i, k]) * total
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -182,6 +186,7 @@ def _cross_entropy_rows(x, target, weight, ignore_index, eps, loss, lse):
     n, c = x.shape
     w_sum = lane_sum(weight)
     for i in prange(n):
+        wide_vectors()
         buf = np.empty(c, dtype=x.dtype)
         m = lane_max(x[i])
         lse[i] = m + math.log(_exp_shifted(x[i], m, buf))
@@ -199,6 +204,7 @@ def _cross_entropy_backward_rows(g, x, target, weight, lse, ignore_index, eps, g
     n, c = x.shape
     w_sum = lane_sum(weight)
     for i in prange(n):
+        wide_vectors()
         t = target[i]
         if t == ignore_index:
             for k in range(c):
@@ -208,7 +214,7 @@ def _cross_entropy_backward_rows(g, x, target, weight, lse, ignore_index, eps, g
         b = g[i] * eps / c  # coefficient of -w_c
         li = lse[i]
         for k in range(c):
-            gx[i, k] = a * exp(x[i, k] - li) - b * weight[k]
+            gx[i, k] = a * exp_nonpos(x[i, k] - li) - b * weight[k]
         gx[i, t] -= g[i] * (1.0 - eps) * weight[t]
 
 
