@@ -186,6 +186,28 @@ def test_adaptive_avg_pool_values_and_gradient(h, w, oh, ow, seed):
                                rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# the second runs in parallel; the third sums its 4900-pixel planes in two blocks
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (8, 16, 17, 16), (1, 2, 70, 70)])
+def test_whole_plane_means_match_reference(shape, dtype):
+    """Global pooling and a kernel the size of the input take the whole-plane path (BLAS sums,
+    a fill for the gradient); it must equal the window loops, for any input layout."""
+    n, c, h, w = shape
+    x = _data((n, c, w, h), dtype, 3).transpose(0, 1, 3, 2)  # not C-contiguous
+    # float32 sums: errors relative to sum(|x|), so an absolute term for means near 0
+    tol = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-16)
+    expected = ref_adaptive(x, (1, 1))
+    np.testing.assert_allclose(K.adaptive_avg_pool2d_forward(x, (1, 1)), expected, **tol)
+    np.testing.assert_allclose(K.avg_pool2d_forward(x, (h, w), (1, 1), (0, 0), True), expected,
+                               **tol)
+    gy = _data((n, c, 1, 1), dtype, 4)
+    expected_gx = np.broadcast_to(gy.astype(np.float64) / (h * w), x.shape)
+    for gx in (K.adaptive_avg_pool2d_backward(gy, (h, w)),
+               K.avg_pool2d_backward(gy, (h, w), (h, w), (1, 1), (0, 0), True)):
+        assert gx.dtype == dtype and gx.shape == x.shape
+        np.testing.assert_allclose(gx, expected_gx, **tol)
+
+
 def test_global_avg_pool_and_unbatched_input():
     v = np.random.default_rng(1).standard_normal((3, 5, 4)).astype(np.float32)
     g = F.global_avg_pool2d(mg.tensor(v[None]))

@@ -250,9 +250,48 @@ def _adaptive_tables(hw, output_size):
     return h_lo, h_hi, w_lo, w_hi, np.outer(h_hi - h_lo, w_hi - w_lo).astype(np.float64)
 
 
+def _whole_plane(hw, tables) -> bool:
+    """One window covering every pixel once (global pooling, or a kernel the size of the input)."""
+    h_lo, h_hi, w_lo, w_hi, div = tables
+    return (div.shape == (1, 1) and (h_lo[0], h_hi[0], w_lo[0], w_hi[0]) == (0, hw[0], 0, hw[1])
+            and div[0, 0] == hw[0] * hw[1])
+
+
+@kernel
+def _fill_planes(g, gx):
+    """gx[p, :] = g[p]: the backward of a whole-plane mean (one store pass, no zeroing)."""
+    for p in prange(gx.shape[0]):
+        v = g[p]
+        for k in range(gx.shape[1]):
+            gx[p, k] = v
+
+
+# columns summed per BLAS call in _plane_means: float32 sums of at most this many terms, then
+# float64 across blocks (a two-level cascade, as PyTorch's reductions do)
+_MEAN_BLOCK = 4096
+
+
+def _plane_means(planes: np.ndarray) -> np.ndarray:
+    """Row means of planes: (P, L) C-contiguous -> (P,), in planes' dtype.
+
+    Each block of columns is summed as a matrix-vector product with ones: BLAS streams the input
+    at memory speed (0.15 ms for 2048 planes of 32x32 float32 on 2 cores, against 1.1 ms for the
+    window kernel's float64 lane sums). Its float32 partial sums are short (see ``_MEAN_BLOCK``);
+    the blocks add up in float64.
+    """
+    total = np.zeros(planes.shape[0])
+    ones = np.ones(min(planes.shape[1], _MEAN_BLOCK), planes.dtype)
+    for lo in range(0, planes.shape[1], _MEAN_BLOCK):
+        block = planes[:, lo:lo + _MEAN_BLOCK]
+        total += block @ ones[:block.shape[1]]
+    return (total / planes.shape[1]).astype(planes.dtype)
+
+
 def _mean_forward(x, tables):
     n, c = x.shape[:2]
     h_lo, h_hi, w_lo, w_hi, div = tables
+    if _whole_plane(x.shape[2:], tables):
+        return _plane_means(np.ascontiguousarray(x).reshape(n * c, -1)).reshape(n, c, 1, 1)
     y = np.empty((n * c, *div.shape), dtype=x.dtype)
     _window_mean(_planes(x), h_lo, h_hi, w_lo, w_hi, div, y)
     return y.reshape(n, c, *div.shape)
@@ -292,6 +331,11 @@ def _avg_pool_2x2_backward_planes(gy, gx):
 
 def _mean_backward(gy, input_hw, tables):
     n, c = gy.shape[:2]
+    if _whole_plane(input_hw, tables):
+        g = np.ascontiguousarray(gy).reshape(-1) / gy.dtype.type(input_hw[0] * input_hw[1])
+        gx = np.empty((n * c, input_hw[0] * input_hw[1]), dtype=gy.dtype)
+        _fill_planes(g, gx)
+        return gx.reshape(n, c, *input_hw)
     gx = np.empty((n * c, *input_hw), dtype=gy.dtype)
     _window_mean_backward(_planes(gy), *tables, gx)
     return gx.reshape(n, c, *input_hw)
