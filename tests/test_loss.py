@@ -82,6 +82,37 @@ def test_large_rows_parallel_path():
                                atol=2e-5)
 
 
+def test_large_rows_parallel_path_backward_and_cross_entropy():
+    """Every row kernel above the parallel threshold (300 rows: not a multiple of the chunk of
+    rows the cross-entropy forward gives each scratch buffer), against float64 references."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 1000)) * 5
+    gy = rng.standard_normal(x.shape)
+    logp = ref_log_softmax(x, 1)
+    p = np.exp(logp)
+    np.testing.assert_allclose(K.softmax_forward(x), p, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(K.softmax_backward(gy, p),
+                               p * (gy - (gy * p).sum(1, keepdims=True)), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(K.log_softmax_backward(gy, logp),
+                               gy - p * gy.sum(1, keepdims=True), rtol=1e-10, atol=1e-12)
+
+    t = rng.integers(0, 1000, 300)
+    t[::7] = -100
+    w = rng.uniform(0.5, 2.0, 1000)
+    eps = 0.1
+    loss, lse = K.cross_entropy_forward(x, t, w, -100, eps)
+    np.testing.assert_allclose(loss, ref_cross_entropy_rows(x, t, w, -100, eps)[0], rtol=1e-12)
+    g = rng.standard_normal(300)
+    kept = t != -100
+    onehot = np.zeros_like(x)
+    onehot[np.arange(300)[kept], t[kept]] = 1.0
+    w_t = np.where(kept, w[np.where(kept, t, 0)], 0.0)[:, None]
+    expected = g[:, None] * ((1 - eps) * w_t * (p - onehot)
+                             + kept[:, None] * eps / 1000 * (p * w.sum() - w))
+    np.testing.assert_allclose(K.cross_entropy_backward(g, x, t, w, lse, -100, eps), expected,
+                               rtol=1e-10, atol=1e-13)
+
+
 # -- cross-entropy -------------------------------------------------------------------------------
 
 
