@@ -109,6 +109,7 @@ _C = tuple(
 )  # fmt: skip
 _F0, _F05, _F1, _F2 = _f(0.0), _f(0.5), _f(1.0), _f(2.0)
 _INV_SQRT2 = _f(1 / math.sqrt(2))
+_INF = _f(np.inf)
 # 2/(2k+1) for log1p(u) = 2 atanh(s), s = u/(2+u) <= 1/3 on [0, 1]
 _L = tuple(_f(2 / (2 * k + 1)) for k in range(9))
 
@@ -196,7 +197,7 @@ def expm1_f32(x):
     u = p * (r * r) + r
     scale = _f32_bits((_bits_f32(t) - _ROUND_BITS + np.int32(127)) << np.int32(23))
     y = scale * u + (scale - _F1)
-    y = math.inf if x > _EXPM1_HI else y
+    y = _INF if x > _EXPM1_HI else y  # a float32 constant: math.inf would promote y to float64
     return y if x == x else x
 
 
