@@ -59,9 +59,11 @@ float32, against OpenBLAS sgemm at ~190 GFLOP/s on these shapes):
   the GEMM path (3.3 vs 1.8 ms forward); big layers (C*R*S >= 320) are faster in BLAS (2-3x);
   the input gradient with 1 or 2 input channels pads them to 4 and lost (0.94 vs 0.63 ms on
   (64, 1, 28, 28)), hence C >= 3 there.
-  Not kept: splitting the direct kernels over 2 threads (Numba prange, or the Python pool of
-  _split) gave 1.5x at times and nothing at others on this shared 2-vCPU VM, and Numba's
-  spinning OpenMP workers slowed the next torch call from 0.16 to 16 ms; 512-bit vectors
+  Not kept: splitting the direct kernels over 2 threads (Numba prange, or a Python pool as in
+  _split) gave 1.5x at times and nothing or a loss at others on this shared 2-vCPU VM (two
+  FMA-bound threads often did not run concurrently), and runs with the extra threads saw torch's
+  next call 100x slower (0.16 -> 16 ms; some runs without them did too, so not proven); the
+  kernels are nogil, so callers can still run them in threads. 512-bit vectors
   (``wide_vectors``) were 10-20% slower in both kernels; cutting the runs into L1-sized chunks
   was within noise.
 
