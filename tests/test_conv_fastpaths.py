@@ -212,3 +212,108 @@ def test_split_works_in_a_forked_child(monkeypatch):
         child.kill()
         pytest.fail("conv2d_forward hung in a forked child")
     assert child.exitcode == 0 and q.get(timeout=5)
+
+
+# ------------------------------------------------------------------------------------------------
+# the direct CHWN path (small channel counts, stride 1 along the width)
+
+# every shape through the direct kernels (the real thresholds leave most tiny geometries to im2col)
+DIRECT_ON = dict(_DIRECT_MAX_TAPS=10**9, _DIRECT_MAX_CHANNELS=10**9, _DIRECT_MIN_LANES=1)
+
+
+@st.composite
+def direct_geometries(draw):
+    """One group, stride 1 along the width (the direct path's domain); channel counts around the
+    blocks of 4 output channels and 4 taps, asymmetric padding, row stride and dilations."""
+    c, k, n = draw(st.integers(1, 7)), draw(st.integers(1, 9)), draw(st.integers(1, 5))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    r, s = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = (draw(st.integers(1, 3)), 1)
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    assume(R.out_size(h, r, stride[0], padding[0], padding[1], dilation[0]) >= 1)
+    assume(R.out_size(w, s, 1, padding[2], padding[3], dilation[1]) >= 1)
+    return dict(x_shape=(n, c, h, w), w_shape=(k, c, r, s), stride=stride, padding=padding,
+                dilation=dilation, groups=1)
+
+
+def _force_direct(mp: pytest.MonkeyPatch) -> None:
+    for name, value in DIRECT_ON.items():
+        mp.setattr(K, name, value)
+    real = K._use_direct
+    # also the input gradient with 1-2 channels (the C >= 3 rule sends those to im2col)
+    mp.setattr(K, "_use_direct", lambda *a, min_out=1: real(*a))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(geo=direct_geometries(), layout=st.sampled_from(["contiguous", "fortran", "sliced"]),
+       with_bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_direct_kernels_match_loops(dtype, geo, layout, with_bias, seed):
+    with pytest.MonkeyPatch.context() as mp:
+        _force_direct(mp)
+        calls = _direct_taken(mp)
+        _check_kernels(dtype, geo, layout, with_bias, seed)
+        assert calls == ["_direct_forward", "_direct_grad_input", "_direct_grad_weight"]
+
+
+def _direct_taken(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    for name in ("_direct_forward", "_direct_grad_input", "_direct_grad_weight"):
+        real = getattr(K, name)
+        monkeypatch.setattr(K, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    return calls
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_direct_path_on_the_lenet_layer(monkeypatch, dtype):
+    """(N, 6, 14, 14) -> 16 5x5 (LeNet's second layer, the shape the path was made for) with the
+    real thresholds: all three kernels go direct, and match the loops; a bigger batch than the
+    drawn tests (lanes = 10 x 9 = 90 per row)."""
+    calls = _direct_taken(monkeypatch)
+    geo = dict(x_shape=(9, 6, 14, 14), w_shape=(16, 6, 5, 5), stride=(1, 1),
+               padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
+    _check_kernels(dtype, geo, "contiguous", True, 3)
+    assert calls == ["_direct_forward", "_direct_grad_input", "_direct_grad_weight"]
+
+
+def test_direct_path_dispatch(monkeypatch):
+    """Guards the dispatch: the bench's small layers go direct, others do not."""
+    calls = _direct_taken(monkeypatch)
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((4, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5))
+    K.conv2d_forward(x, w, (2, 1), (1, 1, 2, 2), (1, 1), 1)  # stride 1 along the width only
+    assert calls == ["_direct_forward"]
+    K.conv2d_forward(x, w, (1, 2), (0, 0, 0, 0), (1, 1), 1)  # strided along the width: im2col
+    K.conv2d_forward(x, rng.standard_normal((16, 3, 5, 5)), (1, 1), (0,) * 4, (1, 1), 2)  # groups
+    K.conv2d_forward(x, rng.standard_normal((32, 6, 5, 5)), (1, 1), (0,) * 4, (1, 1), 1)  # K=32
+    K.conv2d_forward(x[:1, :, :, :5], w, (1, 1), (0,) * 4, (1, 1), 1)  # 1 lane: im2col
+    assert calls == ["_direct_forward"]
+    gy = rng.standard_normal((4, 6, 28, 28))
+    K.conv2d_grad_input(gy, rng.standard_normal((6, 1, 5, 5)), (28, 28), (1, 1), (2,) * 4,
+                        (1, 1), 1)  # writes 1 channel: im2col
+    assert calls == ["_direct_forward"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_direct_padding_taps_do_not_spread_inf(monkeypatch, dtype):
+    """Taps added to fill blocks of 4 read zeros with zero weights: an inf in the input (or in
+    gy) must give inf/NaN exactly where the loops give them, nowhere else."""
+    _force_direct(monkeypatch)
+    calls = _direct_taken(monkeypatch)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 2, 6, 7)).astype(dtype)
+    w = rng.standard_normal((3, 2, 3, 2)).astype(dtype)  # 12 taps per output, 3 channels of 4
+    x[1, 0, 2, 3] = np.inf
+    geo = ((1, 1), (1, 0, 0, 1), (1, 1))
+    y = K.conv2d_forward(x, w, *geo, 1)
+    ref = R.conv2d_ref(x, w, None, *geo)
+    np.testing.assert_array_equal(np.isfinite(y), np.isfinite(ref))
+    np.testing.assert_allclose(y[np.isfinite(ref)], ref[np.isfinite(ref)], **_tol(dtype, 10))
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gy[2, 1, 3, 4] = -np.inf
+    gx = K.conv2d_grad_input(gy, w, x.shape[2:], *geo, 1)
+    gx_ref = R.conv2d_grad_input_ref(gy, w, x.shape[2:], *geo)
+    np.testing.assert_array_equal(np.isfinite(gx), np.isfinite(gx_ref))
+    np.testing.assert_allclose(gx[np.isfinite(gx_ref)], gx_ref[np.isfinite(gx_ref)],
+                               **_tol(dtype, 10))
+    assert calls == ["_direct_forward", "_direct_grad_input"]
