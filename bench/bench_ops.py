@@ -10,12 +10,14 @@ prepared inputs). A missing module or a missing torch is reported and skipped.
 
 Timing: one warm-up call each (Numba compiles there), then ``--rounds`` rounds. A round times a
 block of calls of minigrad, pauses, times a block of torch, pauses; a block's time is the fastest
-of its calls. The machine is a shared VM whose speed drifts by 2x within seconds (memory
-bandwidth taken by neighbours, invisible from inside), so the two libraries are measured side by
-side in every round, and ``speed`` is the median over rounds of torch ms / minigrad ms: above 1
-means minigrad is faster. The ms columns are medians over rounds. The pause lets one library's
-still-spinning worker threads go to sleep before the other runs. Both use two threads
-(``torch.set_num_threads(2)``).
+of its calls after 30 ms of untimed ones (see ``block_ms``). The machine is a shared VM whose
+speed drifts by 2x within seconds (memory bandwidth taken by neighbours, invisible from inside),
+so the two libraries are measured side by side in every round, and ``speed`` is the median over
+rounds of torch ms / minigrad ms: above 1 means minigrad is faster. The ms columns are medians
+over rounds. The pause (0.25 s) lets one library's still-spinning worker threads go to sleep
+before the other runs: OpenBLAS's spin for about 0.1 s after a GEMM, and with a 0.05 s pause
+torch's calls after minigrad's BLAS-based ops ran up to 40x slower (a flattering, false ratio).
+Both use two threads (``torch.set_num_threads(2)``).
 
 ``--compile`` instead measures the first conv2d forward+backward call in fresh interpreters:
 cold (empty ``NUMBA_CACHE_DIR``: everything compiles) and warm (the cache written by the cold
@@ -39,12 +41,21 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CASE_MODULES = ["cases_conv", "cases_pool_act"]
-SWITCH_PAUSE_S = 0.05
+SWITCH_PAUSE_S = 0.25
 
 
-def block_ms(fn: Callable[[], object], calls: int) -> float:
-    """The fastest of ``calls`` timed calls of ``fn``, in ms (at least 20 ms of calls in all, so
-    that sub-millisecond ops are not timed once)."""
+def block_ms(fn: Callable[[], object], calls: int, warm_s: float = 0.03) -> float:
+    """The fastest of ``calls`` timed calls of ``fn``, in ms, after ``warm_s`` seconds of untimed
+    calls (and at least 20 ms of timed calls, so that sub-millisecond ops are not timed once).
+
+    The warm-up matters on this VM: after the pause between blocks a 1 ms op ran 3-4x slower for
+    its first five calls (idle memory reclaimed by the host, clocks ramping up), for both
+    libraries alike; after 30 ms of calls it is back to its back-to-back speed.
+    """
+    start = time.perf_counter()
+    fn()
+    while time.perf_counter() - start < warm_s:
+        fn()
     best = float("inf")
     spent = 0.0
     n = 0
