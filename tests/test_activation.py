@@ -168,6 +168,16 @@ def test_float32_math_functions_against_float64(fn, lo, hi, max_ulp):
     assert _ulps(got, exact).max() <= max_ulp
 
 
+def test_float32_gelu_keeps_relative_accuracy_in_the_lower_tail():
+    # where gelu(x) is a small negative number (PyTorch's float32 gelu returns 0 below -5)
+    x = np.linspace(-12.5, 6, 40_001).astype(np.float32)
+    exact = np.array([REFERENCES["gelu"][2](float(v)) for v in x])
+    got = K.forward("gelu", x)
+    tail = x < -5
+    assert (np.abs(got - exact) / np.abs(exact))[tail].max() < 5e-6
+    np.testing.assert_allclose(got[~tail], exact[~tail], rtol=1e-6, atol=1e-7)
+
+
 def test_float32_tanh_saturates_exactly_and_keeps_signs():
     tanh = _elementwise_f32(K.tanh_f32)
     x = np.array([9.02, 9.1, 20.0, 1e30, np.inf], np.float32)
