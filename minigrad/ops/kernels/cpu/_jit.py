@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["Kernel", "kernel", "loop_body", "PARALLEL_MIN_SIZE", "wide_vectors"]
+__all__ = ["Kernel", "kernel", "PARALLEL_MIN_SIZE", "wide_vectors"]
 
 # ------------------------------------------------------------------------------------------------
 # parallel and serial variants of one kernel
@@ -58,17 +58,6 @@ class Kernel:
 def kernel(fn) -> Kernel:
     """Decorator: ``@kernel`` instead of ``@njit(cache=True, parallel=True)`` (see Kernel)."""
     return Kernel(fn)
-
-
-def loop_body(fn):
-    """Decorator for the per-iteration work of a ``prange`` loop that itself loops (a row of a
-    softmax): compiled as a function of its own, with :class:`Kernel`'s options.
-
-    Written inline in the ``prange`` body, such inner loops compiled worse inside Numba's
-    parallel wrapper: a row-max loop over (256, 1000) float32 took 140-280 us on 2 threads
-    against 44 us serially; the same loop called as a function took 25 us.
-    """
-    return njit(cache=True, error_model="numpy", fastmath=_CONTRACT)(fn)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from minigrad.ops.kernels.cpu._jit import kernel, loop_body, wide_vectors
+from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
 from minigrad.ops.kernels.cpu.activation import exp_nonpos
 
 __all__ = [
@@ -112,64 +112,41 @@ def _exp_shifted(x, m, out):
     return lane_sum(out)
 
 
-# Each kernel is a prange over rows calling a row function (see _jit.loop_body).
-
-
-@loop_body
-def _softmax_row(x, y, i):
-    wide_vectors()
-    inv = 1.0 / _exp_shifted(x[i], lane_max(x[i]), y[i])
-    for k in range(x.shape[1]):
-        y[i, k] *= inv
-
-
 @kernel
 def _softmax_rows(x, y):
     for i in prange(x.shape[0]):
-        _softmax_row(x, y, i)
-
-
-@loop_body
-def _log_softmax_row(x, y, i):
-    wide_vectors()
-    m = lane_max(x[i])
-    lse = m + math.log(_exp_shifted(x[i], m, y[i]))
-    for k in range(x.shape[1]):
-        y[i, k] = x[i, k] - lse
+        wide_vectors()
+        inv = 1.0 / _exp_shifted(x[i], lane_max(x[i]), y[i])
+        for k in range(x.shape[1]):
+            y[i, k] *= inv
 
 
 @kernel
 def _log_softmax_rows(x, y):
     for i in prange(x.shape[0]):
-        _log_softmax_row(x, y, i)
-
-
-@loop_body
-def _softmax_backward_row(gy, y, gx, i):
-    wide_vectors()
-    dot = lane_dot(gy[i], y[i])
-    for k in range(y.shape[1]):
-        gx[i, k] = y[i, k] * (gy[i, k] - dot)
+        wide_vectors()
+        m = lane_max(x[i])
+        lse = m + math.log(_exp_shifted(x[i], m, y[i]))
+        for k in range(x.shape[1]):
+            y[i, k] = x[i, k] - lse
 
 
 @kernel
 def _softmax_backward_rows(gy, y, gx):
     for i in prange(y.shape[0]):
-        _softmax_backward_row(gy, y, gx, i)
-
-
-@loop_body
-def _log_softmax_backward_row(gy, y, gx, i):
-    wide_vectors()
-    total = lane_sum(gy[i])
-    for k in range(y.shape[1]):
-        gx[i, k] = gy[i, k] - exp_nonpos(y[i, k]) * total
+        wide_vectors()
+        dot = lane_dot(gy[i], y[i])
+        for k in range(y.shape[1]):
+            gx[i, k] = y[i, k] * (gy[i, k] - dot)
 
 
 @kernel
 def _log_softmax_backward_rows(gy, y, gx):
     for i in prange(y.shape[0]):
-        _log_softmax_backward_row(gy, y, gx, i)
+        wide_vectors()
+        total = lane_sum(gy[i])
+        for k in range(y.shape[1]):
+            gx[i, k] = gy[i, k] - exp_nonpos(y[i, k]) * total
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -204,53 +181,41 @@ def log_softmax_backward(gy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return gx.reshape(y.shape)
 
 
-@loop_body
-def _cross_entropy_row(x, target, weight, w_sum, ignore_index, eps, loss, lse, buf, i):
-    wide_vectors()
-    m = lane_max(x[i])
-    lse[i] = m + math.log(_exp_shifted(x[i], m, buf))
-    t = target[i]
-    if t == ignore_index:
-        loss[i] = 0.0
-        return
-    nll = -weight[t] * (x[i, t] - lse[i])
-    smooth = lse[i] * w_sum - lane_dot(weight, x[i]) if eps > 0.0 else 0.0
-    loss[i] = (1.0 - eps) * nll + eps / x.shape[1] * smooth
-
-
 @kernel
 def _cross_entropy_rows(x, target, weight, ignore_index, eps, loss, lse):
     n, c = x.shape
     w_sum = lane_sum(weight)
-    chunk = 16  # rows per scratch buffer: one allocation per chunk, not per row
-    for j in prange((n + chunk - 1) // chunk):
+    for i in prange(n):
+        wide_vectors()
         buf = np.empty(c, dtype=x.dtype)
-        for i in range(j * chunk, min(n, (j + 1) * chunk)):
-            _cross_entropy_row(x, target, weight, w_sum, ignore_index, eps, loss, lse, buf, i)
-
-
-@loop_body
-def _cross_entropy_backward_row(g, x, target, weight, w_sum, lse, ignore_index, eps, gx, i):
-    wide_vectors()
-    c = x.shape[1]
-    t = target[i]
-    if t == ignore_index:
-        for k in range(c):
-            gx[i, k] = 0.0
-        return
-    a = g[i] * ((1.0 - eps) * weight[t] + eps / c * w_sum)  # coefficient of p_c
-    b = g[i] * eps / c  # coefficient of -w_c
-    li = lse[i]
-    for k in range(c):
-        gx[i, k] = a * exp_nonpos(x[i, k] - li) - b * weight[k]
-    gx[i, t] -= g[i] * (1.0 - eps) * weight[t]
+        m = lane_max(x[i])
+        lse[i] = m + math.log(_exp_shifted(x[i], m, buf))
+        t = target[i]
+        if t == ignore_index:
+            loss[i] = 0.0
+            continue
+        nll = -weight[t] * (x[i, t] - lse[i])
+        smooth = lse[i] * w_sum - lane_dot(weight, x[i]) if eps > 0.0 else 0.0
+        loss[i] = (1.0 - eps) * nll + eps / c * smooth
 
 
 @kernel
 def _cross_entropy_backward_rows(g, x, target, weight, lse, ignore_index, eps, gx):
+    n, c = x.shape
     w_sum = lane_sum(weight)
-    for i in prange(x.shape[0]):
-        _cross_entropy_backward_row(g, x, target, weight, w_sum, lse, ignore_index, eps, gx, i)
+    for i in prange(n):
+        wide_vectors()
+        t = target[i]
+        if t == ignore_index:
+            for k in range(c):
+                gx[i, k] = 0.0
+            continue
+        a = g[i] * ((1.0 - eps) * weight[t] + eps / c * w_sum)  # coefficient of p_c
+        b = g[i] * eps / c  # coefficient of -w_c
+        li = lse[i]
+        for k in range(c):
+            gx[i, k] = a * exp_nonpos(x[i, k] - li) - b * weight[k]
+        gx[i, t] -= g[i] * (1.0 - eps) * weight[t]
 
 
 def cross_entropy_forward(
