@@ -1,7 +1,7 @@
 """Batch-norm kernels on (N, C, S) arrays (S = the flattened spatial axes, 1 for (N, C) input).
 
 Channels are independent and run in parallel; each channel's data is N contiguous runs of S
-elements, reduced with the 8-lane float64 reductions of the softmax module. The variance is the
+elements, reduced with the vectorized float64 sums of the softmax module. The variance is the
 two-pass ``mean((x - mean)^2)`` (no cancellation for large means).
 """
 
@@ -10,33 +10,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from minigrad.ops.kernels.cpu._jit import kernel
+from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
 from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_sum
 
 __all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _sum_sq_dev(a, m):
-    """sum((a - m)^2) over a 1-D array, 8 float64 partial sums."""
-    n = a.size
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    k = 0
-    while k + 8 <= n:
-        d0, d1, d2, d3 = a[k] - m, a[k + 1] - m, a[k + 2] - m, a[k + 3] - m
-        d4, d5, d6, d7 = a[k + 4] - m, a[k + 5] - m, a[k + 6] - m, a[k + 7] - m
-        s0 += d0 * d0
-        s1 += d1 * d1
-        s2 += d2 * d2
-        s3 += d3 * d3
-        s4 += d4 * d4
-        s5 += d5 * d5
-        s6 += d6 * d6
-        s7 += d7 * d7
-        k += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    for j in range(k, n):
-        d = a[j] - m
+    """sum((a - m)^2) over a 1-D array in float64, order left to LLVM (as softmax.lane_sum)."""
+    wide_vectors()
+    s = 0.0
+    for k in range(a.size):
+        d = a[k] - m
         s += d * d
     return s
 

@@ -34,8 +34,9 @@ __all__ = [
 ]
 
 
-# Reductions keep 8 independent partial results: one running sum is a chain of dependent adds that
-# LLVM may not reorder without fastmath; eight chains overlap and measured 2x faster per row.
+# The maximum keeps 8 independent partial results: one running maximum is a chain of dependent
+# selects that LLVM does not vectorize (not even with fastmath); eight chains overlap and measured
+# 2x faster per row.
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -60,47 +61,30 @@ def lane_max(a):
     return m
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+# Sums accumulate in float64 and let LLVM reorder them (fastmath "reassoc", on these two functions
+# only, which are not inlined so that the flag stays theirs): the loop then vectorizes, 4.3x faster
+# than eight scalar chains. Reordering changes a sum's rounding as any blocked sum does; inf and NaN
+# come out the same in any order.
+_SUM_FLAGS = {"reassoc", "contract"}
+
+
+@njit(cache=True, error_model="numpy", fastmath=_SUM_FLAGS)
 def lane_dot(a, b):
     """sum(a * b) over 1-D arrays of equal length, accumulated in float64."""
-    n = a.size
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    k = 0
-    while k + 8 <= n:
-        s0 += a[k] * b[k]
-        s1 += a[k + 1] * b[k + 1]
-        s2 += a[k + 2] * b[k + 2]
-        s3 += a[k + 3] * b[k + 3]
-        s4 += a[k + 4] * b[k + 4]
-        s5 += a[k + 5] * b[k + 5]
-        s6 += a[k + 6] * b[k + 6]
-        s7 += a[k + 7] * b[k + 7]
-        k += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    for j in range(k, n):
-        s += a[j] * b[j]
+    wide_vectors()
+    s = 0.0
+    for k in range(a.size):
+        s += np.float64(a[k]) * b[k]
     return s
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=_SUM_FLAGS)
 def lane_sum(a):
     """Sum of a 1-D array, accumulated in float64."""
-    n = a.size
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    k = 0
-    while k + 8 <= n:
-        s0 += a[k]
-        s1 += a[k + 1]
-        s2 += a[k + 2]
-        s3 += a[k + 3]
-        s4 += a[k + 4]
-        s5 += a[k + 5]
-        s6 += a[k + 6]
-        s7 += a[k + 7]
-        k += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    for j in range(k, n):
-        s += a[j]
+    wide_vectors()
+    s = 0.0
+    for k in range(a.size):
+        s += a[k]
     return s
 
 
