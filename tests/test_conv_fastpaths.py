@@ -276,6 +276,24 @@ def test_direct_path_on_the_lenet_layer(monkeypatch, dtype):
     assert calls == ["_direct_forward", "_direct_grad_input", "_direct_grad_weight"]
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_direct_kernels_split_over_threads_match_loops(monkeypatch, dtype):
+    """The direct kernels' work items split over Numba's threads (any size, here): same values."""
+    import numba
+
+    if numba.get_num_threads() < 2:
+        pytest.skip("one Numba thread: nothing to split")
+    monkeypatch.setattr(K, "_DIRECT_SPLIT_MACS", 0)
+    parallel = []
+    for name in ("_rows_parallel", "_dots_parallel"):
+        real = getattr(K, name)
+        monkeypatch.setattr(K, name, lambda *a, _r=real, _n=name: parallel.append(_n) or _r(*a))
+    geo = dict(x_shape=(5, 6, 11, 9), w_shape=(11, 6, 3, 4), stride=(2, 1),
+               padding=(1, 0, 2, 1), dilation=(1, 2), groups=1)
+    _check_kernels(dtype, geo, "contiguous", True, 4)
+    assert parallel == ["_rows_parallel", "_rows_parallel", "_dots_parallel"]
+
+
 def test_direct_path_dispatch(monkeypatch):
     """Guards the dispatch: the bench's small layers go direct, others do not."""
     calls = _direct_taken(monkeypatch)

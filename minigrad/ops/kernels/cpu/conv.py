@@ -59,11 +59,11 @@ float32, against OpenBLAS sgemm at ~190 GFLOP/s on these shapes):
   the GEMM path (3.3 vs 1.8 ms forward); big layers (C*R*S >= 320) are faster in BLAS (2-3x);
   the input gradient with 1 or 2 input channels pads them to 4 and lost (0.94 vs 0.63 ms on
   (64, 1, 28, 28)), hence C >= 3 there.
-  Not kept: splitting the direct kernels over 2 threads (Numba prange, or a Python pool as in
-  _split) gave 1.5x at times and nothing or a loss at others on this shared 2-vCPU VM (two
-  FMA-bound threads often did not run concurrently), and runs with the extra threads saw torch's
-  next call 100x slower (0.16 -> 16 ms; some runs without them did too, so not proven); the
-  kernels are nogil, so callers can still run them in threads. 512-bit vectors
+  The work items (4 output channels of one output row; 4 x 4 weight-gradient sums) split over
+  Numba's threads above ``_DIRECT_SPLIT_MACS``: under the TBB threading layer the (64, 6, 14, 14)
+  layer's forward+backward went from 0.65x to 0.88x PyTorch's speed (interleaved, same run). Under
+  the workqueue layer the same split had gone from 1.5x faster to slower between runs: its
+  launches cost 150 us, TBB's 1.5 us. 512-bit vectors
   (``wide_vectors``) were 10-20% slower in both kernels; cutting the runs into L1-sized chunks
   was within noise.
 
@@ -81,8 +81,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
-from numba import njit, uint64
+from numba import njit, prange, uint64
 
 __all__ = [
     "conv_out_size",
@@ -122,6 +123,9 @@ _WINOGRAD_MIN_CHANNELS = 16
 _DIRECT_MAX_TAPS = 256
 _DIRECT_MAX_CHANNELS = 16
 _DIRECT_MIN_LANES = 16
+# multiply-adds from which the direct kernels split their work items over Numba's threads (about
+# 50 us of one core's work: under TBB a parallel launch costs 1.5 us)
+_DIRECT_SPLIT_MACS = 1 << 21
 
 
 def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
@@ -379,7 +383,27 @@ def _rows(src: np.ndarray, off: np.ndarray, widx: np.ndarray, grp: np.ndarray,
     """
     pitch = _odd_lines(width, out.itemsize)
     args = (src, off, widx, grp, ngrp, wmat, bias, lq, width, col0, out, pitch)
-    _rows_range(*args, 0, (wmat.shape[0] // 4) * off.shape[0])
+    items = (wmat.shape[0] // 4) * off.shape[0]
+    parts = _parts(items, wmat.shape[0] * off.size * lq)
+    if parts > 1:
+        _rows_parallel(*args, items, parts)
+    else:
+        _rows_range(*args, 0, items)
+
+
+def _parts(items: int, macs: int) -> int:
+    """How many slices of work items to run in parallel: one per Numba thread, if it pays."""
+    if macs < _DIRECT_SPLIT_MACS:
+        return 1
+    return max(1, min(items, numba.get_num_threads()))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _rows_parallel(src, off, widx, grp, ngrp, wmat, bias, lq, width, col0, out, pitch, items,
+                   parts):
+    for p in prange(parts):
+        _rows_range(src, off, widx, grp, ngrp, wmat, bias, lq, width, col0, out, pitch,
+                    p * items // parts, (p + 1) * items // parts)
 
 
 # The weight gradient's sums are reductions over the batch and the output pixels. "reassoc" (no
@@ -444,7 +468,19 @@ def _dots(g: np.ndarray, x: np.ndarray, off: np.ndarray, nrows: int, g_row: int,
     (the extra ones anywhere readable: their sums are dropped).
     """
     args = (g, x, off, nrows, g_row, x_row, lq, gw)
-    _dots_range(*args, 0, (-(-gw.shape[0] // 4)) * (off.shape[0] // 4))
+    items = (-(-gw.shape[0] // 4)) * (off.shape[0] // 4)
+    parts = _parts(items, gw.size * nrows * lq)
+    if parts > 1:
+        _dots_parallel(*args, items, parts)
+    else:
+        _dots_range(*args, 0, items)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _dots_parallel(g, x, off, nrows, g_row, x_row, lq, gw, items, parts):
+    for p in prange(parts):
+        _dots_range(g, x, off, nrows, g_row, x_row, lq, gw,
+                    p * items // parts, (p + 1) * items // parts)
 
 
 # ------------------------------------------------------------------------------------------------
