@@ -176,6 +176,8 @@ def test_float32_gelu_keeps_relative_accuracy_in_the_lower_tail():
     tail = x < -5
     assert (np.abs(got - exact) / np.abs(exact))[tail].max() < 5e-6
     np.testing.assert_allclose(got[~tail], exact[~tail], rtol=1e-6, atol=1e-7)
+    far = K.forward("gelu", np.array([np.inf, 1e30, -20.0, -1e30], np.float32))
+    assert list(far) == [np.inf, 1e30, 0.0, 0.0]  # the clamp of |x| changes no value
 
 
 def test_float32_tanh_saturates_exactly_and_keeps_signs():

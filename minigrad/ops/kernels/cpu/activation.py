@@ -102,6 +102,7 @@ _EXPM1_LO, _EXPM1_HI = _f(-88.0), _f(88.0)
 # erfc(z) = t exp(-z^2) Q(t), t = 1/(1 + 0.3 z), z >= 0: Q fitted by tools/fit_erfcx.py
 # (relative error 2e-8 before float32 rounding)
 _ERFC_P = _f(0.3)
+_GELU_CLAMP = _f(14.5)
 _Q = tuple(_f(c) for c in (0.16918958723545074, 0.17069239914417267, 0.14847899973392487,
                            0.2144501954317093, -0.09366508573293686, 0.5464456677436829,
                            -0.511272132396698, 0.4851192235946655, -0.12943890690803528))
@@ -227,10 +228,13 @@ def _gelu_parts_f32(x):
     would otherwise cost a relative error of 6e-8 * x*x/2 (7e-6 at x = -13). NaN in, some number
     out: gelu multiplies by x, which gives the NaN.
     """
-    h = x * x
-    lo = x * x - h  # contracted into fma(x, x, -h): the part of x*x that h rounded away
+    # beyond 14.5, Phi(-|x|) rounds to 0 in float32 anyway; the clamp keeps x*x finite (inf - inf
+    # in the remainder below would make gelu(inf) NaN)
+    a = min(abs(x), _GELU_CLAMP)
+    h = a * a
+    lo = a * a - h  # contracted into fma(a, a, -h): the part of a*a that h rounded away
     e = _exp_nonpos_core(-_F05 * h) * (_F1 - _F05 * lo)
-    t = _F1 / (_F1 + _ERFC_P * _INV_SQRT2 * abs(x))
+    t = _F1 / (_F1 + _ERFC_P * _INV_SQRT2 * a)
     q = _Q
     p = q[7] + t * q[8]
     p = q[6] + t * p
