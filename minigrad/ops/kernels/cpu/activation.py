@@ -198,8 +198,8 @@ def expm1_f32(x):
     With ``x = n ln2 + r``: ``expm1(x) = 2**n expm1(r) + (2**n - 1)``, one FMA. For n = 0 that is
     expm1(r) itself, whose polynomial ``r + r**2 P(r)`` is accurate near 0, so no second branch
     for small x is needed (the Taylor-or-exp version computed both: 2x the instructions).
-    Gives inf from x = 88 on (the true value overflows from 88.72: the callers, elu and tanh, pass
-    x <= 18.2)."""
+    Gives inf from x = 88 on (the true value overflows from 88.72; elu, the caller, keeps the
+    result only for x <= 0; tanh calls the core directly with x <= 18.2)."""
     y = _expm1_core(min(max(x, _EXPM1_LO), _EXPM1_HI))
     y = _INF if x > _EXPM1_HI else y  # a float32 constant: math.inf would promote y to float64
     return y if x == x else x
