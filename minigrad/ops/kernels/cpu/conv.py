@@ -63,9 +63,8 @@ float32, against OpenBLAS sgemm at ~190 GFLOP/s on these shapes):
   Numba's threads above ``_DIRECT_SPLIT_MACS``: under the TBB threading layer the (64, 6, 14, 14)
   layer's forward+backward went from 0.65x to 0.88x PyTorch's speed (interleaved, same run). Under
   the workqueue layer the same split had gone from 1.5x faster to slower between runs: its
-  launches cost 150 us, TBB's 1.5 us. 512-bit vectors
-  (``wide_vectors``) were 10-20% slower in both kernels; cutting the runs into L1-sized chunks
-  was within noise.
+  launches cost 150 us, TBB's 1.5 us. 512-bit vectors (``wide_vectors``) were 10-20% slower in
+  both kernels; cutting the runs into L1-sized chunks was within noise.
 
 ``conv2d_grad_input`` (col2im) is also conv_transpose2d's forward. ``conv2d_grad_input_rot180`` is
 the textbook version of the same gradient (dilate, pad to a full convolution, correlate with the
@@ -118,8 +117,7 @@ _SPLIT_FLOPS = 1 << 23
 _WINOGRAD_MIN_CHANNELS = 16
 
 # The direct CHWN kernels (see _use_direct) for layers with at most this many taps per output
-# (C*R*S) and output channels, and at least this many batch x output-column lanes; threads only
-# above _DIRECT_THREADS_MACS multiply-adds per call.
+# (C*R*S) and output channels, and at least this many batch x output-column lanes.
 _DIRECT_MAX_TAPS = 256
 _DIRECT_MAX_CHANNELS = 16
 _DIRECT_MIN_LANES = 16
