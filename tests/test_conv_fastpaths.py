@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from minigrad.ops.kernels.cpu import conv as K
 from minigrad.testing import conv_reference as R
+from tests.test_conv import _layout
 
 DTYPES = [np.float32, np.float64]
 
@@ -36,16 +37,6 @@ PLANS = {
 def _tol(dtype, scale=1.0):
     return (dict(rtol=1e-4, atol=1e-4 * scale) if dtype == np.float32
             else dict(rtol=1e-10, atol=1e-10 * scale))
-
-
-def _layout(a: np.ndarray, how: str) -> np.ndarray:
-    if how == "fortran":
-        return np.asfortranarray(a)
-    if how == "sliced":
-        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
-        big[..., ::2] = a
-        return big[..., ::2]
-    return a
 
 
 @st.composite

@@ -182,6 +182,19 @@ def tanh_f32(x):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def _horner8(c, t):
+    """``c[0] + c[1] t + ... + c[8] t**8`` by Horner's rule (9 coefficients)."""
+    p = c[7] + t * c[8]
+    p = c[6] + t * p
+    p = c[5] + t * p
+    p = c[4] + t * p
+    p = c[3] + t * p
+    p = c[2] + t * p
+    p = c[1] + t * p
+    return c[0] + t * p
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _gelu_parts_f32(x):
     """``(Phi(x), exp(-x*x/2))`` in float32: the normal CDF, relatively accurate in the lower
     tail, and the exponential gelu's derivative needs too (one exp serves both).
@@ -199,16 +212,7 @@ def _gelu_parts_f32(x):
     lo = a * a - h  # contracted into fma(a, a, -h): the part of a*a that h rounded away
     e = _exp_nonpos_core(-_F05 * h) * (_F1 - _F05 * lo)
     t = _F1 / (_F1 + _ERFC_P * _INV_SQRT2 * a)
-    q = _Q
-    p = q[7] + t * q[8]
-    p = q[6] + t * p
-    p = q[5] + t * p
-    p = q[4] + t * p
-    p = q[3] + t * p
-    p = q[2] + t * p
-    p = q[1] + t * p
-    p = q[0] + t * p
-    half_erfc = _F05 * t * p * e
+    half_erfc = _F05 * t * _horner8(_Q, t) * e
     return (half_erfc if x < _F0 else _F1 - half_erfc), e
 
 
@@ -216,17 +220,7 @@ def _gelu_parts_f32(x):
 def log1p_unit_f32(u):
     """float32 ``log(1 + u)`` for u in [0, 1] (all softplus needs), via 2 atanh(u / (2 + u))."""
     s = u / (_F2 + u)
-    s2 = s * s
-    c = _L
-    p = c[7] + s2 * c[8]
-    p = c[6] + s2 * p
-    p = c[5] + s2 * p
-    p = c[4] + s2 * p
-    p = c[3] + s2 * p
-    p = c[2] + s2 * p
-    p = c[1] + s2 * p
-    p = c[0] + s2 * p
-    return s * p
+    return s * _horner8(_L, s * s)
 
 
 def exp_nonpos(x):  # pragma: no cover - resolved at compile time by the overload below
