@@ -120,6 +120,7 @@ def test_valid_arguments_still_build(make):
     assert isinstance(make(), nn.Module)
 
 
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
 def test_torch_agrees_that_these_are_invalid():
     """PyTorch builds most of these but refuses them at the first forward; minigrad refuses
     them when the layer is built."""
