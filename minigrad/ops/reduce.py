@@ -15,7 +15,6 @@ import numpy as np
 from minigrad import _device as _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
-from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor
 
 AxisArg = int | tuple[int, ...] | list[int] | None
@@ -63,7 +62,7 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
-class Sum(Function):
+class SumFn(Function):
     @staticmethod
     def forward(ctx, x, *, axis, keepdims):
         ctx.in_shape, ctx.axis = x.shape, axis
@@ -74,7 +73,7 @@ class Sum(Function):
         return g.reshape(_kept_shape(ctx.in_shape, ctx.axis)).expand(ctx.in_shape)
 
 
-class SumTo(Function):
+class SumToFn(Function):
     """Sum ``x`` down to a shape it was broadcast from (leading axes and size-1 axes)."""
 
     @staticmethod
@@ -91,8 +90,10 @@ class SumTo(Function):
         return g.expand(ctx.in_shape)
 
 
-class MaxMin(Function):
+class MaxMinFn(Function):
     """max/min over axes; ties share the gradient equally (as PyTorch's amax/amin)."""
+
+    kinks = "ties: gradient shared equally"
 
     @staticmethod
     def forward(ctx, x, *, axis, keepdims, largest):
@@ -112,7 +113,7 @@ class MaxMin(Function):
         return g * Tensor._make(weight.astype(x.dtype))
 
 
-class LogSumExp(Function):
+class LogSumExpFn(Function):
     """log(sum(exp(x))) computed stably around the max; the gradient is softmax(x)."""
 
     @staticmethod
@@ -139,7 +140,7 @@ def sum(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
     x, axes, keep = _args("sum", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         return Tensor._make(_device.wrap(np.sum(x.data, axis=axes, keepdims=keep)))
-    return Sum.apply(x, axis=axes, keepdims=keep)
+    return SumFn.apply(x, axis=axes, keepdims=keep)
 
 
 def mean(x: Any, axis: AxisArg = None, keepdims: bool = False, *,
@@ -147,7 +148,7 @@ def mean(x: Any, axis: AxisArg = None, keepdims: bool = False, *,
     x, axes, keep = _args("mean", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
-    return Sum.apply(x, axis=axes, keepdims=keep) / _count(x.shape, axes)
+    return SumFn.apply(x, axis=axes, keepdims=keep) / _count(x.shape, axes)
 
 
 def _maxmin(op: str, largest: bool, x: Any, axis: AxisArg, keepdims: bool, dim: AxisArg,
@@ -158,7 +159,7 @@ def _maxmin(op: str, largest: bool, x: Any, axis: AxisArg, keepdims: bool, dim: 
     if not np.issubdtype(x.dtype, np.floating):
         fn = np.max if largest else np.min
         return Tensor._make(_device.wrap(fn(x.data, axis=axes, keepdims=keep)))
-    return MaxMin.apply(x, axis=axes, keepdims=keep, largest=largest)
+    return MaxMinFn.apply(x, axis=axes, keepdims=keep, largest=largest)
 
 
 def max(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
@@ -211,7 +212,7 @@ def logsumexp(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: Axis
     x, axes, keep = _args("logsumexp", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
-    return LogSumExp.apply(x, axis=axes, keepdims=keep)
+    return LogSumExpFn.apply(x, axis=axes, keepdims=keep)
 
 
 def _arg(op: str, fn: Any, x: Any, axis: int | None, keepdims: bool, dim: int | None,
@@ -246,65 +247,4 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
         raise ValueError(f"sum_to: shape {shape} does not broadcast to {x.shape}")
     if shape == x.shape:
         return x
-    return SumTo.apply(x, shape=shape)
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry
-# ---------------------------------------------------------------------------------------------
-
-
-def _reduction(distinct: bool = False, min_reduced: int = 1):
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return S.reduction_samples(distinct=distinct, min_reduced=min_reduced)
-
-    return strategy
-
-
-def _np_kw(fn):
-    """NumPy reference taking our (axis, keepdims) sample keywords."""
-    return lambda a, axis=None, keepdims=False: fn(a, axis=axis, keepdims=keepdims)
-
-
-def _ref_lse(a, axis=None, keepdims=False):
-    m = np.max(a, axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
-register(OpInfo("sum", sum, _reduction(), ref=_np_kw(np.sum)))
-register(OpInfo("mean", mean, _reduction(), ref=_np_kw(np.mean)))
-register(OpInfo("max", max, _reduction(distinct=True), ref=_np_kw(np.max),
-                kinks="ties: gradient shared equally"))
-register(OpInfo("min", min, _reduction(distinct=True), ref=_np_kw(np.min),
-                kinks="ties: gradient shared equally"))
-register(OpInfo("var", lambda a, axis=None, keepdims=False: var(a, axis, keepdims, ddof=0),
-                _reduction(), ref=_np_kw(np.var)))
-register(OpInfo("var_unbiased", var, _reduction(min_reduced=2),
-                ref=lambda a, axis=None, keepdims=False: np.var(a, axis=axis, keepdims=keepdims,
-                                                                ddof=1)))
-register(OpInfo("std", std, _reduction(distinct=True, min_reduced=2),
-                ref=lambda a, axis=None, keepdims=False: np.std(a, axis=axis, keepdims=keepdims,
-                                                                ddof=1),
-                kinks="std = 0 (constant input): infinite gradient"))
-register(OpInfo("logsumexp", logsumexp, _reduction(), ref=_ref_lse))
-
-
-def _sum_to_samples():
-    from minigrad.testing import strategies as S
-
-    return S.sum_to_samples()
-
-
-def _ref_sum_to(a, shape):
-    lead = a.ndim - len(shape)
-    out = a.sum(axis=tuple(range(lead))) if lead else a
-    for i, s in enumerate(shape):
-        if s == 1:
-            out = out.sum(axis=i, keepdims=True)
-    return out
-
-
-register(OpInfo("sum_to", sum_to, _sum_to_samples, ref=_ref_sum_to))
+    return SumToFn.apply(x, shape=shape)

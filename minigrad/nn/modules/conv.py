@@ -10,8 +10,8 @@ import numpy as np
 from minigrad.nn import functional as F
 from minigrad.nn import init
 from minigrad.nn.modules.module import Module
-from minigrad.nn.modules.utils import ntuple
 from minigrad.nn.parameter import Parameter
+from minigrad.ops._args import conv_transpose_output_size, ntuple, padding_pairs
 from minigrad.tensor import Tensor
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
@@ -37,34 +37,22 @@ class _ConvNd(Module):
             raise ValueError(f"{who}: padding_mode must be one of {_PADDING_MODES}, got "
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = ntuple(kernel_size, n, who, "kernel_size")
-        self.stride = ntuple(stride, n, who, "stride")
-        self.dilation = ntuple(dilation, n, who, "dilation")
+        self.kernel_size = ntuple(who, "kernel_size", kernel_size, n)
+        self.stride = ntuple(who, "stride", stride, n)
+        self.dilation = ntuple(who, "dilation", dilation, n)
         self.padding_mode = padding_mode
-        if isinstance(padding, str):
-            if padding not in ("valid", "same", "full"):
-                raise ValueError(f"{who}: padding must be an int, a tuple, 'valid', 'same' or "
-                                 f"'full', got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{who}: padding='same' is not supported for strided "
-                                 f"convolutions (stride {self.stride})")
-            self.padding: Any = padding
-        else:
-            self.padding = ntuple(padding, n, who, "padding")
-        # per axis (before, after), for the non-zero padding modes (F.pad before the conv);
-        # 'same' puts the odd pixel after, as PyTorch
-        total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-        if self.padding == "valid":
-            self._pads = [(0, 0)] * n
-        elif self.padding == "same":
-            self._pads = [(t // 2, t - t // 2) for t in total]
-        elif self.padding == "full":
-            self._pads = [(t, t) for t in total]
-        else:
-            self._pads = [(p, p) for p in self.padding]
+        # per axis (before, after), for the non-zero padding modes (F.pad before the conv)
+        self._pads = padding_pairs(who, padding, self.kernel_size, self.stride, self.dilation)
+        self.padding: Any = padding if isinstance(padding, str) \
+            else ntuple(who, "padding", padding, n)
+        self._make_parameters((out_channels, in_channels // groups), out_channels, bias, dtype)
+
+    def _make_parameters(self, channels: tuple[int, int], out_channels: int, bias: bool,
+                         dtype: Any) -> None:
+        """weight: (*channels, *kernel_size), bias: (out_channels,) or None, then PyTorch's
+        initialisation."""
         dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups)
-                                         + self.kernel_size, dtype=dt))
+        self.weight = Parameter(np.empty(channels + self.kernel_size, dtype=dt))
         if bias:
             self.bias = Parameter(np.empty(out_channels, dtype=dt))
         else:
@@ -187,25 +175,19 @@ class ConvTranspose2d(Module):
             raise ValueError(f"{who}: only padding_mode='zeros' is supported (as PyTorch), got "
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = ntuple(kernel_size, 2, who, "kernel_size")
-        self.stride = ntuple(stride, 2, who, "stride")
-        self.padding = ntuple(padding, 2, who, "padding")
-        self.output_padding = ntuple(output_padding, 2, who, "output_padding")
-        self.dilation = ntuple(dilation, 2, who, "dilation")
+        self.kernel_size = ntuple(who, "kernel_size", kernel_size, 2)
+        self.stride = ntuple(who, "stride", stride, 2)
+        self.padding = ntuple(who, "padding", padding, 2)
+        self.output_padding = ntuple(who, "output_padding", output_padding, 2)
+        self.dilation = ntuple(who, "dilation", dilation, 2)
         self.padding_mode = padding_mode
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise ValueError(f"{who}: output_padding {self.output_padding} must be smaller "
                                  f"than stride {self.stride} or dilation {self.dilation}")
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups)
-                                         + self.kernel_size, dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._make_parameters((in_channels, out_channels // groups), out_channels, bias, dtype)
 
+    _make_parameters = _ConvNd._make_parameters
     reset_parameters = _ConvNd.reset_parameters
 
     def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, int]:
@@ -217,8 +199,8 @@ class ConvTranspose2d(Module):
                              f"{output_size!r}")
         out = []
         for i in range(2):
-            base = ((input.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
-                    + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            base = conv_transpose_output_size(input.shape[2 + i], self.kernel_size[i],
+                                              self.stride[i], self.padding[i], self.dilation[i])
             extra = size[i] - base
             if not 0 <= extra < max(self.stride[i], self.dilation[i]):
                 raise ValueError(f"ConvTranspose2d: output_size {size} is not reachable from "

@@ -18,7 +18,22 @@ def _unsupported(who: str, **options: Any) -> None:
             raise ValueError(f"{who}: {name}={value!r} is not supported (only {default!r})")
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    """The window of a pooling layer: ``kernel_size``, ``stride`` (default: the kernel size) and
+    ``padding``, each an int or an (h, w) pair, checked when the layer is called."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None,
+                 padding: Any = 0) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
     """Max over ``kernel_size`` windows: (N, C, H, W) -> (N, C, OH, OW),
     ``OH = (H + 2 * padding - kernel) // stride + 1``. ``stride`` defaults to ``kernel_size``;
     padded positions never win. ``return_indices=True`` also returns the argmax (flat indices
@@ -28,11 +43,8 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None, padding: Any = 0,
                  dilation: Any = 1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
-        super().__init__()
         _unsupported("MaxPool2d", dilation=(dilation, 1), ceil_mode=(ceil_mode, False))
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding)
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
@@ -41,31 +53,18 @@ class MaxPool2d(Module):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
                             return_indices=self.return_indices)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class MaxUnpool2d(Module):
+class MaxUnpool2d(_Pool2d):
     """Inverse of :class:`MaxPool2d` (``return_indices=True``): each value goes back to the
     position of its maximum in a zero (N, C, H, W) output. ``forward(x, indices, output_size)``
     ; the size defaults to ``(OH - 1) * stride - 2 * padding + kernel_size``."""
-
-    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None,
-                 padding: Any = 0) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
 
     def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
                               output_size)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Mean over ``kernel_size`` windows: (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults
     to ``kernel_size``; ``count_include_pad`` counts zero padding in the divisor. ``ceil_mode``
     and ``divisor_override`` exist for PyTorch's signature but only their defaults (False,
@@ -74,12 +73,9 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
-        super().__init__()
         _unsupported("AvgPool2d", ceil_mode=(ceil_mode, False),
                      divisor_override=(divisor_override, None))
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
@@ -87,9 +83,6 @@ class AvgPool2d(Module):
     def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
                             self.count_include_pad)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):
