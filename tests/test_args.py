@@ -46,6 +46,7 @@ def test_ntuple_wrong_length_or_range_is_a_value_error(value, n, minimum):
 # -- the same mistake, the same error, in every op and layer --------------------------------------
 
 X4 = mg.zeros(1, 2, 6, 6)
+X3 = mg.zeros(1, 2, 3, 3)
 W4 = mg.zeros(2, 2, 3, 3)
 CALLS = {
     "conv2d": lambda **kw: F.conv2d(X4, W4, **kw),
@@ -53,6 +54,8 @@ CALLS = {
     "conv_transpose2d": lambda **kw: F.conv_transpose2d(X4, W4, **kw),
     "max_pool2d": lambda **kw: F.max_pool2d(X4, 2, **kw),
     "avg_pool2d": lambda **kw: F.avg_pool2d(X4, 2, **kw),
+    "max_unpool2d": lambda **kw: F.max_unpool2d(X3, mg.tensor(np.zeros(X3.shape, np.int64)), 2,
+                                                **kw),
     "nn.Conv2d": lambda **kw: nn.Conv2d(2, 2, 3, **kw),
     "nn.ConvTranspose2d": lambda **kw: nn.ConvTranspose2d(2, 2, 3, **kw),
 }
@@ -75,6 +78,14 @@ def test_a_stride_of_the_wrong_length_is_a_value_error_everywhere(name):
 def test_a_zero_stride_is_a_value_error_in_every_op(name):
     with pytest.raises(ValueError, match="stride"):
         CALLS[name](stride=0)
+
+
+@pytest.mark.parametrize("size, error", [(2.5, TypeError), ((2, "2"), TypeError),
+                                         ((2, 2, 2), ValueError), (0, ValueError)])
+def test_adaptive_output_size_follows_the_same_rule(size, error):
+    with pytest.raises(error, match="^adaptive_avg_pool2d: output_size"):
+        F.adaptive_avg_pool2d(X4, size)
+    assert F.adaptive_avg_pool2d(X4, (None, 3)).shape == (1, 2, 6, 3)
 
 
 FLOAT_OPS = {

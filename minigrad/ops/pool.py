@@ -24,7 +24,7 @@ import numpy as np
 
 from minigrad._device import is_cuda
 from minigrad.autograd import Function
-from minigrad.ops._args import conv_output_size, float_tensor, ntuple
+from minigrad.ops._args import conv_output_size, conv_transpose_output_size, float_tensor, ntuple
 from minigrad.ops.kernels.cpu import pool as K
 from minigrad.tensor import Tensor
 
@@ -218,7 +218,11 @@ def _window(op: str, kernel_size: Any, stride: Any, padding: Any) -> tuple[Pair,
     return k, s, p
 
 
-def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any) -> tuple[Pair, ...]:
+def _windows(op: str, input: Any, kernel_size: Any, stride: Any,
+             padding: Any) -> tuple[Tensor, bool, Pair, Pair, Pair]:
+    """max_pool2d's and avg_pool2d's arguments checked: the (N, C, H, W) input, whether it was
+    unbatched, and kernel, stride and padding pairs whose windows fit in the padded input."""
+    x, unbatched = _input(op, input)
     k, s, p = _window(op, kernel_size, stride, padding)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
@@ -229,47 +233,44 @@ def _geometry(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any) -
             f"{op}: kernel {k} is larger than the padded input {(h + 2 * p[0], w + 2 * p[1])} "
             f"(input shape {x.shape}, padding {p}); output would be {(oh, ow)}"
         )
-    return k, s, p
+    return x, unbatched, k, s, p
+
+
+def _output_size(op: str, x: Tensor, output_size: Any) -> Pair:
+    """An int, or a pair whose None entries keep the input's size, as a pair of ints >= 1."""
+    if isinstance(output_size, tuple | list):
+        output_size = [x.shape[2 + i] if o is None and i < 2 else o
+                       for i, o in enumerate(output_size)]
+    return ntuple(op, "output_size", output_size, 2, minimum=1)
 
 
 # ------------------------------------------------------------------------------------------------
 # Public functions
 
 
-def max_pool2d(
-    input: Tensor,
-    kernel_size: int | Pair,
-    stride: int | Pair | None = None,
-    padding: int | Pair = 0,
-    return_indices: bool = False,
-) -> Tensor | tuple[Tensor, Tensor]:
+def max_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
+               padding: int | Pair = 0,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Max over sliding windows. input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW).
 
     ``stride`` defaults to ``kernel_size``; padding (at most kernel_size // 2) is never selected.
     With ``return_indices`` also returns the int64 argmax, a flat index into each H*W plane.
     """
-    x, unbatched = _input("max_pool2d", input)
-    k, s, p = _geometry("max_pool2d", x, kernel_size, stride, padding)
+    x, unbatched, k, s, p = _windows("max_pool2d", input, kernel_size, stride, padding)
     y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p)
     if unbatched:
         y, idx = y.reshape(*y.shape[1:]), idx.reshape(*idx.shape[1:])
     return (y, idx) if return_indices else y
 
 
-def avg_pool2d(
-    input: Tensor,
-    kernel_size: int | Pair,
-    stride: int | Pair | None = None,
-    padding: int | Pair = 0,
-    count_include_pad: bool = True,
-) -> Tensor:
+def avg_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
+               padding: int | Pair = 0, count_include_pad: bool = True) -> Tensor:
     """Mean over sliding windows. input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW).
 
     ``count_include_pad=True`` divides by the full window size (padding counts as zeros);
     ``False`` divides by the number of input elements in the window (PyTorch semantics).
     """
-    x, unbatched = _input("avg_pool2d", input)
-    k, s, p = _geometry("avg_pool2d", x, kernel_size, stride, padding)
+    x, unbatched, k, s, p = _windows("avg_pool2d", input, kernel_size, stride, padding)
     y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p,
                           count_include_pad=bool(count_include_pad))
     return y.reshape(*y.shape[1:]) if unbatched else y
@@ -282,16 +283,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     overlap). ``None`` in ``output_size`` keeps that input size.
     """
     x, unbatched = _input("adaptive_avg_pool2d", input)
-    if isinstance(output_size, int | np.integer) and not isinstance(output_size, bool):
-        output_size = (int(output_size), int(output_size))
-    if not (isinstance(output_size, tuple | list) and len(output_size) == 2):
-        raise TypeError(
-            f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}"
-        )
-    size = tuple(x.shape[2 + i] if o is None else o for i, o in enumerate(output_size))
-    if not all(isinstance(o, int | np.integer) and o >= 1 for o in size):
-        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size}")
-    y = AdaptiveAvgPool2dFn.apply(x, output_size=(int(size[0]), int(size[1])))
+    size = _output_size("adaptive_avg_pool2d", x, output_size)
+    y = AdaptiveAvgPool2dFn.apply(x, output_size=size)
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 
@@ -324,7 +317,7 @@ def max_unpool2d(
     idx = indices.reshape(*x.shape)
     k, s, p = _window(op, kernel_size, stride, padding)
     if output_size is None:
-        hw = tuple((x.shape[2 + d] - 1) * s[d] - 2 * p[d] + k[d] for d in (0, 1))
+        hw = tuple(conv_transpose_output_size(x.shape[2 + d], k[d], s[d], p[d]) for d in (0, 1))
     else:
         hw = tuple(int(v) for v in tuple(output_size)[-2:])
     if min(hw) < 1:
