@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from minigrad.nn import functional as F
 from minigrad.nn import init
+from minigrad.nn.modules.linear import add_weight_and_bias
 from minigrad.nn.modules.module import Module
-from minigrad.nn.parameter import Parameter
 from minigrad.ops._args import conv_transpose_output_size, ntuple, padding_pairs
 from minigrad.tensor import Tensor
 
@@ -45,19 +43,8 @@ class _ConvNd(Module):
         self._pads = padding_pairs(who, padding, self.kernel_size, self.stride, self.dilation)
         self.padding: Any = padding if isinstance(padding, str) \
             else ntuple(who, "padding", padding, n)
-        self._make_parameters((out_channels, in_channels // groups), out_channels, bias, dtype)
-
-    def _make_parameters(self, channels: tuple[int, int], out_channels: int, bias: bool,
-                         dtype: Any) -> None:
-        """weight: (*channels, *kernel_size), bias: (out_channels,) or None, then PyTorch's
-        initialisation."""
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty(channels + self.kernel_size, dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        add_weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size,
+                            out_channels if bias else None, dtype)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -185,9 +172,9 @@ class ConvTranspose2d(Module):
             if op >= max(s, d):
                 raise ValueError(f"{who}: output_padding {self.output_padding} must be smaller "
                                  f"than stride {self.stride} or dilation {self.dilation}")
-        self._make_parameters((in_channels, out_channels // groups), out_channels, bias, dtype)
+        add_weight_and_bias(self, (in_channels, out_channels // groups) + self.kernel_size,
+                            out_channels if bias else None, dtype)
 
-    _make_parameters = _ConvNd._make_parameters
     reset_parameters = _ConvNd.reset_parameters
 
     def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, int]:

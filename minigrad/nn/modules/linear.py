@@ -16,6 +16,20 @@ from minigrad.tensor import Tensor
 __all__ = ["Identity", "Linear", "Flatten"]
 
 
+def add_weight_and_bias(module: Module, weight_shape: tuple[int, ...], bias_features: int | None,
+                        dtype: Any) -> None:
+    """Give ``module`` a ``weight`` Parameter of ``weight_shape`` and a ``bias`` of
+    ``(bias_features,)`` (a registered None when ``bias_features`` is None), in ``dtype``
+    (float32 by default), then fill them with the module's ``reset_parameters``."""
+    dt = np.dtype(dtype) if dtype is not None else np.float32
+    module.weight = Parameter(np.empty(weight_shape, dtype=dt))
+    if bias_features is not None:
+        module.bias = Parameter(np.empty(bias_features, dtype=dt))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Identity(Module):
     """Returns its input; accepts and ignores any constructor arguments (as PyTorch)."""
 
@@ -42,13 +56,8 @@ class Linear(Module):
                              f"{in_features} and {out_features}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        add_weight_and_bias(self, (out_features, in_features), out_features if bias else None,
+                            dtype)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
