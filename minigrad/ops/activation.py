@@ -61,7 +61,7 @@ class ActivationFn(Function):
         "leaky_relu": "x = 0: gradient negative_slope",
         "hardtanh": "x = min_val and x = max_val (relu6: 0 and 6): gradient 0",
         "elu": "x = 0: f'' jumps (f' is continuous only for alpha = 1); selu and celu alike",
-        "softplus": "beta * x = threshold: switches to x (a jump of 1/(1+e^threshold))",
+        "softplus": "beta * x = threshold: switches to x (f' jumps by 1/(1+e^threshold))",
     }
 
     @staticmethod
