@@ -57,6 +57,7 @@ def cases() -> list[dict]:
     from minigrad.ops import loss as L
     from minigrad.ops import normalization as N
     from minigrad.ops import pool as P
+    from minigrad.ops import softmax as SM
 
     try:
         import torch
@@ -99,7 +100,7 @@ def cases() -> list[dict]:
 
     logits = rng.standard_normal(CE_SHAPE).astype(np.float32)
     target = rng.integers(0, CE_SHAPE[1], CE_SHAPE[0])
-    mg_fns, t_fns = _pair(lambda v: L.log_softmax(v, 1),
+    mg_fns, t_fns = _pair(lambda v: SM.log_softmax(v, 1),
                           lambda v: tf.log_softmax(v, 1), logits)
     out.append({"name": f"log_softmax {CE_SHAPE}", "minigrad": mg_fns,
                 "torch": t_fns if tf is not None else None})

@@ -19,7 +19,7 @@ import numpy as np
 from _common import claim, max_abs_diff, parse_args, say, show, title
 
 import minigrad as mg
-from minigrad.explain import explain, graph_nodes, local_rule
+from minigrad.explain import explain, graph_nodes, local_rule, op_name
 from minigrad.testing import gradcheck
 from minigrad.viz import GraphvizNotFoundError, render, to_dot
 
@@ -48,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     nodes = graph_nodes(L)
     for k, node in enumerate(nodes, 1):
         shape = node._out_meta[0][0]
-        print(f"  {k}. {type(node).__name__:<10} -> {str(shape):<8} {local_rule(node)}")
-    names = [type(n).__name__ for n in nodes]
+        print(f"  {k}. {op_name(node):<10} -> {str(shape):<8} {local_rule(node)}")
+    names = [op_name(n) for n in nodes]
     claim(names == ["MatMul", "Add", "Tanh", "PowScalar", "Sum"],
           "L = sum(tanh(x @ W + b)^2) is recorded as MatMul, Add, Tanh, PowScalar, Sum")
 

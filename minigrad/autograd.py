@@ -260,8 +260,14 @@ class Function:
         self.inputs = None
         self._freed = True
 
+    @classmethod
+    def display_name(cls) -> str:
+        """The op's name for people (node reprs, explain, viz): the class name without the ``Fn``
+        suffix that keeps Function classes apart from nn Modules (``Conv2dFn`` -> ``Conv2d``)."""
+        return cls.__name__.removesuffix("Fn")
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}Backward>"
+        return f"<{self.display_name()}Backward>"
 
 
 # ---------------------------------------------------------------------------------------------

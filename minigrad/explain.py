@@ -31,8 +31,9 @@ from minigrad.tensor import Tensor
 
 __all__ = ["explain", "local_rule", "op_name", "graph_nodes", "RULES"]
 
-# The local gradient rule of each built-in op, keyed by its Function class name. dY is the gradient
-# arriving at the op's output, dX (dA, dB, dW, db...) what the rule sends to each input.
+# The local gradient rule of each built-in op, keyed by its Function's display name (the class name
+# without its ``Fn`` suffix: ``Conv2dFn`` -> ``Conv2d``). dY is the gradient arriving at the op's
+# output, dX (dA, dB, dW, db...) what the rule sends to each input.
 RULES: dict[str, str] = {
     # elementwise arithmetic
     "Add": "d(a+b)/da = 1, d/db = 1: dY passes unchanged to both inputs",
@@ -87,8 +88,8 @@ RULES: dict[str, str] = {
     "AdaptiveAvgPool2d": "each output's dY is spread evenly over the inputs of its window",
     "PlaneScatter": "the adjoint of a scatter-add is a gather: dSrc = dY read at the indices",
     "PlaneGather": "the adjoint of a gather is a scatter-add: dSrc = dY added at the indices",
-    "AvgPool2dBackward": "linear in dY; its adjoint is average pooling again",
-    "AdaptiveAvgPool2dBackward": "linear in dY; its adjoint is adaptive average pooling again",
+    "AvgPool2dGrad": "linear in dY; its adjoint is average pooling again",
+    "AdaptiveAvgPool2dGrad": "linear in dY; its adjoint is adaptive average pooling again",
     # activations: one Function class, one kernel per name
     "Activation[relu]": "d relu(x)/dx = 1 if x > 0 else 0: dY passes where the input was "
                         "positive",
@@ -107,10 +108,10 @@ RULES: dict[str, str] = {
                             "d/dg = f'(y), d/dy = g*(1-2y) or g*(-2y)",
     # softmax and losses
     "Softmax": "dX = out * (dY - sum(dY*out)) (the softmax Jacobian times dY)",
-    "SoftmaxBackward": "linear and symmetric in dY, so its adjoint is itself; d/d(out) by the "
+    "SoftmaxGrad": "linear and symmetric in dY, so its adjoint is itself; d/d(out) by the "
                        "product rule",
     "LogSoftmax": "dX = dY - softmax(x) * sum(dY)",
-    "LogSoftmaxBackward": "dG = dY - softmax * sum(dY); d/d(out) by the product rule",
+    "LogSoftmaxGrad": "dG = dY - softmax * sum(dY); d/d(out) by the product rule",
     "CrossEntropy": "d(loss)/d(logits) = (softmax(logits) - onehot(target)) / N "
                     "(class weights and label smoothing reshape the one-hot)",
     "BinaryCrossEntropy": "d/dp = (p - t) / (p(1 - p)) (denominator floored at 1e-12); "
@@ -133,7 +134,7 @@ def op_name(op: Function) -> str:
     """The op's display name: its class, and its kernel for ops that serve several
     (``Activation(sigmoid)``)."""
     variant = _variant(op)
-    return type(op).__name__ + (f"({variant})" if variant else "")
+    return type(op).display_name() + (f"({variant})" if variant else "")
 
 
 def _variant(op: Function | type[Function]) -> str | None:
@@ -146,8 +147,8 @@ def local_rule(op: Function | type[Function]) -> str:
     """The local gradient rule of an op (a node or its class), in words."""
     cls = op if isinstance(op, type) else type(op)
     variant = _variant(op)
-    rule = RULES.get(f"{cls.__name__}[{variant}]") if variant else None
-    rule = rule or RULES.get(cls.__name__)
+    rule = RULES.get(f"{cls.display_name()}[{variant}]") if variant else None
+    rule = rule or RULES.get(cls.display_name())
     if rule is not None and cls.__module__.startswith("minigrad."):
         return rule
     if cls.__module__.startswith("minigrad."):

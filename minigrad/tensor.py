@@ -351,7 +351,7 @@ class Tensor:
         if self.dtype not in (float32, int64, bool_):
             extra.append(f"dtype={self.dtype}")
         if self._node is not None:
-            extra.append(f"grad_fn=<{type(self._node).__name__}Backward>")
+            extra.append(f"grad_fn={self._node!r}")
         elif self._requires_grad:
             extra.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
@@ -395,28 +395,28 @@ class Tensor:
 
     # -- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Add, self, other)
+        return _ew.binary(_ew.AddFn, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Add, other, self)
+        return _ew.binary(_ew.AddFn, other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Sub, self, other)
+        return _ew.binary(_ew.SubFn, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Sub, other, self)
+        return _ew.binary(_ew.SubFn, other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Mul, self, other)
+        return _ew.binary(_ew.MulFn, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Mul, other, self)
+        return _ew.binary(_ew.MulFn, other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Div, self, other)
+        return _ew.binary(_ew.DivFn, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _ew.binary(_ew.Div, other, self)
+        return _ew.binary(_ew.DivFn, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
         return _ew.pow(self, other)
@@ -435,7 +435,7 @@ class Tensor:
         return _la.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return _ew.Neg.apply(self)
+        return _ew.NegFn.apply(self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -642,11 +642,11 @@ class Tensor:
 
     def softmax(self, dim: int, dtype: Any = None) -> Tensor:
         """Softmax along ``dim`` (required, as ``F.softmax``); ``dtype`` casts first."""
-        return _loss.softmax(self if dtype is None else self.astype(dtype), dim)
+        return _sm.softmax(self if dtype is None else self.astype(dtype), dim)
 
     def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
         """Log-softmax along ``dim`` (required); ``dtype`` casts first."""
-        return _loss.log_softmax(self if dtype is None else self.astype(dtype), dim)
+        return _sm.log_softmax(self if dtype is None else self.astype(dtype), dim)
 
     def type(self, dtype: Any = None) -> Any:
         """No argument: the type as a string, PyTorch's names under ``minigrad.``:
@@ -836,9 +836,9 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
 # The ops modules import Tensor from here; import them last to close the cycle.
 from minigrad import _hints  # noqa: E402
 from minigrad.ops import activation as _act  # noqa: E402
-from minigrad.ops import device as _dev  # noqa: E402
 from minigrad.ops import elementwise as _ew  # noqa: E402
 from minigrad.ops import linalg as _la  # noqa: E402
-from minigrad.ops import loss as _loss  # noqa: E402
 from minigrad.ops import reduce as _red  # noqa: E402
 from minigrad.ops import shape as _sh  # noqa: E402
+from minigrad.ops import softmax as _sm  # noqa: E402
+from minigrad.ops import to_device as _dev  # noqa: E402

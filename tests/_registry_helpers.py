@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
-from minigrad.ops.registry import Sample
+from minigrad.testing.opinfo import Sample
 
 
 def to_tensors(sample: Sample, dtype=np.float64):

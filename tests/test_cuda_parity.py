@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import minigrad.cuda as mcuda
-from minigrad.ops.registry import registry
+from minigrad.testing.opinfo import registry
 
 pytestmark = pytest.mark.cuda
 

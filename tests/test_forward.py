@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.ops.registry import registry
+from minigrad.testing.opinfo import registry
 from tests._registry_helpers import to_tensors
 
 WITH_REF = [o for o in registry() if o.ref is not None]

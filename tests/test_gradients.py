@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.autograd import Function
-from minigrad.ops.registry import registry
 from minigrad.testing import NonDifferentiableError, gradcheck, gradgradcheck
+from minigrad.testing.opinfo import registry
 from tests._registry_helpers import to_tensors
 
 OPS = registry()

@@ -245,7 +245,7 @@ X = mg.tensor(np.zeros((1, 2, 4, 4), dtype=np.float32))
         (lambda: F.avg_pool2d(mg.tensor(np.zeros((1, 1, 4, 4), dtype=np.int64)), 2), TypeError,
          "float32 or float64"),
         (lambda: F.max_pool2d(np.zeros((1, 1, 4, 4)), 2), TypeError, "Tensor"),
-        (lambda: F.adaptive_avg_pool2d(X, 0), ValueError, "positive"),
+        (lambda: F.adaptive_avg_pool2d(X, 0), ValueError, "output_size must be >= 1"),
         (lambda: F.max_unpool2d(X, mg.tensor(np.full((1, 2, 4, 4), 99)), 2), ValueError,
          "indices"),
     ],

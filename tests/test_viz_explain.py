@@ -41,7 +41,7 @@ def test_explain_names_every_op_in_reverse_order_and_matches_backward():
     loss_fn, params = small_cnn()
     loss = loss_fn()
     expected = [op_name(n) for n in reversed(graph_nodes(loss))]
-    kinds = {type(n).__name__ for n in graph_nodes(loss)}
+    kinds = {type(n).display_name() for n in graph_nodes(loss)}
     assert {"Conv2d", "Activation", "MaxPool2d", "MatMul"} <= kinds
     buf = io.StringIO()
     explain(loss, file=buf, params=params)
@@ -151,7 +151,7 @@ def _function_classes() -> list[type]:
 
 def test_every_builtin_op_has_a_rule_in_words():
     missing = [f"{c.__module__}.{c.__name__}" for c in _function_classes()
-               if c.__name__ not in RULES]
+               if c.display_name() not in RULES]
     assert not missing, f"add these ops to minigrad.explain.RULES: {missing}"
     assert local_rule(Cube).startswith("user-defined rule")
 

@@ -1,6 +1,6 @@
 """Stateless layer maths with PyTorch names and signatures: ``import minigrad.nn.functional as F``.
 
-The ops live in ``minigrad.ops`` (each a ``Function`` with its backward and registry entry); this
+The ops live in ``minigrad.ops`` (each a ``Function`` with its backward and kinks); this
 module re-exports them, and adds the two compositions of core ops that have no kernel of their
 own: :func:`linear` and :func:`pad`. ``nn`` modules hold parameters and call these.
 """
@@ -35,10 +35,8 @@ from minigrad.ops.loss import (
     binary_cross_entropy_with_logits,
     cross_entropy,
     l1_loss,
-    log_softmax,
     mse_loss,
     nll_loss,
-    softmax,
 )
 from minigrad.ops.normalization import batch_norm
 from minigrad.ops.pool import (
@@ -49,6 +47,7 @@ from minigrad.ops.pool import (
     max_unpool2d,
 )
 from minigrad.ops.shape import pad as _core_pad
+from minigrad.ops.softmax import log_softmax, softmax
 from minigrad.tensor import Tensor
 
 __all__ = [

@@ -1,13 +1,14 @@
-"""Built-in ops. Importing this package registers every op in :mod:`minigrad.ops.registry`."""
+"""Built-in ops, one module per family: each op is a ``Function`` (forward on arrays, backward on
+Tensors) with its ``kinks``, and the public function that checks its arguments and applies it.
+Argument and geometry helpers shared by the ops, kernels and nn layers are in :mod:`._args`; the
+op database that tests every op is :mod:`minigrad.testing.opinfo`."""
 
 # Tensor first, whichever module is imported first: minigrad.tensor imports the op modules at its
 # end, and they import Tensor back.
 import minigrad.tensor  # noqa: F401  # isort: skip
-# every op module, so that the registry fills
 from minigrad.ops import (  # noqa: F401
     activation,
     conv,
-    device,
     dropout,
     elementwise,
     linalg,
@@ -16,4 +17,6 @@ from minigrad.ops import (  # noqa: F401
     pool,
     reduce,
     shape,
+    softmax,
+    to_device,
 )

@@ -2,12 +2,12 @@
 
 Every kernel activation is two Functions that close over each other:
 
-* ``Activation``: ``y = f(x)`` by the map kernel; its backward is ``ActivationGrad``.
-* ``ActivationGrad``: ``gx = g * f'(x)`` by the fused grad kernel (one pass, no temporaries). Its
-  backward is written with Tensor ops: d/dg = ``ActivationGrad(gg, x)`` and
+* ``ActivationFn``: ``y = f(x)`` by the map kernel; its backward is ``ActivationGradFn``.
+* ``ActivationGradFn``: ``gx = g * f'(x)`` by the fused grad kernel (one pass, no temporaries).
+  Its backward is written with Tensor ops: d/dg = ``ActivationGradFn(gg, x)`` and
   d/dx = ``gg * g * f''(x)``, where ``f''`` (the ``_SECOND`` table) is built from Tensor ops and
-  ``Activation`` itself, so ``create_graph=True`` works to any order.
-* sigmoid and tanh instead use ``ActivationOutputGrad``: ``g * f'`` written in terms of the
+  ``ActivationFn`` itself, so ``create_graph=True`` works to any order.
+* sigmoid and tanh instead use ``ActivationOutputGradFn``: ``g * f'`` written in terms of the
   output y (y(1-y), 1-y^2), as PyTorch does; its backward is again Tensor ops.
 
 Piecewise-linear activations (relu, leaky_relu, hardtanh) have ``f'' = 0`` away from their kinks;
@@ -24,8 +24,8 @@ import numpy as np
 
 from minigrad._device import is_cuda
 from minigrad.autograd import Function
+from minigrad.ops._args import float_tensor, one_of
 from minigrad.ops.kernels.cpu import activation as K
-from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -52,16 +52,17 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _check_float(op: str, x: object) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
-    return x
-
-
-class Activation(Function):
+class ActivationFn(Function):
     """``y = f(x)`` for the kernel activation ``name`` with scalar parameters ``a, b``."""
+
+    # where each kernel is not differentiable, and the gradient it uses there (PyTorch's)
+    kinks = {
+        "relu": "x = 0: gradient 0",
+        "leaky_relu": "x = 0: gradient negative_slope",
+        "hardtanh": "x = min_val and x = max_val (relu6: 0 and 6): gradient 0",
+        "elu": "x = 0: f'' jumps (f' is continuous only for alpha = 1); selu and celu alike",
+        "softplus": "beta * x = threshold: switches to x (f' jumps by 1/(1+e^threshold))",
+    }
 
     @staticmethod
     def forward(ctx, x, *, name, a=0.0, b=0.0):
@@ -78,11 +79,11 @@ class Activation(Function):
         (saved,) = ctx.saved_tensors
         name, a, b = ctx.params
         if name in K.FROM_OUTPUT:
-            return ActivationOutputGrad.apply(g, saved, name=name)
-        return ActivationGrad.apply(g, saved, name=name, a=a, b=b)
+            return ActivationOutputGradFn.apply(g, saved, name=name)
+        return ActivationGradFn.apply(g, saved, name=name, a=a, b=b)
 
 
-class ActivationOutputGrad(Function):
+class ActivationOutputGradFn(Function):
     """``gx = g * f'(x)`` from the output ``y`` (sigmoid: y(1-y), tanh: 1-y^2), one kernel pass.
 
     ``y`` is the activation's saved output, still linked to its graph, so the Tensor-op backward
@@ -101,7 +102,7 @@ class ActivationOutputGrad(Function):
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
         need_g, need_y = ctx.needs_input_grad
-        dg = ActivationOutputGrad.apply(gg, y, name=ctx.name) if need_g else None
+        dg = ActivationOutputGradFn.apply(gg, y, name=ctx.name) if need_g else None
         dy = None
         if need_y:
             d2 = (1 - 2 * y) if ctx.name == "sigmoid" else (-2 * y)  # d/dy of y(1-y), 1-y^2
@@ -109,7 +110,7 @@ class ActivationOutputGrad(Function):
         return dg, dy
 
 
-class ActivationGrad(Function):
+class ActivationGradFn(Function):
     """``gx = g * f'(x)`` in one kernel pass; differentiable again through ``_SECOND``."""
 
     @staticmethod
@@ -125,7 +126,7 @@ class ActivationGrad(Function):
         g, x = ctx.saved_tensors
         name, a, b = ctx.params
         need_g, need_x = ctx.needs_input_grad
-        dg = ActivationGrad.apply(gg, x, name=name, a=a, b=b) if need_g else None
+        dg = ActivationGradFn.apply(gg, x, name=name, a=a, b=b) if need_g else None
         second = _SECOND[name]
         dx = gg * g * second(x, a, b) if (need_x and second is not None) else None
         return dg, dx
@@ -141,7 +142,7 @@ def _cuda(fn: str, *args):
 
 
 def _forward_cuda(ctx, x, name, a, b):
-    """Activation.forward on the GPU (same saved state as the CPU path)."""
+    """ActivationFn.forward on the GPU (same saved state as the CPU path)."""
     y = _cuda("forward", name, x.data, a, b)
     ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
     ctx.params = (name, a, b)
@@ -149,7 +150,7 @@ def _forward_cuda(ctx, x, name, a, b):
 
 
 def _apply(op: str, name: str, x: Tensor, a: float = 0.0, b: float = 0.0) -> Tensor:
-    return Activation.apply(_check_float(op, x), name=name, a=float(a), b=float(b))
+    return ActivationFn.apply(float_tensor(op, "input", x), name=name, a=float(a), b=float(b))
 
 
 # -- second derivatives as Tensor expressions (None: zero away from the kinks) ------------------
@@ -160,7 +161,7 @@ def _const(mask: np.ndarray, like: Tensor) -> Tensor:
 
 
 def _sigmoid_t(x: Tensor) -> Tensor:
-    return Activation.apply(x, name="sigmoid", a=0.0, b=0.0)
+    return ActivationFn.apply(x, name="sigmoid", a=0.0, b=0.0)
 
 
 def _d2_silu(x, a, b):
@@ -175,7 +176,7 @@ def _d2_gelu(x, a, b):
 
 def _d2_gelu_tanh(x, a, b):
     k, c = math.sqrt(2 / math.pi), 0.044715
-    t = Activation.apply(k * (x + c * x * x * x), name="tanh", a=0.0, b=0.0)
+    t = ActivationFn.apply(k * (x + c * x * x * x), name="tanh", a=0.0, b=0.0)
     du = k * (1 + 3 * c * x * x)
     d2u = 6 * k * c * x
     return (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du))
@@ -196,7 +197,7 @@ _SECOND: dict[str, Callable[[Tensor, float, float], Tensor] | None] = {
     "leaky_relu": None,
     "hardtanh": None,
     "elu": _d2_elu,
-    "sigmoid": None,  # differentiated from the output: ActivationOutputGrad
+    "sigmoid": None,  # differentiated from the output: ActivationOutputGradFn
     "tanh": None,
     "silu": _d2_silu,
     "gelu": _d2_gelu,
@@ -237,7 +238,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
     if alpha == 0:
         raise ValueError("celu: alpha must be non-zero")
-    x = _check_float("celu", input)
+    x = float_tensor("celu", "input", input)
     return _apply("celu", "elu", x * (1.0 / alpha), 1.0, 1.0) * alpha
 
 
@@ -258,11 +259,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) (``approximate='none'``, erf-based) or PyTorch's tanh approximation."""
-    if approximate == "none":
-        return _apply("gelu", "gelu", input)
-    if approximate == "tanh":
-        return _apply("gelu", "gelu_tanh", input)
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    one_of("gelu", "approximate", approximate, ("none", "tanh"))
+    return _apply("gelu", "gelu" if approximate == "none" else "gelu_tanh", input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -274,7 +272,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), stable for any x."""
-    x = _check_float("logsigmoid", input)
+    x = float_tensor("logsigmoid", "input", input)
     return -_apply("logsigmoid", "softplus", -x, 1.0, math.inf)
 
 
@@ -295,7 +293,7 @@ def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
     input: (..., C, ...) with C divisible by ``pieces`` -> (..., C // pieces, ...). Ties split the
     gradient as the core ``max`` does.
     """
-    x = _check_float("maxout", input)
+    x = float_tensor("maxout", "input", input)
     if x.ndim == 0:
         raise ValueError("maxout: input must have at least one dimension")
     d = dim % x.ndim if -x.ndim <= dim < x.ndim else None
@@ -315,180 +313,12 @@ def heaviside(input: Tensor, values: Tensor | float) -> Tensor:
 
     Not differentiable: the result is a constant (no graph), i.e. its gradient is taken as zero.
     """
-    x = _check_float("heaviside", input)
+    x = float_tensor("heaviside", "input", input)
     v = values.data if isinstance(values, Tensor) else np.asarray(values, dtype=x.dtype)
     return Tensor._make(np.heaviside(x.data, v).astype(x.dtype))
 
 
 def step(input: Tensor) -> Tensor:
     """1 where x > 0, else 0, as a constant (zero gradient everywhere, like a hard threshold)."""
-    x = _check_float("step", input)
+    x = float_tensor("step", "input", input)
     return Tensor._make((x.data > 0).astype(x.dtype))
-
-
-# ------------------------------------------------------------------------------------------------
-# Registry: plain NumPy/`math` references, written independently of the kernels
-
-
-def _np_sigmoid(x):
-    return np.where(
-        x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x)))
-    )
-
-
-def _np_elu(x, alpha=1.0, scale=1.0):
-    return scale * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
-
-
-def _np_gelu(x):
-    erf = np.vectorize(math.erf, otypes=[np.float64])
-    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
-
-
-def _np_gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-
-
-def _np_softplus(x, beta=1.0, threshold=20.0):
-    z = beta * x
-    return np.where(z > threshold, x, np.logaddexp(0, z) / beta)
-
-
-def _unary(lo=-3.0, hi=3.0, away=(), gap=0.05, kwargs=None):
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return S.unary_samples(lo=lo, hi=hi, away_from=away, gap=gap).map(
-            lambda s: Sample(s.args, dict(kwargs or {}))
-        )
-
-    return strategy
-
-
-def _softplus_samples():
-    from hypothesis import strategies as st
-
-    from minigrad.testing import strategies as S
-
-    @st.composite
-    def draw(d):
-        beta = d(st.sampled_from([0.5, 1.0, 2.0]))
-        threshold = d(st.sampled_from([1.0, 20.0]))
-        # keep beta * x away from the threshold, where the two branches meet
-        x = d(S.arrays(S.shapes(), lo=-3, hi=3, away_from=(threshold / beta,), gap=0.05))
-        return Sample((x,), {"beta": beta, "threshold": threshold})
-
-    return draw()
-
-
-def _maxout_samples():
-    from hypothesis import strategies as st
-
-    @st.composite
-    def draw(d):
-        pieces = d(st.integers(1, 3))
-        shape = (d(st.integers(1, 3)), pieces * d(st.integers(1, 3)), d(st.integers(1, 3)))
-        n = int(np.prod(shape))
-        perm = np.asarray(d(st.permutations(range(n))), dtype=np.float64)
-        x = (perm * 0.2 - 0.1 * n).reshape(shape)  # distinct values: no max ties
-        return Sample((x,), {"pieces": pieces, "dim": d(st.sampled_from([1, -2]))})
-
-    return draw()
-
-
-def _np_maxout(x, pieces, dim):
-    d = dim % x.ndim
-    return x.reshape(*x.shape[:d], x.shape[d] // pieces, pieces, *x.shape[d + 1 :]).max(d + 1)
-
-
-register(
-    OpInfo(
-        "relu",
-        relu,
-        _unary(away=(0.0,)),
-        ref=lambda x: np.where(x > 0, x, 0.0),
-        kinks="0: gradient 0",
-    )
-)
-register(
-    OpInfo(
-        "relu6",
-        relu6,
-        _unary(lo=-2, hi=8, away=(0.0, 6.0)),
-        ref=lambda x: np.clip(x, 0, 6),
-        kinks="0 and 6: gradient 0",
-    )
-)
-register(
-    OpInfo(
-        "leaky_relu",
-        leaky_relu,
-        _unary(away=(0.0,), kwargs={"negative_slope": 0.1}),
-        ref=lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
-        kinks="0: gradient negative_slope",
-    )
-)
-register(
-    OpInfo(
-        "elu",
-        elu,
-        _unary(away=(0.0,), kwargs={"alpha": 0.7}),
-        ref=lambda x, alpha: _np_elu(x, alpha),
-        kinks="0: f'' jumps (f' is continuous only for alpha = 1)",
-    )
-)
-register(
-    OpInfo(
-        "selu",
-        selu,
-        _unary(away=(0.0,)),
-        ref=lambda x: _np_elu(x, SELU_ALPHA, SELU_SCALE),
-        kinks="0",
-    )
-)
-register(
-    OpInfo(
-        "celu",
-        celu,
-        _unary(away=(0.0,), kwargs={"alpha": 1.5}),
-        ref=lambda x, alpha: np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha)),
-        kinks="0: f'' jumps",
-    )
-)
-register(OpInfo("sigmoid", sigmoid, _unary(lo=-6, hi=6), ref=_np_sigmoid))
-register(OpInfo("F.tanh", tanh, _unary(lo=-4, hi=4), ref=np.tanh))
-register(OpInfo("silu", silu, _unary(lo=-6, hi=6), ref=lambda x: x * _np_sigmoid(x)))
-register(OpInfo("gelu", gelu, _unary(lo=-4, hi=4), ref=_np_gelu, rtol=1e-6, atol=1e-12))
-register(
-    OpInfo(
-        "gelu_tanh", lambda x: gelu(x, approximate="tanh"), _unary(lo=-4, hi=4), ref=_np_gelu_tanh
-    )
-)
-register(
-    OpInfo(
-        "softplus",
-        softplus,
-        _softplus_samples,
-        ref=_np_softplus,
-        kinks="beta * x = threshold: switches to x (gap 1/(1+e^threshold))",
-    )
-)
-register(OpInfo("logsigmoid", logsigmoid, _unary(lo=-6, hi=6), ref=lambda x: -np.logaddexp(0, -x)))
-register(
-    OpInfo(
-        "hardtanh",
-        hardtanh,
-        _unary(away=(-1.0, 1.0)),
-        ref=lambda x: np.clip(x, -1, 1),
-        kinks="at min_val and max_val: gradient 0",
-    )
-)
-register(
-    OpInfo(
-        "maxout",
-        maxout,
-        _maxout_samples,
-        ref=_np_maxout,
-        kinks="ties inside a group (values are drawn distinct)",
-    )
-)

@@ -8,31 +8,31 @@ multiply (and differentiable again).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from minigrad import random as mg_random
 from minigrad._device import is_cuda
-from minigrad.ops.registry import OpInfo, Sample, register
+from minigrad.ops._args import float_tensor, probability
 from minigrad.tensor import Tensor
 
 __all__ = ["dropout", "dropout2d"]
 
 
-def _check(op: str, x: object, p: float) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
-    if not isinstance(p, int | float | np.floating) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
-    return x
-
-
-def _masked(x: Tensor, p: float, mask_shape: tuple[int, ...], generator) -> Tensor:
+def _dropout(op: str, input: Tensor, p: float, training: bool, generator,
+             mask_shape: Callable[[tuple[int, ...]], tuple[int, ...]]) -> Tensor:
+    """``input`` times a constant mask of 0 and ``1 / (1 - p)``, one draw per element of
+    ``mask_shape(input.shape)`` (broadcast over the rest)."""
+    x = float_tensor(op, "input", input)
+    p = probability(op, "p", p)
+    shape = mask_shape(x.shape)  # validates the input's shape, even when nothing is dropped
+    if not training or p == 0.0:
+        return x
     if p == 1.0:
         return x * 0.0  # keeps the graph (gradient 0) and the dtype
     gen = mg_random.generator() if generator is None else generator
-    keep = gen.random(mask_shape) >= p
+    keep = gen.random(shape) >= p
     if is_cuda(x.data):
         return x * Tensor._make(_mask_cuda(keep, p, x))
     mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
@@ -48,70 +48,23 @@ def _mask_cuda(keep: np.ndarray, p: float, x: Tensor):
     return from_device(G.scaled_mask(keep, 1.0 / (1.0 - p), x.dtype)).reshape(keep.shape)
 
 
-def dropout(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = True,
-    inplace: bool = False,
-    *,
-    generator: np.random.Generator | None = None,
-) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+            generator: np.random.Generator | None = None) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
     Identity when ``training`` is False or p == 0; all zeros when p == 1. ``inplace`` is accepted
     for PyTorch compatibility and ignored (the result is always a new tensor).
     """
-    x = _check("dropout", input, p)
-    if not training or p == 0.0:
-        return x
-    return _masked(x, float(p), x.shape, generator)
+    return _dropout("dropout", input, p, training, generator, lambda shape: shape)
 
 
-def dropout2d(
-    input: Tensor,
-    p: float = 0.5,
-    training: bool = True,
-    inplace: bool = False,
-    *,
-    generator: np.random.Generator | None = None,
-) -> Tensor:
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+              generator: np.random.Generator | None = None) -> Tensor:
     """Zero whole channels: input (N, C, H, W) or (C, H, W); one draw per (n, c) plane."""
-    x = _check("dropout2d", input, p)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: input must be (N, C, H, W) or (C, H, W), got {x.shape}")
-    if not training or p == 0.0:
-        return x
-    return _masked(x, float(p), (*x.shape[:-2], 1, 1), generator)
+    return _dropout("dropout2d", input, p, training, generator, _channel_mask_shape)
 
 
-# ------------------------------------------------------------------------------------------------
-# Registry: a fixed generator seed inside fn, so finite differences see the same mask every call
-
-
-def _fixed(fn, p):
-    def call(x):
-        return fn(x, p=p, training=True, generator=np.random.default_rng(1234))
-
-    return call
-
-
-def _ref(p, channels):
-    def ref(x):
-        shape = (*x.shape[:-2], 1, 1) if channels else x.shape
-        keep = np.random.default_rng(1234).random(shape) >= p
-        return np.where(keep, x / (1 - p), 0.0)
-
-    return ref
-
-
-def _samples(min_dims):
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return S.arrays(S.shapes(min_dims=min_dims, max_dims=4)).map(lambda a: Sample((a,)))
-
-    return strategy
-
-
-register(OpInfo("dropout", _fixed(dropout, 0.3), _samples(0), ref=_ref(0.3, False)))
-register(OpInfo("dropout2d", _fixed(dropout2d, 0.4), _samples(3), ref=_ref(0.4, True)))
+def _channel_mask_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    if len(shape) not in (3, 4):
+        raise ValueError(f"dropout2d: input must be (N, C, H, W) or (C, H, W), got {shape}")
+    return (*shape[:-2], 1, 1)

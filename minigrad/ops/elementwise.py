@@ -1,8 +1,9 @@
 """Elementwise ops: arithmetic, unary maths, clip, maximum/minimum, where, casts, comparisons.
 
 Each op is a ``Function`` whose forward is one NumPy call and whose backward is written with Tensor
-ops (so it can be differentiated again); its registry entry sits right below it. Broadcasting is
-undone centrally by the engine, so no rule here sums over broadcast axes.
+ops (so it can be differentiated again); a ``kinks`` attribute says where it is not differentiable
+and which gradient it uses there. Broadcasting is undone centrally by the engine, so no rule here
+sums over broadcast axes. The op database entries are in :mod:`minigrad.testing.opinfo.elementwise`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import numpy as np
 
 from minigrad import _device as _device
 from minigrad.autograd import Function
-from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import DEFAULT_DTYPE, Tensor
 
 # ---------------------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def binary(cls: type[Function], a: Any, b: Any) -> Any:
     except TypeError:
         return NotImplemented
     broadcast_shape(cls.name, a.shape, b.shape)
-    if cls is Div and not (_is_float(a) or _is_float(b)):
+    if cls is DivFn and not (_is_float(a) or _is_float(b)):
         a, b = floating(a, "div"), floating(b, "div")
     return cls.apply(a, b)
 
@@ -91,7 +91,7 @@ def _mask(cond: np.ndarray, like: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-class Add(Function):
+class AddFn(Function):
     name = "add"
 
     @staticmethod
@@ -103,7 +103,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class SubFn(Function):
     name = "sub"
 
     @staticmethod
@@ -115,7 +115,7 @@ class Sub(Function):
         return g, -g
 
 
-class Mul(Function):
+class MulFn(Function):
     name = "mul"
 
     @staticmethod
@@ -130,8 +130,9 @@ class Mul(Function):
         return (g * b if da else None), (g * a if db else None)
 
 
-class Div(Function):
+class DivFn(Function):
     name = "div"
+    kinks = "b = 0: a pole"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -145,7 +146,7 @@ class Div(Function):
         return (g / b if da else None), (-g * a / (b * b) if db else None)
 
 
-class Neg(Function):
+class NegFn(Function):
     name = "neg"
 
     @staticmethod
@@ -157,10 +158,11 @@ class Neg(Function):
         return -g
 
 
-class Pow(Function):
+class PowFn(Function):
     """``a ** b`` for two tensors; d/db = out * log(a) is NaN for a <= 0, as in PyTorch."""
 
     name = "pow"
+    kinks = "a <= 0: d/db = out * log(a) is NaN (it needs a > 0)"
 
     @staticmethod
     def forward(ctx, a, b):
@@ -177,7 +179,7 @@ class Pow(Function):
         return ga, gb
 
 
-class PowScalar(Function):
+class PowScalarFn(Function):
     """``x ** p`` with a constant Python exponent (no log of x needed: works for x <= 0)."""
 
     name = "pow_scalar"
@@ -202,8 +204,8 @@ def pow(base: Any, exponent: Any) -> Tensor:  # noqa: A001
     scalar = isinstance(exponent, int | float | np.number) and not isinstance(exponent, bool)
     if isinstance(base, Tensor) and scalar:
         base = floating(base, "pow") if isinstance(exponent, float) or exponent < 0 else base
-        return PowScalar.apply(base, exponent=exponent)
-    return binary(Pow, base, exponent)
+        return PowScalarFn.apply(base, exponent=exponent)
+    return binary(PowFn, base, exponent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +213,7 @@ def pow(base: Any, exponent: Any) -> Tensor:  # noqa: A001
 # ---------------------------------------------------------------------------------------------
 
 
-class Exp(Function):
+class ExpFn(Function):
     @staticmethod
     def forward(ctx, x):
         out = np.exp(x.data)
@@ -224,7 +226,7 @@ class Exp(Function):
         return g * out
 
 
-class Log(Function):
+class LogFn(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -236,7 +238,9 @@ class Log(Function):
         return g / x
 
 
-class Sqrt(Function):
+class SqrtFn(Function):
+    kinks = "0: the gradient 1/(2 sqrt x) is infinite"
+
     @staticmethod
     def forward(ctx, x):
         out = np.sqrt(x.data)
@@ -249,8 +253,10 @@ class Sqrt(Function):
         return g / (2 * out)
 
 
-class Abs(Function):
+class AbsFn(Function):
     """|x|; the gradient at 0 is 0 (sign(0) = 0), as in PyTorch."""
+
+    kinks = "0: gradient 0"
 
     @staticmethod
     def forward(ctx, x):
@@ -263,7 +269,7 @@ class Abs(Function):
         return g * Tensor._make(np.sign(x.data))
 
 
-class Sin(Function):
+class SinFn(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -275,7 +281,7 @@ class Sin(Function):
         return g * x.cos()
 
 
-class Cos(Function):
+class CosFn(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -287,7 +293,7 @@ class Cos(Function):
         return -g * x.sin()
 
 
-class Tanh(Function):
+class TanhFn(Function):
     @staticmethod
     def forward(ctx, x):
         out = np.tanh(x.data)
@@ -300,8 +306,10 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
-class Clip(Function):
+class ClipFn(Function):
     """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (bounds included, as PyTorch)."""
+
+    kinks = "at the bounds: gradient 1"
 
     @staticmethod
     def forward(ctx, x, *, lo, hi):
@@ -320,41 +328,35 @@ class Clip(Function):
         return g * _mask(inside, g)
 
 
-class Maximum(Function):
+class MaximumFn(Function):
     """Elementwise max; at ties each input gets half the gradient (as PyTorch's maximum)."""
 
     name = "maximum"
+    kinks = "ties: half the gradient to each"
+    pick, wins = np.maximum, np.greater  # the result, and where a is the one picked
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.maximum(a.data, b.data)
+        return ctx.pick(a.data, b.data)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        wa = (a.data > b.data) + 0.5 * (a.data == b.data)
+        wa = ctx.wins(a.data, b.data) + 0.5 * (a.data == b.data)
         return g * _mask(wa, g), g * _mask(1.0 - wa, g)
 
 
-class Minimum(Function):
-    """Elementwise min; at ties each input gets half the gradient."""
+class MinimumFn(MaximumFn):
+    """Elementwise min; at ties each input gets half the gradient (MaximumFn with < for >)."""
 
     name = "minimum"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a.data, b.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        wa = (a.data < b.data) + 0.5 * (a.data == b.data)
-        return g * _mask(wa, g), g * _mask(1.0 - wa, g)
+    pick, wins = np.minimum, np.less
 
 
-class Where(Function):
+class WhereFn(Function):
+    kinks = "where the condition flips: the gradient moves between a and b"
+
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.save_for_backward(cond)
@@ -367,7 +369,7 @@ class Where(Function):
         return None, g * _mask(c, g), g * _mask(~c, g)
 
 
-class Cast(Function):
+class CastFn(Function):
     @staticmethod
     def forward(ctx, x, *, dtype):
         ctx.in_dtype = x.dtype
@@ -379,32 +381,32 @@ class Cast(Function):
 
 
 def exp(x: Any) -> Tensor:
-    return Exp.apply(floating(x, "exp"))
+    return ExpFn.apply(floating(x, "exp"))
 
 
 def log(x: Any) -> Tensor:
-    return Log.apply(floating(x, "log"))
+    return LogFn.apply(floating(x, "log"))
 
 
 def sqrt(x: Any) -> Tensor:
-    return Sqrt.apply(floating(x, "sqrt"))
+    return SqrtFn.apply(floating(x, "sqrt"))
 
 
 def sin(x: Any) -> Tensor:
-    return Sin.apply(floating(x, "sin"))
+    return SinFn.apply(floating(x, "sin"))
 
 
 def cos(x: Any) -> Tensor:
-    return Cos.apply(floating(x, "cos"))
+    return CosFn.apply(floating(x, "cos"))
 
 
 def tanh(x: Any) -> Tensor:
-    return Tanh.apply(floating(x, "tanh"))
+    return TanhFn.apply(floating(x, "tanh"))
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
     x = as_tensor(x, None, "abs")
-    return Abs.apply(x) if _is_float(x) else Tensor._make(np.abs(x.data))
+    return AbsFn.apply(x) if _is_float(x) else Tensor._make(np.abs(x.data))
 
 
 def sign(x: Any) -> Tensor:
@@ -422,18 +424,18 @@ def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor: 
         raise ValueError(f"clip: min ({min}) is greater than max ({max})")
     if not _is_float(x):
         return Tensor._make(np.clip(x.data, min, max))
-    return Clip.apply(x, lo=min, hi=max)
+    return ClipFn.apply(x, lo=min, hi=max)
 
 
 clamp = clip
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    return _checked(Maximum, a, b)
+    return _checked(MaximumFn, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    return _checked(Minimum, a, b)
+    return _checked(MinimumFn, a, b)
 
 
 def _checked(cls: type[Function], a: Any, b: Any) -> Tensor:
@@ -445,23 +447,23 @@ def _checked(cls: type[Function], a: Any, b: Any) -> Tensor:
 
 
 def add(a: Any, b: Any) -> Tensor:
-    return _checked(Add, a, b)
+    return _checked(AddFn, a, b)
 
 
 def sub(a: Any, b: Any) -> Tensor:
-    return _checked(Sub, a, b)
+    return _checked(SubFn, a, b)
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    return _checked(Mul, a, b)
+    return _checked(MulFn, a, b)
 
 
 def div(a: Any, b: Any) -> Tensor:
-    return _checked(Div, a, b)
+    return _checked(DivFn, a, b)
 
 
 def neg(x: Any) -> Tensor:
-    return Neg.apply(as_tensor(x, None, "neg"))
+    return NegFn.apply(as_tensor(x, None, "neg"))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -475,7 +477,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     if a.dtype != b.dtype:
         dt = np.result_type(a.dtype, b.dtype)
         a, b = (t if t.dtype == dt else t.astype(dt) for t in (a, b))
-    return Where.apply(cond, a, b)
+    return WhereFn.apply(cond, a, b)
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
@@ -483,7 +485,7 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if dt == x.dtype:
         return x
     if _is_float(x) and np.issubdtype(dt, np.floating):
-        return Cast.apply(x, dtype=dt)
+        return CastFn.apply(x, dtype=dt)
     return Tensor._make(x.data.astype(dt))
 
 
@@ -496,63 +498,3 @@ def compare(fn: Any, name: str, a: Any, b: Any) -> Any:
         return NotImplemented
     broadcast_shape(name, a.shape, b.shape)
     return Tensor._make(_device.wrap(fn(a.data, b.data)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry
-# ---------------------------------------------------------------------------------------------
-
-
-def _unary(lo: float = -2.0, hi: float = 2.0, away: tuple[float, ...] = (), gap: float = 0.05):
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return S.unary_samples(lo=lo, hi=hi, away_from=away, gap=gap)
-
-    return strategy
-
-
-def _binary(lo: float = -2.0, hi: float = 2.0, away_b: tuple[float, ...] = (),
-            lo_a: float | None = None, apart: float = 0.0):
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return S.binary_samples(lo=lo, hi=hi, away_from_b=away_b, lo_a=lo_a, apart=apart)
-
-    return strategy
-
-
-register(OpInfo("add", lambda a, b: a + b, _binary(), ref=np.add))
-register(OpInfo("sub", lambda a, b: a - b, _binary(), ref=np.subtract))
-register(OpInfo("mul", lambda a, b: a * b, _binary(), ref=np.multiply))
-register(OpInfo("div", lambda a, b: a / b, _binary(away_b=(0.0,), apart=0.0), ref=np.divide,
-                kinks="pole at b = 0"))
-register(OpInfo("rsub_scalar", lambda a: 3.0 - a, _unary(), ref=lambda a: 3.0 - a))
-register(OpInfo("rdiv_scalar", lambda a: 2.0 / a, _unary(away=(0.0,), gap=0.3),
-                ref=lambda a: 2.0 / a, kinks="pole at 0"))
-register(OpInfo("neg", lambda a: -a, _unary(), ref=np.negative))
-register(OpInfo("pow", lambda a, b: a**b, _binary(lo=-1.5, hi=1.5, lo_a=0.2), ref=np.power,
-                kinks="d/db needs a > 0"))
-register(OpInfo("pow_scalar", lambda a: a**3, _unary(), ref=lambda a: a**3))
-register(OpInfo("pow_scalar_frac", lambda a: a**-1.5, _unary(lo=0.2, hi=2.0),
-                ref=lambda a: a**-1.5))
-register(OpInfo("rpow_scalar", lambda a: 2.0**a, _unary(), ref=lambda a: 2.0**a))
-register(OpInfo("exp", exp, _unary(), ref=np.exp))
-register(OpInfo("log", log, _unary(lo=0.1, hi=3.0), ref=np.log))
-register(OpInfo("sqrt", sqrt, _unary(lo=0.1, hi=3.0), ref=np.sqrt))
-register(OpInfo("abs", abs, _unary(away=(0.0,)), ref=np.abs, kinks="0: gradient 0"))
-register(OpInfo("sin", sin, _unary(lo=-3, hi=3), ref=np.sin))
-register(OpInfo("cos", cos, _unary(lo=-3, hi=3), ref=np.cos))
-register(OpInfo("tanh", tanh, _unary(lo=-3, hi=3), ref=np.tanh))
-register(OpInfo("clip", lambda a: clip(a, -0.5, 0.7), _unary(away=(-0.5, 0.7)),
-                ref=lambda a: np.clip(a, -0.5, 0.7), kinks="at the bounds: gradient 1"))
-register(OpInfo("maximum", maximum, _binary(apart=0.05), ref=np.maximum,
-                kinks="ties: half the gradient to each"))
-register(OpInfo("minimum", minimum, _binary(apart=0.05), ref=np.minimum,
-                kinks="ties: half the gradient to each"))
-register(OpInfo("where", lambda a, b: where(a > b, a, b), _binary(apart=0.05),
-                ref=lambda a, b: np.where(a > b, a, b), kinks="where the condition flips"))
-register(OpInfo("cast", lambda a: cast(cast(a, np.float32), a.dtype), _unary(),
-                ref=lambda a: a.astype(np.float32).astype(np.float64), gradgrad=False,
-                rtol=1e-6, atol=1e-7,
-                check_kwargs={"eps": 1e-2, "atol": 1e-3, "rtol": 1e-2}))  # float32 round trip

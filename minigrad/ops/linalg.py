@@ -8,11 +8,10 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor, broadcast_shape
-from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor
 
 
-class MatMul(Function):
+class MatMulFn(Function):
     """``a @ b`` for a: (..., n, k), b: (..., k, m); batch axes broadcast (and are summed back
     centrally in backward)."""
 
@@ -57,13 +56,4 @@ def matmul(a: Any, b: Any) -> Tensor:
         return (a.reshape(1, -1) @ b).squeeze(-2)
     if b.ndim == 1:
         return (a @ b.reshape(-1, 1)).squeeze(-1)
-    return MatMul.apply(a, b)
-
-
-def _samples():
-    from minigrad.testing import strategies as S
-
-    return S.matmul_samples()
-
-
-register(OpInfo("matmul", matmul, _samples, ref=np.matmul))
+    return MatMulFn.apply(a, b)

@@ -20,15 +20,17 @@ import numpy as np
 
 from minigrad._device import is_cuda
 from minigrad.autograd import Function, is_grad_enabled
+from minigrad.ops._args import float_tensor, positive, real
 from minigrad.ops.kernels.cpu import norm as K
-from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
 
 __all__ = ["batch_norm"]
 
 
-class BatchNormTrain(Function):
+class BatchNormTrainFn(Function):
     """y = (x - mean) * invstd * w + b with batch statistics; x: (N, C, *), w, b: (C,) or None."""
+
+    kinks = "a constant channel (variance 0): gradients scale like 1/sqrt(eps)"
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, mean, invstd, eps):
@@ -102,7 +104,7 @@ def _batch_norm_train_cuda(x, rm, rv, w, b, momentum, eps):
                              "place)")
     mean, invstd = G.batch_stats(x.data, float(eps), None if rm is None else rm.data,
                                  None if rv is None else rv.data, float(momentum))
-    return BatchNormTrain.apply(x, w, b, mean=from_device(mean), invstd=from_device(invstd),
+    return BatchNormTrainFn.apply(x, w, b, mean=from_device(mean), invstd=from_device(invstd),
                                 eps=float(eps))
 
 
@@ -134,14 +136,12 @@ def _composed_backward(gy, x, weight, eps, need_x, need_w, need_b):
 
 
 def _as_param(op: str, name: str, v: Any, c: int) -> Tensor | None:
+    """A per-channel statistic or parameter: None, or a float (C,) Tensor."""
     if v is None:
         return None
-    if not isinstance(v, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(v).__name__}")
+    v = float_tensor(op, name, v)
     if v.shape != (c,):
         raise ValueError(f"{op}: {name} must have shape ({c},) for {c} channels, got {v.shape}")
-    if v.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}: {name} must be float32 or float64, got {v.dtype}")
     return v
 
 
@@ -161,11 +161,7 @@ def batch_norm(
     with the unbiased variance. training=False: running stats are required and used.
     """
     op = "batch_norm"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    x = input
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}: input must be float32 or float64, got {x.dtype}")
+    x = float_tensor(op, "input", input)
     if x.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C) or (N, C, *), got shape {x.shape}")
     c = x.shape[1]
@@ -173,10 +169,8 @@ def batch_norm(
     rv = _as_param(op, "running_var", running_var, c)
     w = _as_param(op, "weight", weight, c)
     b = _as_param(op, "bias", bias, c)
-    if not isinstance(momentum, int | float) or isinstance(momentum, bool):
-        raise TypeError(f"{op}: momentum must be a float, got {momentum!r}")
-    if eps <= 0:
-        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    momentum = real(op, "momentum", momentum)
+    eps = positive(op, "eps", eps)
     count = x.data.size // c if c else 0
     if not training:
         if rm is None or rv is None:
@@ -190,7 +184,7 @@ def batch_norm(
         return _batch_norm_train_cuda(x, rm, rv, w, b, momentum, eps)
     mean, var = K.batch_stats(x.data)
     invstd = 1.0 / np.sqrt(var + eps)
-    y = BatchNormTrain.apply(x, w, b, mean=mean, invstd=invstd, eps=float(eps))
+    y = BatchNormTrainFn.apply(x, w, b, mean=mean, invstd=invstd, eps=float(eps))
     if rm is not None:
         rm.data[...] = (1 - momentum) * rm.data + momentum * mean
     if rv is not None:
@@ -209,63 +203,3 @@ def _eval(
     if b is not None:
         y = y + b.reshape(*cs)
     return y
-
-
-# ------------------------------------------------------------------------------------------------
-# Registry
-
-
-def _ref(x, running_mean, running_var, weight=None, bias=None, training=False, eps=1e-5):
-    c = x.shape[1]
-    axes = (0, *range(2, x.ndim))
-    cs = (1, c) + (1,) * (x.ndim - 2)
-    if training:
-        n = x.size // c
-        mean = x.sum(axis=axes) / n
-        var = ((x - mean.reshape(cs)) ** 2).sum(axis=axes) / n
-    else:
-        mean, var = running_mean, running_var
-    y = (x - mean.reshape(cs)) / np.sqrt(var.reshape(cs) + eps)
-    if weight is not None:
-        y = y * weight.reshape(cs)
-    if bias is not None:
-        y = y + bias.reshape(cs)
-    return y
-
-
-def _samples(training: bool):
-    from hypothesis import strategies as st
-
-    from minigrad.testing import strategies as S
-
-    @st.composite
-    def draw(d):
-        ndim = d(st.integers(2, 4))
-        shape = [d(st.integers(2 if training else 1, 3)), d(st.integers(1, 3))]
-        shape += [d(st.integers(1, 3)) for _ in range(ndim - 2)]
-        x = d(S.arrays(tuple(shape), lo=-3, hi=3))
-        if training and np.ptp(x.reshape(shape[0], shape[1], -1), axis=(0, 2)).min() < 0.5:
-            # a near-constant channel has variance ~0: 1/sqrt(var + eps) is too steep for finite
-            # differences, so spread the values
-            x = x + np.arange(x.size).reshape(x.shape) * 0.3
-        c = shape[1]
-        rm = d(S.arrays((c,), lo=-1, hi=1))
-        rv = d(S.arrays((c,), lo=0.5, hi=2))
-        affine = d(st.booleans())
-        args = (x, rm, rv) + ((d(S.arrays((c,))), d(S.arrays((c,)))) if affine else ())
-        grad_args = (0, 3, 4)
-        return Sample(args, {"training": training, "eps": 1e-3}, grad_args=grad_args)
-
-    return draw()
-
-
-register(OpInfo("batch_norm", batch_norm, lambda: _samples(False), ref=_ref))
-register(
-    OpInfo(
-        "batch_norm_train",
-        batch_norm,
-        lambda: _samples(True),
-        ref=_ref,
-        kinks="a constant channel (variance 0): gradients scale like 1/sqrt(eps)",
-    )
-)

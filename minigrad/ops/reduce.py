@@ -20,7 +20,6 @@ import numpy as np
 from minigrad import _device as _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
-from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor
 
 AxisArg = int | tuple[int, ...] | list[int] | None
@@ -68,7 +67,7 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
-class Sum(Function):
+class SumFn(Function):
     @staticmethod
     def forward(ctx, x, *, axis, keepdims):
         ctx.in_shape, ctx.axis = x.shape, axis
@@ -79,7 +78,7 @@ class Sum(Function):
         return g.reshape(_kept_shape(ctx.in_shape, ctx.axis)).expand(ctx.in_shape)
 
 
-class SumTo(Function):
+class SumToFn(Function):
     """Sum ``x`` down to a shape it was broadcast from (leading axes and size-1 axes)."""
 
     @staticmethod
@@ -96,8 +95,10 @@ class SumTo(Function):
         return g.expand(ctx.in_shape)
 
 
-class MaxMin(Function):
+class MaxMinFn(Function):
     """max/min over axes; ties share the gradient equally (as PyTorch's amax/amin)."""
+
+    kinks = "ties: gradient shared equally"
 
     @staticmethod
     def forward(ctx, x, *, axis, keepdims, largest):
@@ -117,9 +118,11 @@ class MaxMin(Function):
         return g * Tensor._make(weight.astype(x.dtype))
 
 
-class MaxMinDim(Function):
+class MaxMinDimFn(Function):
     """max/min along one axis with its arg index given (``max(x, dim)``): the gradient goes to
     that index only (the first extremum), as PyTorch's ``max(dim)``, not shared among ties."""
+
+    kinks = "ties: the gradient goes to the first extremum (the index returned)"
 
     @staticmethod
     def forward(ctx, x, *, axis, keepdims, largest, index):
@@ -138,7 +141,7 @@ class MaxMinDim(Function):
         return g * Tensor._make(hit.astype(g.dtype))
 
 
-class LogSumExp(Function):
+class LogSumExpFn(Function):
     """log(sum(exp(x))) computed stably around the max; the gradient is softmax(x)."""
 
     @staticmethod
@@ -165,7 +168,7 @@ def sum(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
     x, axes, keep = _args("sum", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         return Tensor._make(_device.wrap(np.sum(x.data, axis=axes, keepdims=keep)))
-    return Sum.apply(x, axis=axes, keepdims=keep)
+    return SumFn.apply(x, axis=axes, keepdims=keep)
 
 
 def mean(x: Any, axis: AxisArg = None, keepdims: bool = False, *,
@@ -173,7 +176,7 @@ def mean(x: Any, axis: AxisArg = None, keepdims: bool = False, *,
     x, axes, keep = _args("mean", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
-    return Sum.apply(x, axis=axes, keepdims=keep) / _count(x.shape, axes)
+    return SumFn.apply(x, axis=axes, keepdims=keep) / _count(x.shape, axes)
 
 
 class ValuesIndices(NamedTuple):
@@ -191,7 +194,7 @@ def _maxmin_all(op: str, largest: bool, x: Tensor, axis: AxisArg, keep: bool) ->
     if not np.issubdtype(x.dtype, np.floating):
         fn = np.max if largest else np.min
         return Tensor._make(_device.wrap(fn(x.data, axis=axes, keepdims=keep)))
-    return MaxMin.apply(x, axis=axes, keepdims=keep, largest=largest)
+    return MaxMinFn.apply(x, axis=axes, keepdims=keep, largest=largest)
 
 
 def _maxmin_dim(op: str, largest: bool, x: Tensor, dim: Any, keep: bool) -> ValuesIndices:
@@ -219,7 +222,7 @@ def _maxmin_dim(op: str, largest: bool, x: Tensor, dim: Any, keep: bool) -> Valu
         fn = np.max if largest else np.min
         return ValuesIndices(Tensor._make(_device.wrap(fn(x.data, axis=d, keepdims=keep))),
                              indices)
-    values = MaxMinDim.apply(x, axis=d, keepdims=keep, largest=largest, index=index)
+    values = MaxMinDimFn.apply(x, axis=d, keepdims=keep, largest=largest, index=index)
     return ValuesIndices(values, indices)
 
 
@@ -316,7 +319,7 @@ def logsumexp(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: Axis
     x, axes, keep = _args("logsumexp", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
-    return LogSumExp.apply(x, axis=axes, keepdims=keep)
+    return LogSumExpFn.apply(x, axis=axes, keepdims=keep)
 
 
 def _arg(op: str, fn: Any, x: Any, axis: int | None, keepdims: bool, dim: int | None,
@@ -351,87 +354,4 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
         raise ValueError(f"sum_to: shape {shape} does not broadcast to {x.shape}")
     if shape == x.shape:
         return x
-    return SumTo.apply(x, shape=shape)
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry
-# ---------------------------------------------------------------------------------------------
-
-
-def _reduction(distinct: bool = False, min_reduced: int = 1):
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return S.reduction_samples(distinct=distinct, min_reduced=min_reduced)
-
-    return strategy
-
-
-def _one_axis(strategy):
-    """The samples of ``strategy`` with a single int axis (``max(x, dim)`` takes one)."""
-
-    def one():
-        from minigrad.ops.registry import Sample
-
-        def pick(s):
-            axis = s.kwargs["axis"]
-            axis = -1 if axis is None else axis[0] if isinstance(axis, tuple) else axis
-            return Sample(s.args, {**s.kwargs, "axis": axis})
-
-        return strategy().map(pick)
-
-    return one
-
-
-def _np_kw(fn):
-    """NumPy reference taking our (axis, keepdims) sample keywords."""
-    return lambda a, axis=None, keepdims=False: fn(a, axis=axis, keepdims=keepdims)
-
-
-def _ref_lse(a, axis=None, keepdims=False):
-    m = np.max(a, axis=axis, keepdims=True)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return out if keepdims else np.squeeze(out, axis=axis)
-
-
-register(OpInfo("sum", sum, _reduction(), ref=_np_kw(np.sum)))
-register(OpInfo("mean", mean, _reduction(), ref=_np_kw(np.mean)))
-register(OpInfo("max", max, _reduction(distinct=True), ref=_np_kw(np.max),
-                kinks="ties: gradient shared equally"))
-register(OpInfo("min", min, _reduction(distinct=True), ref=_np_kw(np.min),
-                kinks="ties: gradient shared equally"))
-register(OpInfo("max_dim", lambda a, axis, keepdims: max(a, axis, keepdims).values,
-                _one_axis(_reduction(distinct=True)), ref=_np_kw(np.max),
-                kinks="ties: the gradient goes to the first maximum (the index returned)"))
-register(OpInfo("min_dim", lambda a, axis, keepdims: min(a, dim=axis, keepdim=keepdims).values,
-                _one_axis(_reduction(distinct=True)), ref=_np_kw(np.min),
-                kinks="ties: the gradient goes to the first minimum (the index returned)"))
-register(OpInfo("var", lambda a, axis=None, keepdims=False: var(a, axis, keepdims, ddof=0),
-                _reduction(), ref=_np_kw(np.var)))
-register(OpInfo("var_unbiased", var, _reduction(min_reduced=2),
-                ref=lambda a, axis=None, keepdims=False: np.var(a, axis=axis, keepdims=keepdims,
-                                                                ddof=1)))
-register(OpInfo("std", std, _reduction(distinct=True, min_reduced=2),
-                ref=lambda a, axis=None, keepdims=False: np.std(a, axis=axis, keepdims=keepdims,
-                                                                ddof=1),
-                kinks="std = 0 (constant input): infinite gradient"))
-register(OpInfo("logsumexp", logsumexp, _reduction(), ref=_ref_lse))
-
-
-def _sum_to_samples():
-    from minigrad.testing import strategies as S
-
-    return S.sum_to_samples()
-
-
-def _ref_sum_to(a, shape):
-    lead = a.ndim - len(shape)
-    out = a.sum(axis=tuple(range(lead))) if lead else a
-    for i, s in enumerate(shape):
-        if s == 1:
-            out = out.sum(axis=i, keepdims=True)
-    return out
-
-
-register(OpInfo("sum_to", sum_to, _sum_to_samples, ref=_ref_sum_to))
+    return SumToFn.apply(x, shape=shape)

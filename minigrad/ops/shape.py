@@ -1,8 +1,8 @@
 """Shape ops: reshape, permute/transpose/swapaxes, expand, squeeze/unsqueeze/flatten, indexing,
 cat/stack/split, constant padding, and clone (a copy).
 
-The primitives with their own backward are Reshape, Permute, Expand, GetItem / IndexAdd (each
-other's adjoint), Cat, Pad and Clone; the rest are compositions of them.
+The primitives with their own backward are ReshapeFn, PermuteFn, ExpandFn, GetItemFn / IndexAddFn
+(each other's adjoint), CatFn, PadFn and CloneFn; the rest are compositions of them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from minigrad import _device as _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.reduce import normalize_axes
-from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import Tensor
 
 
@@ -37,7 +36,7 @@ def _axis(op: str, axis: int, ndim: int) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-class Reshape(Function):
+class ReshapeFn(Function):
     @staticmethod
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
@@ -48,7 +47,7 @@ class Reshape(Function):
         return g.reshape(ctx.in_shape)
 
 
-class Permute(Function):
+class PermuteFn(Function):
     @staticmethod
     def forward(ctx, x, *, axes):
         ctx.axes = axes
@@ -59,7 +58,7 @@ class Permute(Function):
         return g.permute(tuple(np.argsort(ctx.axes)))
 
 
-class Expand(Function):
+class ExpandFn(Function):
     @staticmethod
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
@@ -88,7 +87,7 @@ def reshape(x: Any, *shape: Any) -> Tensor:
                          f"into shape {shape}")
     if shape == x.shape:
         return x
-    return Reshape.apply(x, shape=shape)
+    return ReshapeFn.apply(x, shape=shape)
 
 
 def permute(x: Any, *dims: Any) -> Tensor:
@@ -102,7 +101,7 @@ def permute(x: Any, *dims: Any) -> Tensor:
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
-    return Permute.apply(x, axes=axes)
+    return PermuteFn.apply(x, axes=axes)
 
 
 def transpose(x: Any, *axes: Any) -> Tensor:
@@ -140,7 +139,7 @@ def expand(x: Any, *shape: Any) -> Tensor:
         raise ValueError(f"expand: cannot broadcast shape {x.shape} to {shape}")
     if shape == x.shape:
         return x
-    return Expand.apply(x, shape=shape)
+    return ExpandFn.apply(x, shape=shape)
 
 
 broadcast_to = expand
@@ -176,7 +175,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, x.shape[:s] + (merged,) + x.shape[e + 1 :])
 
 
-class Clone(Function):
+class CloneFn(Function):
     """A C-contiguous copy; the gradient passes through unchanged."""
 
     @staticmethod
@@ -195,7 +194,7 @@ def clone(x: Any) -> Tensor:
         raise TypeError(f"clone: expected a Tensor, got {type(x).__name__}")
     if not x.requires_grad:
         return Tensor._make(x.data.copy())
-    return Clone.apply(x)
+    return CloneFn.apply(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +218,7 @@ def _is_advanced(index: Any) -> bool:
     return builtins.any(isinstance(i, np.ndarray) or _device.is_cuda(i) for i in items)
 
 
-class GetItem(Function):
+class GetItemFn(Function):
     @staticmethod
     def forward(ctx, x, *, index):
         ctx.in_shape = x.shape
@@ -228,10 +227,10 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return IndexAdd.apply(g, shape=ctx.in_shape, index=ctx.index)
+        return IndexAddFn.apply(g, shape=ctx.in_shape, index=ctx.index)
 
 
-class IndexAdd(Function):
+class IndexAddFn(Function):
     """zeros(shape) with ``g`` added at ``index`` (repeated indices accumulate)."""
 
     @staticmethod
@@ -246,7 +245,7 @@ class IndexAdd(Function):
 
     @staticmethod
     def backward(ctx, gg):
-        return GetItem.apply(gg, index=ctx.index)
+        return GetItemFn.apply(gg, index=ctx.index)
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
@@ -271,7 +270,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     del probe
     if not x.requires_grad:
         return Tensor._make(_device.wrap(x.data[idx]))
-    return GetItem.apply(x, index=idx)
+    return GetItemFn.apply(x, index=idx)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +278,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-class Cat(Function):
+class CatFn(Function):
     @staticmethod
     def forward(ctx, *xs, axis):
         ctx.axis = axis
@@ -316,7 +315,7 @@ def cat(tensors: Sequence[Any], axis: int = 0, *, dim: int | None = None) -> Ten
             raise ValueError(f"cat: shapes {[t.shape for t in ts]} differ outside axis {a}")
     dt = np.result_type(*[t.dtype for t in ts])
     ts = [t if t.dtype == dt else t.astype(dt) for t in ts]
-    return Cat.apply(*ts, axis=a)
+    return CatFn.apply(*ts, axis=a)
 
 
 concatenate = cat
@@ -363,7 +362,7 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) 
 # ---------------------------------------------------------------------------------------------
 
 
-class Pad(Function):
+class PadFn(Function):
     @staticmethod
     def forward(ctx, x, *, pad_width, value):
         ctx.crop = tuple(slice(b, b + s) for (b, _), s in zip(pad_width, x.shape))
@@ -390,43 +389,4 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
         return x
     if not np.issubdtype(x.dtype, np.floating):
         return Tensor._make(np.pad(x.data, pw, constant_values=value))
-    return Pad.apply(x, pad_width=pw, value=value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry
-# ---------------------------------------------------------------------------------------------
-
-
-def _s(name: str, **kw: Any):
-    def strategy():
-        from minigrad.testing import strategies as S
-
-        return getattr(S, name)(**kw)
-
-    return strategy
-
-
-register(OpInfo("reshape", lambda a: reshape(a, -1), _s("unary_samples"),
-                ref=lambda a: a.reshape(-1)))
-register(OpInfo("permute", lambda a: permute(a, tuple(range(a.ndim))[::-1]),
-                _s("unary_samples"), ref=lambda a: np.transpose(a)))
-register(OpInfo("swapaxes", lambda a: swapaxes(a, 0, -1), _s("unary_samples", min_dims=1),
-                ref=lambda a: np.swapaxes(a, 0, -1)))
-register(OpInfo("expand", lambda a: expand(a, (2,) + a.shape), _s("unary_samples"),
-                ref=lambda a: np.broadcast_to(a, (2,) + a.shape)))
-register(OpInfo("squeeze_unsqueeze", lambda a: squeeze(unsqueeze(a, 0)).flatten(),
-                _s("unary_samples"), ref=lambda a: np.squeeze(a).reshape(-1)))
-register(OpInfo("clone", lambda a: clone(a.transpose()), _s("unary_samples"),
-                ref=lambda a: np.transpose(a).copy()))
-register(OpInfo("getitem", lambda a, index: a[index], _s("getitem_samples"),
-                ref=lambda a, index: a[index]))
-register(OpInfo("cat", lambda a, b, axis: cat([a, b], axis=axis), _s("cat_samples"),
-                ref=lambda a, b, axis: np.concatenate([a, b], axis=axis)))
-register(OpInfo("stack", lambda a: stack([a, 2 * a, a * a], axis=-1),
-                _s("unary_samples"), ref=lambda a: np.stack([a, 2 * a, a * a], axis=-1)))
-register(OpInfo("split", lambda a: split(a, 1, dim=0)[-1] * 2 + split(a, 1, dim=0)[0],
-                _s("unary_samples", min_dims=1),
-                ref=lambda a: np.split(a, a.shape[0], axis=0)[-1] * 2 + a[:1]))
-register(OpInfo("pad", lambda a: pad(a, 1, value=0.5), _s("unary_samples", min_dims=1),
-                ref=lambda a: np.pad(a, 1, constant_values=0.5)))
+    return PadFn.apply(x, pad_width=pw, value=value)

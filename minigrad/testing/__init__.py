@@ -7,7 +7,10 @@
 - :mod:`minigrad.testing.conv_reference`: plain NumPy-loop convolutions (slow, obviously right),
   to check your own kernels against.
 - :mod:`minigrad.testing.strategies` (needs Hypothesis): ``tensors``, ``shapes``,
-  ``broadcastable_shapes`` and the op-input strategies the registry uses.
+  ``broadcastable_shapes`` and the op-input strategies the op database uses.
+- :mod:`minigrad.testing.opinfo` (needs Hypothesis): the op database, one ``OpInfo`` per
+  differentiable op (callable, input strategy, NumPy reference, kinks), one module per op family;
+  ``registry()`` lists them all.
 """
 
 from minigrad.testing.gradcheck import (

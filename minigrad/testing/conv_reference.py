@@ -14,6 +14,8 @@ Conventions (PyTorch's):
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -30,80 +32,53 @@ def out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: in
     return (n + pad_lo + pad_hi - dilation * (f - 1) - 1) // stride + 1
 
 
-def conv2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
-    """y: (N, K, OH, OW) by looping over every output position."""
-    n_, c_, h_, w_ = x.shape
-    k_, cg, r_, s_ = w.shape
+def _terms(w_shape, groups, out_hw, stride, dilation):
+    """Every term of ``y[n, k, i, j] = sum_{c, r, s} w[k, c, r, s] * xpad[n, ci, row, col]``:
+    yields ``k, i, j, c, r, s, ci, row, col`` with ``ci = g*Cg + c`` (g = k's group),
+    ``row = i*sh + r*dh``, ``col = j*sw + s*dw``, output positions in row-major order."""
+    k_, cg, r_, s_ = w_shape
     kg = k_ // groups
     sh, sw = stride
     dh, dw = dilation
+    for k, i, j, c, r, s in itertools.product(range(k_), range(out_hw[0]), range(out_hw[1]),
+                                              range(cg), range(r_), range(s_)):
+        yield k, i, j, c, r, s, (k // kg) * cg + c, i * sh + r * dh, j * sw + s * dw
+
+
+def conv2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """y: (N, K, OH, OW): each output sums its window of the padded input times the kernel."""
     top, bottom, left, right = padding
-    oh = out_size(h_, r_, sh, top, bottom, dh)
-    ow = out_size(w_, s_, sw, left, right, dw)
+    oh = out_size(x.shape[2], w.shape[2], stride[0], top, bottom, dilation[0])
+    ow = out_size(x.shape[3], w.shape[3], stride[1], left, right, dilation[1])
     xp = _pad(x, padding)
-    y = np.zeros((n_, k_, oh, ow), dtype=np.result_type(x, w))
-    for k in range(k_):
-        g = k // kg
-        for i in range(oh):
-            for j in range(ow):
-                for c in range(cg):
-                    for r in range(r_):
-                        for s in range(s_):
-                            y[:, k, i, j] += (
-                                w[k, c, r, s] * xp[:, g * cg + c, i * sh + r * dh, j * sw + s * dw]
-                            )
-        if b is not None:
-            y[:, k] += b[k]
+    y = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype=np.result_type(x, w))
+    for k, i, j, c, r, s, ci, row, col in _terms(w.shape, groups, (oh, ow), stride, dilation):
+        y[:, k, i, j] += w[k, c, r, s] * xp[:, ci, row, col]
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
     return y
 
 
 def conv2d_grad_input_ref(gy, w, input_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
                           groups=1):
     """gx: (N, C, H, W): every gy[n, k, i, j] scatters w[k] back onto the window it came from."""
-    n_, k_, oh, ow = gy.shape
-    _, cg, r_, s_ = w.shape
-    kg = k_ // groups
-    h_, w_ = input_hw
-    sh, sw = stride
-    dh, dw = dilation
     top, bottom, left, right = padding
-    gxp = np.zeros((n_, cg * groups, h_ + top + bottom, w_ + left + right),
+    h_, w_ = input_hw
+    gxp = np.zeros((gy.shape[0], w.shape[1] * groups, h_ + top + bottom, w_ + left + right),
                    dtype=np.result_type(gy, w))
-    for k in range(k_):
-        g = k // kg
-        for i in range(oh):
-            for j in range(ow):
-                for c in range(cg):
-                    for r in range(r_):
-                        for s in range(s_):
-                            gxp[:, g * cg + c, i * sh + r * dh, j * sw + s * dw] += (
-                                gy[:, k, i, j] * w[k, c, r, s]
-                            )
+    for k, i, j, c, r, s, ci, row, col in _terms(w.shape, groups, gy.shape[2:], stride, dilation):
+        gxp[:, ci, row, col] += gy[:, k, i, j] * w[k, c, r, s]
     return gxp[:, :, top : top + h_, left : left + w_]
 
 
 def conv2d_grad_weight_ref(x, gy, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0),
                            dilation=(1, 1), groups=1):
     """gw: (K, C // groups, R, S): each weight collects gy times the input it multiplied."""
-    n_, c_, h_, w_ = x.shape
-    _, k_, oh, ow = gy.shape
-    r_, s_ = kernel_hw
-    cg = c_ // groups
-    kg = k_ // groups
-    sh, sw = stride
-    dh, dw = dilation
     xp = _pad(x, padding)
-    gw = np.zeros((k_, cg, r_, s_), dtype=np.result_type(x, gy))
-    for k in range(k_):
-        g = k // kg
-        for c in range(cg):
-            for r in range(r_):
-                for s in range(s_):
-                    for i in range(oh):
-                        for j in range(ow):
-                            gw[k, c, r, s] += np.sum(
-                                gy[:, k, i, j] * xp[:, g * cg + c, i * sh + r * dh, j * sw + s * dw]
-                            )
+    w_shape = (gy.shape[1], x.shape[1] // groups, *kernel_hw)
+    gw = np.zeros(w_shape, dtype=np.result_type(x, gy))
+    for k, i, j, c, r, s, ci, row, col in _terms(w_shape, groups, gy.shape[2:], stride, dilation):
+        gw[k, c, r, s] += np.sum(gy[:, k, i, j] * xp[:, ci, row, col])
     return gw
 
 

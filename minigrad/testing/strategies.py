@@ -6,8 +6,8 @@
     ... def test_square(x):
     ...     assert gradcheck(lambda t: t * t, [x])
 
-The ``*_samples`` strategies draw :class:`minigrad.ops.registry.Sample` objects for the op
-registry: small shapes (finite differences cost one forward per input element), size-1 and
+The ``*_samples`` strategies draw :class:`minigrad.testing.opinfo.Sample` objects for the op
+database: small shapes (finite differences cost one forward per input element), size-1 and
 broadcast axes, and values kept away from each op's kinks.
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minigrad.ops.registry import Sample
 from minigrad.tensor import Tensor
+from minigrad.testing.opinfo.core import Sample
 
 __all__ = [
     "shapes",

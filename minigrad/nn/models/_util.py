@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from minigrad.ops._args import conv_output_size
+
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """Output length of a convolution or pooling window along one axis (floor mode)."""
-    out = (size + 2 * padding - kernel) // stride + 1
+    """Output length of a convolution or pooling window along one axis (floor mode); a
+    ``ValueError`` when the window does not fit."""
+    out = conv_output_size(size, kernel, stride, padding)
     if out < 1:
         raise ValueError(f"the input is too small: a window of {kernel} (stride {stride}, padding "
                          f"{padding}) does not fit in {size} pixels")

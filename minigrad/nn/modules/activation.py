@@ -9,8 +9,8 @@ from __future__ import annotations
 import warnings
 
 from minigrad.nn import functional as F
-from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
+from minigrad.ops._args import integer, one_of, real
 from minigrad.tensor import Tensor
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh",
@@ -44,7 +44,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = V.real(negative_slope, "LeakyReLU", "negative_slope")
+        self.negative_slope = real("LeakyReLU", "negative_slope", negative_slope)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -59,7 +59,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = V.real(alpha, "ELU", "alpha")
+        self.alpha = real("ELU", "alpha", alpha)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -86,7 +86,7 @@ class CELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = V.real(alpha, "CELU", "alpha")
+        self.alpha = real("CELU", "alpha", alpha)
         if self.alpha == 0:
             raise ValueError("CELU: alpha must be non-zero (it divides x), got 0")
         self.inplace = inplace
@@ -133,7 +133,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        self.approximate = V.one_of(approximate, ("none", "tanh"), "GELU", "approximate")
+        self.approximate = one_of("GELU", "approximate", approximate, ("none", "tanh"))
 
     def forward(self, input: Tensor) -> Tensor:
         return F.gelu(input, approximate=self.approximate)
@@ -147,10 +147,10 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
-        self.beta = V.real(beta, "Softplus", "beta")
+        self.beta = real("Softplus", "beta", beta)
         if self.beta == 0:
             raise ValueError("Softplus: beta must be non-zero (it divides the result), got 0")
-        self.threshold = V.real(threshold, "Softplus", "threshold")
+        self.threshold = real("Softplus", "threshold", threshold)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softplus(input, self.beta, self.threshold)
@@ -165,8 +165,8 @@ class Hardtanh(Module):
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0,
                  inplace: bool = False) -> None:
         super().__init__()
-        min_val = V.real(min_val, "Hardtanh", "min_val")
-        max_val = V.real(max_val, "Hardtanh", "max_val")
+        min_val = real("Hardtanh", "min_val", min_val)
+        max_val = real("Hardtanh", "max_val", max_val)
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) must exceed min_val ({min_val})")
         self.min_val = min_val
@@ -187,8 +187,8 @@ class Maxout(Module):
 
     def __init__(self, pieces: int, dim: int = 1) -> None:
         super().__init__()
-        self.pieces = V.integer(pieces, "Maxout", "pieces", 1)
-        self.dim = V.integer(dim, "Maxout", "dim")
+        self.pieces = integer("Maxout", "pieces", pieces, 1)
+        self.dim = integer("Maxout", "dim", dim)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.maxout(input, self.pieces, self.dim)
@@ -210,7 +210,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
-        self.dim = None if dim is None else V.integer(dim, "Softmax", "dim")
+        self.dim = None if dim is None else integer("Softmax", "dim", dim)
 
     def forward(self, input: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _softmax_dim("Softmax", input.ndim)
@@ -225,7 +225,7 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
-        self.dim = None if dim is None else V.integer(dim, "LogSoftmax", "dim")
+        self.dim = None if dim is None else integer("LogSoftmax", "dim", dim)
 
     def forward(self, input: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _softmax_dim("LogSoftmax", input.ndim)

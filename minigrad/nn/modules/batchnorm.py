@@ -8,9 +8,9 @@ import numpy as np
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
+from minigrad.ops._args import check_input_dtype, integer, positive, probability
 from minigrad.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
@@ -25,10 +25,10 @@ class _BatchNorm(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         who = type(self).__name__
-        num_features = V.integer(num_features, who, "num_features", 1)
+        num_features = integer(who, "num_features", num_features, 1)
         self.num_features = num_features
-        self.eps = V.positive(eps, who, "eps")
-        self.momentum = V.momentum(momentum, who)
+        self.eps = positive(who, "eps", eps)
+        self.momentum = None if momentum is None else probability(who, "momentum", momentum)
         self.affine = affine
         self.track_running_stats = track_running_stats
         dt = np.dtype(dtype) if dtype is not None else np.float32
@@ -66,7 +66,8 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}: expected input {self._layout} with C = "
                              f"num_features = {self.num_features}, got {shape}")
         # before anything is updated: a failed call leaves the running statistics untouched
-        V.check_input_dtype(self, input, self.weight if self.affine else self.running_mean)
+        check_input_dtype(type(self).__name__, input,
+                          self.weight if self.affine else self.running_mean)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1

@@ -5,13 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.modules import _validate as V
+from minigrad.nn.modules.linear import add_weight_and_bias
 from minigrad.nn.modules.module import Module
-from minigrad.nn.parameter import Parameter
+from minigrad.ops._args import (
+    check_input_dtype,
+    conv_transpose_output_size,
+    integer,
+    ntuple,
+    one_of,
+    padding_pairs,
+)
 from minigrad.tensor import Tensor
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
@@ -31,41 +36,19 @@ class _ConvNd(Module):
         super().__init__()
         who, n = type(self).__name__, self._n
         in_channels, out_channels, groups = _channels(who, in_channels, out_channels, groups)
-        V.one_of(padding_mode, _PADDING_MODES, who, "padding_mode")
+        one_of(who, "padding_mode", padding_mode, _PADDING_MODES)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = V.int_tuple(kernel_size, n, who, "kernel_size", 1)
-        self.stride = V.int_tuple(stride, n, who, "stride", 1)
-        self.dilation = V.int_tuple(dilation, n, who, "dilation", 1)
+        self.kernel_size = ntuple(who, "kernel_size", kernel_size, n, minimum=1)
+        self.stride = ntuple(who, "stride", stride, n, minimum=1)
+        self.dilation = ntuple(who, "dilation", dilation, n, minimum=1)
         self.padding_mode = padding_mode
-        if isinstance(padding, str):
-            if padding not in ("valid", "same", "full"):
-                raise ValueError(f"{who}: padding must be an int, a tuple, 'valid', 'same' or "
-                                 f"'full', got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{who}: padding='same' is not supported for strided "
-                                 f"convolutions (stride {self.stride})")
-            self.padding: Any = padding
-        else:
-            self.padding = V.int_tuple(padding, n, who, "padding", 0)
-        # per axis (before, after), for the non-zero padding modes (F.pad before the conv);
-        # 'same' puts the odd pixel after, as PyTorch
-        total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-        if self.padding == "valid":
-            self._pads = [(0, 0)] * n
-        elif self.padding == "same":
-            self._pads = [(t // 2, t - t // 2) for t in total]
-        elif self.padding == "full":
-            self._pads = [(t, t) for t in total]
-        else:
-            self._pads = [(p, p) for p in self.padding]
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty((out_channels, in_channels // groups)
-                                         + self.kernel_size, dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        # per axis (before, after), for the non-zero padding modes (F.pad before the conv); the
+        # same resolution as F.conv2d's, so the layer and the op agree on 'same'/'full'/'valid'
+        self._pads = padding_pairs(who, padding, self.kernel_size, self.stride, self.dilation)
+        self.padding: Any = padding if isinstance(padding, str) \
+            else tuple(lo for lo, _ in self._pads)
+        add_weight_and_bias(self, (out_channels, in_channels // groups) + self.kernel_size,
+                            out_channels if bias else None, dtype)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -82,7 +65,7 @@ class _ConvNd(Module):
             axes = "(N, C, L)" if n == 1 else "(N, C, H, W)"
             raise ValueError(f"{type(self).__name__}: expected input {axes} with C = "
                              f"in_channels = {self.in_channels}, got {shape}")
-        V.check_input_dtype(self, input, self.weight)
+        check_input_dtype(type(self).__name__, input, self.weight)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
@@ -117,9 +100,9 @@ class _ConvNd(Module):
 
 def _channels(who: str, in_channels: Any, out_channels: Any, groups: Any) -> tuple[int, int, int]:
     """Channels >= 1 and groups >= 1 dividing both (PyTorch's rules)."""
-    in_channels = V.integer(in_channels, who, "in_channels", 1)
-    out_channels = V.integer(out_channels, who, "out_channels", 1)
-    groups = V.integer(groups, who, "groups", 1)
+    in_channels = integer(who, "in_channels", in_channels, 1)
+    out_channels = integer(who, "out_channels", out_channels, 1)
+    groups = integer(who, "groups", groups, 1)
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"{who}: in_channels ({in_channels}) and out_channels "
                          f"({out_channels}) must both be divisible by groups ({groups})")
@@ -195,24 +178,18 @@ class ConvTranspose2d(Module):
             raise ValueError(f"{who}: only padding_mode='zeros' is supported (as PyTorch), got "
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = V.int_tuple(kernel_size, 2, who, "kernel_size", 1)
-        self.stride = V.int_tuple(stride, 2, who, "stride", 1)
-        self.padding = V.int_tuple(padding, 2, who, "padding", 0)
-        self.output_padding = V.int_tuple(output_padding, 2, who, "output_padding", 0)
-        self.dilation = V.int_tuple(dilation, 2, who, "dilation", 1)
+        self.kernel_size = ntuple(who, "kernel_size", kernel_size, 2, minimum=1)
+        self.stride = ntuple(who, "stride", stride, 2, minimum=1)
+        self.padding = ntuple(who, "padding", padding, 2, minimum=0)
+        self.output_padding = ntuple(who, "output_padding", output_padding, 2, minimum=0)
+        self.dilation = ntuple(who, "dilation", dilation, 2, minimum=1)
         self.padding_mode = padding_mode
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise ValueError(f"{who}: output_padding {self.output_padding} must be smaller "
                                  f"than stride {self.stride} or dilation {self.dilation}")
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty((in_channels, out_channels // groups)
-                                         + self.kernel_size, dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        add_weight_and_bias(self, (in_channels, out_channels // groups) + self.kernel_size,
+                            out_channels if bias else None, dtype)
 
     reset_parameters = _ConvNd.reset_parameters
 
@@ -225,8 +202,8 @@ class ConvTranspose2d(Module):
                              f"{output_size!r}")
         out = []
         for i in range(2):
-            base = ((input.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
-                    + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            base = conv_transpose_output_size(input.shape[2 + i], self.kernel_size[i],
+                                              self.stride[i], self.padding[i], self.dilation[i])
             extra = size[i] - base
             if not 0 <= extra < max(self.stride[i], self.dilation[i]):
                 raise ValueError(f"ConvTranspose2d: output_size {size} is not reachable from "
@@ -242,7 +219,7 @@ class ConvTranspose2d(Module):
             shape = getattr(input, "shape", type(input).__name__)
             raise ValueError(f"ConvTranspose2d: expected input (N, C, H, W) with C = "
                              f"in_channels = {self.in_channels}, got {shape}")
-        V.check_input_dtype(self, input, self.weight)
+        check_input_dtype(type(self).__name__, input, self.weight)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                   self._output_padding(input, output_size), self.groups,
                                   self.dilation)

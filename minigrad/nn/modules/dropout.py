@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from minigrad.nn import functional as F
-from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
+from minigrad.ops._args import probability
 from minigrad.tensor import Tensor
 
 __all__ = ["Dropout", "Dropout2d"]
@@ -18,7 +18,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        self.p = V.probability(p, type(self).__name__)
+        self.p = probability(type(self).__name__, "p", p)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:

@@ -9,12 +9,26 @@ import numpy as np
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
+from minigrad.ops._args import check_input_dtype, integer
 from minigrad.tensor import Tensor
 
 __all__ = ["Identity", "Linear", "Flatten"]
+
+
+def add_weight_and_bias(module: Module, weight_shape: tuple[int, ...], bias_features: int | None,
+                        dtype: Any) -> None:
+    """Give ``module`` a ``weight`` Parameter of ``weight_shape`` and a ``bias`` of
+    ``(bias_features,)`` (a registered None when ``bias_features`` is None), in ``dtype``
+    (float32 by default), then fill them with the module's ``reset_parameters``."""
+    dt = np.dtype(dtype) if dtype is not None else np.float32
+    module.weight = Parameter(np.empty(weight_shape, dtype=dt))
+    if bias_features is not None:
+        module.bias = Parameter(np.empty(bias_features, dtype=dt))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
 
 
 class Identity(Module):
@@ -42,15 +56,10 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
-        self.in_features = V.integer(in_features, "Linear", "in_features", 0)
-        self.out_features = V.integer(out_features, "Linear", "out_features", 0)
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self.in_features = integer("Linear", "in_features", in_features, 0)
+        self.out_features = integer("Linear", "out_features", out_features, 0)
+        add_weight_and_bias(self, (self.out_features, self.in_features),
+                            self.out_features if bias else None, dtype)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -59,7 +68,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        V.check_input_dtype(self, input, self.weight)
+        check_input_dtype(type(self).__name__, input, self.weight)
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -72,8 +81,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = V.integer(start_dim, "Flatten", "start_dim")
-        self.end_dim = V.integer(end_dim, "Flatten", "end_dim")
+        self.start_dim = integer("Flatten", "start_dim", start_dim)
+        self.end_dim = integer("Flatten", "end_dim", end_dim)
         if (start_dim >= 0) == (end_dim >= 0) and start_dim > end_dim:
             raise ValueError(f"Flatten: start_dim {start_dim} comes after end_dim {end_dim}")
 

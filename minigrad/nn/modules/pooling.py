@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad.nn import functional as F
-from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
+from minigrad.ops._args import ntuple, pool_window
 from minigrad.tensor import Tensor
 
 __all__ = ["MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d"]
@@ -19,19 +19,29 @@ def _unsupported(who: str, **options: Any) -> None:
             raise ValueError(f"{who}: {name}={value!r} is not supported (only {default!r})")
 
 
-def _window(who: str, kernel_size: Any, stride: Any, padding: Any,
-            half_kernel_padding: bool = True) -> None:
-    """kernel_size and stride (None: the kernel) >= 1, padding >= 0 and, for pooling, at most
-    half the kernel (PyTorch's rules)."""
-    kernel = V.int_tuple(kernel_size, 2, who, "kernel_size", 1)
-    if stride is not None:
-        V.int_tuple(stride, 2, who, "stride", 1)
-    pad = V.int_tuple(padding, 2, who, "padding", 0)
-    if half_kernel_padding:
-        V.pool_padding(kernel, pad, who)
+class _Pool2d(Module):
+    """The window of a pooling layer: ``kernel_size``, ``stride`` (default: the kernel size) and
+    ``padding``, each an int or an (h, w) pair, checked when the layer is built with the rules
+    (and the messages) of the pooling ops: kernel and stride >= 1, padding >= 0 and, except for
+    unpooling, at most half the kernel. They are kept as given (for ``repr``) and resolved by the
+    op at each call."""
+
+    _half_kernel_padding = True
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None,
+                 padding: Any = 0) -> None:
+        super().__init__()
+        pool_window(type(self).__name__, kernel_size, stride, padding,
+                    half_kernel_padding=self._half_kernel_padding)
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool2d(Module):
+class MaxPool2d(_Pool2d):
     """Max over ``kernel_size`` windows: (N, C, H, W) -> (N, C, OH, OW),
     ``OH = (H + 2 * padding - kernel) // stride + 1``. ``stride`` defaults to ``kernel_size``;
     padded positions never win. ``return_indices=True`` also returns the argmax (flat indices
@@ -41,12 +51,8 @@ class MaxPool2d(Module):
     def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None, padding: Any = 0,
                  dilation: Any = 1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
-        super().__init__()
         _unsupported("MaxPool2d", dilation=(dilation, 1), ceil_mode=(ceil_mode, False))
-        _window("MaxPool2d", kernel_size, stride, padding)
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding)
         self.dilation = dilation
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
@@ -55,32 +61,20 @@ class MaxPool2d(Module):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding,
                             return_indices=self.return_indices)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class MaxUnpool2d(Module):
+class MaxUnpool2d(_Pool2d):
     """Inverse of :class:`MaxPool2d` (``return_indices=True``): each value goes back to the
     position of its maximum in a zero (N, C, H, W) output. ``forward(x, indices, output_size)``
     ; the size defaults to ``(OH - 1) * stride - 2 * padding + kernel_size``."""
 
-    def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None,
-                 padding: Any = 0) -> None:
-        super().__init__()
-        _window("MaxUnpool2d", kernel_size, stride, padding, half_kernel_padding=False)
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+    _half_kernel_padding = False  # unpooling has no padded windows to keep apart
 
     def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
                               output_size)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Mean over ``kernel_size`` windows: (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults
     to ``kernel_size``; ``count_include_pad`` counts zero padding in the divisor. ``ceil_mode``
     and ``divisor_override`` exist for PyTorch's signature but only their defaults (False,
@@ -89,13 +83,9 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: int | None = None) -> None:
-        super().__init__()
         _unsupported("AvgPool2d", ceil_mode=(ceil_mode, False),
                      divisor_override=(divisor_override, None))
-        _window("AvgPool2d", kernel_size, stride, padding)
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding)
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
         self.divisor_override = divisor_override
@@ -104,9 +94,6 @@ class AvgPool2d(Module):
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
                             self.count_include_pad)
 
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-
 
 class AdaptiveAvgPool2d(Module):
     """Mean over windows chosen so the output is ``output_size`` (an int or (OH, OW); ``None``
@@ -114,12 +101,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()
-        sizes = output_size if isinstance(output_size, tuple | list) else (output_size,) * 2
-        if len(sizes) != 2 or any(s is not None and not V._is_int(s) for s in sizes):
-            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a pair of ints "
-                            f"(or None), got {output_size!r}")
-        if any(s is not None and s < 1 for s in sizes):
-            raise ValueError(f"AdaptiveAvgPool2d: output_size must be >= 1, got {output_size!r}")
+        ntuple("AdaptiveAvgPool2d", "output_size", output_size, 2, minimum=1, allow_none=True)
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
