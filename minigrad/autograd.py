@@ -37,13 +37,18 @@ __all__ = [
     "backward",
     "grad",
     "RemovableHandle",
+    "inference_mode",
+    "is_inference_mode_enabled",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
 ]
 
 _state = threading.local()
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record a graph (``False`` inside ``no_grad``)."""
+    """Whether ops record a graph (``False`` inside ``no_grad`` and ``inference_mode``)."""
     return getattr(_state, "enabled", True)
 
 
@@ -51,59 +56,301 @@ def _set_enabled(mode: bool) -> None:
     _state.enabled = mode
 
 
-class set_grad_enabled:
-    """Context manager and decorator that turns graph recording on or off (PyTorch's name).
+def is_inference_mode_enabled() -> bool:
+    """Whether the current thread is inside ``inference_mode()``."""
+    return getattr(_state, "inference", False)
 
-    Usable as ``with set_grad_enabled(False):`` and as ``@set_grad_enabled(False)``; re-entrant,
-    so the same decorated function may recurse.
-    """
+
+class _GradMode:
+    """A context manager and decorator that sets grad mode on entry and restores it on exit;
+    re-entrant (each ``with`` remembers its own previous mode), and a decorated function gets a
+    fresh context per call, so it may recurse."""
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self._prev: list[bool] = []
+        self._prev: list[Any] = []
 
-    def __enter__(self) -> set_grad_enabled:
-        self._prev.append(is_grad_enabled())
+    def _get(self) -> Any:
+        return is_grad_enabled()
+
+    def _set(self, state: Any) -> None:
+        _set_enabled(state)
+
+    def _enter(self) -> None:
         _set_enabled(self.mode)
+
+    def __enter__(self) -> _GradMode:
+        self._prev.append(self._get())
+        self._enter()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _set_enabled(self._prev.pop())
+        self._set(self._prev.pop())
+
+    def _fresh(self) -> _GradMode:
+        return _GradMode(self.mode)
 
     def __call__(self, func: Callable) -> Callable:
-        mode = self.mode
+        fresh = self._fresh
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
+            with fresh():
                 return func(*args, **kwargs)
 
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
     """``with minigrad.no_grad():`` or ``@minigrad.no_grad()``: record no graph."""
 
     def __init__(self) -> None:
         super().__init__(False)
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):  # noqa: N801
     """``with minigrad.enable_grad():`` or ``@minigrad.enable_grad()``: record a graph."""
 
     def __init__(self) -> None:
         super().__init__(True)
 
 
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Turn graph recording on or off, as PyTorch's ``set_grad_enabled``.
+
+    Called as a plain function (``minigrad.set_grad_enabled(False)``) it switches recording off
+    until switched back; ``with set_grad_enabled(False):`` restores the previous mode on exit, and
+    ``@set_grad_enabled(False)`` applies it to each call of the decorated function.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__(mode)
+        self._before: list[bool] = [is_grad_enabled()]  # the mode before this call
+        _set_enabled(self.mode)
+
+    def __enter__(self) -> set_grad_enabled:
+        # the first ``with`` right after construction restores the mode from before the call
+        self._prev.append(self._before.pop() if self._before else is_grad_enabled())
+        _set_enabled(self.mode)
+        return self
+
+    def __call__(self, func: Callable) -> Callable:
+        if self._before:  # used as a decorator: undo the switch the constructor made
+            _set_enabled(self._before.pop())
+        return super().__call__(func)
+
+
+class inference_mode(_GradMode):  # noqa: N801
+    """``with minigrad.inference_mode():`` or ``@minigrad.inference_mode()``: like ``no_grad``
+    (no graph is recorded), for evaluation and serving code written for PyTorch.
+
+    minigrad has no separate inference tensors: tensors made inside may later be used with
+    autograd (PyTorch raises there), and in-place changes still bump version counters.
+    ``inference_mode(False)`` leaves grad mode as it is and only clears the inference flag.
+    """
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__(mode)
+
+    def _get(self) -> Any:
+        return is_grad_enabled(), is_inference_mode_enabled()
+
+    def _set(self, state: Any) -> None:
+        _state.enabled, _state.inference = state
+
+    def _enter(self) -> None:
+        if self.mode:
+            _state.enabled = False
+        _state.inference = self.mode
+
+    def _fresh(self) -> _GradMode:
+        return inference_mode(self.mode)
+
+
+# -- anomaly mode ------------------------------------------------------------------------------
+
+_ANOMALY = [False]  # global, as PyTorch's; read once per op and per backward node
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is on (see :class:`detect_anomaly`)."""
+    return _ANOMALY[0]
+
+
+class detect_anomaly:  # noqa: N801 - PyTorch's name
+    """Context manager (and decorator) that finds where NaN or Inf first appear.
+
+    Inside it, the first op whose forward produces a NaN or an infinity raises ``RuntimeError``
+    naming the op, its input and output shapes, which inputs already held NaN/Inf, and the line of
+    user code that called it; and during ``backward()`` the first node whose backward returns a
+    NaN or an infinity raises naming the op, the shapes, and the line that created the node.
+    (PyTorch's anomaly mode reports only the backward node.) Off, it costs one flag test per op.
+    """
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check_nan = bool(check_nan)
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> detect_anomaly:
+        self._prev.append(_ANOMALY[0])
+        _ANOMALY[0] = self.check_nan
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _ANOMALY[0] = self._prev.pop()
+
+    def __call__(self, func: Callable) -> Callable:
+        check_nan = self.check_nan
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly(check_nan):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class set_detect_anomaly(detect_anomaly):  # noqa: N801
+    """``set_detect_anomaly(True)`` turns anomaly detection on until ``set_detect_anomaly(False)``;
+    as a context manager it restores the previous setting on exit (PyTorch's semantics)."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        super().__init__(bool(mode) and check_nan)
+        self._prev.append(_ANOMALY[0])
+        _ANOMALY[0] = self.check_nan
+
+    def __enter__(self) -> set_detect_anomaly:
+        return self
+
+
+def _describe_nonfinite(arr: Any) -> str | None:
+    nan, inf = _device.count_nonfinite(arr)
+    if not nan and not inf:
+        return None
+    parts = [f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "Inf")) if n]
+    size = int(np.prod(getattr(arr, "shape", ())))
+    return " and ".join(parts) + f" of {size} values"
+
+
+def _check_forward_anomaly(cls: type, args: tuple, kwargs: dict, arrays: list[Any]) -> None:
+    """Anomaly mode: raise if an output of ``cls``'s forward holds NaN/Inf."""
+    from minigrad.tensor import Tensor
+
+    for k, a in enumerate(arrays):
+        bad = _describe_nonfinite(a)
+        if bad is None:
+            continue
+        ins = []
+        for i, t in enumerate(args):
+            if isinstance(t, Tensor):
+                state = _describe_nonfinite(t.data)
+                ins.append(f"input {i} {t.shape} {t.dtype}: " + (state or "finite"))
+        site = _user_site(1)
+        where = f"; called at {site[0]}:{site[1]}" if site else ""
+        raise RuntimeError(
+            f"detect_anomaly: the forward of {_op_label(cls, kwargs)} produced "
+            f"{bad} in output {k} (shape {tuple(a.shape)}, {a.dtype}){where}. Its inputs: "
+            + "; ".join(ins)
+        )
+
+
+def _op_label(cls: type, kwargs: dict | None) -> str:
+    variant = (kwargs or {}).get("name")
+    return cls.__name__ + (f"({variant})" if isinstance(variant, str) else "")
+
+
+def _check_backward_anomaly(node: Function, gouts: tuple[Tensor, ...], gins: tuple) -> None:
+    """Anomaly mode: raise if ``node``'s backward returned a NaN/Inf gradient."""
+    for i, g in enumerate(gins):
+        bad = None if g is None else _describe_nonfinite(getattr(g, "data", g))
+        if bad is None:
+            continue
+        received = [_describe_nonfinite(go.data) or "finite" for go in gouts]
+        site = f", created at {node.site[0]}:{node.site[1]}" if node.site else ""
+        shapes = [m[0] for m in node._in_meta if m is not None]
+        raise RuntimeError(
+            f"detect_anomaly: the backward of {_op_label(type(node), node.kwargs)} (input "
+            f"shapes {shapes}"
+            f"{site}) returned {bad} in the gradient for its input {i}; the gradients it "
+            f"received (dY) were: {', '.join(received)}"
+        )
+
+
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def _user_site() -> tuple[str, int] | None:
-    """The first stack frame outside minigrad: where a node was created, for error messages."""
-    f = sys._getframe(2)
-    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+_INTERNAL_CODE: dict[Any, bool] = {}  # code object -> whether it is minigrad's own
+
+
+def _user_site(depth: int = 1) -> tuple[str, int] | None:
+    """The first stack frame outside minigrad: where a node was created, for error messages.
+
+    Called for every recorded op, so it is kept cheap: whether a code object lives in minigrad
+    is decided once per code object, not per frame visited."""
+    f: Any = sys._getframe(depth)
+    internal = _INTERNAL_CODE
+    while f is not None:
+        code = f.f_code
+        inside = internal.get(code)
+        if inside is None:
+            inside = internal[code] = code.co_filename.startswith(_PKG_DIR)
+        if not inside:
+            return code.co_filename, f.f_lineno
         f = f.f_back
-    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
+    return None
+
+
+# -- version counters --------------------------------------------------------------------------
+# Every in-place write bumps the version of the written storage (shared by all its views and
+# by detach()ed aliases, as in PyTorch). A recorded node remembers the global write count
+# (``_EPOCH``) when it saved its tensors; reading them back in backward re-checks only when some
+# write happened since, so the check costs one integer comparison when nothing was modified.
+
+_EPOCH = [0]
+_WRITES: dict[int, list[int]] = {}  # id(storage) -> [version, epoch of its last write]
+_VIEWED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(storage) -> storage
+
+
+def _bump_version(arr: Any) -> None:
+    """Record an in-place write to ``arr``'s storage."""
+    st = _device.storage(arr)
+    key = id(st)
+    _EPOCH[0] += 1
+    entry = _WRITES.get(key)
+    if entry is None:
+        _WRITES[key] = [1, _EPOCH[0]]
+        try:
+            weakref.finalize(st, _WRITES.pop, key, None)
+        except TypeError:  # not weak-referenceable: the entry stays (a few bytes)
+            pass
+    else:
+        entry[0] += 1
+        entry[1] = _EPOCH[0]
+
+
+def _version(arr: Any) -> int:
+    """How many in-place writes ``arr``'s storage has had (``Tensor._version``)."""
+    entry = _WRITES.get(id(_device.storage(arr)))
+    return entry[0] if entry is not None else 0
+
+
+def _written_since(arr: Any, epoch: int) -> bool:
+    entry = _WRITES.get(id(_device.storage(arr)))
+    return entry is not None and entry[1] > epoch
+
+
+def _note_views(args: tuple, arrays: list[Any]) -> None:
+    """Remember storages that a recorded op's output shares with one of its inputs (a view:
+    reshape, transpose, basic indexing...), which in-place ops must not rebase."""
+    from minigrad.tensor import Tensor
+
+    for a in arrays:
+        st = _device.storage(a)
+        for t in args:
+            if isinstance(t, Tensor) and (t.data is a if st is a
+                                          else _device.storage(t.data) is st):
+                _VIEWED[id(st)] = st
+                return
 
 
 class _SavedOutput:
@@ -124,7 +371,7 @@ def _check_devices(cls: type, args: tuple) -> None:
     gpu = host = None
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
-            if type(a.data) is CudaArray:
+            if _device.is_cuda(a.data):
                 gpu = gpu if gpu is not None else i
             elif a.data.ndim or a._requires_grad:
                 host = host if host is not None else i
@@ -189,17 +436,42 @@ class Function:
             )
         from minigrad.tensor import Tensor
 
+        if _EPOCH[0] != self._epoch:
+            self._check_versions()
         out = []
         for item in getattr(self, "_saved", ()):
             if isinstance(item, _SavedOutput):
                 t = Tensor._make(item.array)
                 t._node, t._out_index, t._requires_grad = self, item.index, True
                 out.append(t)
-            elif isinstance(item, np.ndarray) or type(item) is CudaArray:
+            elif _device.is_array(item):
                 out.append(Tensor._make(item))
             else:
                 out.append(item)
         return tuple(out)
+
+    def _check_versions(self) -> None:
+        """Raise if a saved tensor was modified in place after this node saved it."""
+        from minigrad.tensor import Tensor
+
+        for k, item in enumerate(getattr(self, "_saved", ())):
+            arr = item.array if isinstance(item, _SavedOutput) else getattr(item, "data", item)
+            if not _device.is_array(arr) or not _written_since(arr, self._epoch):
+                continue
+            if isinstance(item, _SavedOutput):
+                what = f"its output {item.index}"
+            else:
+                pos = [i for i, a in enumerate(self.inputs or ())
+                       if isinstance(a, Tensor) and a.data is arr]
+                what = f"its input {pos[0]}" if pos else "a tensor it computed"
+            site = f" (the op was created at {self.site[0]}:{self.site[1]})" if self.site else ""
+            raise RuntimeError(
+                f"{type(self).__name__}: one of the variables needed for gradient computation has "
+                f"been modified by an inplace operation: saved tensor {k}, {what}, of shape "
+                f"{tuple(arr.shape)} and dtype {arr.dtype}, is at version {_version(arr)}, "
+                f"written after {type(self).__name__} saved it{site}. Use the out-of-place form "
+                "(y = y + x instead of y += x), or modify a .clone()."
+            )
 
     # -- recording ---------------------------------------------------------------------------
     @classmethod
@@ -221,8 +493,12 @@ class Function:
         raws = raw if multi else (raw,)
         arrays = [r.data if isinstance(r, Tensor) else r if type(r) is CudaArray
                   else np.asarray(r) for r in raws]
+        if _ANOMALY[0] and not getattr(_state, "in_backward", False):
+            _check_forward_anomaly(cls, args, kwargs, arrays)
         outs = [Tensor._make(a) for a in arrays]
         if record:
+            ctx._epoch = _EPOCH[0]
+            _note_views(args, arrays)
             ctx.inputs = args
             ctx.kwargs = kwargs
             ctx.needs_input_grad = needs
@@ -262,6 +538,104 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+# ---------------------------------------------------------------------------------------------
+# In-place operations
+# ---------------------------------------------------------------------------------------------
+
+
+def check_inplace(t: Tensor, op: str, *others: Any) -> bool:
+    """Decide how an in-place op on ``t`` runs, or raise: returns whether it must be recorded in
+    the graph (grad mode on, and ``t`` or one of ``others`` requires grad).
+
+    As in PyTorch, a leaf that requires grad may only be modified under ``no_grad()``. A
+    recorded in-place op rebases ``t``'s history onto the new node (see :func:`apply_inplace`),
+    except when ``t`` shares its storage with another tensor of the graph (a view made by
+    reshape, transpose, indexing...): PyTorch then rewrites the views' history too, which minigrad
+    does not, so it raises instead of leaving a view with a stale graph."""
+    from minigrad.tensor import Tensor
+
+    if not is_grad_enabled():
+        return False
+    if t._requires_grad and t._node is None:
+        raise RuntimeError(
+            f"{op}: a leaf tensor that requires grad (shape {t.shape}) is being used in an "
+            "in-place operation; update it under minigrad.no_grad() (as optimizers and nn.init "
+            "do), or use the out-of-place form"
+        )
+    record = t._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
+    if record and t._requires_grad:
+        st = _device.storage(t.data)
+        if _VIEWED.get(id(st)) is st:
+            raise RuntimeError(
+                f"{op}: in-place change of a tensor of shape {t.shape} that shares its storage "
+                "with another tensor of the autograd graph (a view made by reshape, transpose, "
+                "indexing, ...); minigrad does not rewrite the history of views as PyTorch does. "
+                "Use the out-of-place form (y = y + x), or modify a .clone()."
+            )
+    return record
+
+
+def apply_inplace(t: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
+    """Run an in-place op: ``compute(source)`` (Tensor ops, out of place) gives the new value,
+    which is written into ``t``'s storage; ``t``'s version is bumped.
+
+    When the op is recorded (:func:`check_inplace`), ``compute`` runs on a copy of ``t`` that
+    carries ``t``'s history (so a saved input is not overwritten), and ``t`` then becomes the
+    output of the new node (PyTorch's rebase: ``y += x`` on a non-leaf is differentiable).
+    ``others`` are the op's other operands (to see whether they require grad). The result must
+    keep ``t``'s shape and be castable to its dtype (PyTorch's same-kind rule); nothing is written
+    when it is not."""
+    from minigrad.tensor import Tensor
+
+    record = check_inplace(t, op, *others)
+    if not _device.is_writeable(t.data):
+        raise RuntimeError(
+            f"{op}: the tensor of shape {t.shape} is a read-only broadcast view (from expand or "
+            "broadcast_to): several of its elements share one memory location; .clone() it first"
+        )
+    if record:
+        src = Tensor._make(t.data.copy())
+        src._node, src._out_index, src._requires_grad = t._node, t._out_index, t._requires_grad
+        new = compute(src)
+    else:
+        with no_grad():
+            new = compute(t)
+    if new.shape != t.shape:
+        raise RuntimeError(
+            f"{op}: output with shape {t.shape} doesn't match the broadcast shape {new.shape}; "
+            "an in-place op cannot change the tensor's shape"
+        )
+    if new.dtype != t.dtype:
+        if not np.can_cast(new.dtype, t.dtype, casting="same_kind"):
+            raise TypeError(
+                f"{op}: result type {new.dtype} can't be cast to the tensor's dtype {t.dtype} in "
+                "place; use the out-of-place form or convert the tensor first (e.g. .float())"
+            )
+        new = new.astype(t.dtype)
+    if new.device != t.device:
+        raise RuntimeError(f"{op}: the result is on {new.device} but the tensor on {t.device}")
+    t.data[...] = new.data
+    _bump_version(t.data)
+    if record and new._requires_grad:  # (an integer result, e.g. copy_ into ints, has no graph)
+        _rebase(t, new)
+    return t
+
+
+def _dead_ref() -> None:
+    return None
+
+
+def _rebase(t: Tensor, new: Tensor) -> None:
+    """Make ``t`` the output of ``new``'s node (its old node forgets it, so a retained ``.grad``
+    follows the new version, as in PyTorch)."""
+    if t._node is not None:
+        old = t._node
+        old._outputs = tuple(_dead_ref if r() is t else r for r in old._outputs)
+    node, i = new._node, new._out_index
+    node._outputs = tuple(weakref.ref(t) if k == i else r for k, r in enumerate(node._outputs))
+    t._node, t._out_index, t._requires_grad = node, i, True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -610,56 +984,63 @@ def _run(
         slots = pending.setdefault(id(node), [None] * len(node._out_meta))
         slots[i] = _accumulate(slots[i], g)
 
-    with set_grad_enabled(create_graph):
-        for r, g in zip(roots, root_grads):
-            if r._node is not None:
-                add_output(r._node, r._out_index, g)
-            elif plan.wants_leaf(r):
-                add_leaf(r, g, False)
-        for r in roots:
-            leaf_done(r)
+    prev_in_backward = getattr(_state, "in_backward", False)
+    _state.in_backward = True  # anomaly mode checks backward nodes, not the ops inside them
+    try:
+        with set_grad_enabled(create_graph):
+            for r, g in zip(roots, root_grads):
+                if r._node is not None:
+                    add_output(r._node, r._out_index, g)
+                elif plan.wants_leaf(r):
+                    add_leaf(r, g, False)
+            for r in roots:
+                leaf_done(r)
 
-        for node in plan.order:
-            slots = pending.pop(id(node), None)
-            gouts = _output_grads(node, slots, captured, create_graph) if slots else None
-            runs = id(node) in plan.runs
-            gins: tuple[Any, ...] = ()
-            if gouts is not None and runs:
-                if node._freed:
-                    raise RuntimeError(
-                        f"{type(node).__name__}: trying to backward through the graph a second "
-                        "time; its saved buffers were freed by the first backward(). Pass "
-                        "retain_graph=True to the first call if you need to backward twice."
-                    )
-                gins = type(node).backward(node, *gouts)
-                if not isinstance(gins, tuple):
-                    gins = (gins,)
-                if len(gins) != len(node._edges):
-                    raise RuntimeError(
-                        f"{type(node).__name__}.backward returned {len(gins)} gradients; its "
-                        f"forward took {len(node._edges)} positional inputs"
-                    )
-                if on_node is not None:
-                    on_node(node, gouts, gins)
-            for i, edge in enumerate(node._edges if runs else ()):
-                g = gins[i] if gins else None
-                if edge is None:
-                    continue
-                if g is not None:
-                    g = _fit_gradient(g, *node._in_meta[i], node, i)
-                if isinstance(edge, tuple):
+            for node in plan.order:
+                slots = pending.pop(id(node), None)
+                gouts = _output_grads(node, slots, captured, create_graph) if slots else None
+                runs = id(node) in plan.runs
+                gins: tuple[Any, ...] = ()
+                if gouts is not None and runs:
+                    if node._freed:
+                        raise RuntimeError(
+                            f"{type(node).__name__}: trying to backward through the graph a second "
+                            "time; its saved buffers were freed by the first backward(). Pass "
+                            "retain_graph=True to the first call if you need to backward twice."
+                        )
+                    gins = type(node).backward(node, *gouts)
+                    if not isinstance(gins, tuple):
+                        gins = (gins,)
+                    if len(gins) != len(node._edges):
+                        raise RuntimeError(
+                            f"{type(node).__name__}.backward returned {len(gins)} gradients; its "
+                            f"forward took {len(node._edges)} positional inputs"
+                        )
+                    if _ANOMALY[0]:
+                        _check_backward_anomaly(node, gouts, gins)
+                    if on_node is not None:
+                        on_node(node, gouts, gins)
+                for i, edge in enumerate(node._edges if runs else ()):
+                    g = gins[i] if gins else None
+                    if edge is None:
+                        continue
                     if g is not None:
-                        add_output(edge[0], edge[1], g)
-                elif plan.wants_leaf(edge):
-                    plan.uses[id(edge)] -= 1
-                    if g is not None:
-                        # made by this backward for this input alone: may become .grad uncopied
-                        exclusive = (not any(g is go for go in gouts)
-                                     and builtins.sum(1 for x in gins if x is g) == 1)
-                        add_leaf(edge, g, exclusive)
-                    leaf_done(edge)
-            if gouts is not None and runs and not retain_graph:
-                node._release()
+                        g = _fit_gradient(g, *node._in_meta[i], node, i)
+                    if isinstance(edge, tuple):
+                        if g is not None:
+                            add_output(edge[0], edge[1], g)
+                    elif plan.wants_leaf(edge):
+                        plan.uses[id(edge)] -= 1
+                        if g is not None:
+                            # made by this backward for this input alone: may become .grad uncopied
+                            exclusive = (not any(g is go for go in gouts)
+                                         and builtins.sum(1 for x in gins if x is g) == 1)
+                            add_leaf(edge, g, exclusive)
+                        leaf_done(edge)
+                if gouts is not None and runs and not retain_graph:
+                    node._release()
+    finally:
+        _state.in_backward = prev_in_backward
 
     if captured is None:
         return None
