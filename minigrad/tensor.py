@@ -337,7 +337,7 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many in-place writes this tensor's storage has had (PyTorch's ``_version``)."""
-        return autograd._version(self.data)
+        return autograd.versions.version(self.data)
 
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
         return autograd.apply_inplace(
@@ -453,7 +453,7 @@ class Tensor:
             raise RuntimeError(f"__setitem__: the tensor of shape {self.shape} is a read-only "
                                "broadcast view (from expand); .clone() it first")
         self.data[_sh._index_value(index)] = value.data if isinstance(value, Tensor) else value
-        autograd._bump_version(self.data)
+        autograd.versions.bump(self.data)
 
     # -- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
