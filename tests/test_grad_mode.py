@@ -61,6 +61,27 @@ def test_set_grad_enabled_as_decorator_does_not_switch_at_decoration():
     assert mg.is_grad_enabled()
 
 
+def test_bare_decorators_as_pytorch_allows():
+    x = _x()
+
+    @mg.no_grad
+    def f():
+        return (x * 2).requires_grad
+
+    @mg.inference_mode
+    def g():
+        return (x * 2).requires_grad, mg.is_inference_mode_enabled()
+
+    with mg.no_grad():
+        @mg.enable_grad
+        def h():
+            return (x * 2).requires_grad
+
+        assert h() is True
+    assert f() is False and g() == (False, True)
+    assert mg.is_grad_enabled() and not mg.is_inference_mode_enabled()
+
+
 def test_grad_mode_is_per_thread():
     mg.set_grad_enabled(False)
     seen = []

@@ -75,18 +75,34 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
-    """``with minigrad.no_grad():`` or ``@minigrad.no_grad()``: record no graph."""
+class _NoArgGradMode(_GradMode):
+    """A grad mode with no argument, so that ``@no_grad`` works without parentheses too."""
 
-    def __init__(self) -> None:
-        super().__init__(False)
+    MODE = False
+
+    def __new__(cls, func: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        self.__init__()
+        return self(func)  # used bare, as ``@no_grad``
+
+    def __init__(self, func: Callable | None = None) -> None:
+        super().__init__(self.MODE)
 
 
-class enable_grad(_GradMode):  # noqa: N801
-    """``with minigrad.enable_grad():`` or ``@minigrad.enable_grad()``: record a graph."""
+class no_grad(_NoArgGradMode):  # noqa: N801 - PyTorch's name
+    """``with minigrad.no_grad():``, ``@minigrad.no_grad()`` or ``@minigrad.no_grad``: record
+    no graph."""
 
-    def __init__(self) -> None:
-        super().__init__(True)
+    MODE = False
+
+
+class enable_grad(_NoArgGradMode):  # noqa: N801
+    """``with minigrad.enable_grad():``, ``@minigrad.enable_grad()`` or ``@minigrad.enable_grad``:
+    record a graph."""
+
+    MODE = True
 
 
 class set_grad_enabled(_GradMode):  # noqa: N801
@@ -123,8 +139,15 @@ class inference_mode(_GradMode):  # noqa: N801
     ``inference_mode(False)`` leaves grad mode as it is and only clears the inference flag.
     """
 
-    def __init__(self, mode: bool = True) -> None:
-        super().__init__(mode)
+    def __new__(cls, mode: Any = True) -> Any:
+        self = super().__new__(cls)
+        if not callable(mode):
+            return self
+        self.__init__()
+        return self(mode)  # used bare, as ``@inference_mode``
+
+    def __init__(self, mode: Any = True) -> None:
+        super().__init__(mode if not callable(mode) else True)
 
     def _get(self) -> Any:
         return is_grad_enabled(), is_inference_mode_enabled()
