@@ -65,6 +65,17 @@ def test_on_node_sees_every_node_in_backward_order_with_its_gradients():
     np.testing.assert_allclose(b.grad.numpy(), (1 - y.numpy() ** 2).sum(0))
 
 
+def test_site_is_the_user_line_that_created_the_node():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    lin = mg.nn.Linear(2, 3)
+    z = lin(y)                                               # through nn.Module and F.linear
+    here = inspect.currentframe().f_lineno
+    assert y.grad_fn.site == (__file__, here - 3)
+    assert z.grad_fn.site == (__file__, here - 1)
+    assert all(n.site[0] == __file__ for n in graph.nodes(z))
+
+
 def test_the_backward_loop_fits_on_one_screen():
     from minigrad.autograd import engine
 

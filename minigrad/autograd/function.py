@@ -26,24 +26,37 @@ if TYPE_CHECKING:
 __all__ = ["Function"]
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # minigrad/
-_INTERNAL_CODE: dict[Any, bool] = {}  # code object -> whether it is minigrad's own
 
 
-def user_site(depth: int = 1) -> tuple[str, int] | None:
-    """The first stack frame outside minigrad (file, line): where a node was created, for error
-    messages. Run for every recorded op, so whether a code object belongs to minigrad is decided
-    once per code object, not once per frame visited."""
-    f: Any = sys._getframe(depth)
-    internal = _INTERNAL_CODE
+def _user_frame() -> tuple[Any, int] | None:
+    """``(code, last instruction offset)`` of the first stack frame outside minigrad. Run for
+    every recorded op, so it is kept cheap: the line number (a scan of the code's line table) is
+    left to :func:`_line_of`, for the nodes whose ``site`` someone reads. (A dict keyed by code
+    objects would be slower than the filename test: code objects hash by content.)"""
+    f: Any = sys._getframe(1)  # minigrad's frames are skipped, so start at the caller
+    pkg = _PKG_DIR
     while f is not None:
         code = f.f_code
-        inside = internal.get(code)
-        if inside is None:
-            inside = internal[code] = code.co_filename.startswith(_PKG_DIR)
-        if not inside:
-            return code.co_filename, f.f_lineno
+        if not code.co_filename.startswith(pkg):
+            return code, f.f_lasti
         f = f.f_back
     return None
+
+
+def _line_of(frame: tuple[Any, int] | None) -> tuple[str, int] | None:
+    """``(file, line)`` of a ``_user_frame`` result (what ``f_lineno`` would have said)."""
+    if frame is None:
+        return None
+    code, lasti = frame
+    for start, end, line in code.co_lines():
+        if start <= lasti < end and line is not None:
+            return code.co_filename, line
+    return code.co_filename, code.co_firstlineno
+
+
+def user_site() -> tuple[str, int] | None:
+    """The first stack frame outside minigrad, as ``(file, line)``: where an op was called."""
+    return _line_of(_user_frame())
 
 
 class _SavedOutput:
@@ -108,7 +121,7 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     input_metadata: tuple[TensorMeta | None, ...]
     output_metadata: tuple[TensorMeta, ...]
-    site: tuple[str, int] | None
+    _frame: tuple[Any, int] | None = None  # the creating user frame's (code, offset)
     _hooks: dict[int, dict[int, Callable]] | None = None  # output index -> its tensor's hooks
     _epoch = 0  # versions.epoch when the node saved its tensors
 
@@ -176,6 +189,11 @@ class Function:
 
     # -- the graph API -------------------------------------------------------------------------
     @property
+    def site(self) -> tuple[str, int] | None:
+        """``(file, line)`` of the user code that created this node (None if not recorded)."""
+        return _line_of(self._frame)
+
+    @property
     def next_functions(self) -> tuple[tuple[Function | Tensor | None, int], ...]:
         """Per positional input: ``(node, output index)``, ``(leaf, 0)`` or ``(None, 0)``."""
         return tuple((None, 0) if e is None else e if isinstance(e, tuple) else (e, 0)
@@ -227,7 +245,7 @@ class Function:
         self.input_metadata = tuple(None if a is None else _meta(a) for a in datas)
         self.output_metadata = tuple(_meta(a) for a in arrays)
         self._freed = False
-        self.site = user_site()
+        self._frame = _user_frame()
         saved = []
         for item in self._to_save:
             for i, (r, a) in enumerate(zip(raws, arrays)):
