@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     L = forward(x, W, b)
     nodes = graph_nodes(L)
     for k, node in enumerate(nodes, 1):
-        shape = node._out_meta[0][0]
+        shape = node.output_metadata[0].shape
         print(f"  {k}. {op_name(node):<10} -> {str(shape):<8} {local_rule(node)}")
     names = [op_name(n) for n in nodes]
     claim(names == ["MatMul", "Add", "Tanh", "PowScalar", "Sum"],

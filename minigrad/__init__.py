@@ -16,7 +16,9 @@ from minigrad.autograd import (
     Function,
     enable_grad,
     grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -102,6 +104,7 @@ __all__ = [
     "Tensor", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye",
     "rand", "randn", "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
+    "inference_mode", "is_inference_mode_enabled",
     "manual_seed", "autograd", "cuda", "data", "device", "nn", "optim", "random", "testing", "viz",
     "explain",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",

@@ -16,7 +16,7 @@ import numpy as np
 from minigrad.cuda.array import CudaArray
 
 __all__ = ["device", "device_of", "move", "zeros", "empty", "full", "asarray", "is_cuda", "wrap",
-           "to_host"]
+           "to_host", "is_array", "storage", "is_writeable", "count_nonfinite", "zeros_on"]
 
 
 class device(str):  # noqa: N801 - PyTorch's name
@@ -132,3 +132,47 @@ def asarray(x: Any, dtype: Any = None, like: Any = None) -> Any:
     if type(x) is CudaArray:
         x = x.get()
     return np.asarray(x, dtype=dtype)
+
+
+# -- storage identity and checks the autograd engine asks about (it names no array type) ------
+
+
+def is_array(a: Any) -> bool:
+    """Whether ``a`` is tensor storage: an ``np.ndarray`` or a GPU array."""
+    return isinstance(a, np.ndarray) or type(a) is CudaArray
+
+
+def storage(a: Any) -> Any:
+    """The object that owns ``a``'s memory: for a NumPy array, the array at the end of its chain
+    of ``.base`` views; for a GPU array, its device buffer (which its reshapes share). Two arrays
+    share memory exactly when their storages are the same object (in-place version counters are
+    kept per storage, as PyTorch keeps them)."""
+    if type(a) is CudaArray:
+        return a._buf
+    base = a.base
+    while isinstance(base, np.ndarray):
+        a, base = base, base.base
+    return a
+
+
+def is_writeable(a: Any) -> bool:
+    """False for read-only NumPy views (``broadcast_to``'s result); GPU arrays are writeable."""
+    return type(a) is CudaArray or bool(a.flags.writeable)
+
+
+def count_nonfinite(a: Any) -> tuple[int, int]:
+    """``(number of NaNs, number of infinities)`` in ``a`` (a GPU array is copied to the host:
+    only anomaly mode asks)."""
+    h = a.get() if type(a) is CudaArray else np.asarray(a)
+    if not np.issubdtype(h.dtype, np.inexact) or np.isfinite(h).all():
+        return 0, 0
+    return int(np.isnan(h).sum()), int(np.isinf(h).sum())
+
+
+def zeros_on(shape: Any, dtype: Any, dev: Any) -> Any:
+    """``np.zeros(shape, dtype)`` on device ``dev`` (``'cpu'`` or ``'cuda'``)."""
+    if device(dev) == "cuda":
+        from minigrad.cuda import array as ca
+
+        return ca.zeros(shape, dtype)
+    return np.zeros(shape, dtype)

@@ -25,8 +25,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from minigrad import autograd
-from minigrad.autograd import Function, _topo_order
+from minigrad import _device, autograd
+from minigrad.autograd import Function, graph
 from minigrad.tensor import Tensor
 
 __all__ = ["explain", "local_rule", "op_name", "graph_nodes", "RULES"]
@@ -127,7 +127,7 @@ RULES: dict[str, str] = {
 def graph_nodes(tensor: Tensor) -> list[Function]:
     """The ops that produced ``tensor`` in forward (creation) order; backward visits them
     reversed."""
-    return [] if tensor._node is None else _topo_order([tensor._node])[::-1]
+    return graph.nodes(tensor)
 
 
 def op_name(op: Function) -> str:
@@ -200,10 +200,6 @@ def explain(
     (named through ``params``). ``file`` defaults to ``sys.stdout`` (looked up at call time).
     """
     out = sys.stdout if file is None else file
-    roots = [tensor]
-    grads = autograd._root_grads(roots, autograd._as_list(gradient), "backward")
-    if retain_graph is None:
-        retain_graph = create_graph
     total = len(graph_nodes(tensor))
     names = {id(t): n for n, t in (params or {}).items()}
     leaves: dict[int, Tensor] = {}
@@ -220,25 +216,25 @@ def explain(
         step += 1
         ins, sent, notes = [], [], []
         inputs = node.inputs or ()
-        for i, (edge, meta) in enumerate(zip(node._edges, node._in_meta)):
-            if meta is None:
+        for i, ((fn, _), meta) in enumerate(zip(node.next_functions, node.input_metadata)):
+            if meta is None:  # a plain Python value, not a tensor
                 continue
             t = inputs[i] if i < len(inputs) else None
-            tag = " const" if edge is None else ""
-            if edge is not None and not isinstance(edge, tuple):
-                leaves[id(edge)] = edge
+            tag = " const" if fn is None else ""
+            if isinstance(fn, Tensor):
+                leaves[id(fn)] = fn
             if t is not None and id(t) in names:
                 tag = f" {names[id(t)]}"
-            ins.append(_shape(meta[0]) + tag)
-            g = gins[i] if edge is not None else None
+            ins.append(_shape(meta.shape) + tag)
+            g = gins[i] if fn is not None else None
             if g is not None:
-                # what the input really receives: the engine sums broadcast axes back
-                if tuple(g.shape) != tuple(meta[0]):
+                g = g if isinstance(g, Tensor) else Tensor._make(_device.wrap(g))
+                if tuple(g.shape) != tuple(meta.shape):  # the engine sums broadcast axes back
                     notes.append(f"input {i}'s dY {_shape(g.shape)} summed back to "
-                                 f"{_shape(meta[0])} (it was broadcast)")
-                g = autograd._fit_gradient(g, meta[0], meta[1], meta[2], node, i)
+                                 f"{_shape(meta.shape)} (it was broadcast)")
+                    g = g.sum_to(meta.shape)
             sent.append(_norm(g))
-        outs = ", ".join(_shape(s) for s, *_ in node._out_meta)
+        outs = ", ".join(_shape(m.shape) for m in node.output_metadata)
         settings = ", ".join(f"{k}={_fmt_value(v)}" for k, v in (node.kwargs or {}).items()
                              if k != "name")
         head = f"step {step}/{total}  {op_name(node)}  {', '.join(ins)} -> {outs}"
@@ -251,9 +247,9 @@ def explain(
         if node.site is not None:
             p(f"          created at {_where(node.site)}")
 
-    if tensor._node is None:
+    if tensor.grad_fn is None:
         leaves[id(tensor)] = tensor
-    autograd._run(roots, grads, retain_graph, create_graph, on_node=on_node)
+    autograd.backward(tensor, gradient, retain_graph, create_graph, on_node=on_node)
     for leaf in leaves.values():
         name = names.get(id(leaf), "leaf")
         p(f"{name} {_shape(leaf.shape)}: .grad norm {_norm(leaf.grad)}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import autograd
+from minigrad import _device, autograd
 from minigrad._device import device, device_of, move
 from minigrad.cuda.array import CudaArray
 from minigrad.random import generator
@@ -358,40 +358,131 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # -- in-place data updates (no graph: for init, optimizers, and no_grad code) -------------
-    def _check_inplace(self, op: str) -> None:
-        if autograd.is_grad_enabled() and (self._node is not None or self._requires_grad):
-            raise RuntimeError(
-                f"{op}: in-place change of a tensor that requires grad; wrap it in "
-                "minigrad.no_grad() (as optimizers and nn.init do)"
-            )
+    # -- in-place ops (the rules: minigrad.autograd.apply_inplace) -----------------------------
+    # They write into this tensor's storage and bump its version counter. Under no_grad() they
+    # are plain updates (optimizers, nn.init). In grad mode a leaf that requires grad refuses
+    # them; on other tensors they are recorded and the tensor's history is rebased, as in
+    # PyTorch; a saved tensor modified this way makes backward() raise.
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's storage has had (PyTorch's ``_version``)."""
+        return autograd.versions.version(self.data)
+
+    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return autograd.apply_inplace(
+            self, "add_", lambda t: t + (other if alpha == 1 else other * alpha), other)
+
+    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return autograd.apply_inplace(
+            self, "sub_", lambda t: t - (other if alpha == 1 else other * alpha), other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return autograd.apply_inplace(self, "mul_", lambda t: t * other, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return autograd.apply_inplace(self, "div_", lambda t: t / other, other)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    def neg_(self) -> Tensor:
+        return autograd.apply_inplace(self, "neg_", lambda t: -t)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return autograd.apply_inplace(self, "clamp_", lambda t: t.clip(min, max))
+
+    clip_ = clamp_
+
+    def _overwrite(self, op: str, make: Any, source: Any = None) -> Tensor:
+        """Replace every element by ``make(t)`` (a Tensor broadcastable to ``t``); recorded, the
+        gradient flows to that tensor and zero to the old content (PyTorch's fill/copy rules)."""
+
+        def compute(t: Tensor) -> Tensor:
+            v = make(t)
+            if not (t._requires_grad or v._requires_grad):
+                return v if v.shape == t.shape else _sh.expand(v, t.shape)
+            old_kept = Tensor._make(_device.zeros(t.shape, bool_, like=t.data))
+            return _ew.where(old_kept, t, v)
+
+        return autograd.apply_inplace(self, op, compute, source)
 
     def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
 
-    def fill_(self, value: float) -> Tensor:
-        self._check_inplace("fill_")
-        self.data[...] = value
-        return self
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` (a number or a one-element tensor)."""
+        if isinstance(value, Tensor) and value.data.size != 1:
+            raise ValueError(f"fill_: value must be a number or a one-element tensor; got shape "
+                             f"{value.shape}")
+
+        def make(t: Tensor) -> Tensor:
+            if isinstance(value, Tensor):
+                return value.reshape(()).to(t.device, t.dtype)
+            return Tensor._make(_device.full((), value, t.dtype, like=t.data))
+
+        return self._overwrite("fill_", make, value)
 
     def copy_(self, src: Any) -> Tensor:
-        self._check_inplace("copy_")
+        """Copy ``src`` (broadcastable to this shape; any dtype and device) into this tensor."""
         arr = src.data if isinstance(src, Tensor) else src
-        arr = move(arr if type(arr) is CudaArray else np.asarray(arr), self.device)
+        if not _device.is_array(arr):
+            arr = np.asarray(arr)
         try:
             fits = np.broadcast_shapes(arr.shape, self.shape) == self.shape
         except ValueError:
             fits = False
         if not fits:
             raise ValueError(f"copy_: source shape {arr.shape} does not fit {self.shape}")
-        self.data[...] = arr
-        return self
+
+        def make(t: Tensor) -> Tensor:
+            v = src if isinstance(src, Tensor) else Tensor._make(move(arr, t.device))
+            return v.to(t.device, t.dtype)
+
+        return self._overwrite("copy_", make, src)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        """Fill with draws from U[a, b), from the generator seeded by ``manual_seed``."""
+        self._check_random("uniform_")
+        return self._overwrite("uniform_", lambda t: _random_like(
+            t, generator().uniform(a, b, size=t.shape)))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        """Fill with draws from N(mean, std^2), from the generator seeded by ``manual_seed``."""
+        self._check_random("normal_")
+        if std < 0:
+            raise ValueError(f"normal_: std must be >= 0; got {std}")
+        return self._overwrite("normal_", lambda t: _random_like(
+            t, generator().normal(mean, std, size=t.shape)))
+
+    def _check_random(self, op: str) -> None:
+        if not _is_float(self.dtype):
+            raise TypeError(f"{op}: needs a floating tensor; got {self.dtype}")
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
+        """``t[index] = value`` writes in place. It is not recorded in the graph: in grad mode it
+        refuses tensors that require grad and values that require grad (build the result out of
+        place with ``minigrad.where``/``cat``, or assign under ``no_grad()``)."""
+        if autograd.check_inplace(self, "__setitem__", value):
+            raise RuntimeError(
+                f"__setitem__: assignment into a tensor of shape {self.shape} is not recorded "
+                "in the autograd graph, so it is refused when the tensor or the value requires "
+                "grad; build the result out of place (minigrad.where, minigrad.cat) or assign "
+                "under minigrad.no_grad()"
+            )
+        if not _device.is_writeable(self.data):
+            raise RuntimeError(f"__setitem__: the tensor of shape {self.shape} is a read-only "
+                               "broadcast view (from expand); .clone() it first")
         self.data[_sh._index_value(index)] = value.data if isinstance(value, Tensor) else value
+        autograd.versions.bump(self.data)
 
     # -- arithmetic -----------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -684,6 +775,11 @@ _TYPE_NAMES = {
     int64: "LongTensor", int32: "IntTensor", np.dtype(np.int16): "ShortTensor",
     np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor", bool_: "BoolTensor",
 }
+
+
+def _random_like(t: Tensor, host: np.ndarray) -> Tensor:
+    """Host draws as a constant tensor of ``t``'s dtype on ``t``'s device."""
+    return Tensor._make(_device.asarray(host.astype(t.dtype), t.dtype, like=t.data))
 
 
 # ---------------------------------------------------------------------------------------------

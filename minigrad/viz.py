@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
-from minigrad.autograd import _topo_order
+from minigrad.autograd import graph
 from minigrad.explain import op_name
 from minigrad.tensor import Tensor
 
@@ -64,43 +64,42 @@ def to_dot(tensor: Tensor, params: Mapping[str, Tensor] | None = None, *,
         return leaf_ids[key]
 
     out_id = "output"
-    if tensor._node is None:
+    if tensor.grad_fn is None:
         label = f"{names.get(id(tensor), 'leaf')}\n{_shape(tensor.shape)}"
         lines.append(f"  {out_id} [label={_quote(label)}, shape=box, style=filled, "
                      'fillcolor="#c8f7c5"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
-    nodes = _topo_order([tensor._node])[::-1]  # forward (creation) order reads best
+    nodes = graph.nodes(tensor)  # forward (creation) order reads best
     for k, node in enumerate(nodes):
         ids[id(node)] = f"op{k}"
     n_const = 0
     for node in nodes:
-        outs = ", ".join(_shape(s) for s, *_ in node._out_meta)
+        outs = ", ".join(_shape(m.shape) for m in node.output_metadata)
         label = f"{op_name(node)}\n{outs}"
         lines.append(f"  {ids[id(node)]} [label={_quote(label)}, shape=box, style=filled, "
                      'fillcolor="#f2f2f2"];')
         inputs = node.inputs or ()  # None once backward() freed the node
-        for i, (edge, meta) in enumerate(zip(node._edges, node._in_meta)):
-            if edge is None:
+        for i, ((fn, idx), meta) in enumerate(zip(node.next_functions, node.input_metadata)):
+            if fn is None:
                 if meta is None:  # a plain Python value (a kwarg-like positional), not a tensor
                     continue
                 cid = f"const{n_const}"
                 n_const += 1
                 name = names.get(id(inputs[i]), "const") if i < len(inputs) else "const"
-                lines.append(f"  {cid} [label={_quote(name + ' ' + _shape(meta[0]))}, "
+                lines.append(f"  {cid} [label={_quote(name + ' ' + _shape(meta.shape))}, "
                              'shape=ellipse, style=dashed, color="#999999", fontcolor="#777777"];')
                 lines.append(f"  {cid} -> {ids[id(node)]} [style=dashed, color=\"#999999\"];")
-            elif isinstance(edge, tuple):
-                parent, idx = edge
-                attrs = f" [label={_quote(str(idx))}]" if len(parent._out_meta) > 1 else ""
-                lines.append(f"  {ids[id(parent)]} -> {ids[id(node)]}{attrs};")
+            elif isinstance(fn, Tensor):
+                lines.append(f"  {leaf_id(fn)} -> {ids[id(node)]};")
             else:
-                lines.append(f"  {leaf_id(edge)} -> {ids[id(node)]};")
+                attrs = f" [label={_quote(str(idx))}]" if len(fn.output_metadata) > 1 else ""
+                lines.append(f"  {ids[id(fn)]} -> {ids[id(node)]}{attrs};")
     label = f"{names.get(id(tensor), 'output')}\n{_shape(tensor.shape)}"
     lines.append(f"  {out_id} [label={_quote(label)}, shape=box, style=filled, "
                  'fillcolor="#c8f7c5"];')
-    lines.append(f"  {ids[id(tensor._node)]} -> {out_id};")
+    lines.append(f"  {ids[id(tensor.grad_fn)]} -> {out_id};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from minigrad import autograd
-from minigrad.autograd import Function
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -222,12 +221,6 @@ def gradgradcheck(
                      raise_exception=raise_exception, seed=seed)
 
 
-def _graph_nodes(output: Tensor) -> list[Function]:
-    if output._node is None:
-        return []
-    return autograd._topo_order([output._node])[::-1]  # creation order: inputs first
-
-
 def check_graph(output: Tensor, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> int:
     """Gradcheck every node of the graph that produced ``output``, each node on its own.
 
@@ -237,7 +230,7 @@ def check_graph(output: Tensor, eps: float = 1e-6, atol: float = 1e-5, rtol: flo
     of user code that created it. Call it before ``backward()`` (which frees the graph) or after
     ``backward(retain_graph=True)``. Returns the number of nodes checked.
     """
-    nodes = _graph_nodes(output)
+    nodes = autograd.graph.nodes(output)  # creation order: inputs first
     for k, node in enumerate(nodes):
         if node.inputs is None:
             raise RuntimeError("check_graph: the graph was freed by backward(); call check_graph "
