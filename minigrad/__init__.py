@@ -85,6 +85,7 @@ from minigrad.ops.shape import (
     unsqueeze,
 )
 from minigrad.random import manual_seed
+from minigrad.serialization import load, save
 from minigrad.tensor import (
     Tensor,
     arange,
@@ -112,7 +113,7 @@ __all__ = [
     "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
     "manual_seed", "autograd", "cuda", "data", "device", "nn", "optim", "random", "testing", "viz",
-    "explain",
+    "explain", "save", "load",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
     "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to", "var",
