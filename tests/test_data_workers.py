@@ -192,9 +192,11 @@ def test_unpicklable_batch_is_an_error_not_a_hang():
 
 def test_workers_exit_when_the_epoch_ends_or_the_iterator_is_dropped():
     loader = DataLoader(Probe(12), batch_size=2, num_workers=2)
-    pids = {int(p) for _, pids, *_ in fields(loader) for p in pids}
+    it = iter(loader)
+    pids = {int(p) for _, pids, *_ in fields(it) for p in pids}
     assert len(pids) == 2 and os.getpid() not in pids
     assert_workers_gone(pids)  # exhausted: shut down and reaped
+    assert [w.exitcode for w in it._workers] == [0, 0]  # they exited, not terminated
     it = iter(loader)
     first = next(it)
     pids = {int(first[1][0])} | {w.pid for w in it._workers}
@@ -203,15 +205,23 @@ def test_workers_exit_when_the_epoch_ends_or_the_iterator_is_dropped():
 
 
 def test_persistent_workers_survive_epochs_and_go_with_the_loader():
-    loader = DataLoader(Probe(12), batch_size=2, num_workers=2, persistent_workers=True)
-    first = {int(p) for _, pids, *_ in fields(loader) for p in pids}
-    it = iter(loader)
-    next(it)  # abandon the second epoch early: its prefetched batches are stale
-    third = fields(loader)
-    assert [b[0].tolist() for b in third] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]
+    def three_epochs(loader):
+        first = fields(loader)
+        it = iter(loader)
+        next(it)  # abandon the second epoch early: its prefetched batches are stale
+        del it
+        return first, fields(loader)
+
+    kwargs = dict(batch_size=2, shuffle=True, generator=0)
+    expected = [[b[0].tolist() for b in epoch] for epoch in three_epochs(DataLoader(Probe(12),
+                                                                                    **kwargs))]
+    loader = DataLoader(Probe(12), num_workers=2, persistent_workers=True, **kwargs)
+    first, third = three_epochs(loader)
+    assert [[b[0].tolist() for b in epoch] for epoch in (first, third)] == expected
+    first = {int(p) for _, pids, *_ in first for p in pids}
     assert {int(p) for _, pids, *_ in third for p in pids} == first  # the same processes
     assert not any(gone(p) for p in first)
-    del it, loader
+    del loader
     assert_workers_gone(first)
 
 
