@@ -35,7 +35,7 @@ from typing import IO, Any
 import numpy as np
 
 from minigrad import _device
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, from_numpy
 
 __all__ = ["save", "load"]
 
@@ -363,7 +363,7 @@ class _Decoder:
 
                 t: Tensor = Parameter(array, requires_grad=bool(node.get("requires_grad")))
             else:
-                t = Tensor._make(array)
+                t = from_numpy(array)
                 if node.get("requires_grad"):
                     t.requires_grad_(True)
             if self.device is not None and str(self.device) != "cpu":
