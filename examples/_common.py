@@ -84,7 +84,8 @@ def pyplot() -> Any:
 def save(fig: Any, out_dir: Path, name: str) -> Path:
     """Write ``fig`` to ``out_dir/name`` and close it."""
     path = out_dir / name
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # figures with colour bars use layout="constrained"
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     import matplotlib.pyplot as plt
 

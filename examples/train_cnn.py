@@ -17,7 +17,9 @@ layer's filters and a few feature maps into ``--out-dir``.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,25 +40,78 @@ MODELS = {
 }
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def check_out_dir(out_dir: Path) -> str | None:
+    """Create ``out_dir`` and check that files can be written there, before any training;
+    returns the problem, or None."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        return f"cannot write there: {e.strerror or e}"
+    return None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, validated (bad values exit with a usage message and status 2); also
+    creates ``--out-dir`` and checks it is writable, so a run is never lost at its end."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", type=Path, default=None,
-                   help="folder with MNIST IDX files (t10k-images-idx3-ubyte[.gz], "
+                   help="folder with the MNIST test set's IDX files (t10k-images-idx3-ubyte[.gz], "
                         "t10k-labels-idx1-ubyte[.gz]); default: the bundled digits")
     p.add_argument("--model", choices=sorted(MODELS), default="lenet5")
-    p.add_argument("--epochs", type=int, default=None, help="default: 15 (digits), 8 (MNIST)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="default: 15 (digits), 8 (MNIST)")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--lr", type=positive_float, default=None,
                    help="learning rate (default: 0.05 for sgd, 2e-3 for adam/adamw)")
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--device", default="cpu",
                    help="cpu or cuda: the model lives there and each batch is moved there")
-    p.add_argument("--out-dir", type=Path, default=Path("runs"))
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--out-dir", type=Path, default=Path("runs"),
+                   help="checkpoint and plots go here (created, and checked before training)")
+    p.add_argument("--limit", type=positive_int, default=None,
                    help="use only this many training images (quick checks)")
     p.add_argument("--no-plots", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    problem = check_out_dir(args.out_dir)
+    if problem is not None:
+        p.error(f"argument --out-dir: {args.out_dir}: {problem}")
+    return args
 
 
 def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -67,7 +122,7 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndar
         test_fraction = 0.2
     else:
         try:
-            ds = MNIST(args.data_dir)
+            ds = MNIST(args.data_dir, train=False)  # the 10,000-image test set, split below
         except FileNotFoundError as e:
             sys.exit(f"train_cnn: {e}")
         X, y = resize_or_pad(ds.data, size=32, content=28), ds.targets
@@ -76,7 +131,7 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndar
     train, test = random_split(TensorDataset(X, y), [len(X) - n_test, n_test], generator=1234)
     Xtr, ytr = X[train.indices], y[train.indices]
     Xte, yte = X[test.indices], y[test.indices]
-    if args.limit:
+    if args.limit is not None:
         Xtr, ytr = Xtr[: args.limit], ytr[: args.limit]
     norm = Normalize(float(Xtr.mean()), float(Xtr.std()))  # statistics of the training set only
     return (norm(Xtr).astype(np.float32), ytr, norm(Xte).astype(np.float32), yte)
@@ -88,9 +143,10 @@ def make_optimizer(model: nn.Module, args: argparse.Namespace) -> optim.Optimize
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}]
     if args.optimizer == "sgd":
-        return optim.SGD(groups, lr=args.lr or 0.05, momentum=0.9, nesterov=True)
+        lr = 0.05 if args.lr is None else args.lr
+        return optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
     cls = optim.Adam if args.optimizer == "adam" else optim.AdamW
-    return cls(groups, lr=args.lr or 2e-3)
+    return cls(groups, lr=2e-3 if args.lr is None else args.lr)
 
 
 def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int = 500,
@@ -125,7 +181,10 @@ def train(args: argparse.Namespace) -> dict:
         sys.exit(f"train_cnn: --device {args.device!r}: {e}")
     mg.manual_seed(args.seed)
     Xtr, ytr, Xte, yte = load_data(args)
-    epochs = args.epochs or (15 if args.data_dir is None else 8)
+    if args.epochs is not None:
+        epochs = args.epochs
+    else:
+        epochs = 15 if args.data_dir is None else 8
     model = MODELS[args.model]().to(device)  # before the optimizer, as in PyTorch
     opt = make_optimizer(model, args)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -200,18 +259,22 @@ def save_plots(model: nn.Module, history: dict, Xte: np.ndarray, out: Path, stem
 
     first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     w = first.weight.numpy()
-    fig, axes = plt.subplots(2, len(w), figsize=(1.6 * len(w), 3.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(w), figsize=(1.6 * len(w) + 1.2, 3.6), squeeze=False,
+                             layout="constrained")
     with mg.no_grad():
         maps = first(mg.tensor(Xte[:1], device=device)).numpy()[0]
+    # one colour scale per row, shown by a colour bar: filters on a scale symmetric about 0
+    lim = float(np.abs(w[:, 0]).max())
     for k in range(len(w)):
-        axes[0, k].imshow(w[k, 0], cmap="gray")
+        filters = axes[0, k].imshow(w[k, 0], cmap="coolwarm", vmin=-lim, vmax=lim)
         axes[0, k].set_title(f"filter {k}", fontsize=8)
-        axes[1, k].imshow(maps[k], cmap="viridis")
+        responses = axes[1, k].imshow(maps[k], cmap="viridis", vmin=maps.min(), vmax=maps.max())
         axes[1, k].set_title(f"map {k}", fontsize=8)
         for a in axes[:, k]:
             a.axis("off")
+    fig.colorbar(filters, ax=list(axes[0]), label="weight", shrink=0.9)
+    fig.colorbar(responses, ax=list(axes[1]), label="response", shrink=0.9)
     fig.suptitle("first-layer filters (top) and their feature maps for one test digit (bottom)")
-    fig.tight_layout()
     fig.savefig(out / f"{stem}_filters.png", dpi=100)
     plt.close(fig)
     print(f"plots: {out / (stem + '_curves.png')}, {out / (stem + '_filters.png')}")

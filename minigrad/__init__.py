@@ -77,6 +77,7 @@ from minigrad.ops.shape import (
     unsqueeze,
 )
 from minigrad.random import manual_seed
+from minigrad.serialization import load, save
 from minigrad.tensor import (
     Tensor,
     arange,
@@ -106,7 +107,7 @@ __all__ = [
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
     "inference_mode", "is_inference_mode_enabled",
     "manual_seed", "autograd", "cuda", "data", "device", "nn", "optim", "random", "testing", "viz",
-    "explain",
+    "explain", "save", "load",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
     "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
     "amax", "amin", "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to",

@@ -18,10 +18,15 @@ from hypothesis import strategies as st
 import minigrad
 from minigrad.data import (
     MNIST,
+    BatchSampler,
     DataLoader,
     Dataset,
+    RandomSampler,
+    SequentialSampler,
     Subset,
+    SubsetRandomSampler,
     TensorDataset,
+    WeightedRandomSampler,
     default_collate,
     load_digits,
     random_split,
@@ -237,6 +242,168 @@ def test_loader_rejects_bad_arguments(kwargs, exc, words):
 def test_loader_rejects_non_dataset():
     with pytest.raises(TypeError, match="DataLoader"):
         DataLoader(42)
+
+
+def test_loader_signature_follows_pytorch():
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    ours = inspect.signature(DataLoader).parameters
+    theirs = inspect.signature(torch.utils.data.DataLoader).parameters
+    names = list(ours)
+    assert names == [n for n in theirs if n in ours]  # same order, so positional calls agree
+    for name in ("pin_memory", "timeout", "multiprocessing_context", "prefetch_factor",
+                 "persistent_workers", "sampler", "batch_sampler", "num_workers"):
+        assert name in ours
+    for name, p in ours.items():
+        if name != "dataset":
+            assert p.default == theirs[name].default, name
+            assert p.kind == theirs[name].kind, name
+
+
+def test_shuffled_order_is_the_generators_permutation_each_epoch():
+    # guards the figures measured with the loader: sampling must not change the order it draws
+    ds = tagged_dataset(30)
+    loader = DataLoader(ds, batch_size=7, shuffle=True, generator=11)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        np.testing.assert_array_equal(_order(loader), rng.permutation(30))
+    loader = DataLoader(ds, batch_size=7, shuffle=True, generator=11, num_workers=0)
+    rng = np.random.default_rng(11)
+    np.testing.assert_array_equal(_order(loader), rng.permutation(30))
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"sampler": [0, 1], "shuffle": True}, "sampler option is mutually exclusive with shuffle"),
+        ({"batch_sampler": [[0, 1]], "batch_size": 2}, "batch_sampler option is mutually"),
+        ({"batch_sampler": [[0, 1]], "shuffle": True}, "batch_sampler option is mutually"),
+        ({"batch_sampler": [[0, 1]], "sampler": [0]}, "batch_sampler option is mutually"),
+        ({"batch_sampler": [[0, 1]], "drop_last": True}, "batch_sampler option is mutually"),
+        ({"num_workers": -1}, "num_workers"),
+        ({"num_workers": 1.5}, "num_workers"),
+        ({"timeout": -1}, "timeout"),
+        ({"prefetch_factor": 2}, "prefetch_factor option could only be specified in multiproc"),
+        ({"num_workers": 1, "prefetch_factor": 0}, "prefetch_factor"),
+        ({"persistent_workers": True}, "persistent_workers option needs num_workers > 0"),
+        ({"num_workers": 1, "multiprocessing_context": "teleport"}, "start method"),
+    ],
+)
+def test_loader_argument_rules_as_pytorch(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        DataLoader(tagged_dataset(4), **kwargs)
+
+
+def test_loader_attributes_are_fixed_after_init():
+    loader = DataLoader(tagged_dataset(4), batch_size=2)
+    for name, value in (("batch_size", 3), ("sampler", [0]), ("drop_last", True),
+                        ("dataset", tagged_dataset(2))):
+        with pytest.raises(ValueError, match=f"{name} attribute should not be set"):
+            setattr(loader, name, value)
+    loader.collate_fn = default_collate  # others may change, as in PyTorch
+
+
+def test_sampler_and_batch_sampler_arguments():
+    ds = tagged_dataset(10)
+    order = [9, 0, 8, 1, 7]
+    loader = DataLoader(ds, batch_size=2, sampler=order)  # any iterable of indices
+    assert [list(arr(y)) for _, y in loader] == [[9, 0], [8, 1], [7]]
+    assert len(loader) == 3
+    assert len(DataLoader(ds, batch_size=2, sampler=order, drop_last=True)) == 2
+    batches = [[3, 1, 2], [0], [5, 4]]
+    loader = DataLoader(ds, batch_sampler=batches)
+    assert loader.batch_size is None and len(loader) == 3
+    assert [list(arr(y)) for _, y in loader] == batches
+    # batch_size=None with a sampler: single samples in the sampler's order
+    samples = list(DataLoader(ds, batch_size=None, sampler=SequentialSampler(range(3))))
+    assert [int(y) for _, y in samples] == [0, 1, 2]
+
+
+def test_user_sampler_subclass_is_honoured():
+    class Reversed(RandomSampler):
+        def __iter__(self):
+            return iter(range(len(self.data_source) - 1, -1, -1))
+
+    ds = tagged_dataset(7)
+    loader = DataLoader(ds, batch_size=3, sampler=Reversed(ds))
+    np.testing.assert_array_equal(_order(loader), np.arange(6, -1, -1))
+
+
+def test_sequential_and_random_samplers():
+    ds = tagged_dataset(6)
+    assert list(SequentialSampler(ds)) == [0, 1, 2, 3, 4, 5] and len(SequentialSampler(ds)) == 6
+    s = RandomSampler(ds, generator=3)
+    rng = np.random.default_rng(3)
+    first, second = list(s), list(s)
+    assert first == rng.permutation(6).tolist() and second == rng.permutation(6).tolist()
+    assert all(type(i) is int for i in first)
+    long = list(RandomSampler(ds, num_samples=14, generator=0))  # permutations back to back
+    assert len(long) == 14 and sorted(long[:6]) == sorted(long[6:12]) == list(range(6))
+    assert len(set(long[12:])) == 2
+    drawn = list(RandomSampler(ds, replacement=True, num_samples=200, generator=0))
+    assert len(drawn) == 200 and set(drawn) == set(range(6))  # repeats: with replacement
+    assert len(RandomSampler(ds, replacement=True, num_samples=5)) == 5
+    with pytest.raises(ValueError, match="num_samples"):
+        RandomSampler(ds, num_samples=0)
+    with pytest.raises(TypeError, match="replacement"):
+        RandomSampler(ds, replacement=1)
+
+
+def test_subset_random_sampler():
+    s = SubsetRandomSampler([10, 20, 30, 40], generator=1)
+    a, b = list(s), list(s)
+    assert sorted(a) == sorted(b) == [10, 20, 30, 40] and len(s) == 4
+    assert a != b or list(s) != a  # a fresh order per epoch
+
+
+def test_weighted_random_sampler_follows_the_weights():
+    s = WeightedRandomSampler([0.0, 1.0, 3.0], num_samples=20000, generator=0)
+    counts = np.bincount(list(s), minlength=3)
+    assert counts[0] == 0 and len(s) == 20000
+    assert abs(counts[2] / counts[1] - 3.0) < 0.2
+    distinct = list(WeightedRandomSampler([1, 1, 1, 5], 4, replacement=False, generator=0))
+    assert sorted(distinct) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="without replacement"):
+        WeightedRandomSampler([1, 0, 1], 3, replacement=False)
+    with pytest.raises(ValueError, match="non-negative"):
+        WeightedRandomSampler([1, -1], 2)
+
+
+@pytest.mark.parametrize("n, bs, drop_last", [(10, 3, False), (10, 3, True), (9, 3, True),
+                                              (2, 5, False), (2, 5, True), (0, 2, False)])
+def test_batch_sampler_matches_pytorch(n, bs, drop_last):
+    ours = BatchSampler(SequentialSampler(range(n)), bs, drop_last)
+    expected = [list(range(i, min(i + bs, n))) for i in range(0, n, bs)]
+    if drop_last:
+        expected = [b for b in expected if len(b) == bs]
+    assert list(ours) == expected and len(ours) == len(expected)
+    assert [b.tolist() for b in ours._array_batches()] == expected  # the loader's fast form
+    torch = pytest.importorskip("torch")
+    theirs = torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(range(n)), bs,
+                                           drop_last)
+    assert list(theirs) == expected and len(theirs) == len(ours)
+
+
+def test_pin_memory_is_accepted_and_changes_nothing():
+    ds = tagged_dataset(9)
+    a = [arr(y) for _, y in DataLoader(ds, batch_size=4, pin_memory=True)]
+    b = [arr(y) for _, y in DataLoader(ds, batch_size=4)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_readme_quick_tour_reshuffles_every_epoch():
+    # the README builds its seeded loader once, outside the epoch loop
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    tour = text.split("## A quick tour", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    lines = tour.splitlines()
+    loop = next(i for i, line in enumerate(lines) if line.startswith("for epoch"))
+    made = [i for i, line in enumerate(lines) if "DataLoader(" in line]
+    assert made and all(i < loop for i in made), "the quick tour makes a DataLoader per epoch"
+    assert all(not line.startswith(" ") for line in (lines[i] for i in made))
+    # and a loader made once gives a different order each epoch
+    loader = DataLoader(tagged_dataset(50), batch_size=64, shuffle=True, generator=0)
+    assert not np.array_equal(_order(loader), _order(loader))
 
 
 # -------------------------------------------------------------------------------- collation
@@ -455,7 +622,7 @@ def test_read_idx_on_real_files():
 
 @needs_mnist
 def test_mnist_real_test_set():
-    ds = MNIST(MNIST_DIR)
+    ds = MNIST(MNIST_DIR, train=False)
     assert len(ds) == 10000
     assert ds.data.shape == (10000, 1, 28, 28) and ds.data.dtype == np.float32
     assert ds.targets.dtype == np.int64
@@ -517,7 +684,7 @@ def test_mnist_reads_crafted_files(tmp_path, gz):
     images = rng.integers(0, 256, size=(5, 28, 28))
     labels = np.array([3, 1, 4, 1, 5])
     write_mnist(tmp_path, images, labels, gz)
-    ds = MNIST(tmp_path)
+    ds = MNIST(tmp_path, train=False)
     np.testing.assert_allclose(ds.data[:, 0], images / 255.0, rtol=1e-6)
     np.testing.assert_array_equal(ds.targets, labels)
     write_mnist(tmp_path / "tv" / "MNIST" / "raw", images[:2], labels[:2], gz, prefix="train")
@@ -527,7 +694,8 @@ def test_mnist_reads_crafted_files(tmp_path, gz):
 
 def test_mnist_transforms_and_generic_path(tmp_path):
     write_mnist(tmp_path, np.full((4, 28, 28), 255), np.arange(4), gz=False)
-    ds = MNIST(tmp_path, transform=lambda im: im[:, ::2, ::2] * 2, target_transform=lambda t: t + 1)
+    ds = MNIST(tmp_path, train=False, transform=lambda im: im[:, ::2, ::2] * 2,
+               target_transform=lambda t: t + 1)
     image, target = ds[1]
     assert image.shape == (1, 14, 14) and image.max() == 2.0 and target == 2
     xb, yb = next(iter(DataLoader(ds, batch_size=4)))
@@ -544,23 +712,23 @@ def test_mnist_validation_errors(tmp_path, gz):
     write(d / "t10k-images-idx3-ubyte", idx_bytes(labs.astype(np.uint8)), gz)
     write(d / "t10k-labels-idx1-ubyte", idx_bytes(imgs.astype(np.uint8)), gz)
     with pytest.raises(ValueError, match="magic number 2049.*expected 2051") as info:
-        MNIST(d)
+        MNIST(d, train=False)
     assert "t10k-images-idx3-ubyte" in str(info.value)
     # counts disagree
     d = tmp_path / "counts"
     write_mnist(d, imgs, np.zeros(2), gz)
     with pytest.raises(ValueError, match="3 images but .* 2 labels"):
-        MNIST(d)
+        MNIST(d, train=False)
     # not 28x28
     d = tmp_path / "dims"
     write_mnist(d, np.zeros((3, 10, 10)), labs, gz)
     with pytest.raises(ValueError, match="10x10, expected 28x28"):
-        MNIST(d)
+        MNIST(d, train=False)
     # labels out of range
     d = tmp_path / "labels"
     write_mnist(d, imgs, np.array([0, 12, 3]), gz)
     with pytest.raises(ValueError, match="label 12 out of range"):
-        MNIST(d)
+        MNIST(d, train=False)
     # truncated image payload
     d = tmp_path / "cut"
     write_mnist(d, imgs, labs, gz)
@@ -568,19 +736,50 @@ def test_mnist_validation_errors(tmp_path, gz):
     payload = idx_bytes(imgs.astype(np.uint8))[:-100]
     (d / name).write_bytes(gzip.compress(payload) if gz else payload)
     with pytest.raises(ValueError, match="truncated") as info:
-        MNIST(d)
+        MNIST(d, train=False)
     assert name in str(info.value)
 
 
 def test_mnist_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
+        MNIST(tmp_path, train=False)
+    msg = str(info.value)
+    assert str(tmp_path) in msg and str(tmp_path / "MNIST" / "raw") in msg
+    assert "t10k-images-idx3-ubyte[.gz]" in msg and "t10k-labels-idx1-ubyte[.gz]" in msg
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        MNIST(tmp_path / "nope", train=False)
+    # only the test split present: the (default) train split names its files and the way out
+    write_mnist(tmp_path, np.zeros((1, 28, 28)), np.zeros(1), gz=True)
+    with pytest.raises(FileNotFoundError) as info:
         MNIST(tmp_path)
     msg = str(info.value)
-    assert str(tmp_path) in msg
-    assert "t10k-images-idx3-ubyte[.gz]" in msg and "t10k-labels-idx1-ubyte[.gz]" in msg
-    write_mnist(tmp_path, np.zeros((1, 28, 28)), np.zeros(1), gz=True)
-    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
-        MNIST(tmp_path, train=True)
+    assert "train-images-idx3-ubyte[.gz]" in msg and "train-labels-idx1-ubyte[.gz]" in msg
+    assert "pass train=False" in msg
+    # one of the two files: the message says which one was found
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="Found only .*t10k-images-idx3-ubyte.gz"):
+        MNIST(tmp_path, train=False)
+
+
+def test_mnist_defaults_to_the_train_split_as_torchvision(tmp_path):
+    write_mnist(tmp_path, np.zeros((3, 28, 28)), np.array([1, 2, 3]), gz=False, prefix="train")
+    write_mnist(tmp_path, np.zeros((2, 28, 28)), np.array([4, 5]), gz=False, prefix="t10k")
+    ds = MNIST(tmp_path)
+    assert ds.train and len(ds) == 3 and list(ds.targets) == [1, 2, 3]
+    assert len(MNIST(tmp_path, train=False)) == 2
+
+
+def test_mnist_download_true_downloads_nothing_and_says_where_files_go(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        MNIST(tmp_path, download=True)
+    msg = str(info.value)
+    assert "downloads nothing" in msg
+    assert "train-images-idx3-ubyte[.gz]" in msg and str(tmp_path) in msg
+    assert not any(tmp_path.iterdir())  # nothing was created or fetched
+    # with the files in place, download=True is accepted and changes nothing (as torchvision)
+    write_mnist(tmp_path / "MNIST" / "raw", np.zeros((2, 28, 28)), np.array([7, 8]), gz=True,
+                prefix="train")
+    assert list(MNIST(tmp_path, download=True).targets) == [7, 8]
 
 
 # ------------------------------------------------------------------------------- transforms

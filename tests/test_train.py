@@ -45,6 +45,7 @@ def test_short_training_run_on_digits_reaches_90_percent(tmp_path):
 
 def test_missing_mnist_dir_gives_a_clear_message(tmp_path):
     train_cnn = _train_module()
-    args = train_cnn.parse_args(["--data-dir", str(tmp_path / "nope"), "--epochs", "1"])
+    args = train_cnn.parse_args(["--data-dir", str(tmp_path / "nope"), "--epochs", "1",
+                                 "--out-dir", str(tmp_path / "runs")])  # not in the cwd
     with pytest.raises(SystemExit, match="t10k-images"):
         train_cnn.train(args)

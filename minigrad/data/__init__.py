@@ -4,14 +4,27 @@ bundled / on-disk data sets and NumPy transforms. PyTorch's names and defaults w
     from minigrad.data import DataLoader, TensorDataset, load_digits, random_split
     X, y = load_digits()                                   # (1797, 1, 8, 8) float32, (1797,) int64
     train, val = random_split(TensorDataset(X, y), [0.8, 0.2])
-    for xb, yb in DataLoader(train, batch_size=64, shuffle=True):
-        ...                                                # xb: Tensor (64, 1, 8, 8), yb: (64,)
+    loader = DataLoader(train, batch_size=64, shuffle=True)  # once: each epoch reshuffles
+    for epoch in range(5):
+        for xb, yb in loader:                              # xb: Tensor (64, 1, 8, 8), yb: (64,)
+            ...
+
+``num_workers=N`` loads batches in N worker processes (see :class:`DataLoader`).
 """
 
 from minigrad.data import transforms
+from minigrad.data._worker import WorkerInfo, get_worker_info
 from minigrad.data.dataloader import DataLoader, default_collate, default_convert
 from minigrad.data.dataset import Dataset, Subset, TensorDataset, random_split
 from minigrad.data.datasets import MNIST, load_digits, read_idx
+from minigrad.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
 __all__ = [
     "Dataset",
@@ -19,6 +32,14 @@ __all__ = [
     "Subset",
     "random_split",
     "DataLoader",
+    "get_worker_info",
+    "WorkerInfo",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
     "default_collate",
     "default_convert",
     "load_digits",

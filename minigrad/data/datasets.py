@@ -1,7 +1,7 @@
 """Bundled and on-disk data sets: scikit-learn's 8x8 digits and MNIST's IDX files.
 
 Nothing here downloads: ``load_digits`` reads the copy shipped inside scikit-learn, ``MNIST``
-reads IDX files you already have.
+reads IDX files you already have (``download=True`` explains where to put them).
 """
 
 from __future__ import annotations
@@ -140,9 +140,12 @@ _LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dim
 class MNIST(Dataset):
     """MNIST read from IDX files in ``root`` (or torchvision's ``root/MNIST/raw``).
 
-    Looks for ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]`` (the ``train-``
-    files when ``train=True``); gzipped files are preferred when both exist. Note the default
-    ``train=False``, unlike torchvision.
+    torchvision's signature and default split: ``train=True`` reads ``train-images-idx3-ubyte``
+    and ``train-labels-idx1-ubyte`` (60,000 images), ``train=False`` the ``t10k-`` files (10,000),
+    each raw or gzipped (``.gz``, preferred when both exist). Nothing is downloaded, ever:
+    ``download=True`` only changes the error message when the files are missing (it says where to
+    put which files); with the files in place it is accepted and does nothing, as torchvision
+    does once its download is done.
 
     Attributes: ``data`` float32 (N, 1, 28, 28) in [0, 1]; ``targets`` int64 (N,).
     ``ds[i]`` is ``(image (1, 28, 28) float32, label int)`` after ``transform`` /
@@ -157,17 +160,16 @@ class MNIST(Dataset):
     def __init__(
         self,
         root: str | os.PathLike,
-        train: bool = False,
+        train: bool = True,
         transform: Callable[[np.ndarray], Any] | None = None,
         target_transform: Callable[[int], Any] | None = None,
+        download: bool = False,
     ) -> None:
         self.root = Path(root).expanduser()
         self.train = bool(train)
         self.transform = transform
         self.target_transform = target_transform
-        images_name, labels_name = _MNIST_FILES[self.train]
-        images_path = self._find(images_name)
-        labels_path = self._find(labels_name)
+        images_path, labels_path = self._find(bool(download))
         images = _parse_idx(
             _read_bytes(images_path), images_path, _IMAGES_MAGIC, "MNIST images (idx3-ubyte)"
         )
@@ -188,17 +190,50 @@ class MNIST(Dataset):
         self.data = (images.astype(np.float32) / np.float32(255.0))[:, None]
         self.targets = labels.astype(np.int64)
 
-    def _find(self, name: str) -> Path:
-        folders = [self.root, self.root / "MNIST" / "raw"]
-        for folder in folders:
-            for candidate in (folder / f"{name}.gz", folder / name):
-                if candidate.is_file():
-                    return candidate
-        wanted = ", ".join(f"{n}[.gz]" for n in _MNIST_FILES[self.train])
-        raise FileNotFoundError(
-            f"MNIST: {name}[.gz] not found in {self.root} (nor in {folders[1]}); "
-            f"expected the files {wanted}"
-        )
+    def _folders(self) -> list[Path]:
+        return [self.root, self.root / "MNIST" / "raw"]
+
+    @staticmethod
+    def _in(folder: Path, name: str) -> Path | None:
+        for candidate in (folder / f"{name}.gz", folder / name):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _find(self, download: bool) -> tuple[Path, Path]:
+        """(images, labels) of the split, both from the same folder."""
+        names = _MNIST_FILES[self.train]
+        for folder in self._folders():
+            found = [self._in(folder, name) for name in names]
+            if all(found):
+                return found[0], found[1]  # type: ignore[return-value]
+        raise FileNotFoundError(self._missing_message(download))
+
+    def _missing_message(self, download: bool) -> str:
+        split = "train" if self.train else "test"
+        wanted = " and ".join(f"{n}[.gz]" for n in _MNIST_FILES[self.train])
+        folders = " or ".join(str(f) for f in self._folders())
+        present = [str(p) for f in self._folders() for n in _MNIST_FILES[self.train]
+                   if (p := self._in(f, n)) is not None]
+        lines = [
+            f"MNIST(train={self.train}): the {split} split needs {wanted} in {folders}.",
+        ]
+        if not self.root.is_dir():
+            lines.append(f"The folder {self.root} does not exist.")
+        elif present:
+            lines.append(f"Found only {', '.join(present)}.")
+        other = _MNIST_FILES[not self.train]
+        if any(self._in(f, n) for f in self._folders() for n in other):
+            lines.append(f"The folder holds the {'test' if self.train else 'train'} split "
+                         f"({other[0]}): pass train={not self.train} to read it.")
+        if download:
+            lines.append(
+                "minigrad downloads nothing (download=True only asks for this message): get "
+                "the four IDX files of MNIST (e.g. from a mirror of Yann LeCun's MNIST page, or "
+                f"once with torchvision.datasets.MNIST({str(self.root)!r}, download=True), which "
+                "puts them in MNIST/raw) and put them in one of those folders."
+            )
+        return " ".join(lines)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         image: Any = self.data[index]

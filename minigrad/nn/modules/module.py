@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import _device as _device
+from minigrad import serialization
 from minigrad.autograd import RemovableHandle, no_grad
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
@@ -419,29 +419,19 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``state_dict()`` to ``path`` as an uncompressed ``.npz``, atomically: the file is
-        written to a temporary name in the same directory and renamed over ``path``, so a crash
-        never leaves a truncated checkpoint. The name is used as given (no suffix is added)."""
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        arrays = {k: _device.to_host(v.data) for k, v in self.state_dict().items()}
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Write ``state_dict()`` to ``path`` as an uncompressed ``.npz`` (one array per entry,
+        under its name; ``np.load`` reads it), atomically: a crash never leaves a truncated
+        checkpoint. The name is used as given (no suffix is added). ``minigrad.save`` writes
+        several state dicts (model, optimizer, scheduler) into one file; see
+        :mod:`minigrad.serialization` for the format and the atomic write."""
+        serialization.save_state_dict(self.state_dict(), path, f"{type(self).__name__}.save")
 
     def load(self, path: str | os.PathLike, strict: bool = True) -> IncompatibleKeys:
-        """Load a checkpoint written by :meth:`save` (checked as in :meth:`load_state_dict`)."""
-        with np.load(os.fspath(path), allow_pickle=False) as f:
-            state = {k: f[k] for k in f.files}
-        return self.load_state_dict(state, strict=strict)
+        """Load a checkpoint written by :meth:`save`, or by ``minigrad.save(model.state_dict(),
+        path)`` (checked as in :meth:`load_state_dict`). A file that is not such a checkpoint
+        (a PyTorch ``.pt``, a pickle, a ``.npy``, text) raises ``ValueError`` saying what it is."""
+        state = serialization.load_state_dict_file(path, f"{type(self).__name__}.load")
+        return self.load_state_dict(dict(state), strict=strict)
 
     # -- display -------------------------------------------------------------------------------
     def extra_repr(self) -> str:
