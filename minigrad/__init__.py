@@ -99,6 +99,87 @@ from minigrad.tensor import (
     zeros_like,
 )
 
+# isort: split
+# -- issue 14 (h14a): elementwise maths, integer and bitwise ops, creation, type promotion --
+from minigrad.ops.bitwise import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    floor_divide,
+    fmod,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    remainder,
+)
+from minigrad.ops.creation import (
+    bernoulli,
+    empty,
+    empty_like,
+    full_like,
+    linspace,
+    logspace,
+    multinomial,
+    normal,
+    rand_like,
+    randint,
+    randn_like,
+    randperm,
+    tril_indices,
+    triu_indices,
+)
+from minigrad.ops.elementwise import promote_types, result_type
+from minigrad.ops.math import (
+    acos,
+    acosh,
+    allclose,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    ceil,
+    copysign,
+    cosh,
+    erf,
+    erfc,
+    erfinv,
+    exp2,
+    expm1,
+    fix,
+    floor,
+    frac,
+    hypot,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    lerp,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    reciprocal,
+    round,
+    rsqrt,
+    signbit,
+    sinh,
+    square,
+    tan,
+    trunc,
+)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -114,6 +195,18 @@ __all__ = [
     "var",
     "broadcast_to", "cat", "clone", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
     "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
+    # issue 14 (h14a): elementwise maths, integer and bitwise ops, creation, type promotion
+    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin",
+    "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "log2", "log10", "log1p",
+    "expm1", "exp2", "rsqrt", "reciprocal", "square", "erf", "erfc", "erfinv", "floor", "ceil",
+    "trunc", "fix", "round", "frac", "copysign", "logaddexp", "lerp", "hypot", "isinf", "isnan",
+    "isfinite", "isclose", "allclose", "signbit",
+    "floor_divide", "remainder", "fmod", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "logical_and", "logical_or",
+    "logical_xor", "logical_not",
+    "empty", "empty_like", "full_like", "linspace", "logspace", "randint", "rand_like",
+    "randn_like", "randperm", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "result_type", "promote_types",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`mg.float` -> use `mg.float32`).

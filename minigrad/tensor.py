@@ -510,10 +510,10 @@ class Tensor:
         return _ew.binary(_ew.DivFn, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return _ew.pow(self, other)
+        return _ew.power(self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _ew.pow(other, self)
+        return _ew.power(other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         if not isinstance(other, Tensor | np.ndarray | list):
@@ -526,7 +526,7 @@ class Tensor:
         return _la.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return _ew.NegFn.apply(self)
+        return _ew.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -553,16 +553,222 @@ class Tensor:
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return _ew.compare(np.not_equal, "ne", self, other)
 
-    def __invert__(self) -> Tensor:
-        if self.dtype != bool_:
-            raise TypeError(f"~ needs a bool tensor; got {self.dtype}")
-        return Tensor._make(~self.data)
+    # -- issue 14 (h14a): integer, bitwise and elementwise maths; creation from a tensor ---------
+    # Integer division and modulo, bitwise and logical ops: minigrad.ops.bitwise (PyTorch's
+    # semantics: // floors, % has the divisor's sign, & | ^ ~ << >> need integer or bool tensors).
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _op(_bw.floor_divide, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _op(_bw.floor_divide, other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _op(_bw.remainder, self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _op(_bw.remainder, other, self)
 
     def __and__(self, other: Any) -> Tensor:
-        return _ew.compare(np.logical_and, "and", self, other)
+        return _op(_bw.bitwise_and, self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_and, other, self)
 
     def __or__(self, other: Any) -> Tensor:
-        return _ew.compare(np.logical_or, "or", self, other)
+        return _op(_bw.bitwise_or, self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_or, other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_xor, self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_xor, other, self)
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_left_shift, self, other)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_left_shift, other, self)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_right_shift, self, other)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_right_shift, other, self)
+
+    def __invert__(self) -> Tensor:
+        return _bw.bitwise_not(self)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return _bw.floor_divide(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _bw.remainder(self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        return _bw.fmod(self, other)
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """``self / other``; ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient."""
+        return _ew.div(self, other, rounding_mode=rounding_mode)
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return _bw.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return _bw.bitwise_or(self, other)
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return _bw.bitwise_xor(self, other)
+
+    def bitwise_not(self) -> Tensor:
+        return _bw.bitwise_not(self)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return _bw.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return _bw.bitwise_right_shift(self, other)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return _bw.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return _bw.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return _bw.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        return _bw.logical_not(self)
+
+    # elementwise maths (minigrad.ops.math)
+    def tan(self) -> Tensor:
+        return _math.tan(self)
+
+    def asin(self) -> Tensor:
+        return _math.asin(self)
+
+    def acos(self) -> Tensor:
+        return _math.acos(self)
+
+    def atan(self) -> Tensor:
+        return _math.atan(self)
+
+    def atan2(self, other: Any) -> Tensor:
+        return _math.atan2(self, other)
+
+    def sinh(self) -> Tensor:
+        return _math.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return _math.cosh(self)
+
+    def asinh(self) -> Tensor:
+        return _math.asinh(self)
+
+    def acosh(self) -> Tensor:
+        return _math.acosh(self)
+
+    def atanh(self) -> Tensor:
+        return _math.atanh(self)
+
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+    def log2(self) -> Tensor:
+        return _math.log2(self)
+
+    def log10(self) -> Tensor:
+        return _math.log10(self)
+
+    def log1p(self) -> Tensor:
+        return _math.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _math.expm1(self)
+
+    def exp2(self) -> Tensor:
+        return _math.exp2(self)
+
+    def rsqrt(self) -> Tensor:
+        return _math.rsqrt(self)
+
+    def reciprocal(self) -> Tensor:
+        return _math.reciprocal(self)
+
+    def square(self) -> Tensor:
+        return _math.square(self)
+
+    def erf(self) -> Tensor:
+        return _math.erf(self)
+
+    def erfc(self) -> Tensor:
+        return _math.erfc(self)
+
+    def erfinv(self) -> Tensor:
+        return _math.erfinv(self)
+
+    def floor(self) -> Tensor:
+        return _math.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _math.ceil(self)
+
+    def trunc(self) -> Tensor:
+        return _math.trunc(self)
+
+    fix = trunc
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        return _math.round(self, decimals=decimals)
+
+    def frac(self) -> Tensor:
+        return _math.frac(self)
+
+    def copysign(self, other: Any) -> Tensor:
+        return _math.copysign(self, other)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return _math.logaddexp(self, other)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return _math.lerp(self, end, weight)
+
+    def hypot(self, other: Any) -> Tensor:
+        return _math.hypot(self, other)
+
+    def isinf(self) -> Tensor:
+        return _math.isinf(self)
+
+    def isnan(self) -> Tensor:
+        return _math.isnan(self)
+
+    def isfinite(self) -> Tensor:
+        return _math.isfinite(self)
+
+    def signbit(self) -> Tensor:
+        return _math.signbit(self)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:
+        return _math.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:
+        return _math.allclose(self, other, rtol, atol, equal_nan)
+
+    # random draws shaped by this tensor (minigrad.ops.creation)
+    def bernoulli(self, p: float | None = None, *, generator: Any = None) -> Tensor:
+        return _cr.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Any = None) -> Tensor:
+        return _cr.multinomial(self, num_samples, replacement, generator=generator)
+
+    # -- end of issue 14 (h14a) -----------------------------------------------------------------
 
     # -- elementwise functions ------------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -777,6 +983,15 @@ _TYPE_NAMES = {
 }
 
 
+def _op(fn: Callable[[Any, Any], Tensor], a: Any, b: Any) -> Any:
+    """A binary operator: ``fn(a, b)``, or NotImplemented when the other operand is no number,
+    array or tensor (so Python tries its reflected operator)."""
+    other = b if isinstance(a, Tensor) else a
+    if not isinstance(other, Tensor | bool | int | float | np.number | np.ndarray | list | tuple):
+        return NotImplemented
+    return fn(a, b)
+
+
 def _random_like(t: Tensor, host: np.ndarray) -> Tensor:
     """Host draws as a constant tensor of ``t``'s dtype on ``t``'s device."""
     return Tensor._make(_device.asarray(host.astype(t.dtype), t.dtype, like=t.data))
@@ -932,8 +1147,11 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
 # The ops modules import Tensor from here; import them last to close the cycle.
 from minigrad import _hints  # noqa: E402
 from minigrad.ops import activation as _act  # noqa: E402
+from minigrad.ops import bitwise as _bw  # noqa: E402
+from minigrad.ops import creation as _cr  # noqa: E402
 from minigrad.ops import elementwise as _ew  # noqa: E402
 from minigrad.ops import linalg as _la  # noqa: E402
+from minigrad.ops import math as _math  # noqa: E402
 from minigrad.ops import reduce as _red  # noqa: E402
 from minigrad.ops import shape as _sh  # noqa: E402
 from minigrad.ops import softmax as _sm  # noqa: E402

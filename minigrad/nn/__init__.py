@@ -57,6 +57,21 @@ from minigrad.nn.modules import (
 )
 from minigrad.nn.parameter import Parameter
 
+# isort: split
+# -- issue 14 (h14a): more activations --------------------------------------------------------
+from minigrad.nn.modules import (
+    GLU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Mish,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
+
 __all__ = [
     "functional", "init", "utils", "models", "Parameter", "Module", "Sequential", "ModuleList",
     "ModuleDict", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d",
@@ -65,6 +80,9 @@ __all__ = [
     "Sigmoid", "LogSigmoid", "Tanh", "SiLU", "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
+    # issue 14 (h14a)
+    "Hardsigmoid", "Hardswish", "Softsign", "Mish", "Tanhshrink", "Softshrink", "Hardshrink",
+    "Threshold", "Softmin", "GLU",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).

@@ -50,6 +50,21 @@ from minigrad.ops.shape import pad as _core_pad
 from minigrad.ops.softmax import log_softmax, softmax
 from minigrad.tensor import Tensor
 
+# isort: split
+# -- issue 14 (h14a): more activations --------------------------------------------------------
+from minigrad.ops.activation_extra import (
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    mish,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+
 __all__ = [
     "linear", "pad",
     "conv1d", "conv2d", "conv_transpose2d",
@@ -58,6 +73,9 @@ __all__ = [
     "silu", "gelu", "softplus", "hardtanh", "maxout", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
+    # issue 14 (h14a)
+    "hardsigmoid", "hardswish", "softsign", "mish", "tanhshrink", "softshrink", "hardshrink",
+    "threshold", "softmin", "glu",
 ]
 
 

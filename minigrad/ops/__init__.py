@@ -8,11 +8,15 @@ op database that tests every op is :mod:`minigrad.testing.opinfo`."""
 import minigrad.tensor  # noqa: F401  # isort: skip
 from minigrad.ops import (  # noqa: F401
     activation,
+    activation_extra,
+    bitwise,
     conv,
+    creation,
     dropout,
     elementwise,
     linalg,
     loss,
+    math,
     normalization,
     pool,
     reduce,

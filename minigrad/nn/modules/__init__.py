@@ -40,6 +40,21 @@ from minigrad.nn.modules.pooling import (
     MaxUnpool2d,
 )
 
+# isort: split
+# -- issue 14 (h14a): more activations --------------------------------------------------------
+from minigrad.nn.modules.activation import (
+    GLU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Mish,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
+
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
     "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d",
@@ -47,4 +62,7 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh", "SiLU",
     "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+    # issue 14 (h14a)
+    "Hardsigmoid", "Hardswish", "Softsign", "Mish", "Tanhshrink", "Softshrink", "Hardshrink",
+    "Threshold", "Softmin", "GLU",
 ]
