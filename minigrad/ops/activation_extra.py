@@ -49,8 +49,8 @@ class Rule:
 
 def _hardswish_df(x: Tensor, a: float, b: float) -> Tensor:
     d = x.data
-    middle = _mask((d >= -3) & (d <= 3), x)
-    return middle * (x * (1 / 3) + 0.5) + _mask(d > 3, x)
+    middle = _mask((d > -3) & (d < 3), x)
+    return middle * (x * (1 / 3) + 0.5) + _mask(d >= 3, x)
 
 
 def _mish_f(x: Any, a: float, b: float) -> Any:
@@ -71,8 +71,8 @@ RULES: dict[str, Rule] = {
     "hardswish": Rule(
         lambda x, a, b: x * (np.clip(x + 3, 0, 6) / 6),
         _hardswish_df,
-        "x = -3: gradient -1/2 and x = 3: gradient 3/2 (the middle piece's, PyTorch's); f'' "
-        "jumps there"),
+        "x = -3: gradient 0 and x = 3: gradient 1 (the outer pieces', PyTorch's); f' jumps "
+        "there (by 1/2)"),
     "softsign": Rule(
         lambda x, a, b: x / (1 + np.abs(x)),
         lambda x, a, b: 1 / ((1 + _abs(x)) * (1 + _abs(x))),
@@ -82,7 +82,7 @@ RULES: dict[str, Rule] = {
         lambda x, a, b: x - np.tanh(x),
         lambda x, a, b: _tanh(x) * _tanh(x)),
     "softshrink": Rule(
-        lambda x, a, b: np.where(x > a, x - a, np.where(x < -a, x + a, 0)),
+        lambda x, a, b: np.where(x > a, x - a, np.where(x < -a, x + a, x * 0)),
         lambda x, a, b: _mask(np.abs(x.data) > a, x),
         "x = +-lambd: gradient 0 (PyTorch's)"),
     "hardshrink": Rule(

@@ -172,17 +172,26 @@ def binary(cls: type[Function], a: Any, b: Any) -> Any:
             return NotImplemented
         if cls is DivFn and dt.kind != "f":
             dt = DEFAULT_DTYPE  # true division of integers: the default float dtype
-        elif cls is SubFn and dt.kind == "b":
-            raise TypeError("sub: not supported for two bool tensors; use logical_xor or cast "
-                            "to an integer dtype")
+        elif cls is SubFn and (_is_bool(a) or _is_bool(b)):
+            _refuse_bool_sub(a, b)
         a, b = _convert(a, dt, cls.name), _convert(b, dt, cls.name)
     elif cls is DivFn and not _is_float(a):
         a, b = floating(a, "div"), floating(b, "div")
     elif cls is SubFn and a.dtype == np.bool_:
-        raise TypeError("sub: not supported for two bool tensors; use logical_xor or cast to an "
-                        "integer dtype")
+        _refuse_bool_sub(a, b)
     broadcast_shape(cls.name, a.shape, b.shape)
     return cls.apply(a, b)
+
+
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, bool | np.bool_) or (isinstance(x, Tensor) and x.dtype == np.bool_)
+
+
+def _refuse_bool_sub(a: Any, b: Any) -> None:
+    shapes = " and ".join(str(getattr(x, "shape", type(x).__name__)) for x in (a, b))
+    raise TypeError(f"sub: subtraction with a bool operand is not supported (operands {shapes}), "
+                    "as in PyTorch; to invert a mask use ~x or logical_not(x), for the "
+                    "difference of two masks logical_xor(a, b)")
 
 
 def _mask(cond: np.ndarray, like: Tensor) -> Tensor:
@@ -343,17 +352,17 @@ def pow(base: Any, exponent: Any) -> Tensor:  # noqa: A001
 
 def power(base: Any, exponent: Any) -> Any:
     """:func:`pow` for the ``**`` operators: NotImplemented for foreign operand types."""
-    scalar = _is_weak(exponent) and not isinstance(exponent, bool | np.bool_)
-    if isinstance(base, Tensor) and scalar:
+    if isinstance(base, Tensor) and _is_weak(exponent):
         dt = result_type(base, exponent)
+        if isinstance(exponent, bool | np.bool_) and dt.kind != "b":
+            exponent = int(exponent)
         if dt.kind in "iu" and exponent < 0:
             raise ValueError(
                 f"pow: integers to negative integer powers are not allowed ({base.dtype} tensor "
                 f"of shape {base.shape} ** {exponent}); use a float base, e.g. x.float() ** "
                 f"{exponent}")
-        if dt.kind == "b":
-            raise TypeError(f"pow: not supported for bool tensors (shape {base.shape}); cast "
-                            "to an integer or float dtype first")
+        if dt.kind == "b":  # bool ** True = the base, bool ** False = True (PyTorch)
+            return Tensor._make(base.data | (not exponent))
         return PowScalarFn.apply(_convert(base, dt, "pow"), exponent=exponent)
     try:
         dt = result_type(base, exponent)
