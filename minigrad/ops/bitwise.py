@@ -133,11 +133,11 @@ def _division_operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def div_rounded(a: Any, b: Any, rounding_mode: str) -> Tensor:
+def div_rounded(a: Any, b: Any, rounding_mode: str, op: str = "div") -> Tensor:
     """``div(a, b, rounding_mode=...)``: the quotient rounded toward zero (``"trunc"``) or down
     (``"floor"``). Integer tensors stay integer (exactly); float ones have zero gradient."""
-    one_of("div", "rounding_mode", rounding_mode, ROUNDING_MODES)
-    a, b = _division_operands("div", a, b)
+    one_of(op, "rounding_mode", rounding_mode, ROUNDING_MODES)
+    a, b = _division_operands(op, a, b)
     if a.dtype.kind in "iu":
         if rounding_mode == "floor":
             return Tensor._make(_device.wrap(np.floor_divide(a.data, b.data)))
@@ -147,7 +147,7 @@ def div_rounded(a: Any, b: Any, rounding_mode: str) -> Tensor:
 
 def floor_divide(input: Any, other: Any) -> Tensor:
     """``input // other``: the quotient rounded down, elementwise with broadcasting."""
-    return div_rounded(input, other, "floor")
+    return div_rounded(input, other, "floor", "floor_divide")
 
 
 def _modulo(cls: type[RemainderFn], op: str, a: Any, b: Any) -> Tensor:

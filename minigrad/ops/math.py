@@ -598,22 +598,27 @@ def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> Tensor:
     """Where ``|input - other| <= atol + rtol * |other|`` (or the two are equal, infinities
     included; with ``equal_nan`` two NaNs count as close), elementwise with broadcasting."""
-    rtol, atol = _tolerances("isclose", rtol, atol)
-    a, b = promote("isclose", input, other)
-    broadcast_shape("isclose", a.shape, b.shape)
-    x, y = a.data, b.data
-    if x.dtype.kind != "f":
-        x, y = x.astype(np.float64), y.astype(np.float64)
-    close = np.equal(x, y)
-    finite = np.logical_and(np.isfinite(x), np.isfinite(y))
-    near = np.less_equal(np.abs(x - y), atol + rtol * np.abs(y))
-    close = np.logical_or(close, np.logical_and(finite, near))
-    if equal_nan:
-        close = np.logical_or(close, np.logical_and(np.isnan(x), np.isnan(y)))
-    return _bool(close)
+    return _isclose("isclose", input, other, rtol, atol, equal_nan)
 
 
 def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> bool:
     """Whether :func:`isclose` holds everywhere (a Python bool)."""
-    return bool(np.all(isclose(input, other, rtol, atol, equal_nan).data))
+    return bool(np.all(_isclose("allclose", input, other, rtol, atol, equal_nan).data))
+
+
+def _isclose(op: str, input: Any, other: Any, rtol: Any, atol: Any, equal_nan: bool) -> Tensor:
+    rtol, atol = _tolerances(op, rtol, atol)
+    a, b = promote(op, input, other)
+    broadcast_shape(op, a.shape, b.shape)
+    x, y = a.data, b.data
+    if x.dtype.kind != "f":
+        x, y = x.astype(np.float64), y.astype(np.float64)
+    close = np.equal(x, y)
+    finite = np.logical_and(np.isfinite(x), np.isfinite(y))
+    with np.errstate(invalid="ignore"):  # inf - inf: the finite mask decides there
+        near = np.less_equal(np.abs(x - y), atol + rtol * np.abs(y))
+    close = np.logical_or(close, np.logical_and(finite, near))
+    if equal_nan:
+        close = np.logical_or(close, np.logical_and(np.isnan(x), np.isnan(y)))
+    return _bool(close)
