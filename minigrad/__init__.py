@@ -23,7 +23,7 @@ if "NUMBA_THREADING_LAYER" not in _os.environ:
     _numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
 
 
-from minigrad import autograd, cuda, data, nn, optim, random, testing, viz
+from minigrad import autograd, cuda, data, distributed, nn, optim, random, testing, viz
 from minigrad._device import device
 from minigrad.autograd import (
     Function,
@@ -111,8 +111,8 @@ __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye", "rand", "randn",
     "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
-    "manual_seed", "autograd", "cuda", "data", "device", "nn", "optim", "random", "testing", "viz",
-    "explain",
+    "manual_seed", "autograd", "cuda", "data", "device", "distributed", "nn", "optim", "random",
+    "testing", "viz", "explain",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
     "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to", "var",

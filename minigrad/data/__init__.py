@@ -12,12 +12,14 @@ from minigrad.data import transforms
 from minigrad.data.dataloader import DataLoader, default_collate, default_convert
 from minigrad.data.dataset import Dataset, Subset, TensorDataset, random_split
 from minigrad.data.datasets import MNIST, load_digits, read_idx
+from minigrad.data.distributed import DistributedSampler
 
 __all__ = [
     "Dataset",
     "TensorDataset",
     "Subset",
     "random_split",
+    "DistributedSampler",
     "DataLoader",
     "default_collate",
     "default_convert",
