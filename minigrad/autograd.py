@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import itertools
 import os
 import sys
 import threading
@@ -236,6 +237,7 @@ class Function:
             )
             ctx._out_meta = tuple((a.shape, a.dtype, type(a) is CudaArray) for a in arrays)
             ctx._freed = False
+            ctx._seq = next(_SEQUENCE)
             ctx.site = _user_site()
             saved = []
             for item in ctx._to_save:
@@ -269,25 +271,34 @@ class Function:
 # ---------------------------------------------------------------------------------------------
 
 
+_SEQUENCE = itertools.count()  # creation order of recorded nodes (PyTorch's sequence numbers)
+
+
 def _topo_order(roots: Iterable[Function]) -> list[Function]:
-    """Nodes reachable from ``roots``, each after every node it feeds (reverse of forward order)."""
-    post: list[Function] = []
+    """Nodes reachable from ``roots``, newest first: the reverse of the order forward created
+    them, which puts each node after every node it feeds (a node is created after its inputs).
+
+    Newest first, rather than any reverse topological order, is what PyTorch's engine does with
+    its sequence numbers, and it matters for the post-accumulate-grad hooks: a side branch such
+    as a Linear layer's ``weight.T`` runs right after the layer's matmul, so that weight's
+    gradient is complete then, not after the backward of every earlier layer (a depth-first
+    order visited it last, which kept DistributedDataParallel from starting any all-reduce of
+    an FC layer's gradient before backward had finished).
+    """
+    found: list[Function] = []
     seen: set[int] = set()
-    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
+    stack: list[Function] = list(roots)
     while stack:
-        node, done = stack.pop()
-        if done:
-            post.append(node)
-            continue
+        node = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        stack.append((node, True))
+        found.append(node)
         for e in node._edges:
             if isinstance(e, tuple) and id(e[0]) not in seen:
-                stack.append((e[0], False))
-    post.reverse()
-    return post
+                stack.append(e[0])
+    found.sort(key=lambda n: n._seq, reverse=True)
+    return found
 
 
 def _zeros(shape: tuple[int, ...], dtype: np.dtype, on_gpu: bool) -> Tensor:
