@@ -68,6 +68,20 @@ def test_buckets_cover_every_parameter_once_one_dtype_each():
     assert len(assign_buckets(params, 1)) == len(params)
 
 
+def test_gradients_become_ready_layer_by_layer_from_the_output():
+    """What the overlap rests on: backward runs the newest node first, so a Linear layer's
+    weight (used through weight.T, a side branch of its matmul) is complete before the conv
+    layer's backward runs, not at the very end."""
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64, 5))
+    ready = []
+    for name, p in model.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda t, name=name: ready.append(name))
+    F.cross_entropy(model(mg.randn(2, 2, 8, 8)), mg.tensor([0, 3])).backward()
+    assert ready.index("4.weight") < ready.index("0.weight")
+    assert ready.index("4.bias") < ready.index("0.bias")
+
+
 def test_buckets_follow_reverse_registration_order():
     params = _params(*[(10, np.float32)] * 6)
     buckets = assign_buckets(params, 80)  # two 40-byte tensors per bucket
@@ -372,6 +386,15 @@ def test_many_small_buckets_average_the_same(ranks):
     assert r["err"] < 1e-12, r
 
 
+def test_buckets_start_during_backward(ranks):
+    """The overlap: each bucket's all-reduce starts as soon as its gradients are in, while the
+    earlier layers' gradients are still to come (ready counts below the total)."""
+    r = _check(ranks, "buckets")
+    started = r["started_at"]
+    assert started == sorted(started) and started[-1] == r["n_params"], r
+    assert started[0] < r["n_params"], r
+
+
 def test_sampler_over_two_ranks(ranks):
     r = _check(ranks, "sampler")
     ten, eleven = r["10"], r["11"]
@@ -431,17 +454,15 @@ def test_launcher_mismatch_is_an_error():
     assert "mpiexec" in proc.stderr
 
 
-def test_init_caps_threads_to_cores_per_rank():
+def test_init_caps_threads_to_cores_per_rank(tmp_path):
     env = _env()
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "MKL_NUM_THREADS"):
         env.pop(var, None)
-    proc = _launch([str(MPI_DIR / "threads.py")], timeout=120, env=env)
+    proc = _launch([str(MPI_DIR / "threads.py"), str(tmp_path)], timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
-    infos = [json.loads(line[len("THREADS "):]) for line in proc.stdout.splitlines()
-             if line.startswith("THREADS ")]
-    assert len(infos) == 2, proc.stdout
-    for info in infos:
+    for r in range(2):
+        info = json.loads((tmp_path / f"rank{r}.json").read_text())
         expected = max(1, info["cores"] // info["local_world_size"])
         assert info["numba_threads"] == expected, info
         assert info["capped"].get("blas", expected) == expected, info

@@ -202,6 +202,9 @@ class DistributedDataParallel(Module):
         self._used = [True] * len(self._params)
         self._next = 0           # the next bucket to start
         self._expect_sync = False  # a forward asked for the next backward to be averaged
+        # per bucket, how many gradients were ready when its all-reduce started (the overlap:
+        # below len(params) for every bucket but the last)
+        self.started_at: list[int] = []
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready)
                          for p in self._params]
 
@@ -264,6 +267,7 @@ class DistributedDataParallel(Module):
         self._ready = [False] * len(self._params)
         self._used = [True] * len(self._params)
         self._next = 0
+        self.started_at = []
 
     def _check_previous_reduction(self) -> None:
         if not self._expect_sync or not any(self._ready):
@@ -321,6 +325,7 @@ class DistributedDataParallel(Module):
             b = self._buckets[self._next]
             if MPI is not None:
                 b.request = self._comm.Iallreduce(MPI.IN_PLACE, b.mpi_buffer(), op=MPI.SUM)
+            self.started_at.append(sum(self._ready))
             self._next += 1
         if self._next == len(self._buckets):
             self._finish()

@@ -249,8 +249,10 @@ def check_buckets():
         ddp = dist.DistributedDataParallel(conv_pool_linear().double(), bucket_cap_mb=cap)
         half = slice(r * B // 2, (r + 1) * B // 2)
         F.cross_entropy(ddp(mg.tensor(x[half])), mg.tensor(y[half])).backward()
-        grads[cap] = ([p.grad.data.copy() for p in ddp.parameters()], ddp.bucket_sizes())
+        grads[cap] = ([p.grad.data.copy() for p in ddp.parameters()], ddp.bucket_sizes(),
+                      list(ddp.started_at))
     return {"n_buckets": [len(grads[c][1]) for c in grads],
+            "started_at": grads[0.0005][2], "n_params": len(list(ddp.parameters())),
             "err": max(max_err(a, b) for a, b in zip(grads[25.0][0], grads[0.0005][0]))}
 
 
