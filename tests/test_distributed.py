@@ -429,6 +429,22 @@ def test_gpu_tensors_through_host_copies(ranks):
     assert r["cpu_vs_cuda_err"] < 1e-12, r
 
 
+def test_main_job_trains_on_two_ranks(tmp_path):
+    """`mpiexec -n 2 python examples/train_cnn.py`: both ranks train (half the global batch
+    each), rank 0 alone prints the global accuracy and writes a checkpoint of the bare model."""
+    pytest.importorskip("sklearn", reason="the main job reads scikit-learn's bundled digits")
+    proc = _launch([str(ROOT / "examples" / "train_cnn.py"), "--epochs", "3", "--no-plots",
+                    "--out-dir", str(tmp_path)], timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "2 ranks" in out and out.count("final test accuracy") == 1, out
+    acc = float(out.split("final test accuracy ")[1].split()[0])
+    assert acc > 0.85, out  # one process after 3 epochs: about 0.95
+    from minigrad.nn.models import LeNet5
+
+    LeNet5().load(tmp_path / "lenet5_digits.npz")  # keys without DDP's "module." prefix
+
+
 def test_a_failing_rank_aborts_the_job_quickly(tmp_path):
     stamp = tmp_path / "raised_at"
     start = time.time()

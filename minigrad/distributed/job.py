@@ -132,8 +132,9 @@ class Job:
     def save(self, model: Any, path: Any) -> None:
         """Rank 0 writes ``model.save(path)`` (a DistributedDataParallel wrapper is unwrapped,
         so the checkpoint loads into the bare model); every rank waits until it is written."""
-        inner = getattr(model, "module", model) if type(model).__name__ == \
-            "DistributedDataParallel" else model
+        from minigrad.distributed.parallel import DistributedDataParallel
+
+        inner = model.module if isinstance(model, DistributedDataParallel) else model
         if self.is_main:
             inner.save(path)
         self.barrier()
