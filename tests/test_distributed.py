@@ -66,6 +66,11 @@ def test_buckets_cover_every_parameter_once_one_dtype_each():
             assert sum(nbytes[:-1]) < cap  # a bucket closes once it reaches the cap
     assert len(assign_buckets(params, 10**9)) == 2  # one per dtype
     assert len(assign_buckets(params, 1)) == len(params)
+    for first in (1, 100, 500):  # a smaller first bucket per dtype
+        buckets = assign_buckets(params, 10**9, first_cap_bytes=first)
+        assert sorted(i for b in buckets for i in b) == list(range(len(params)))
+    # float32 in reverse: 3 (12 B), 1000 (4000 B) -> the first float32 bucket closes at 100 B
+    assert assign_buckets(params, 10**9, first_cap_bytes=100)[0] == [6, 5]
 
 
 def test_gradients_become_ready_layer_by_layer_from_the_output():
