@@ -252,14 +252,14 @@ def run(kind: str, model: str, ranks: int, threads: int, args, port: int = 0) ->
 
 
 def fit_latency_bandwidth(sweep: list[tuple[int, float]]) -> tuple[float, float]:
-    """Least squares t = a + n / B over the sweep (weighted by 1/t: small and large messages
-    count alike). Returns (alpha, beta) of the 2-rank ring model: alpha = a / 2, beta = B."""
-    n = np.array([s for s, _ in sweep], dtype=np.float64)
-    t = np.array([t for _, t in sweep], dtype=np.float64)
-    w = 1 / t
-    a_mat = np.stack([np.ones_like(n), n], axis=1) * w[:, None]
-    (a, inv_b), *_ = np.linalg.lstsq(a_mat, t * w, rcond=None)
-    return max(a, 0.0) / 2, 1 / inv_b
+    """(alpha, beta) of the ring model from a 2-rank sweep, where t(n) = 2 alpha + n / beta:
+    alpha from the smallest message (all latency), beta from the messages of 1 MB and more
+    (median of n / (t - 2 alpha): all bandwidth). Two points of the curve rather than a least
+    squares fit, which on a loaded machine let one noisy mid-size message decide both."""
+    t_small = min(t for n, t in sweep)
+    alpha = t_small / 2
+    big = [n / max(t - t_small, 1e-12) for n, t in sweep if n >= 2**20]
+    return alpha, float(np.median(big))
 
 
 def ring_time(n_ranks: int, nbytes: float, alpha: float, beta: float) -> float:
@@ -277,6 +277,9 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", type=Path)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--network", default=None, metavar="ALPHA_US,BETA_GBS",
+                   help="also project with this latency (us) and bandwidth (GB/s), e.g. a "
+                        "cluster network's: 5,10")
     args = p.parse_args()
     if args.worker:
         result = WORKERS[args.worker](args)
@@ -335,27 +338,50 @@ def main() -> None:
           f"{le['per_tensor'] * 1e6:.1f} us, one flat buffer {le['flat'] * 1e6:.1f} us "
           f"({le['per_tensor'] / le['flat']:.1f}x)")
 
-    print("\nRing all-reduce of the gradients, projected with the fit above (ms per step)")
-    sizes = {}
-    for model in MODELS:
-        r = rows.get((model, "minigrad", 2, 1))
-        if r:
-            sizes[model] = (r["params"] * 4, r["step_no_sync"])
-    sizes["alexnet-paper"] = (60_965_224 * 4, None)
-    print(f"  {'model':14} {'gradient':>10} " + " ".join(f"{f'N={n}':>9}" for n in (2, 8, 64,
-                                                                                    512)))
-    for model, (nbytes, compute) in sizes.items():
-        cells = " ".join(f"{ring_time(n, nbytes, alpha, beta) * 1e3:9.3f}" for n in (2, 8, 64,
-                                                                                   512))
-        line = f"  {model:14} {nbytes / 2**20:8.2f} MB {cells}"
-        if compute:
-            # backward is about 2/3 of a step: what the bucket all-reduces can hide behind
-            hide = 2 / 3 * compute
-            n = 2
-            while ring_time(n, nbytes, alpha, beta) < hide and n < 1 << 20:
-                n *= 2
-            line += f"   (hidden behind backward ({hide * 1e3:.1f} ms) up to N ~ {n // 2})"
-        print(line)
+    project(rows, alpha, beta, "measured above")
+    if args.network:
+        a_us, b_gbs = (float(v) for v in args.network.split(","))
+        project(rows, a_us * 1e-6, b_gbs * 1e9, "the --network figures (assumed, not measured)")
+
+
+def project(rows: dict, alpha: float, beta: float, source: str) -> None:
+    """The ring all-reduce of each model's gradients at 8, 64 and 512 ranks, and what it does to
+    a step, with per-image compute measured on 1 rank x 1 thread. A step is forward (1/3 of the
+    compute) then backward (2/3), with the bucket all-reduces overlapping backward: step =
+    compute / 3 + max(2/3 compute, all-reduce). Weak scaling keeps 32 images per rank; strong
+    scaling splits the global batch of 64 (at most 64 ranks)."""
+    print(f"\nRing all-reduce, alpha = {alpha * 1e6:.2f} us, beta = {beta / 1e9:.2f} GB/s "
+          f"({source})")
+    models = {m: (r["params"] * 4, r["step"] / GLOBAL_BATCH)
+              for m in MODELS if (r := rows.get((m, "minigrad", 1, 1))) and "params" in r}
+    for m in MODELS:
+        if m not in models and (r := rows.get((m, "minigrad", 2, 1))):
+            models[m] = (r["params"] * 4, None)
+    models["alexnet-paper"] = (60_965_224 * 4, None)
+    ranks = (2, 8, 64, 512)
+    print(f"  {'model':14} {'gradient':>10}  all-reduce ms at N = " + ", ".join(map(str, ranks)))
+    for m, (nbytes, per_image) in models.items():
+        cells = ", ".join(f"{ring_time(n, nbytes, alpha, beta) * 1e3:.3f}" for n in ranks)
+        print(f"  {m:14} {nbytes / 2**20:7.2f} MB  {cells}")
+        if per_image is None:
+            continue
+        for label, batch_of in (("weak, 32 img/rank", lambda n: 32),
+                                ("strong, 64 img in all", lambda n: GLOBAL_BATCH / n)):
+            cells, stop = [], None
+            for n in (2, 4, 8, 16, 32, 64, 128, 256, 512):
+                if batch_of(n) < 1:
+                    break
+                compute = batch_of(n) * per_image
+                comm = ring_time(n, nbytes, alpha, beta)
+                step = compute / 3 + max(2 * compute / 3, comm)
+                if stop is None and comm > 2 * compute / 3:
+                    stop = n
+                if n in ranks:
+                    cells.append(f"N={n}: {batch_of(n) * n / step:,.0f} img/s "
+                                 f"({compute / step:.0%})")
+            print(f"      {label:22} " + "; ".join(cells)
+                  + (f"; the all-reduce outlasts backward from N = {stop}" if stop
+                     else "; backward hides the all-reduce throughout"))
 
 
 if __name__ == "__main__":
