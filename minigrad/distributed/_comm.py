@@ -314,8 +314,11 @@ def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
               "product": MPI.PROD}[op]
     with host_buffer(arr) as buf:
         comm.Allreduce(MPI.IN_PLACE, buf, op=mpi_op)
-        if op == "mean":
-            buf /= comm.Get_size()
+    if op == "mean":
+        if _device.is_cuda(arr):
+            arr[...] = arr / comm.Get_size()
+        else:
+            np.divide(arr, comm.Get_size(), out=arr)
     return tensor
 
 
