@@ -370,6 +370,7 @@ def test_plain_batchnorm_is_not_equivalent(ranks, case):
 def test_construction_broadcasts_rank0_state(ranks):
     r = _check(ranks, "broadcast_at_construction")
     assert r["differed_before"] and r["equal_after"], r
+    assert max(r["buffer_err"]) < 1e-12, r  # buffers re-broadcast before each training forward
 
 
 def test_no_sync_accumulates_locally_then_averages(ranks):

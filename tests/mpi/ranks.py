@@ -183,9 +183,17 @@ def check_broadcast_at_construction():
     model = conv_bn(False).double()
     model[1].running_mean.data[...] = dist.rank()  # buffers too
     before = gathered(model[0].weight.data.tolist())
-    dist.DistributedDataParallel(model)
+    ddp = dist.DistributedDataParallel(model)
     after = gathered({k: v.data.tolist() for k, v in model.state_dict().items()})
-    return {"differed_before": before[0] != before[1], "equal_after": after[0] == after[1]}
+    # buffers: rank 0's again before every training forward (broadcast_buffers=True)
+    bn = model[1]
+    bn.running_mean.data[...] = 5.0 if dist.rank() == 0 else -5.0
+    x = np.random.default_rng(dist.rank()).standard_normal((4, 2, 8, 8))
+    ddp(mg.tensor(x))
+    local_mean = model[0](mg.tensor(x)).data.mean(axis=(0, 2, 3))
+    expected = 0.9 * 5.0 + 0.1 * local_mean  # momentum 0.1 from rank 0's 5.0, this rank's batch
+    return {"differed_before": before[0] != before[1], "equal_after": after[0] == after[1],
+            "buffer_err": gathered(max_err(bn.running_mean.data, expected))}
 
 
 def check_no_sync():
