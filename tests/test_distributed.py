@@ -245,6 +245,11 @@ def test_convert_sync_batchnorm_shares_state():
     assert type(single) is nn.SyncBatchNorm
     with pytest.raises(ValueError, match="SyncBatchNorm"):
         single(mg.zeros(2, 3, 4, 4))
+    with pytest.raises(TypeError, match="SyncBatchNorm"):
+        single(mg.zeros(2, 4, 4, 4, dtype=mg.float64))  # float32 layer
+    assert single.running_mean.data.sum() == 0 and single.num_batches_tracked.item() == 0
+    with pytest.raises(ValueError, match="num_features"):
+        nn.SyncBatchNorm(0)
 
 
 def test_job_in_one_process_is_plain_training(tmp_path, capsys, monkeypatch):

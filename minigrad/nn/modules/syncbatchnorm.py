@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad.nn import functional as F
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.batchnorm import _BatchNorm
 from minigrad.nn.modules.module import Module
 from minigrad.tensor import Tensor
@@ -53,6 +54,8 @@ class SyncBatchNorm(_BatchNorm):
             shape = getattr(input, "shape", type(input).__name__)
             raise ValueError(f"SyncBatchNorm: expected input (N, C, *) with C = num_features = "
                              f"{self.num_features}, got {shape}")
+        # before anything is updated: a failed call leaves the running statistics untouched
+        V.check_input_dtype(self, input, self.weight if self.affine else self.running_mean)
         group = self._group() if self.training else None
         if group is None:
             return self._local_forward(input)
