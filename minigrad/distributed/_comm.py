@@ -16,7 +16,8 @@ What ``init()`` does besides reading the world, and why:
   train alone on the whole data. That is an error, not a warning.
 * thread cap: each process's Numba and BLAS threads are capped to cores / (processes on this
   node) unless the user set ``NUMBA_NUM_THREADS`` / ``OMP_NUM_THREADS`` (or the BLAS's own
-  variable): two ranks with two threads each on two cores ran 4-7x slower than with one each.
+  variable): two ranks with two threads each on two cores were measured 4-7x slower than
+  with one each.
 * faults: an uncaught exception on one rank calls ``MPI.COMM_WORLD.Abort`` after printing the
   traceback, so the other ranks do not wait forever in their next collective.
 """

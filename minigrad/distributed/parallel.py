@@ -7,7 +7,8 @@ every step applies the same averaged gradient. The averaging is what this module
 * buckets: gradients are copied into a few flat buffers, one dtype (and device) each, of about
   ``bucket_cap_mb`` megabytes (the first 1 MB), and each buffer is all-reduced in one call. One
   MPI call per parameter pays the latency (microseconds on one node, tens across machines) once
-  per tensor: for LeNet-5's ten tensors one flat all-reduce was measured 1.7-2x cheaper.
+  per tensor: for LeNet-5's ten tensors one flat all-reduce was 1.5-4x cheaper
+  (bench/RESULTS.md).
 * overlap: a bucket's all-reduce starts (``Iallreduce``, non-blocking) as soon as the last of its
   gradients has been accumulated, found through ``Tensor.register_post_accumulate_grad_hook``,
   while backward goes on computing the earlier layers' gradients. Buckets hold parameters in
