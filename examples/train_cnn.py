@@ -187,6 +187,9 @@ def train(args: argparse.Namespace) -> dict:
     # one process, or data parallel over MPI ranks: each rank trains on its share of every
     # global batch, the printed numbers are summed over ranks, rank 0 prints and saves
     job = Job(True if args.distributed else None)
+    if args.batch_size % job.world_size:  # every rank must run the same number of steps
+        sys.exit(f"train_cnn: --batch-size {args.batch_size} is the global batch; it must split "
+                 f"evenly over the {job.world_size} ranks (use a multiple of {job.world_size})")
     mg.manual_seed(args.seed)
     Xtr, ytr, Xte, yte = load_data(args)
     if args.epochs is not None:

@@ -459,6 +459,10 @@ def test_main_job_trains_on_two_ranks(tmp_path):
     from minigrad.nn.models import LeNet5
 
     LeNet5().load(tmp_path / "lenet5_digits.npz")  # keys without DDP's "module." prefix
+    odd = _launch([str(ROOT / "examples" / "train_cnn.py"), "--batch-size", "63",
+                   "--out-dir", str(tmp_path)], timeout=120)
+    assert odd.returncode != 0 and "multiple of 2" in odd.stderr, odd.stdout + odd.stderr
+    assert "Traceback" not in odd.stderr, odd.stderr  # a message, before any training
 
 
 def test_model_parallel_walkthrough_in_one_process(tmp_path, monkeypatch, capsys):
