@@ -96,6 +96,23 @@ def result_type(*operands: Any) -> np.dtype:
     return out
 
 
+def _pair_dtype(a: Any, b: Any) -> np.dtype:
+    """:func:`result_type` of two operands, with the common cases (two tensors of one dtype, a
+    float tensor and a Python number) decided without the general walk: the hot path of
+    arithmetic in a training step."""
+    ta, tb = type(a), type(b)
+    if ta is Tensor:
+        da = a.data.dtype
+        if tb is Tensor:
+            if da == b.data.dtype:
+                return da
+        elif (tb is float or tb is int) and da.kind == "f":
+            return da
+    elif tb is Tensor and (ta is float or ta is int) and b.data.dtype.kind == "f":
+        return b.data.dtype
+    return result_type(a, b)
+
+
 def _convert(x: Any, dt: np.dtype, op: str, graph: bool = True) -> Tensor:
     """Operand ``x`` as a Tensor of dtype ``dt``: a scalar becomes a 0-d constant (out-of-range
     ints wrap, as in PyTorch), a float tensor is cast differentiably (``graph``), others
@@ -107,7 +124,9 @@ def _convert(x: Any, dt: np.dtype, op: str, graph: bool = True) -> Tensor:
             return CastFn.apply(x, dtype=dt)
         return Tensor._make(x.data.astype(dt))
     if _is_weak(x):
-        return Tensor._make(np.asarray(x).astype(dt))
+        if dt.kind == "f":
+            return Tensor._make(np.array(x, dtype=dt))
+        return Tensor._make(np.asarray(x).astype(dt))  # ints wrap into small dtypes
     if _device.is_array(x):
         return Tensor._make(x if x.dtype == dt else x.astype(dt))
     if isinstance(x, list | tuple):
@@ -167,7 +186,7 @@ def binary(cls: type[Function], a: Any, b: Any) -> Any:
     for foreign operand types (so Python tries the reflected operator)."""
     if not (type(a) is Tensor and type(b) is Tensor and a.dtype == b.dtype):
         try:
-            dt = result_type(a, b)
+            dt = _pair_dtype(a, b)
         except TypeError:
             return NotImplemented
         if cls is DivFn and dt.kind != "f":
@@ -353,7 +372,7 @@ def pow(base: Any, exponent: Any) -> Tensor:  # noqa: A001
 def power(base: Any, exponent: Any) -> Any:
     """:func:`pow` for the ``**`` operators: NotImplemented for foreign operand types."""
     if isinstance(base, Tensor) and _is_weak(exponent):
-        dt = result_type(base, exponent)
+        dt = _pair_dtype(base, exponent)
         if isinstance(exponent, bool | np.bool_) and dt.kind != "b":
             exponent = int(exponent)
         if dt.kind in "iu" and exponent < 0:
@@ -679,7 +698,7 @@ def compare(fn: Any, name: str, a: Any, b: Any) -> Any:
     """A comparison: a bool tensor without graph, computed in the operands' promoted dtype (as
     PyTorch: ``int tensor == 0.5`` compares in float32)."""
     try:
-        dt = result_type(a, b)
+        dt = _pair_dtype(a, b)
     except TypeError:
         return NotImplemented
     a, b = _convert(a, dt, name, graph=False), _convert(b, dt, name, graph=False)
