@@ -128,6 +128,8 @@ def test_failed_op_changes_nothing():
 PROMOTION = [
     (lambda: mg.tensor([1, 2]) * 2.5, mg.float32),
     (lambda: mg.tensor([1, 2]) / mg.tensor([2, 4]), mg.float32),
+    (lambda: mg.tensor([1, 2]) / 2, mg.float32),
+    (lambda: mg.tensor([1, 2], dtype=mg.int32) / mg.tensor([2]), mg.float32),
     (lambda: mg.tensor([1, 2]) ** 2.5, mg.float32),
     (lambda: 0.7 ** mg.tensor([1, 2]), mg.float32),
     (lambda: 2 ** mg.tensor([1, 2]), mg.int64),
