@@ -41,7 +41,7 @@ RULES: dict[str, str] = {
     "Mul": "d(a*b)/da = b, d/db = a: dA = dY*b, dB = dY*a",
     "Div": "d(a/b)/da = 1/b, d/db = -a/b^2",
     "Neg": "d(-x)/dx = -1: dX = -dY",
-    "Pow": "d(a^b)/da = b*a^(b-1), d/db = a^b*log(a)",
+    "Pow": "d(a^b)/da = b*a^(b-1) (0 where b = 0), d/db = a^b*log(a) (0 where a = 0, b >= 0)",
     "PowScalar": "d(x^p)/dx = p*x^(p-1)",
     "Exp": "d(e^x)/dx = e^x: dX = dY*out",
     "Log": "d(log x)/dx = 1/x: dX = dY/x",

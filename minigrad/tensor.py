@@ -725,6 +725,10 @@ class Tensor:
     def round(self, *, decimals: int = 0) -> Tensor:
         return _math.round(self, decimals=decimals)
 
+    def __round__(self, ndigits: int | None = None) -> Tensor:
+        """``round(t)`` / ``round(t, n)``: a tensor, as in PyTorch (halves to even)."""
+        return _math.round(self, decimals=0 if ndigits is None else ndigits)
+
     def frac(self) -> Tensor:
         return _math.frac(self)
 
