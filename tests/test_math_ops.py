@@ -298,6 +298,23 @@ def test_random_constructors_follow_manual_seed(draw):
     assert not all(np.array_equal(a.ravel(), c[i * a.size:(i + 1) * a.size]) for i in range(5))
 
 
+def test_randint_overloads():
+    for call in (lambda: mg.randint(3, 9, (4,)), lambda: mg.randint(3, 9, size=(4,)),
+                 lambda: mg.randint(low=3, high=9, size=(4,)), lambda: mg.randint(3, high=9,
+                                                                                  size=(4,))):
+        mg.manual_seed(2)
+        r = call()
+        assert r.shape == (4,) and r.dtype == mg.int64
+        assert 3 <= r.numpy().min() and r.numpy().max() < 9
+    for call in (lambda: mg.randint(9, (4,)), lambda: mg.randint(9, size=(4,)),
+                 lambda: mg.randint(high=9, size=(4,))):
+        assert call().numpy().max() < 9
+    with pytest.raises(TypeError, match="randint: expected"):
+        mg.randint(1, 2, 3, (4,))
+    with pytest.raises(TypeError, match="randint: expected"):
+        mg.randint(low=1, size=(2,))
+
+
 def test_generator_argument_is_used_instead_of_the_global_one():
     a = mg.randint(0, 1000, (5,), generator=np.random.default_rng(1)).numpy()
     b = mg.randint(0, 1000, (5,), generator=np.random.default_rng(1)).numpy()

@@ -177,26 +177,28 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None,
 # ---------------------------------------------------------------------------------------------
 
 
-def randint(*args: Any, size: Any = None, generator: Any = None, dtype: Any = None,
-            device: Any = None, requires_grad: bool = False) -> Tensor:
+def randint(*args: Any, low: Any = None, high: Any = None, size: Any = None,
+            generator: Any = None, dtype: Any = None, device: Any = None,
+            requires_grad: bool = False) -> Tensor:
     """Integers drawn uniformly from [low, high): ``randint(high, size)`` or
-    ``randint(low, high, size)`` (``size`` a tuple; PyTorch's overloads). int64 by default."""
-    if size is not None:
-        args = (*args, size)
-    if len(args) == 2:
-        low, high, size = 0, args[0], args[1]
-    elif len(args) == 3:
-        low, high, size = args
-    else:
-        raise TypeError("randint: expected randint(high, size) or randint(low, high, size), "
-                        f"got {len(args)} positional arguments")
-    low, high = integer("randint", "low", low), integer("randint", "high", high)
+    ``randint(low, high, size)``, positionally or by keyword (``size`` a tuple; PyTorch's
+    overloads). int64 by default."""
+    given = {k: v for k, v in (("low", low), ("high", high), ("size", size)) if v is not None}
+    names = ["low", "high", "size"] if len(args) + len(given) == 3 else ["high", "size"]
+    free = [n for n in names if n not in given]
+    if len(args) + len(given) not in (2, 3) or len(args) > len(free) \
+            or any(n not in names for n in given):
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size), got "
+                        f"{len(args)} positional and keywords {sorted(given)}")
+    values = {"low": 0, **given, **dict(zip(free, args))}
+    low = integer("randint", "low", values["low"])
+    high = integer("randint", "high", values["high"])
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    shape = _shape_arg((size,), "randint")
+    shape = _shape_arg((values["size"],), "randint")
     dt = _dtype(dtype, np.int64)
-    values = _rng("randint", generator).integers(low, high, size=shape, dtype=np.int64)
-    return _leaf(values.astype(dt), requires_grad, device)
+    draws = _rng("randint", generator).integers(low, high, size=shape, dtype=np.int64)
+    return _leaf(draws.astype(dt), requires_grad, device)
 
 
 def _random_like(op: str, input: Any, draw: Any, dtype: Any, device: Any,
