@@ -91,6 +91,14 @@ def test_float_predicates_and_rounding_on_gpu(strict):
     for fn in (mg.isnan, mg.isinf, mg.isfinite, mg.signbit, mg.round, mg.trunc, mg.frac,
                lambda x: x.round(decimals=1), lambda x: mg.copysign(x, -1.0)):
         _same(fn, a)
+    # rounding beyond int64's range and the signs of zeros, as NumPy
+    big = np.array([1e20, -3e30, -0.4, 0.4, -0.5, 2.5, -1.5, 4503599627370497.0, -7.0])
+    for dt in (np.float32, np.float64):
+        for fn in (mg.floor, mg.ceil, mg.trunc, mg.round):
+            got = fn(mg.tensor(big.astype(dt), device="cuda")).numpy()
+            want = fn(mg.tensor(big.astype(dt))).numpy()
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
     b = np.array([[1.0, 2.0, -np.inf, 0.0], [0.5, 1.6, -2.5, 3.0]], dtype=np.float32)
     _same(lambda x, y: mg.isclose(x, y, rtol=0.1, equal_nan=True), a, b)
     x, y = mg.tensor(a, device="cuda"), mg.tensor(b, device="cuda")

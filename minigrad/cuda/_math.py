@@ -13,6 +13,9 @@ NumPy's (``math.asin(2.0)`` would raise instead of giving NaN); on a GPU they ar
 numba.cuda maps to libdevice. Semantics follow NumPy's ufuncs (and so PyTorch's): ``rint`` rounds
 halves to even, ``floor_divide`` and ``remainder`` are Python's (floor, sign of the divisor),
 ``fmod`` is C's (for floats; integer fmod is composed exactly in ``ops/bitwise.py``).
+``floor``, ``ceil``, ``trunc`` and ``rint`` compute in floating point (numba's ``math.floor``
+returns an int64, which overflows beyond 2^63; here ``fmod(a, 1)`` is exact and inf/NaN pass
+through), so this table also replaces the core table's ``floor`` and ``ceil``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def scalar_table(jit: Callable[[Callable], Any]) -> dict[Any, tuple[int, Callabl
 
     sim = is_simulator()
     m: Any = np if sim else math
-    tan, sinh, cosh, log10, floor, ceil = m.tan, m.sinh, m.cosh, m.log10, m.floor, m.ceil
+    tan, sinh, cosh, log10 = m.tan, m.sinh, m.cosh, m.log10
     log2, copysign, hypot, fmod = m.log2, m.copysign, m.hypot, m.fmod
     if sim:
         asin, acos, atan, atan2 = np.arcsin, np.arccos, np.arctan, np.arctan2
@@ -56,18 +59,39 @@ def scalar_table(jit: Callable[[Callable], Any]) -> dict[Any, tuple[int, Callabl
     erf, erfc = math.erf, math.erfc  # total functions: math's work on NumPy scalars too
     erfinv = jit(_special.erfinv_scalar)
 
+    # trunc and rint in floating point only (math.floor/ceil return int64 in numba, which
+    # overflows beyond 2^63): fmod(a, 1) is exact, and a float of magnitude >= 2^52 is an integer
+
     def trunc(a):
-        return floor(a) if a >= 0 else ceil(a)
+        if a - a != 0:  # inf or NaN
+            return a
+        return copysign(a - fmod(a, 1.0), a)
+
+    trunc_dev = jit(trunc)
+
+    def floor(a):
+        t = trunc_dev(a)
+        return t - 1.0 if t > a else t
+
+    def ceil(a):
+        t = trunc_dev(a)
+        return t + 1.0 if t < a else t
 
     def rint(a):
         # round half to even (NumPy's rint, PyTorch's round)
-        r = floor(a)
-        d = a - r
+        if a - a != 0 or abs(a) >= 4503599627370496.0:
+            return a
+        f = trunc_dev(a)
+        if f > a:
+            f = f - 1.0  # floor
+        d = a - f
         if d > 0.5:
-            return r + 1
-        if d < 0.5:
-            return r
-        return r if floor(r * 0.5) * 2 == r else r + 1
+            r = f + 1.0
+        elif d < 0.5:
+            r = f
+        else:
+            r = f if fmod(f, 2.0) == 0 else f + 1.0
+        return copysign(r, a)
 
     def remainder(a, b):
         return a % b
@@ -89,7 +113,9 @@ def scalar_table(jit: Callable[[Callable], Any]) -> dict[Any, tuple[int, Callabl
         np.log2: (1, lambda a: log2(a)),
         np.log10: (1, lambda a: log10(a)),
         np.exp2: (1, lambda a: 2.0**a),
-        np.trunc: (1, trunc),
+        np.trunc: (1, lambda a: trunc_dev(a)),
+        np.floor: (1, floor),  # float-only versions of the core table's floor and ceil
+        np.ceil: (1, ceil),
         np.rint: (1, rint),
         np.copysign: (2, lambda a, b: copysign(a, b)),
         np.hypot: (2, lambda a, b: hypot(a, b)),
