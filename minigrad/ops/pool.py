@@ -40,6 +40,11 @@ __all__ = [
     "adaptive_avg_pool2d",
     "global_avg_pool2d",
     "max_unpool2d",
+    "max_pool1d",
+    "avg_pool1d",
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool1d",
 ]
 
 Pair = tuple[int, int]
@@ -62,6 +67,24 @@ class MaxPool2dFn(Function):
         # a view, not the returned array itself: a saved *output* would come back linked to this
         # node as if it were differentiable, and the indices are integer constants
         ctx.save_for_backward(idx.view())
+        ctx.input_hw = x.shape[2:]
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, gy, _gidx):
+        (idx,) = ctx.saved_tensors
+        return PlaneScatterFn.apply(gy, idx, plane_hw=ctx.input_hw)
+
+
+class AdaptiveMaxPool2dFn(Function):
+    """x: (N, C, H, W) -> (y, indices), both (N, C, OH, OW), over adaptive windows."""
+
+    kinks = MaxPool2dFn.kinks
+
+    @staticmethod
+    def forward(ctx, x, *, output_size: Pair):
+        y, idx = K.adaptive_max_pool2d_forward(x.data, tuple(output_size))
+        ctx.save_for_backward(idx.view())  # a view: see MaxPool2dFn
         ctx.input_hw = x.shape[2:]
         return y, idx
 
@@ -202,39 +225,69 @@ def _max_pool_cuda(ctx, x, kernel: Pair, stride: Pair, padding: Pair):
 
 
 # ------------------------------------------------------------------------------------------------
-# Argument checking (before any kernel runs)
+# Argument checking (before any kernel runs). The 1-d ops run the 2-d ones on (N, C, 1, L).
 
 
-def _input(op: str, x: Any) -> tuple[Tensor, bool]:
-    """The input as (N, C, H, W) and whether it was unbatched (C, H, W)."""
+def _input(op: str, x: Any, spatial: int = 2) -> tuple[Tensor, bool]:
+    """The input as (N, C, H, W) and whether it was unbatched; a 1-d op's (N, C, L) or (C, L)
+    becomes (N, C, 1, L)."""
     x = float_tensor(op, "input", x)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
-    if 0 in x.shape[-2:] or (x.ndim == 4 and x.shape[1] == 0):
+    if x.ndim not in (spatial + 1, spatial + 2):
+        axes = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
+        raise ValueError(f"{op}: input must be {axes}, got shape {x.shape}")
+    if 0 in x.shape[-spatial:] or (x.ndim == spatial + 2 and x.shape[1] == 0):
         raise ValueError(f"{op}: input has an empty spatial or channel axis: shape {x.shape}")
-    return (x.reshape(1, *x.shape) if x.ndim == 3 else x), x.ndim == 3
+    unbatched = x.ndim == spatial + 1
+    x = x.reshape(1, *x.shape) if unbatched else x
+    return (x.reshape(x.shape[0], x.shape[1], 1, x.shape[2]) if spatial == 1 else x), unbatched
 
 
-def _windows(op: str, input: Any, kernel_size: Any, stride: Any,
+def _result(y: Tensor, spatial: int, unbatched: bool) -> Tensor:
+    """A (N, C, OH, OW) result back in the input's form: (N, C, OL) for a 1-d op, no batch axis
+    for an unbatched input."""
+    if spatial == 1:
+        y = y.reshape(y.shape[0], y.shape[1], y.shape[3])
+    return y.reshape(*y.shape[1:]) if unbatched else y
+
+
+def _pairs(spatial: int, *values: tuple[int, ...]) -> tuple[Pair, ...]:
+    """Per-axis tuples as (h, w) pairs; a 1-d op's (v,) becomes (unit, v): kernel, stride and
+    dilation 1 and padding 0 along the added height axis."""
+    if spatial == 2:
+        return values
+    return tuple((0 if i == 2 else 1, v[0]) for i, v in enumerate(values))
+
+
+def _not_supported_yet(op: str, dilation: Any, ceil_mode: Any, divisor_override: Any = None
+                       ) -> None:
+    for name, value, default in (("dilation", dilation, 1), ("ceil_mode", ceil_mode, False),
+                                 ("divisor_override", divisor_override, None)):
+        if value != default and value != (default, default) and value != (default,):
+            raise ValueError(f"{op}: {name}={value!r} is not supported yet")
+
+
+def _windows(op: str, spatial: int, input: Any, kernel_size: Any, stride: Any,
              padding: Any) -> tuple[Tensor, bool, Pair, Pair, Pair]:
-    """max_pool2d's and avg_pool2d's arguments checked: the (N, C, H, W) input, whether it was
+    """max and avg pooling's arguments checked: the (N, C, H, W) input, whether it was
     unbatched, and kernel, stride and padding pairs whose windows fit in the padded input."""
-    x, unbatched = _input(op, input)
-    k, s, p = pool_window(op, kernel_size, stride, padding)
-    h, w = x.shape[-2:]
-    oh, ow = (conv_output_size(n, kk, ss, pp) for n, kk, ss, pp in zip((h, w), k, s, p))
-    if oh < 1 or ow < 1:
+    x, unbatched = _input(op, input, spatial)
+    k, s, p = pool_window(op, kernel_size, stride, padding, n=spatial)
+    size = x.shape[4 - spatial:]
+    out = tuple(conv_output_size(n, kk, ss, pp) for n, kk, ss, pp in zip(size, k, s, p))
+    if min(out) < 1:
+        padded = tuple(n + 2 * pp for n, pp in zip(size, p))
         raise ValueError(
-            f"{op}: kernel {k} is larger than the padded input {(h + 2 * p[0], w + 2 * p[1])} "
-            f"(input shape {x.shape}, padding {p}); output would be {(oh, ow)}"
+            f"{op}: kernel {k} is larger than the padded input {padded} (input shape "
+            f"{tuple(input.shape)}, padding {p}); output would be {out}"
         )
-    return x, unbatched, k, s, p
+    return (x, unbatched, *_pairs(spatial, k, s, p))
 
 
-def _output_size(op: str, x: Tensor, output_size: Any) -> Pair:
-    """An int, or a pair whose None entries keep the input's size, as a pair of ints >= 1."""
-    size = ntuple(op, "output_size", output_size, 2, minimum=1, allow_none=True)
-    return tuple(x.shape[2 + i] if o is None else o for i, o in enumerate(size))
+def _output_size(op: str, x: Tensor, output_size: Any, spatial: int = 2) -> Pair:
+    """An int, or a tuple (None entries keep the input's size), as a pair of ints >= 1."""
+    size = ntuple(op, "output_size", output_size, spatial, minimum=1, allow_none=True)
+    size = tuple(x.shape[4 - spatial + i] if o is None else o for i, o in enumerate(size))
+    return (1, size[0]) if spatial == 1 else size
 
 
 # ------------------------------------------------------------------------------------------------
@@ -242,31 +295,71 @@ def _output_size(op: str, x: Tensor, output_size: Any) -> Pair:
 
 
 def max_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
-               padding: int | Pair = 0,
+               padding: int | Pair = 0, dilation: int | Pair = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """Max over sliding windows. input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW).
+    """Max over sliding windows, as ``torch.nn.functional.max_pool2d``.
 
-    ``stride`` defaults to ``kernel_size``; padding (at most kernel_size // 2) is never selected.
-    With ``return_indices`` also returns the int64 argmax, a flat index into each H*W plane.
+    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), ``OH = (H + 2*padding -
+    dilation*(kernel - 1) - 1) // stride + 1``. ``stride`` defaults to ``kernel_size``; padding
+    (at most kernel_size // 2) is never selected. With ``return_indices`` also returns the int64
+    argmax, a flat index into each H*W plane.
     """
-    x, unbatched, k, s, p = _windows("max_pool2d", input, kernel_size, stride, padding)
+    op = "max_pool2d"
+    _not_supported_yet(op, dilation, ceil_mode)
+    x, unbatched, k, s, p = _windows(op, 2, input, kernel_size, stride, padding)
     y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p)
-    if unbatched:
-        y, idx = y.reshape(*y.shape[1:]), idx.reshape(*idx.shape[1:])
+    y, idx = _result(y, 2, unbatched), _result(idx, 2, unbatched)
+    return (y, idx) if return_indices else y
+
+
+def max_pool1d(input: Tensor, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
+               padding: int | tuple[int] = 0, dilation: int | tuple[int] = 1,
+               ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over sliding windows of a sequence, as ``torch.nn.functional.max_pool1d``.
+
+    input: (N, C, L) or (C, L) -> (N, C, OL); options as :func:`max_pool2d`, as ints. Indices
+    are positions along L. Runs as max_pool2d on (N, C, 1, L).
+    """
+    op = "max_pool1d"
+    _not_supported_yet(op, dilation, ceil_mode)
+    x, unbatched, k, s, p = _windows(op, 1, input, kernel_size, stride, padding)
+    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p)
+    y, idx = _result(y, 1, unbatched), _result(idx, 1, unbatched)
     return (y, idx) if return_indices else y
 
 
 def avg_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
-               padding: int | Pair = 0, count_include_pad: bool = True) -> Tensor:
-    """Mean over sliding windows. input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW).
+               padding: int | Pair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over sliding windows, as ``torch.nn.functional.avg_pool2d``.
 
-    ``count_include_pad=True`` divides by the full window size (padding counts as zeros);
-    ``False`` divides by the number of input elements in the window (PyTorch semantics).
+    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW). ``count_include_pad=True`` divides by
+    the full window size (padding counts as zeros); ``False`` divides by the number of input
+    elements in the window (PyTorch semantics).
     """
-    x, unbatched, k, s, p = _windows("avg_pool2d", input, kernel_size, stride, padding)
+    op = "avg_pool2d"
+    _not_supported_yet(op, 1, ceil_mode, divisor_override)
+    x, unbatched, k, s, p = _windows(op, 2, input, kernel_size, stride, padding)
     y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p,
                           count_include_pad=bool(count_include_pad))
-    return y.reshape(*y.shape[1:]) if unbatched else y
+    return _result(y, 2, unbatched)
+
+
+def avg_pool1d(input: Tensor, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
+               padding: int | tuple[int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over sliding windows of a sequence, as ``torch.nn.functional.avg_pool1d``.
+
+    input: (N, C, L) or (C, L) -> (N, C, OL); options as :func:`avg_pool2d`, as ints. Runs as
+    avg_pool2d on (N, C, 1, L).
+    """
+    op = "avg_pool1d"
+    _not_supported_yet(op, 1, ceil_mode)
+    x, unbatched, k, s, p = _windows(op, 1, input, kernel_size, stride, padding)
+    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p,
+                          count_include_pad=bool(count_include_pad))
+    return _result(y, 1, unbatched)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
@@ -277,8 +370,42 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     """
     x, unbatched = _input("adaptive_avg_pool2d", input)
     size = _output_size("adaptive_avg_pool2d", x, output_size)
-    y = AdaptiveAvgPool2dFn.apply(x, output_size=size)
-    return y.reshape(*y.shape[1:]) if unbatched else y
+    return _result(AdaptiveAvgPool2dFn.apply(x, output_size=size), 2, unbatched)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: int | tuple[int]) -> Tensor:
+    """Average pooling of a sequence to a fixed length: (N, C, L) or (C, L) -> (N, C, OL), with
+    the windows of :func:`adaptive_avg_pool2d`."""
+    x, unbatched = _input("adaptive_avg_pool1d", input, 1)
+    size = _output_size("adaptive_avg_pool1d", x, output_size, 1)
+    return _result(AdaptiveAvgPool2dFn.apply(x, output_size=size), 1, unbatched)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None],
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling to a fixed output size, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); output cell i covers rows
+    [floor(i*H/OH), ceil((i+1)*H/OH)) and the same for columns. ``None`` in ``output_size``
+    keeps that input size. ``return_indices``: also the int64 argmax, a flat index into each
+    H*W plane (ties: the first maximum in row-major order).
+    """
+    op = "adaptive_max_pool2d"
+    x, unbatched = _input(op, input)
+    y, idx = AdaptiveMaxPool2dFn.apply(x, output_size=_output_size(op, x, output_size))
+    y, idx = _result(y, 2, unbatched), _result(idx, 2, unbatched)
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: int | tuple[int],
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling of a sequence to a fixed length: (N, C, L) or (C, L) -> (N, C, OL), windows
+    as :func:`adaptive_max_pool2d`; indices are positions along L."""
+    op = "adaptive_max_pool1d"
+    x, unbatched = _input(op, input, 1)
+    y, idx = AdaptiveMaxPool2dFn.apply(x, output_size=_output_size(op, x, output_size, 1))
+    y, idx = _result(y, 1, unbatched), _result(idx, 1, unbatched)
+    return (y, idx) if return_indices else y
 
 
 def global_avg_pool2d(input: Tensor) -> Tensor:

@@ -31,6 +31,7 @@ __all__ = [
     "avg_pool2d_backward",
     "adaptive_avg_pool2d_forward",
     "adaptive_avg_pool2d_backward",
+    "adaptive_max_pool2d_forward",
 ]
 
 
@@ -383,3 +384,16 @@ def adaptive_avg_pool2d_forward(x: np.ndarray, output_size: tuple[int, int]) -> 
 def adaptive_avg_pool2d_backward(gy: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
     """gy: (N, C, OH, OW) -> gx: (N, C, H, W)."""
     return _mean_backward(gy, input_hw, _adaptive_tables(input_hw, gy.shape[2:]))
+
+
+def adaptive_max_pool2d_forward(x: np.ndarray, output_size: tuple[int, int]
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """x: (N, C, H, W) -> y, indices: (N, C, OH, OW) over PyTorch's adaptive windows (those of
+    :func:`adaptive_window_bounds`); indices and ties as :func:`max_pool2d_forward`."""
+    n, c, h, w = x.shape
+    (h_lo, h_hi), (w_lo, w_hi) = (adaptive_window_bounds(x.shape[2 + d], output_size[d])
+                                  for d in (0, 1))
+    y = np.empty((n * c, *output_size), dtype=x.dtype)
+    idx = np.empty(y.shape, dtype=np.int64)
+    _max_pool_planes(_planes(x), h_lo, h_hi, w_lo, w_hi, y, idx)
+    return y.reshape(n, c, *output_size), idx.reshape(n, c, *output_size)
