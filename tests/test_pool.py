@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import minigrad as mg
+import minigrad.nn as nn
 from minigrad.ops import pool as F
 from minigrad.ops.kernels.cpu import pool as K
 
@@ -105,7 +106,9 @@ def test_max_pool_values_indices_and_gradient(geo, dtype, ties, seed):
     for b, ch, i, j in np.ndindex(*y.shape):
         r, q = divmod(int(ridx[b, ch, i, j]), shape[3])
         expected[b, ch, r, q] += gy[b, ch, i, j]
-    np.testing.assert_allclose(K.scatter_add_planes(gy, idx, shape[2:]), expected, rtol=1e-6)
+    # float32 sums of overlapping windows: an absolute term for sums that nearly cancel
+    np.testing.assert_allclose(K.scatter_add_planes(gy, idx, shape[2:]), expected, rtol=1e-6,
+                               atol=1e-6)
     # and the gather (the scatter's adjoint) reads the same positions
     np.testing.assert_array_equal(K.gather_planes(x, idx), y)
 
@@ -284,3 +287,128 @@ def test_matches_torch():
     _, idx = F.max_pool2d(mg.tensor(v), 3, 2, 1, return_indices=True)
     _, idx_t = tf.max_pool2d(torch.tensor(v), 3, 2, 1, return_indices=True)
     np.testing.assert_array_equal(idx.numpy(), idx_t.numpy())
+
+
+# -- 1-d pooling and adaptive max pooling -----------------------------------------------------
+
+
+def _vs_torch(ours, theirs, x, tol=1e-10):
+    """Forward (and indices, when both return them) and the input gradient, float64."""
+    torch = pytest.importorskip("torch")
+    xm = mg.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    y, yt = ours(xm), theirs(xt)
+    if isinstance(yt, tuple):
+        np.testing.assert_array_equal(y[1].numpy(), yt[1].numpy())
+        y, yt = y[0], yt[0]
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=tol, atol=tol)
+    gy = np.random.default_rng(7).standard_normal(y.shape)
+    (y * mg.tensor(gy)).sum().backward()
+    (yt * torch.tensor(gy)).sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=tol, atol=tol)
+
+
+def _distinct_values(shape, seed):
+    """A permutation of spaced values: no two equal, so no ties in any window."""
+    rng = np.random.default_rng(seed)
+    return (rng.permutation(int(np.prod(shape))) * 0.25 - 3.0).reshape(shape)
+
+
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(1, 9),
+       st.booleans(), st.booleans(), st.integers(0, 99))
+def test_pool1d_matches_torch(k, s, p, length, batched, count_include_pad, seed):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    p = min(p, k // 2)
+    assume(length + 2 * p >= k)
+    shape = (2, 3, length) if batched else (3, length)
+    x = _distinct_values(shape, seed)
+    _vs_torch(lambda t: F.max_pool1d(t, k, s, p, return_indices=True),
+              lambda t: tf.max_pool1d(t, k, s, p, return_indices=True), x)
+    _vs_torch(lambda t: F.avg_pool1d(t, k, s, p, count_include_pad=count_include_pad),
+              lambda t: tf.avg_pool1d(t, k, s, p, count_include_pad=count_include_pad), x)
+
+
+@given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 9), st.integers(1, 9),
+       st.booleans(), st.integers(0, 99))
+def test_adaptive_pools_match_torch(h, w, oh, ow, batched, seed):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    x = _distinct_values((2, 3, h, w) if batched else (3, h, w), seed)
+    _vs_torch(lambda t: F.adaptive_max_pool2d(t, (oh, ow), return_indices=True),
+              lambda t: tf.adaptive_max_pool2d(t, (oh, ow), return_indices=True), x)
+    _vs_torch(lambda t: F.adaptive_max_pool2d(t, (None, ow)),
+              lambda t: tf.adaptive_max_pool2d(t, (None, ow)), x)
+    x1 = x[..., 0, :]
+    _vs_torch(lambda t: F.adaptive_max_pool1d(t, ow, return_indices=True),
+              lambda t: tf.adaptive_max_pool1d(t, ow, return_indices=True), x1)
+    _vs_torch(lambda t: F.adaptive_avg_pool1d(t, ow), lambda t: tf.adaptive_avg_pool1d(t, ow),
+              x1)
+
+
+def test_adaptive_max_pool_kernel_against_loops_with_ties_and_nan():
+    x = _data((2, 3, 7, 5), np.float64, 1, ties=True)
+    x[0, 0, 3, 2] = np.nan
+    y, idx = K.adaptive_max_pool2d_forward(x, (3, 4))
+    for b, ch, i, j in np.ndindex(*y.shape):
+        r0, r1 = (i * 7) // 3, -((-(i + 1) * 7) // 3)
+        c0, c1 = (j * 5) // 4, -((-(j + 1) * 5) // 4)
+        win = x[b, ch, r0:r1, c0:c1]
+        flat = [(v, r * 5 + c) for r, row in zip(range(r0, r1), win)
+                for c, v in zip(range(c0, c1), row)]
+        nans = [at for v, at in flat if v != v]
+        # the first NaN wins, else the first maximum in row-major order
+        at = nans[0] if nans else max(flat, key=lambda t: (t[0], -t[1]))[1]
+        assert idx[b, ch, i, j] == at
+        np.testing.assert_array_equal(y[b, ch, i, j], x[b, ch].flat[at])
+
+
+def test_pool1d_modules_match_torch():
+    torch = pytest.importorskip("torch")
+    x = _distinct_values((2, 3, 10), 0)
+    pairs = [(nn.MaxPool1d(3, 2, 1), torch.nn.MaxPool1d(3, 2, 1)),
+             (nn.MaxPool1d(2, return_indices=True), torch.nn.MaxPool1d(2, return_indices=True)),
+             (nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+              torch.nn.AvgPool1d(3, 2, 1, count_include_pad=False)),
+             (nn.AdaptiveAvgPool1d(4), torch.nn.AdaptiveAvgPool1d(4)),
+             (nn.AdaptiveMaxPool1d(4, return_indices=True),
+              torch.nn.AdaptiveMaxPool1d(4, return_indices=True))]
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
+        _vs_torch(ours, theirs, x)
+    x2 = _distinct_values((2, 3, 7, 6), 1)
+    for ours, theirs in [(nn.AdaptiveMaxPool2d((3, None)), torch.nn.AdaptiveMaxPool2d((3, None))),
+                         (nn.AdaptiveMaxPool2d(2, True), torch.nn.AdaptiveMaxPool2d(2, True)),
+                         (nn.MaxPool2d(3, 2, 1), torch.nn.MaxPool2d(3, 2, 1)),
+                         (nn.AvgPool2d(3, 2, 1), torch.nn.AvgPool2d(3, 2, 1))]:
+        assert repr(ours) == repr(theirs)
+        _vs_torch(ours, theirs, x2)
+
+
+X1 = mg.tensor(np.zeros((1, 2, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: F.max_pool1d(X, 2), ValueError, ["max_pool1d", "(N, C, L)", "(1, 2, 4, 4)"]),
+    (lambda: F.avg_pool1d(mg.tensor(np.zeros(4)), 2), ValueError, ["avg_pool1d", "(4,)"]),
+    (lambda: F.max_pool1d(X1, 5), ValueError, ["max_pool1d", "larger than the padded input"]),
+    (lambda: F.max_pool1d(X1, (2, 2)), ValueError, ["max_pool1d", "kernel_size"]),
+    (lambda: F.avg_pool1d(X1, 3, padding=2), ValueError, ["avg_pool1d", "at most half"]),
+    (lambda: F.adaptive_max_pool2d(X, 0), ValueError, ["adaptive_max_pool2d", "output_size"]),
+    (lambda: F.adaptive_max_pool2d(mg.tensor(np.zeros((2, 4))), 2), ValueError,
+     ["adaptive_max_pool2d", "(2, 4)"]),
+    (lambda: F.adaptive_max_pool1d(X1, (2, 2)), ValueError, ["adaptive_max_pool1d",
+                                                             "output_size"]),
+    (lambda: F.adaptive_avg_pool1d(X, 2), ValueError, ["adaptive_avg_pool1d", "(1, 2, 4, 4)"]),
+    (lambda: nn.MaxPool1d(0), ValueError, ["MaxPool1d", "kernel_size"]),
+    (lambda: nn.MaxPool1d(2, dilation=0), ValueError, ["MaxPool1d", "dilation"]),
+    (lambda: nn.AvgPool1d(3, padding=2), ValueError, ["AvgPool1d", "at most half"]),
+    (lambda: nn.AdaptiveMaxPool2d(0), ValueError, ["AdaptiveMaxPool2d", "output_size"]),
+    (lambda: nn.AdaptiveAvgPool1d((2, 2)), ValueError, ["AdaptiveAvgPool1d", "output_size"]),
+])
+def test_1d_and_adaptive_bad_input(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))

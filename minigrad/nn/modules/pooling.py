@@ -120,6 +120,11 @@ class AvgPool1d(_PoolNd):
     def __init__(self, kernel_size: int | tuple[int], stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True) -> None:
         super().__init__(kernel_size, stride, padding)
+        # kept as 1-tuples, as PyTorch's AvgPool1d (and its repr) does
+        self.kernel_size, self.stride, self.padding = (
+            ntuple("AvgPool1d", name, v, 1)
+            for name, v in (("kernel_size", kernel_size), ("stride", self.stride),
+                            ("padding", padding)))
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
 
