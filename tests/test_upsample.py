@@ -113,6 +113,21 @@ def test_scale_factor_coordinates_are_not_recomputed_by_default():
     assert recomputed[1] == pytest.approx(0.4375)
 
 
+def test_an_axis_whose_size_does_not_change():
+    """7 * 1.1 = 7.7 -> 7 outputs: the linear modes copy such an axis (PyTorch's special case),
+    but nearest still reads floor(o / 1.1), which repeats pixel 0 and drops pixel 6."""
+    x = np.arange(7.0).reshape(1, 1, 7) + 1
+    lin = F.interpolate(mg.tensor(x), scale_factor=1.1, mode="linear").numpy().ravel()
+    np.testing.assert_array_equal(lin, x.ravel())
+    near = F.interpolate(mg.tensor(x), scale_factor=1.1, mode="nearest").numpy().ravel()
+    np.testing.assert_array_equal(near, [1, 1, 2, 3, 4, 5, 6])
+    torch = pytest.importorskip("torch")
+    for mode in ("linear", "nearest", "nearest-exact"):
+        want = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.1, mode=mode)
+        got = F.interpolate(mg.tensor(x), scale_factor=1.1, mode=mode)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_taps_tables():
     t = linear_taps(4, 8, None, False)  # x2 upsampling, half-pixel centres
     np.testing.assert_array_equal(t.i0, [0, 0, 0, 1, 1, 2, 2, 3])
