@@ -5,8 +5,9 @@ Every kernel activation is two Functions that close over each other:
 * ``Activation``: ``y = f(x)`` by the map kernel; its backward is ``ActivationGrad``.
 * ``ActivationGrad``: ``gx = g * f'(x)`` by the fused grad kernel (one pass, no temporaries). Its
   backward is written with Tensor ops: d/dg = ``ActivationGrad(gg, x)`` and
-  d/dx = ``gg * g * f''(x)``, where ``f''`` (the ``_SECOND`` table) is built from Tensor ops and
-  ``Activation`` itself, so ``create_graph=True`` works to any order.
+  d/dx = ``gg * g * f''(x)``, where ``f''`` (``d2`` in ``kernels/scalar.py``, beside f and f') is
+  evaluated on Tensors built from Tensor ops and ``Activation`` itself, so ``create_graph=True``
+  works to any order.
 * sigmoid and tanh instead use ``ActivationOutputGrad``: ``g * f'`` written in terms of the
   output y (y(1-y), 1-y^2), as PyTorch does; its backward is again Tensor ops.
 
@@ -18,13 +19,14 @@ accepted for signature compatibility and ignored: results are always new tensors
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 
 from minigrad._device import is_cuda
 from minigrad.autograd import Function
 from minigrad.ops.kernels.cpu import activation as K
+from minigrad.ops.kernels.scalar import ACTIVATIONS, FROM_OUTPUT
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
 
@@ -69,7 +71,7 @@ class Activation(Function):
             return _forward_cuda(ctx, x, name, a, b)
         y = K.forward(name, x.data, a, b)
         # sigmoid and tanh differentiate from their output (no second exp in the backward)
-        ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
+        ctx.save_for_backward(y if name in FROM_OUTPUT else x)
         ctx.params = (name, a, b)
         return y
 
@@ -77,7 +79,7 @@ class Activation(Function):
     def backward(ctx, g):
         (saved,) = ctx.saved_tensors
         name, a, b = ctx.params
-        if name in K.FROM_OUTPUT:
+        if name in FROM_OUTPUT:
             return ActivationOutputGrad.apply(g, saved, name=name)
         return ActivationGrad.apply(g, saved, name=name, a=a, b=b)
 
@@ -104,13 +106,12 @@ class ActivationOutputGrad(Function):
         dg = ActivationOutputGrad.apply(gg, y, name=ctx.name) if need_g else None
         dy = None
         if need_y:
-            d2 = (1 - 2 * y) if ctx.name == "sigmoid" else (-2 * y)  # d/dy of y(1-y), 1-y^2
-            dy = gg * g * d2
+            dy = gg * g * ACTIVATIONS[ctx.name].d2_output(y, _TENSOR_OPS)
         return dg, dy
 
 
 class ActivationGrad(Function):
-    """``gx = g * f'(x)`` in one kernel pass; differentiable again through ``_SECOND``."""
+    """``gx = g * f'(x)`` in one kernel pass; differentiable again through f'' (Tensor ops)."""
 
     @staticmethod
     def forward(ctx, g, x, *, name, a=0.0, b=0.0):
@@ -126,8 +127,8 @@ class ActivationGrad(Function):
         name, a, b = ctx.params
         need_g, need_x = ctx.needs_input_grad
         dg = ActivationGrad.apply(gg, x, name=name, a=a, b=b) if need_g else None
-        second = _SECOND[name]
-        dx = gg * g * second(x, a, b) if (need_x and second is not None) else None
+        d2 = ACTIVATIONS[name].d2
+        dx = gg * g * d2(x, a, b, _TENSOR_OPS) if (need_x and d2 is not None) else None
         return dg, dx
 
 
@@ -143,7 +144,7 @@ def _cuda(fn: str, *args):
 def _forward_cuda(ctx, x, name, a, b):
     """Activation.forward on the GPU (same saved state as the CPU path)."""
     y = _cuda("forward", name, x.data, a, b)
-    ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
+    ctx.save_for_backward(y if name in FROM_OUTPUT else x)
     ctx.params = (name, a, b)
     return y
 
@@ -152,57 +153,15 @@ def _apply(op: str, name: str, x: Tensor, a: float = 0.0, b: float = 0.0) -> Ten
     return Activation.apply(_check_float(op, x), name=name, a=float(a), b=float(b))
 
 
-# -- second derivatives as Tensor expressions (None: zero away from the kinks) ------------------
-
-
-def _const(mask: np.ndarray, like: Tensor) -> Tensor:
-    return Tensor._make(mask.astype(like.dtype))
-
-
-def _sigmoid_t(x: Tensor) -> Tensor:
-    return Activation.apply(x, name="sigmoid", a=0.0, b=0.0)
-
-
-def _d2_silu(x, a, b):
-    s = _sigmoid_t(x)
-    return s * (1 - s) * (2 + x * (1 - 2 * s))
-
-
-def _d2_gelu(x, a, b):
-    # gelu'' = phi(x) (2 - x^2) with phi the standard normal density
-    return (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi)) * (2 - x * x)
-
-
-def _d2_gelu_tanh(x, a, b):
-    k, c = math.sqrt(2 / math.pi), 0.044715
-    t = Activation.apply(k * (x + c * x * x * x), name="tanh", a=0.0, b=0.0)
-    du = k * (1 + 3 * c * x * x)
-    d2u = 6 * k * c * x
-    return (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du))
-
-
-def _d2_elu(x, a, b):
-    # elu = b*x for x > 0, b*a*(e^x - 1) otherwise
-    return _const(x.data <= 0, x) * (b * a) * x.exp()
-
-
-def _d2_softplus(x, a, b):
-    s = _sigmoid_t(a * x)
-    return _const(a * x.data <= b, x) * a * s * (1 - s)
-
-
-_SECOND: dict[str, Callable[[Tensor, float, float], Tensor] | None] = {
-    "relu": None,
-    "leaky_relu": None,
-    "hardtanh": None,
-    "elu": _d2_elu,
-    "sigmoid": None,  # differentiated from the output: ActivationOutputGrad
-    "tanh": None,
-    "silu": _d2_silu,
-    "gelu": _d2_gelu,
-    "gelu_tanh": _d2_gelu_tanh,
-    "softplus": _d2_softplus,
-}
+# The namespace the second derivatives of kernels/scalar.py are written over, on Tensors: Tensor
+# ops and the activation kernels themselves, so f'' is differentiable again; ``le(u, c)`` is the
+# constant mask u <= c (no gradient through a comparison).
+_TENSOR_OPS = SimpleNamespace(
+    exp=lambda x: x.exp(),
+    sigmoid=lambda x: Activation.apply(x, name="sigmoid", a=0.0, b=0.0),
+    tanh=lambda x: Activation.apply(x, name="tanh", a=0.0, b=0.0),
+    le=lambda u, c: Tensor._make((u.data <= c).astype(u.dtype)),
+)
 
 
 # -- public functions --------------------------------------------------------------------------

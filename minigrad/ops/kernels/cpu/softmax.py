@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
-from minigrad.ops.kernels.cpu.activation import exp_nonpos
+from minigrad.ops.kernels.cpu.f32math import exp_nonpos
 
 __all__ = [
     "softmax_forward",
