@@ -118,7 +118,7 @@ def _load_impls() -> None:
 
 
 def _cuda() -> Any:
-    from minigrad.cuda import require
+    from minigrad.cuda._runtime import require
 
     return require("CudaArray")
 

@@ -27,109 +27,106 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import FLOATS, launch, load_cuda
-
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+from minigrad.cuda._launch import dummy
+from minigrad.cuda._runtime import launch, load_cuda, sim
+from minigrad.ops.kernels.cuda._common import FLOATS
 
 __all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step"]
 
 THREADS = 256
 
 
+# numba.cuda, the square root and the device function the kernels call, bound by _kernels()
+cuda: Any = None
+sqrt: Any = None
+grad_of: Any = None
+
+
+def _grad_of(g, p, i, maximize, use_wd, wd):
+    """(gradient, parameter) of element i: the gradient negated for ``maximize``, plus the L2
+    weight decay ``wd * p`` when ``use_wd``."""
+    gi = g[i]
+    if maximize:
+        gi = -gi
+    pi = p[i]
+    if use_wd:
+        gi = gi + wd * pi
+    return gi, pi
+
+
+def _sgd(p, g, buf, n, lr, momentum, damp1, wd, use_wd, use_momentum, nesterov, maximize, first):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        d, pi = grad_of(g, p, i, maximize, use_wd, wd)
+        if use_momentum:
+            if first:
+                b = d
+            else:
+                b = buf[i] * momentum + damp1 * d
+            buf[i] = b
+            if nesterov:
+                d = d + momentum * b
+            else:
+                d = b
+        p[i] = pi - lr * d
+
+
+def _adam(p, g, m, v, vmax, n, lr, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_size, wd, decay,
+          l2_wd, decoupled_wd, amsgrad, maximize):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        gi, pi = grad_of(g, p, i, maximize, l2_wd, wd)
+        if decoupled_wd:  # AdamW
+            pi = pi * decay
+        mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the CPU code
+        vi = v[i] * b2 + (gi * gi) * one_m_b2
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            w = vmax[i]
+            if vi > w or vi != vi:
+                w = vi
+            vmax[i] = w
+            vi = w
+        denom = sqrt(vi) / bc2_sqrt + eps
+        p[i] = pi - (mi / denom) * step_size
+
+
+def _rmsprop(p, g, s, a, buf, n, lr, alpha, one_m_alpha, eps, momentum, wd, use_wd, centered,
+             use_momentum, maximize):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        gi, pi = grad_of(g, p, i, maximize, use_wd, wd)
+        si = s[i] * alpha + (gi * gi) * one_m_alpha
+        s[i] = si
+        if centered:
+            ai = a[i] + (gi - a[i]) * one_m_alpha
+            a[i] = ai
+            avg = sqrt(si - ai * ai) + eps
+        else:
+            avg = sqrt(si) + eps
+        if use_momentum:
+            b = buf[i] * momentum + gi / avg
+            buf[i] = b
+            p[i] = pi - lr * b
+        else:
+            p[i] = pi - (gi / avg) * lr
+
+
+def _adagrad(p, g, s, n, clr, eps, wd, use_wd, maximize):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        gi, pi = grad_of(g, p, i, maximize, use_wd, wd)
+        si = s[i] + gi * gi
+        s[i] = si
+        p[i] = pi - (gi / (sqrt(si) + eps)) * clr
+
+
 @functools.cache
 def _kernels() -> dict[str, Any]:
-    global cuda
+    """The kernels above compiled for numba.cuda; numba specialises each per dtype."""
+    global cuda, sqrt, grad_of
     cuda = load_cuda()
-    from minigrad.cuda._launch import _sim
-
-    sqrt = np.sqrt if _sim() else math.sqrt
-
-    @cuda.jit
-    def sgd(p, g, buf, n, lr, momentum, damp1, wd, use_wd, use_momentum, nesterov, maximize,
-            first):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            d = g[i]
-            if maximize:
-                d = -d
-            if use_wd:
-                d = d + wd * p[i]
-            if use_momentum:
-                if first:
-                    b = d
-                else:
-                    b = buf[i] * momentum + damp1 * d
-                buf[i] = b
-                if nesterov:
-                    d = d + momentum * b
-                else:
-                    d = b
-            p[i] = p[i] - lr * d
-
-    @cuda.jit
-    def adam(p, g, m, v, vmax, n, lr, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_size, wd,
-             decay, use_wd, decoupled, amsgrad, maximize):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            gi = g[i]
-            if maximize:
-                gi = -gi
-            pi = p[i]
-            if use_wd:
-                if decoupled:
-                    pi = pi * decay
-                else:
-                    gi = gi + wd * pi
-            mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the CPU code
-            vi = v[i] * b2 + (gi * gi) * one_m_b2
-            m[i] = mi
-            v[i] = vi
-            if amsgrad:
-                w = vmax[i]
-                if vi > w or vi != vi:
-                    w = vi
-                vmax[i] = w
-                vi = w
-            denom = sqrt(vi) / bc2_sqrt + eps
-            p[i] = pi - (mi / denom) * step_size
-
-    @cuda.jit
-    def rmsprop(p, g, s, a, buf, n, lr, alpha, one_m_alpha, eps, momentum, wd, use_wd,
-                centered, use_momentum, maximize):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            gi = g[i]
-            if maximize:
-                gi = -gi
-            pi = p[i]
-            if use_wd:
-                gi = gi + wd * pi
-            si = s[i] * alpha + (gi * gi) * one_m_alpha
-            s[i] = si
-            if centered:
-                ai = a[i] + (gi - a[i]) * one_m_alpha
-                a[i] = ai
-                avg = sqrt(si - ai * ai) + eps
-            else:
-                avg = sqrt(si) + eps
-            if use_momentum:
-                b = buf[i] * momentum + gi / avg
-                buf[i] = b
-                p[i] = pi - lr * b
-            else:
-                p[i] = pi - (gi / avg) * lr
-
-    @cuda.jit
-    def adagrad(p, g, s, n, clr, eps, wd, use_wd, maximize):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            gi = g[i]
-            if maximize:
-                gi = -gi
-            pi = p[i]
-            if use_wd:
-                gi = gi + wd * pi
-            si = s[i] + gi * gi
-            s[i] = si
-            p[i] = pi - (gi / (sqrt(si) + eps)) * clr
-
-    return {"sgd": sgd, "adam": adam, "rmsprop": rmsprop, "adagrad": adagrad}
+    sqrt = np.sqrt if sim() else math.sqrt
+    grad_of = cuda.jit(device=True)(_grad_of)
+    return {"sgd": cuda.jit(_sgd), "adam": cuda.jit(_adam), "rmsprop": cuda.jit(_rmsprop),
+            "adagrad": cuda.jit(_adagrad)}
 
 
 def _check(op: str, p: Any, *others: Any) -> tuple[np.dtype, Any]:
@@ -146,8 +143,6 @@ def _check(op: str, p: Any, *others: Any) -> tuple[np.dtype, Any]:
 def _buf(a: Any, dt: np.dtype) -> Any:
     """A CudaArray's flat buffer, or a 1-element stand-in for a state the options do not use."""
     if a is None:
-        from minigrad.cuda._launch import dummy
-
         return dummy(dt)
     return a._buf
 
@@ -181,8 +176,8 @@ def adam_step(p: Any, g: Any, m: Any, v: Any, vmax: Any, *, step: int, lr: float
     _kernels()["adam"][blocks, threads](
         p._buf, g._buf, m._buf, v._buf, _buf(vmax, dt), n, ft(lr), ft(1 - b1), ft(b2),
         ft(1 - b2), ft(eps), ft(math.sqrt(1 - b2**step)), ft(lr / (1 - b1**step)),
-        ft(weight_decay), ft(1 - lr * weight_decay), int(weight_decay != 0),
-        int(bool(decoupled)), int(bool(amsgrad)), int(bool(maximize)))
+        ft(weight_decay), ft(1 - lr * weight_decay), int(weight_decay != 0 and not decoupled),
+        int(weight_decay != 0 and bool(decoupled)), int(bool(amsgrad)), int(bool(maximize)))
 
 
 def rmsprop_step(p: Any, g: Any, s: Any, a: Any, buf: Any, *, lr: float, alpha: float,
