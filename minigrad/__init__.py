@@ -7,22 +7,9 @@
     tensor([2., 4., 6.])
 """
 
-import os as _os
-
-# Numba's threading layer, unless NUMBA_THREADING_LAYER chooses one: TBB where the `tbb` package
-# is installed (a dependency on x86-64 Linux and Windows), else workqueue, never OpenMP first.
-# Measured on 2 cores: launching a parallel kernel took 1.5 us under TBB, 2 us under OpenMP and
-# 150 us under workqueue (its threads sleep between kernels), so with workqueue a 4M-element relu
-# paid 10% in launches and a (256, 1000) softmax gained nothing from its second thread. OpenMP's
-# threads keep spinning after a kernel and fight OpenBLAS's (the conv GEMMs) for the cores: the
-# LeNet-5 main job took 11-13 s under OpenMP, 3.5 s under workqueue or TBB. TBB is also the layer
-# Numba calls thread- and fork-safe (workqueue aborts on kernels launched from two threads).
-if "NUMBA_THREADING_LAYER" not in _os.environ:
-    import numba as _numba
-
-    _numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
-
-
+# _threading comes first: importing it makes TBB loadable and sets Numba's threading-layer
+# priority before any kernel can run (see that module for why).
+import minigrad._threading  # noqa: F401
 from minigrad import autograd, cuda, data, nn, optim, random, testing, viz
 from minigrad._device import device
 from minigrad.autograd import (

@@ -36,6 +36,7 @@ __all__ = [
     "is_grad_enabled",
     "backward",
     "grad",
+    "RemovableHandle",
 ]
 
 _state = threading.local()
@@ -160,6 +161,7 @@ class Function:
     """
 
     # Set by apply() on recorded nodes.
+    _hooks: dict[int, dict[int, Callable]] | None = None  # output index -> its tensor's hooks
     inputs: tuple[Any, ...] | None
     kwargs: dict[str, Any]
     needs_input_grad: tuple[bool, ...]
@@ -371,6 +373,204 @@ def _accumulate(old: Tensor | None, new: Tensor) -> Tensor:
     return new if old is None else old + new
 
 
+# ---------------------------------------------------------------------------------------------
+# Gradient hooks
+# ---------------------------------------------------------------------------------------------
+
+
+class RemovableHandle:
+    """What ``register_hook``-style methods return: ``remove()`` unregisters the hook; as a
+    context manager (``with t.register_hook(f): ...``) it removes the hook on exit."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Callable]) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class _LeafHooks:
+    """A leaf's hooks: ``pre`` run on its gradient before accumulation, ``post`` after."""
+
+    __slots__ = ("pre", "post")
+
+    def __init__(self) -> None:
+        self.pre: dict[int, Callable] = {}
+        self.post: dict[int, Callable] = {}
+
+
+def _add_hook(hooks: dict[int, Callable], fn: Callable) -> RemovableHandle:
+    if not callable(fn):
+        raise TypeError(f"register_hook: expected a callable, got {type(fn).__name__}")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle
+
+
+def register_hook(t: Tensor, fn: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+    """``Tensor.register_hook``: ``fn(grad)`` runs each time the gradient w.r.t. ``t`` is
+    computed (for a leaf, before it is accumulated into ``.grad``); a returned Tensor replaces
+    the gradient. Hooks run in registration order, each on the previous one's result."""
+    if not t._requires_grad:
+        raise RuntimeError(
+            f"register_hook: cannot register a hook on a tensor of shape {t.shape} that does not "
+            "require grad"
+        )
+    if t._node is None:
+        if t._hooks is None:
+            t._hooks = _LeafHooks()
+        return _add_hook(t._hooks.pre, fn)
+    node = t._node
+    if node._hooks is None:
+        node._hooks = {}
+    return _add_hook(node._hooks.setdefault(t._out_index, {}), fn)
+
+
+def register_post_accumulate_grad_hook(t: Tensor, fn: Callable[[Tensor], None]) -> RemovableHandle:
+    """``Tensor.register_post_accumulate_grad_hook``: ``fn(t)`` runs after ``backward()`` has
+    accumulated ``t``'s gradient into ``t.grad`` (leaves only; not run by :func:`grad`)."""
+    if t._node is not None:
+        raise RuntimeError(
+            "register_post_accumulate_grad_hook: post-accumulate-grad hooks can only be "
+            f"registered on leaf tensors; this tensor of shape {t.shape} was made by "
+            f"{type(t._node).__name__}"
+        )
+    if not t._requires_grad:
+        raise RuntimeError(
+            "register_post_accumulate_grad_hook: cannot register a hook on a tensor of shape "
+            f"{t.shape} that does not require grad"
+        )
+    if t._hooks is None:
+        t._hooks = _LeafHooks()
+    return _add_hook(t._hooks.post, fn)
+
+
+def _run_hooks(hooks: dict[int, Callable], g: Tensor) -> Tensor:
+    """Pass ``g`` through ``hooks`` in registration order; a hook returning a Tensor replaces it."""
+    from minigrad.tensor import Tensor
+
+    for fn in list(hooks.values()):
+        out = fn(g)
+        if out is None:
+            continue
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"hook {name!r} returned {type(out).__name__}; a gradient hook "
+                            "returns a Tensor or None")
+        if out.shape != g.shape or out.dtype != g.dtype or out.device != g.device:
+            raise RuntimeError(
+                f"hook {name!r} changed the gradient from {g.shape} {g.dtype} on {g.device} to "
+                f"{out.shape} {out.dtype} on {out.device}; a hook must keep shape, dtype and "
+                "device"
+            )
+        g = out
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# The backward loop
+# ---------------------------------------------------------------------------------------------
+
+
+class _Plan:
+    """What one backward pass visits: ``order`` (nodes, each after all that consume its outputs),
+    ``runs`` (ids of nodes whose backward is called: all of them, or in :func:`grad` those on a
+    path to a wanted input), ``uses`` (per leaf id, how many running edges feed it) and, for
+    :func:`grad`, the wanted leaves and node outputs."""
+
+    def __init__(self, roots: Sequence[Tensor], capture: Sequence[Tensor] | None) -> None:
+        order = _topo_order([r._node for r in roots if r._node is not None])
+        self.want_leaf = self.want_out = None
+        if capture is None:
+            self.order = order
+            self.runs = {id(n) for n in order}
+        else:
+            self.want_leaf = {id(t) for t in capture if t._node is None}
+            self.want_out = {(id(t._node), t._out_index) for t in capture if t._node is not None}
+            self.runs = set()
+            for node in reversed(order):  # a node's inputs' nodes come first
+                if any(self._wanted(e) for e in node._edges):
+                    self.runs.add(id(node))
+            self.order = [n for n in order if id(n) in self.runs
+                          or any((id(n), i) in self.want_out for i in range(len(n._out_meta)))]
+        self.uses: dict[int, int] = {}
+        for node in order:
+            if id(node) in self.runs:
+                for e in node._edges:
+                    if e is not None and not isinstance(e, tuple) and self.wants_leaf(e):
+                        self.uses[id(e)] = self.uses.get(id(e), 0) + 1
+
+    def _wanted(self, edge: Any) -> bool:
+        if edge is None:
+            return False
+        if isinstance(edge, tuple):
+            return id(edge[0]) in self.runs or (id(edge[0]), edge[1]) in self.want_out
+        return id(edge) in self.want_leaf
+
+    def wants_leaf(self, leaf: Tensor) -> bool:
+        return self.want_leaf is None or id(leaf) in self.want_leaf
+
+
+def _accumulate_leaf(leaf: Tensor, g: Tensor, exclusive: bool, create_graph: bool,
+                     captured: dict[int, Tensor] | None) -> None:
+    """Deliver a leaf's complete gradient: its hooks, then ``.grad`` (or the :func:`grad`
+    result), then its post-accumulate hooks.
+
+    The take-over rule: the first gradient becomes ``.grad`` without a copy only when this pass
+    made it for this leaf alone (``exclusive``: not an incoming gradient passed through, not
+    handed to two inputs, not a hook's result) and nothing else holds its array
+    (:func:`_unshared`), as PyTorch's AccumulateGrad steals such gradients; otherwise it is
+    copied, so no ``.grad`` ever aliases another tensor."""
+    from minigrad.tensor import Tensor
+
+    hooks = leaf._hooks
+    if hooks is not None and hooks.pre:
+        h = _run_hooks(hooks.pre, g)
+        exclusive, g = exclusive and h is g, h
+    if captured is not None:
+        captured[id(leaf)] = g
+        return
+    if leaf.grad is None and not create_graph and not (exclusive and _unshared(g)):
+        g = Tensor._make(g.data.copy())
+    leaf.grad = _accumulate(leaf.grad, g)
+    if hooks is not None:
+        for fn in list(hooks.post.values()):
+            fn(leaf)
+
+
+def _output_grads(node: Function, slots: list[Any], captured: dict[Any, Tensor] | None,
+                  create_graph: bool) -> tuple[Tensor, ...]:
+    """The gradients w.r.t. ``node``'s outputs, once complete: through the tensors' hooks, into
+    retained ``.grad``/captured results, and zeros for outputs no gradient reached."""
+    from minigrad.tensor import Tensor
+
+    gouts = []
+    for i, (g, meta) in enumerate(zip(slots, node._out_meta)):
+        if g is None:
+            gouts.append(_zeros(*meta))
+            continue
+        if node._hooks is not None and node._hooks.get(i):
+            g = _run_hooks(node._hooks[i], g)
+        if captured is None:
+            t = node._outputs[i]()
+            if t is not None and t._retains_grad:
+                t.grad = _accumulate(t.grad, g if create_graph else Tensor._make(g.data.copy()))
+        elif (id(node), i) in captured:
+            captured[(id(node), i)] = g
+        gouts.append(g)
+    return tuple(gouts)
+
+
 def _run(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -383,95 +583,88 @@ def _run(
 
     With ``capture`` (``grad()``), returns the gradients of those tensors and leaves every
     ``.grad`` untouched; otherwise accumulates into leaves' ``.grad`` (and retained non-leaves).
+    Gradients are summed per node output and per leaf; a leaf's hooks and accumulation run once,
+    as soon as the last node feeding it has run.
     """
-    from minigrad.tensor import Tensor
-
+    plan = _Plan(roots, capture)
     pending: dict[int, list[Any]] = {}  # id(node) -> per-output gradient sums
-    leaf_grads: dict[int, Tensor] = {}  # id(leaf) -> gradient (capture mode)
-    want_leaf = {id(t) for t in capture if t._node is None} if capture is not None else None
-    want_out: dict[tuple[int, int], Tensor | None] = {}
+    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, gradient sum, exclusive]
+    captured: dict[Any, Any] | None = None
     if capture is not None:
-        for t in capture:
-            if t._node is not None:
-                want_out[(id(t._node), t._out_index)] = None
+        captured = {id(t) if t._node is None else (id(t._node), t._out_index): None
+                    for t in capture}
 
-    def deliver_leaf(leaf: Tensor, g: Tensor, exclusive: bool = False) -> None:
-        if capture is not None:
-            if id(leaf) in want_leaf:
-                leaf_grads[id(leaf)] = _accumulate(leaf_grads.get(id(leaf)), g)
-            return
-        if leaf.grad is None and not create_graph and not (exclusive and _unshared(g)):
-            g = Tensor._make(g.data.copy())  # never alias a gradient another leaf also holds
-        leaf.grad = _accumulate(leaf.grad, g)
+    def add_leaf(leaf: Tensor, g: Tensor, exclusive: bool) -> None:
+        s = leaf_sums.get(id(leaf))
+        if s is None:
+            leaf_sums[id(leaf)] = [leaf, g, exclusive]
+        else:
+            s[1], s[2] = s[1] + g, True  # a fresh sum is this pass's own
+
+    def leaf_done(leaf: Tensor) -> None:
+        if not plan.uses.get(id(leaf)) and id(leaf) in leaf_sums:
+            _, g, exclusive = leaf_sums.pop(id(leaf))
+            _accumulate_leaf(leaf, g, exclusive, create_graph, captured)
+
+    def add_output(node: Function, i: int, g: Tensor) -> None:
+        slots = pending.setdefault(id(node), [None] * len(node._out_meta))
+        slots[i] = _accumulate(slots[i], g)
 
     with set_grad_enabled(create_graph):
-        nodes = []
         for r, g in zip(roots, root_grads):
-            if r._node is None:
-                deliver_leaf(r, g)
-                continue
-            slots = pending.setdefault(id(r._node), [None] * len(r._node._out_meta))
-            slots[r._out_index] = _accumulate(slots[r._out_index], g)
-            nodes.append(r._node)
+            if r._node is not None:
+                add_output(r._node, r._out_index, g)
+            elif plan.wants_leaf(r):
+                add_leaf(r, g, False)
+        for r in roots:
+            leaf_done(r)
 
-        for node in _topo_order(nodes):
+        for node in plan.order:
             slots = pending.pop(id(node), None)
-            if slots is None:
-                continue
-            if node._freed:
-                raise RuntimeError(
-                    f"{type(node).__name__}: trying to backward through the graph a second time; "
-                    "its saved buffers were freed by the first backward(). Pass "
-                    "retain_graph=True to the first call if you need to backward twice."
-                )
-            gouts = tuple(
-                s if s is not None else _zeros(*meta) for s, meta in zip(slots, node._out_meta)
-            )
-            for i, ref in enumerate(node._outputs):
-                t = ref()
-                if t is not None and capture is None and t._retains_grad:
-                    g = gouts[i] if create_graph else Tensor._make(gouts[i].data.copy())
-                    t.grad = _accumulate(t.grad, g)
-                if (id(node), i) in want_out:
-                    want_out[(id(node), i)] = gouts[i]
-            gins = type(node).backward(node, *gouts)
-            if not isinstance(gins, tuple):
-                gins = (gins,)
-            if len(gins) != len(node._edges):
-                raise RuntimeError(
-                    f"{type(node).__name__}.backward returned {len(gins)} gradients; its forward "
-                    f"took {len(node._edges)} positional inputs"
-                )
-            if on_node is not None:
-                on_node(node, gouts, gins)
-            for i, (edge, g) in enumerate(zip(node._edges, gins)):
-                if edge is None or g is None:
+            gouts = _output_grads(node, slots, captured, create_graph) if slots else None
+            runs = id(node) in plan.runs
+            gins: tuple[Any, ...] = ()
+            if gouts is not None and runs:
+                if node._freed:
+                    raise RuntimeError(
+                        f"{type(node).__name__}: trying to backward through the graph a second "
+                        "time; its saved buffers were freed by the first backward(). Pass "
+                        "retain_graph=True to the first call if you need to backward twice."
+                    )
+                gins = type(node).backward(node, *gouts)
+                if not isinstance(gins, tuple):
+                    gins = (gins,)
+                if len(gins) != len(node._edges):
+                    raise RuntimeError(
+                        f"{type(node).__name__}.backward returned {len(gins)} gradients; its "
+                        f"forward took {len(node._edges)} positional inputs"
+                    )
+                if on_node is not None:
+                    on_node(node, gouts, gins)
+            for i, edge in enumerate(node._edges if runs else ()):
+                g = gins[i] if gins else None
+                if edge is None:
                     continue
-                shape, dtype, on_gpu = node._in_meta[i]
-                g = _fit_gradient(g, shape, dtype, on_gpu, node, i)
+                if g is not None:
+                    g = _fit_gradient(g, *node._in_meta[i], node, i)
                 if isinstance(edge, tuple):
-                    parent, idx = edge
-                    pslots = pending.setdefault(id(parent), [None] * len(parent._out_meta))
-                    pslots[idx] = _accumulate(pslots[idx], g)
-                else:
-                    # A gradient this backward made for this input alone (not an incoming
-                    # gradient passed through, not returned twice) may become .grad uncopied
-                    # when nothing else holds its array (checked in _unshared).
-                    exclusive = (not any(g is go for go in gouts)
-                                 and builtins.sum(1 for x in gins if x is g) == 1)
-                    deliver_leaf(edge, g, exclusive)
-            if not retain_graph:
+                    if g is not None:
+                        add_output(edge[0], edge[1], g)
+                elif plan.wants_leaf(edge):
+                    plan.uses[id(edge)] -= 1
+                    if g is not None:
+                        # made by this backward for this input alone: may become .grad uncopied
+                        exclusive = (not any(g is go for go in gouts)
+                                     and builtins.sum(1 for x in gins if x is g) == 1)
+                        add_leaf(edge, g, exclusive)
+                    leaf_done(edge)
+            if gouts is not None and runs and not retain_graph:
                 node._release()
 
-    if capture is None:
+    if captured is None:
         return None
-    result: list[Tensor | None] = []
-    for t in capture:
-        if t._node is None:
-            result.append(leaf_grads.get(id(t)))
-        else:
-            result.append(want_out.get((id(t._node), t._out_index)))
-    return result
+    return [captured.get(id(t) if t._node is None else (id(t._node), t._out_index))
+            for t in capture]
 
 
 def _as_list(x: Any) -> list[Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -90,7 +90,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "_requires_grad", "_node", "_out_index", "_retains_grad",
-                 "__weakref__")
+                 "_hooks", "__weakref__")
     __array_priority__ = 1000  # make `ndarray <op> Tensor` defer to Tensor's reflected operators
     __array_ufunc__ = None
 
@@ -108,6 +108,7 @@ class Tensor:
         self._node: autograd.Function | None = None
         self._out_index = 0
         self._retains_grad = False
+        self._hooks = None
 
     @classmethod
     def _make(cls, arr: np.ndarray) -> Tensor:
@@ -119,6 +120,7 @@ class Tensor:
         t._node = None
         t._out_index = 0
         t._retains_grad = False
+        t._hooks = None
         return t
 
     # -- metadata ------------------------------------------------------------------------------
@@ -191,6 +193,19 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         self._retains_grad = True
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> autograd.RemovableHandle:
+        """``hook(grad)`` runs each time the gradient w.r.t. this tensor is computed (on a leaf,
+        before it is accumulated into ``.grad``); a returned Tensor of the same shape replaces the
+        gradient. Returns a handle whose ``remove()`` unregisters it (PyTorch's semantics)."""
+        return autograd.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(
+        self, hook: Callable[[Tensor], None]
+    ) -> autograd.RemovableHandle:
+        """On a leaf: ``hook(self)`` runs after ``backward()`` accumulated into ``self.grad``
+        (e.g. to start an all-reduce or an optimizer step per parameter)."""
+        return autograd.register_post_accumulate_grad_hook(self, hook)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's storage, cut from the graph."""

@@ -18,33 +18,13 @@ from typing import Any
 import numpy as np
 
 from minigrad import _device as _device
-from minigrad.autograd import no_grad
+from minigrad.autograd import RemovableHandle, no_grad
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
 __all__ = ["Module", "RemovableHandle"]
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict[int, Callable]) -> None:
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 class Module:
