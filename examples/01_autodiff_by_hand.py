@@ -19,7 +19,7 @@ import numpy as np
 from _common import claim, max_abs_diff, parse_args, say, show, title
 
 import minigrad as mg
-from minigrad.explain import explain, graph_nodes, local_rule
+from minigrad.explain import explain, graph_nodes, local_rule, op_name
 from minigrad.testing import gradcheck
 from minigrad.viz import GraphvizNotFoundError, render, to_dot
 
@@ -50,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         shape = node._out_meta[0][0]
         print(f"  {k}. {type(node).__name__:<10} -> {str(shape):<8} {local_rule(node)}")
     names = [type(n).__name__ for n in nodes]
-    claim(names == ["MatMul", "Add", "Tanh", "PowScalar", "Sum"],
-          "L = sum(tanh(x @ W + b)^2) is recorded as MatMul, Add, Tanh, PowScalar, Sum")
+    claim(names == ["MatMul", "Add", "Activation", "PowScalar", "Sum"],
+          "L = sum(tanh(x @ W + b)^2) is recorded as MatMul, Add, Activation (tanh), PowScalar, "
+          "Sum")
 
     dot = to_dot(L, params={"x": x, "W": W, "b": b})
     dot_path = args.out_dir / "01_graph.dot"
@@ -71,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     explain(L, retain_graph=True, file=buf, params={"x": x, "W": W, "b": b})
     sys.stdout.write(buf.getvalue())
     steps = [line.split()[2] for line in buf.getvalue().splitlines() if line.startswith("step ")]
-    claim(steps == names[::-1], "backward visits the ops in reverse topological order")
+    claim(steps == [op_name(n) for n in nodes][::-1],
+          "backward visits the ops in reverse topological order")
     gW, gb = W.grad.numpy().copy(), b.grad.numpy().copy()
 
     title("3. The same chain rule by hand")

@@ -49,7 +49,6 @@ RULES: dict[str, str] = {
     "Abs": "d|x|/dx = sign(x) (0 at x = 0)",
     "Sin": "d(sin x)/dx = cos x",
     "Cos": "d(cos x)/dx = -sin x",
-    "Tanh": "d(tanh x)/dx = 1 - tanh(x)^2: dX = dY*(1-out^2)",
     "Clip": "dX = dY where lo <= x <= hi, 0 where x was clipped",
     "Maximum": "dY goes to the larger input (split in half at ties)",
     "Minimum": "dY goes to the smaller input (split in half at ties)",

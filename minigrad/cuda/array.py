@@ -348,6 +348,10 @@ class CudaArray:
     def ravel(self) -> CudaArray:
         return self.reshape(-1)
 
+    def view(self) -> CudaArray:
+        """A new array object on the same buffer (NumPy's ``a.view()``; no dtype argument)."""
+        return CudaArray(self._buf, self.shape, self.dtype)
+
     def flatten(self) -> CudaArray:
         return self.reshape(-1).copy()
 

@@ -23,9 +23,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from minigrad._device import is_cuda
 from minigrad.autograd import Function
-from minigrad.ops.kernels.cpu import activation as K
+from minigrad.ops.kernels import kernels_for
 from minigrad.ops.kernels.scalar import ACTIVATIONS, FROM_OUTPUT
 from minigrad.ops.registry import OpInfo, Sample, register
 from minigrad.tensor import Tensor
@@ -67,9 +66,7 @@ class Activation(Function):
 
     @staticmethod
     def forward(ctx, x, *, name, a=0.0, b=0.0):
-        if is_cuda(x.data):
-            return _forward_cuda(ctx, x, name, a, b)
-        y = K.forward(name, x.data, a, b)
+        y = kernels_for(x.data).activation.forward(name, x.data, a, b)
         # sigmoid and tanh differentiate from their output (no second exp in the backward)
         ctx.save_for_backward(y if name in FROM_OUTPUT else x)
         ctx.params = (name, a, b)
@@ -95,9 +92,8 @@ class ActivationOutputGrad(Function):
     def forward(ctx, g, y, *, name):
         ctx.save_for_backward(g, y)
         ctx.name = name
-        if is_cuda(y.data):
-            return _cuda("backward_from_output", name, g.data.astype(y.dtype, copy=False), y.data)
-        return K.backward_from_output(name, g.data.astype(y.dtype, copy=False), y.data)
+        return kernels_for(y.data).activation.backward_from_output(
+            name, g.data.astype(y.dtype, copy=False), y.data)
 
     @staticmethod
     def backward(ctx, gg):
@@ -117,9 +113,8 @@ class ActivationGrad(Function):
     def forward(ctx, g, x, *, name, a=0.0, b=0.0):
         ctx.save_for_backward(g, x)
         ctx.params = (name, a, b)
-        if is_cuda(x.data):
-            return _cuda("backward", name, g.data.astype(x.dtype, copy=False), x.data, a, b)
-        return K.backward(name, g.data.astype(x.dtype, copy=False), x.data, a, b)
+        return kernels_for(x.data).activation.backward(
+            name, g.data.astype(x.dtype, copy=False), x.data, a, b)
 
     @staticmethod
     def backward(ctx, gg):
@@ -130,23 +125,6 @@ class ActivationGrad(Function):
         d2 = ACTIVATIONS[name].d2
         dx = gg * g * d2(x, a, b, _TENSOR_OPS) if (need_x and d2 is not None) else None
         return dg, dx
-
-
-def _cuda(fn: str, *args):
-    """An activation kernel of :mod:`minigrad.ops.kernels.cuda.activation` on GPU arrays."""
-    from minigrad.ops.kernels.cuda import activation as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    shape = args[2].shape if fn != "forward" else args[1].shape  # 0-d comes back (1,)
-    return from_device(getattr(G, fn)(*args)).reshape(shape)
-
-
-def _forward_cuda(ctx, x, name, a, b):
-    """Activation.forward on the GPU (same saved state as the CPU path)."""
-    y = _cuda("forward", name, x.data, a, b)
-    ctx.save_for_backward(y if name in FROM_OUTPUT else x)
-    ctx.params = (name, a, b)
-    return y
 
 
 def _apply(op: str, name: str, x: Tensor, a: float = 0.0, b: float = 0.0) -> Tensor:

@@ -13,6 +13,7 @@ import numpy as np
 
 from minigrad import _device as _device
 from minigrad.autograd import Function
+from minigrad.ops import activation as _activation
 from minigrad.ops.registry import OpInfo, register
 from minigrad.tensor import DEFAULT_DTYPE, Tensor
 
@@ -287,19 +288,6 @@ class Cos(Function):
         return -g * x.sin()
 
 
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = np.tanh(x.data)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * (1 - out * out)
-
-
 class Clip(Function):
     """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (bounds included, as PyTorch)."""
 
@@ -399,7 +387,9 @@ def cos(x: Any) -> Tensor:
 
 
 def tanh(x: Any) -> Tensor:
-    return Tanh.apply(floating(x, "tanh"))
+    """The one tanh op (``mg.tanh``, ``Tensor.tanh``, ``F.tanh``, ``nn.Tanh``): the activation
+    kernel, differentiated from its output."""
+    return _activation.tanh(floating(x, "tanh"))
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001

@@ -25,21 +25,12 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from minigrad.ops.kernels import scalar
+from minigrad.ops.kernels import api, scalar
 from minigrad.ops.kernels.cpu import f32math
 from minigrad.ops.kernels.cpu._jit import PARALLEL_MIN_SIZE, Kernel, inline, kernel, wide_vectors
 from minigrad.ops.kernels.scalar import ACTIVATIONS, FROM_OUTPUT
 
-__all__ = [
-    "ACTIVATIONS",
-    "FROM_OUTPUT",
-    "forward",
-    "backward",
-    "backward_from_output",
-    "kernel",
-    "Kernel",
-    "PARALLEL_MIN_SIZE",
-]
+__all__ = [*api.ACTIVATION, "kernel", "Kernel", "PARALLEL_MIN_SIZE"]
 
 # numba type -> {name: (f, df, dy)}: the table compiled for the CPU
 _SCALARS = {
@@ -85,32 +76,24 @@ def _make_map(name, sources=_SOURCES):
     return map_kernel
 
 
-def _make_grad(name, sources=_SOURCES):
+def _make_grad(name, which, sources=_SOURCES):
+    """``out = gy * f'``: of the input v (``which`` = 1, df) or from the output v (2, dy)."""
+
     @kernel
-    def grad_kernel(gy, x, a, b, out):
-        for i in prange(x.size):
+    def grad_kernel(gy, v, a, b, out):
+        for i in prange(v.size):
             wide_vectors()
-            out[i] = gy[i] * _apply(1, name, x[i], a, b, sources)
+            out[i] = gy[i] * _apply(which, name, v[i], a, b, sources)
 
     return grad_kernel
-
-
-def _make_output_grad(name, sources=_SOURCES):
-    @kernel
-    def output_grad_kernel(gy, y, a, b, out):
-        for i in prange(y.size):
-            wide_vectors()
-            out[i] = gy[i] * _apply(2, name, y[i], a, b, sources)
-
-    return output_grad_kernel
 
 
 # name -> (map kernel, grad kernel, output-grad kernel or None); building compiles nothing
 _KERNELS: dict[str, tuple] = {
     name: (
         _make_map(name),
-        _make_grad(name),
-        _make_output_grad(name) if name in FROM_OUTPUT else None,
+        _make_grad(name, 1),
+        _make_grad(name, 2) if name in FROM_OUTPUT else None,
     )
     for name in ACTIVATIONS
 }

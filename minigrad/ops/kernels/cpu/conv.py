@@ -37,14 +37,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu import conv_direct, conv_split, conv_winograd
 
-__all__ = [
-    "conv_out_size",
-    "conv2d_forward",
-    "conv2d_grad_input",
-    "conv2d_grad_weight",
-]
+__all__ = list(api.CONV)
 
 Pair = tuple[int, int]
 Quad = tuple[int, int, int, int]

@@ -14,7 +14,9 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-__all__ = ["is_available"]
+from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, softmax
+
+__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "softmax"]
 
 
 def is_available() -> bool:

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda._runtime import launch, load_cuda, sim
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cuda._common import float_dtype, from_device, to_device
 from minigrad.ops.kernels.scalar import ACTIVATIONS, FROM_OUTPUT, libm_maths, scalar_functions
 
 cuda: Any = None  # numba.cuda, bound on first use (see _runtime)
 
-__all__ = ["ACTIVATIONS", "FROM_OUTPUT", "forward", "backward", "backward_from_output"]
+__all__ = list(api.ACTIVATION)
 
 THREADS = 256
 

@@ -33,30 +33,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from minigrad.cuda._runtime import load_cuda
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu.conv import Pair, Quad, conv_out_size
 from minigrad.ops.kernels.cuda._common import common_float, from_device, to_device
 
-__all__ = [
-    "conv_out_size",
-    "conv2d_forward",
-    "conv2d_grad_input",
-    "conv2d_grad_weight",
-    "TPB",
-    "TM",
-    "BK",
-]
-
-Pair = tuple[int, int]
-Quad = tuple[int, int, int, int]
+__all__ = [*api.CONV, "ConvGeometry", "TPB", "TM", "BK"]
 
 TPB = 8  # threads per block along each side (64 threads)
 TM = 4  # outputs per thread along each side (16 outputs per thread)
 BM = BN = TPB * TM  # 32 x 32 output tile per block
 BK = 16  # reduction step staged in shared memory
-
-
-def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
-    """Output length along one axis: ``(n + lo + hi - dilation*(f-1) - 1) // stride + 1``."""
-    return (n + pad_lo + pad_hi - dilation * (f - 1) - 1) // stride + 1
 
 
 class ConvGeometry(NamedTuple):
@@ -131,13 +117,11 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
     def device(fn):
         return cuda.jit(device=True)(fn)
 
-    # --- operand readers: value of A[m, kk] / B[kk, q] for group g, 0 outside the matrix -------
+    # --- operand readers: value of A[m, kk] / B[kk, q] for group g (inside the matrix) ---------
 
     @device
-    def cols_x(x, geo, g, j, q, rows, ncols):
+    def cols_x(x, geo, g, j, q):
         """im2col(x)[j, q]: j = (c, r, s) over the group's channels, q = (n, i, jj) pixel."""
-        if j >= rows or q >= ncols:
-            return zero
         c, r, s = tap(j, geo)
         n, i, jj = split3(q, geo.oh, geo.ow)
         ih = i * geo.sh + r * geo.dh - geo.top
@@ -147,39 +131,31 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
         return x[n, g * geo.cg + c, ih, iw]
 
     @device
-    def cols_x_t(x, geo, g, q, j, rows, ncols):
+    def cols_x_t(x, geo, g, q, j):
         """im2col(x)^T[q, j] (grad_weight's B operand)."""
-        return cols_x(x, geo, g, j, q, ncols, rows)
+        return cols_x(x, geo, g, j, q)
 
     @device
-    def w_rows(w, geo, g, m, j, nrows, ncols):
+    def w_rows(w, geo, g, m, j):
         """w_g[m, j]: m an output channel of the group, j = (c, r, s)."""
-        if m >= nrows or j >= ncols:
-            return zero
         c, r, s = tap(j, geo)
         return w[g * geo.kg + m, c, r, s]
 
     @device
-    def w_cols(w, geo, g, m, j, nrows, ncols):
+    def w_cols(w, geo, g, m, j):
         """w_g^T[m, j]: m an input channel of the group, j = (k, r, s)."""
-        if m >= nrows or j >= ncols:
-            return zero
         k, r, s = tap(j, geo)
         return w[g * geo.kg + k, m, r, s]
 
     @device
-    def gy_rows(gy, geo, g, m, q, nrows, ncols):
+    def gy_rows(gy, geo, g, m, q):
         """gy_g[m, q]: m an output channel of the group, q = (n, i, j) output pixel."""
-        if m >= nrows or q >= ncols:
-            return zero
         n, i, jj = split3(q, geo.oh, geo.ow)
         return gy[n, g * geo.kg + m, i, jj]
 
     @device
-    def taps_gy(gy, geo, g, j, q, rows, ncols):
+    def taps_gy(gy, geo, g, j, q):
         """taps(gy)[j, q]: j = (k, r, s), q = (n, h, w) input pixel; 0 where no window tap."""
-        if j >= rows or q >= ncols:
-            return zero
         k, r, s = tap(j, geo)
         n, h, ww = split3(q, geo.h, geo.w)
         a = h + geo.top - r * geo.dh
@@ -231,14 +207,17 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
                     acc[i, j] = zero
             for k0 in range(0, k_dim, BK):
                 # consecutive threads fill consecutive tile columns (coalesced-ish global reads)
+                # (zero outside the matrices, so the inner loop needs no bounds tests)
                 for e in range(tid, BK * BM, TPB * TPB):
                     kk = e // BM
                     mm = e - kk * BM
-                    a_tile[kk, mm] = read_a(a_src, geo, g, m0 + mm, k0 + kk, m_rows, k_dim)
+                    inside = m0 + mm < m_rows and k0 + kk < k_dim
+                    a_tile[kk, mm] = read_a(a_src, geo, g, m0 + mm, k0 + kk) if inside else zero
                 for e in range(tid, BK * BN, TPB * TPB):
                     kk = e // BN
                     nn = e - kk * BN
-                    b_tile[kk, nn] = read_b(b_src, geo, g, k0 + kk, n0 + nn, k_dim, n_cols)
+                    inside = k0 + kk < k_dim and n0 + nn < n_cols
+                    b_tile[kk, nn] = read_b(b_src, geo, g, k0 + kk, n0 + nn) if inside else zero
                 cuda.syncthreads()
                 for kk in range(BK):
                     for i in range(TM):

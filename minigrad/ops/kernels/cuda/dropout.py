@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda._runtime import launch, load_cuda
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cuda._common import from_device
 
-__all__ = ["scaled_mask"]
+__all__ = list(api.DROPOUT)
 
 cuda: Any = None  # numba.cuda, bound by _kernel() on first use
 

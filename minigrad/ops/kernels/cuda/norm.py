@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda._runtime import add, block_reduce, launch, load_cuda, sim
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cuda._common import float_dtype, from_device, to_device
 
-__all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]
+__all__ = list(api.NORM)
 
 THREADS = 256  # per block (one channel) on a GPU, and the shared buffer's length; a power of two
 SIM_THREADS = 32  # under the simulator every thread is a Python thread

@@ -147,19 +147,20 @@ def _buf(a: Any, dt: np.dtype) -> Any:
     return a._buf
 
 
+def _launch(name: str, p: Any, *args: Any) -> None:
+    """Run kernel ``name`` over the parameter's elements (nothing to do when it is empty)."""
+    if p.size:
+        _kernels()[name][launch(p.size, THREADS)](*args)
+
+
 def sgd_step(p: Any, g: Any, buf: Any, *, lr: float, momentum: float, dampening: float,
              weight_decay: float, nesterov: bool, maximize: bool, first: bool) -> None:
     """In place: ``p`` (and the momentum ``buf``, a CudaArray when ``momentum != 0``, else None)
     updated by one SGD step; ``first``: the buffer is initialised to the gradient."""
     dt, ft = _check("sgd_step", p, g, buf)
-    n = p.size
-    if n == 0:
-        return
-    blocks, threads = launch(n, THREADS)
-    _kernels()["sgd"][blocks, threads](
-        p._buf, g._buf, _buf(buf, dt), n, ft(lr), ft(momentum), ft(1 - dampening),
-        ft(weight_decay), int(weight_decay != 0), int(momentum != 0), int(bool(nesterov)),
-        int(bool(maximize)), int(bool(first)))
+    _launch("sgd", p, p._buf, g._buf, _buf(buf, dt), p.size, ft(lr), ft(momentum),
+            ft(1 - dampening), ft(weight_decay), int(weight_decay != 0), int(momentum != 0),
+            int(bool(nesterov)), int(bool(maximize)), int(bool(first)))
 
 
 def adam_step(p: Any, g: Any, m: Any, v: Any, vmax: Any, *, step: int, lr: float,
@@ -168,16 +169,12 @@ def adam_step(p: Any, g: Any, m: Any, v: Any, vmax: Any, *, step: int, lr: float
     """In place: one Adam (``decoupled=False``) or AdamW step of ``p`` and its moments ``m``,
     ``v`` (and ``vmax`` with AMSGrad, else None); ``step`` counts from 1."""
     dt, ft = _check("adam_step", p, g, m, v, vmax)
-    n = p.size
-    if n == 0:
-        return
     b1, b2 = betas
-    blocks, threads = launch(n, THREADS)
-    _kernels()["adam"][blocks, threads](
-        p._buf, g._buf, m._buf, v._buf, _buf(vmax, dt), n, ft(lr), ft(1 - b1), ft(b2),
-        ft(1 - b2), ft(eps), ft(math.sqrt(1 - b2**step)), ft(lr / (1 - b1**step)),
-        ft(weight_decay), ft(1 - lr * weight_decay), int(weight_decay != 0 and not decoupled),
-        int(weight_decay != 0 and bool(decoupled)), int(bool(amsgrad)), int(bool(maximize)))
+    _launch("adam", p, p._buf, g._buf, m._buf, v._buf, _buf(vmax, dt), p.size, ft(lr),
+            ft(1 - b1), ft(b2), ft(1 - b2), ft(eps), ft(math.sqrt(1 - b2**step)),
+            ft(lr / (1 - b1**step)), ft(weight_decay), ft(1 - lr * weight_decay),
+            int(weight_decay != 0 and not decoupled), int(weight_decay != 0 and bool(decoupled)),
+            int(bool(amsgrad)), int(bool(maximize)))
 
 
 def rmsprop_step(p: Any, g: Any, s: Any, a: Any, buf: Any, *, lr: float, alpha: float,
@@ -186,14 +183,9 @@ def rmsprop_step(p: Any, g: Any, s: Any, a: Any, buf: Any, *, lr: float, alpha: 
     """In place: one RMSprop step of ``p``, its square average ``s``, gradient average ``a``
     (centered only, else None) and momentum buffer ``buf`` (momentum > 0 only, else None)."""
     dt, ft = _check("rmsprop_step", p, g, s, a, buf)
-    n = p.size
-    if n == 0:
-        return
-    blocks, threads = launch(n, THREADS)
-    _kernels()["rmsprop"][blocks, threads](
-        p._buf, g._buf, s._buf, _buf(a, dt), _buf(buf, dt), n, ft(lr), ft(alpha),
-        ft(1 - alpha), ft(eps), ft(momentum), ft(weight_decay), int(weight_decay != 0),
-        int(bool(centered)), int(momentum > 0), int(bool(maximize)))
+    _launch("rmsprop", p, p._buf, g._buf, s._buf, _buf(a, dt), _buf(buf, dt), p.size, ft(lr),
+            ft(alpha), ft(1 - alpha), ft(eps), ft(momentum), ft(weight_decay),
+            int(weight_decay != 0), int(bool(centered)), int(momentum > 0), int(bool(maximize)))
 
 
 def adagrad_step(p: Any, g: Any, s: Any, *, clr: float, eps: float, weight_decay: float,
@@ -201,10 +193,5 @@ def adagrad_step(p: Any, g: Any, s: Any, *, clr: float, eps: float, weight_decay
     """In place: one Adagrad step of ``p`` and its accumulator ``s`` with learning rate ``clr``
     (already decayed for this step)."""
     dt, ft = _check("adagrad_step", p, g, s)
-    n = p.size
-    if n == 0:
-        return
-    blocks, threads = launch(n, THREADS)
-    _kernels()["adagrad"][blocks, threads](
-        p._buf, g._buf, s._buf, n, ft(clr), ft(eps), ft(weight_decay),
-        int(weight_decay != 0), int(bool(maximize)))
+    _launch("adagrad", p, p._buf, g._buf, s._buf, p.size, ft(clr), ft(eps), ft(weight_decay),
+            int(weight_decay != 0), int(bool(maximize)))

@@ -27,23 +27,11 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda._runtime import add, block_reduce, launch, load_cuda
-from minigrad.ops.kernels.cuda._common import (
-    device_zeros,
-    float_dtype,
-    from_device,
-    to_device,
-)
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu.pool import pool_output_size
+from minigrad.ops.kernels.cuda._common import device_zeros, float_dtype, from_device, to_device
 
-__all__ = [
-    "pool_output_size",
-    "max_pool2d_forward",
-    "scatter_add_planes",
-    "gather_planes",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-    "adaptive_avg_pool2d_forward",
-    "adaptive_avg_pool2d_backward",
-]
+__all__ = list(api.POOL)
 
 THREADS = 128  # per block, element-wise pooling kernels
 REDUCE_THREADS = 128  # per block (one plane), global pooling; a power of two
@@ -53,11 +41,6 @@ cuda: Any = None
 nchw: Any = None
 divisor: Any = None
 block_sum: Any = None
-
-
-def pool_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """PyTorch's floor-mode output length: ``(size + 2*padding - kernel) // stride + 1``."""
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 # ------------------------------------------------------------------------------------------------

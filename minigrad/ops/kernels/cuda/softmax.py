@@ -4,8 +4,8 @@ Mirrors ``kernels/cpu/softmax.py`` (same functions, same arguments, same NaN beh
 holding NaN or only -inf gives NaN); results are ``CudaArray``. One block per row (grid-stride
 over rows): the block's threads stride over the row's columns, then combine their partial max /
 sum / dot in a float64 shared-memory tree (``_runtime.block_reduce``, ``THREADS`` wide, a power
-of two). Every row is shifted by its maximum before
-``exp`` (log-sum-exp), so no input overflows; sums accumulate in float64.
+of two). Every row is shifted by its maximum before ``exp`` (log-sum-exp), so no input
+overflows; sums accumulate in float64.
 
 Cross-entropy, per row ``i`` with target ``t``, class weights ``w``, smoothing ``eps``, ``C``
 classes, ``logp = x - lse``::
@@ -22,20 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.cuda._runtime import add, block_reduce, launch, load_cuda
+from minigrad.cuda._runtime import add, block_reduce, load_cuda
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cuda._common import float_dtype, from_device, to_device
 
-__all__ = [
-    "softmax_forward",
-    "log_softmax_forward",
-    "softmax_backward",
-    "log_softmax_backward",
-    "cross_entropy_forward",
-    "cross_entropy_backward",
-    "cross_entropy_total",
-    "cross_entropy_coefficients",
-    "nll_weights",
-]
+__all__ = list(api.SOFTMAX)
 
 THREADS = 64  # per block (one row); a power of two
 MAX_BLOCKS = 65535
@@ -46,11 +37,20 @@ cuda: Any = None
 block_sum: Any = None
 block_max: Any = None
 row_lse: Any = None
+weight_sum: Any = None
 
 
 def _larger(a, b):
     """The max combine (NaN ignored here; exp(NaN - m) propagates it later)."""
     return b if b > a else a
+
+
+def _weight_sum(buf, weight):
+    """sum(weight) over the block's threads (float64), returned to every thread."""
+    part = 0.0
+    for k in range(cuda.threadIdx.x, weight.shape[0], cuda.blockDim.x):
+        part += weight[k]
+    return block_sum(buf, part)
 
 
 def _row_lse(buf, x, i):
@@ -109,10 +109,7 @@ def _cross_entropy_rows(x, target, weight, ignore_index, eps, loss, lse_out):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
     tid = cuda.threadIdx.x
     c = x.shape[1]
-    w_part = 0.0
-    for k in range(tid, c, cuda.blockDim.x):
-        w_part += weight[k]
-    w_sum = block_sum(buf, w_part)
+    w_sum = weight_sum(buf, weight)
     for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
         lse = row_lse(buf, x, i)
         tgt = target[i]
@@ -135,10 +132,7 @@ def _cross_entropy_backward_rows(g, x, target, weight, lse, ignore_index, eps, g
     buf = cuda.shared.array(THREADS, dtype=np.float64)
     tid = cuda.threadIdx.x
     c = x.shape[1]
-    w_part = 0.0
-    for k in range(tid, c, cuda.blockDim.x):
-        w_part += weight[k]
-    w_sum = block_sum(buf, w_part)
+    w_sum = weight_sum(buf, weight)
     for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
         tgt = target[i]
         if tgt == ignore_index:
@@ -183,10 +177,7 @@ def _cross_entropy_coefficients(target, weight, ignore_index, eps, a, b):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
     tid = cuda.threadIdx.x
     c = b.shape[1]
-    w_part = 0.0
-    for k in range(tid, c, cuda.blockDim.x):
-        w_part += weight[k]
-    w_sum = block_sum(buf, w_part)
+    w_sum = weight_sum(buf, weight)
     for i in range(cuda.blockIdx.x, b.shape[0], cuda.gridDim.x):
         tg = target[i]
         valid = tg != ignore_index
@@ -202,27 +193,18 @@ def _cross_entropy_coefficients(target, weight, ignore_index, eps, a, b):
             b[i, k] = v
 
 
-def _nll_weights(target, weight, ignore_index, m):
-    """m[i, k] = -weight[k] where k == target[i] (not ignored), else 0."""
-    c = m.shape[1]
-    for e in range(cuda.grid(1), m.shape[0] * c, cuda.gridsize(1)):
-        i = e // c
-        k = e - i * c
-        tg = target[i]
-        m[i, k] = -weight[k] if (k == tg and tg != ignore_index) else 0.0
-
-
 @functools.cache
 
 
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda (first, the device functions they call);
     numba specialises each per dtype at its first launch."""
-    global cuda, block_sum, block_max, row_lse
+    global cuda, block_sum, block_max, row_lse, weight_sum
     cuda = load_cuda()
     block_sum = block_reduce(add())
     block_max = block_reduce(cuda.jit(device=True)(_larger))
     row_lse = cuda.jit(device=True)(_row_lse)
+    weight_sum = cuda.jit(device=True)(_weight_sum)
     kernels = {
         "softmax": _softmax_rows,
         "log_softmax": _log_softmax_rows,
@@ -232,7 +214,6 @@ def _kernels() -> dict[str, Any]:
         "cross_entropy_backward": _cross_entropy_backward_rows,
         "cross_entropy_total": _cross_entropy_total,
         "cross_entropy_coefficients": _cross_entropy_coefficients,
-        "nll_weights": _nll_weights,
     }
     return {name: cuda.jit(fn) for name, fn in kernels.items()}
 
@@ -357,15 +338,3 @@ def cross_entropy_coefficients(target: Any, weight: Any, ignore_index: int,
     _kernels()["cross_entropy_coefficients"][_grid(m), THREADS](
         td, wd, int(ignore_index), float(label_smoothing), a, b)
     return from_device(a), from_device(b)
-
-
-def nll_weights(target: Any, weight: Any, ignore_index: int) -> Any:
-    """(M, C) matrix with -weight[t_i] at (i, t_i) for non-ignored rows, 0 elsewhere: the
-    per-row NLL is the row sum of ``x * matrix`` (weight's dtype)."""
-    op = "nll_loss"
-    dt = float_dtype(weight, op=op)
-    td = to_device(target, np.int64, op=op, name="target")
-    wd = to_device(weight, dt, op=op, name="weight")
-    m = load_cuda().device_array((td.shape[0], wd.shape[0]), dtype=dt)
-    _kernels()["nll_weights"][launch(m.size)](td, wd, int(ignore_index), m)
-    return from_device(m)
