@@ -89,32 +89,10 @@ def as_operand(x: Any, out_shape: tuple[int, ...], dtype: np.dtype) -> tuple:
 
 
 @functools.cache
-def offset_fn() -> Any:
-    """Device function ``offset(i, shape, base, st)``: the flat element offset of element ``i`` of
-    an array of ``shape`` (``MAXD`` ints, C order) in an operand that starts at ``base`` and has
-    element strides ``st`` (``MAXD`` ints; 0 along broadcast axes)."""
-    global cuda
-    cuda = load_cuda()
-    maxd = MAXD
-
-    @cuda.jit(device=True)
-    def offset(i, shape, base, st):
-        rem = i
-        off = base
-        for d in range(maxd - 1, -1, -1):
-            s = shape[d]
-            q = rem // s
-            off += (rem - q * s) * st[d]
-            rem = q
-        return off
-
-    return offset
-
-
-@functools.cache
 def offsets2_fn() -> Any:
-    """Device function ``offsets2(i, shape, st1, st2)``: the offsets (from 0) of element ``i`` of
-    ``shape`` in two operands at once, with strides ``st1`` and ``st2`` (as :func:`offset_fn`)."""
+    """Device function ``offsets2(i, shape, st1, st2)``: the flat element offsets (from 0) of
+    element ``i`` of an array of ``shape`` (``MAXD`` ints, C order) in two operands at once, with
+    element strides ``st1`` and ``st2`` (``MAXD`` ints each; 0 along broadcast axes)."""
     global cuda
     cuda = load_cuda()
     maxd = MAXD
@@ -134,3 +112,18 @@ def offsets2_fn() -> Any:
         return o1, o2
 
     return offsets2
+
+
+@functools.cache
+def offset_fn() -> Any:
+    """Device function ``offset(i, shape, base, st)``: the offset of element ``i`` in one operand
+    that starts at ``base`` (:func:`offsets2_fn` for one stride set; the compiler drops the
+    unused second sum once it inlines)."""
+    offsets2 = offsets2_fn()
+
+    @cuda.jit(device=True)
+    def offset(i, shape, base, st):
+        off, _ = offsets2(i, shape, st, st)
+        return base + off
+
+    return offset

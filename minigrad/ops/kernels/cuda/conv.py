@@ -242,6 +242,12 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
     }
 
 
+def _operands(op: str, a: Any, b: Any, names: tuple[str, str]) -> tuple[np.dtype, Any, Any]:
+    """(common float dtype, a, b as device arrays of it)."""
+    dt = common_float(a, b, op=op)
+    return dt, to_device(a, dt, op=op, name=names[0]), to_device(b, dt, op=op, name=names[1])
+
+
 def _launch(kernel, a, b, out, bias, geo, m_rows, n_cols, k_dim, groups):
     grid = ((n_cols + BN - 1) // BN, (m_rows + BM - 1) // BM, groups)
     kernel[grid, (TPB, TPB)](a, b, out, bias, geo, m_rows, n_cols, k_dim)
@@ -254,9 +260,7 @@ def conv2d_forward(x: Any, w: Any, stride: Pair, padding: Quad, dilation: Pair, 
     ``bias``: (K,) or None. Host or device arrays in, a device array out (x's promoted dtype).
     Geometry is trusted (validated by the op).
     """
-    dt = common_float(x, w, op="conv2d")
-    xd = to_device(x, dt, op="conv2d", name="input")
-    wd = to_device(w, dt, op="conv2d", name="weight")
+    dt, xd, wd = _operands("conv2d", x, w, ("input", "weight"))
     n, c, h, wid = xd.shape
     k, cg, kh, kw = wd.shape
     oh = conv_out_size(h, kh, stride[0], padding[0], padding[1], dilation[0])
@@ -279,15 +283,12 @@ def conv2d_grad_input(gy: Any, w: Any, input_hw: Pair, stride: Pair, padding: Qu
     Also conv_transpose2d's forward. Every gx element is written once (gather), so gx needs no
     zeroing and no atomics.
     """
-    dt = common_float(gy, w, op="conv2d_grad_input")
-    gyd = to_device(gy, dt, op="conv2d_grad_input", name="grad_output")
-    wd = to_device(w, dt, op="conv2d_grad_input", name="weight")
+    dt, gyd, wd = _operands("conv2d_grad_input", gy, w, ("grad_output", "weight"))
     n, k, oh, ow = gyd.shape
     _, cg, kh, kw = wd.shape
     h, wid = input_hw
     c = cg * groups
-    cu = load_cuda()
-    gx = cu.device_array((n, c, h, wid), dtype=dt)
+    gx = load_cuda().device_array((n, c, h, wid), dtype=dt)
     geo = _geometry(n, c, h, wid, k, oh, ow, kh, kw, stride, padding, dilation, groups, False)
     _launch(_kernels(dt)["grad_input"], wd, gyd, gx, gx, geo, cg, n * h * wid,
             (k // groups) * kh * kw, groups)
@@ -300,15 +301,12 @@ def conv2d_grad_weight(x: Any, gy: Any, kernel_hw: Pair, stride: Pair, padding: 
 
     x: (N, C, H, W), gy: (N, K, OH, OW); the reduction runs over all N*OH*OW output pixels.
     """
-    dt = common_float(x, gy, op="conv2d_grad_weight")
-    xd = to_device(x, dt, op="conv2d_grad_weight", name="input")
-    gyd = to_device(gy, dt, op="conv2d_grad_weight", name="grad_output")
+    dt, xd, gyd = _operands("conv2d_grad_weight", x, gy, ("input", "grad_output"))
     n, c, h, wid = xd.shape
     _, k, oh, ow = gyd.shape
     kh, kw = kernel_hw
     cg = c // groups
-    cu = load_cuda()
-    gw = cu.device_array((k, cg, kh, kw), dtype=dt)
+    gw = load_cuda().device_array((k, cg, kh, kw), dtype=dt)
     geo = _geometry(n, c, h, wid, k, oh, ow, kh, kw, stride, padding, dilation, groups, False)
     _launch(_kernels(dt)["grad_weight"], gyd, xd, gw, gw, geo, k // groups, cg * kh * kw,
             n * oh * ow, groups)
