@@ -12,7 +12,7 @@ Every kernel activation is two Functions that close over each other:
   output y (y(1-y), 1-y^2), as PyTorch does; its backward is again Tensor ops.
 
 Piecewise-linear activations (relu, leaky_relu, hardtanh) have ``f'' = 0`` away from their kinks;
-at a kink the gradient uses PyTorch's convention (see the kernel module). ``inplace=True`` is
+at a kink the gradient uses PyTorch's convention (see ``kernels/scalar.py``). ``inplace=True`` is
 accepted for signature compatibility and ignored: results are always new tensors.
 """
 
@@ -184,7 +184,8 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent by the activation kernel (``Tensor.tanh`` is the core's NumPy op)."""
+    """Hyperbolic tangent by the activation kernel: the one tanh op (``mg.tanh``,
+    ``Tensor.tanh`` and ``nn.Tanh`` call it too); the gradient 1 - y^2 is read from the output."""
     return _apply("tanh", "tanh", input)
 
 
