@@ -10,7 +10,7 @@
 # _threading comes first: importing it makes TBB loadable and sets Numba's threading-layer
 # priority before any kernel can run (see that module for why).
 import minigrad._threading  # noqa: F401
-from minigrad import autograd, cuda, data, nn, optim, random, testing, viz
+from minigrad import _hints, autograd, cuda, data, nn, optim, random, testing, viz
 from minigrad._device import device
 from minigrad.autograd import (
     Function,
@@ -44,6 +44,8 @@ from minigrad.ops.elementwise import (
 )
 from minigrad.ops.linalg import matmul
 from minigrad.ops.reduce import (
+    amax,
+    amin,
     argmax,
     argmin,
     logsumexp,
@@ -58,6 +60,7 @@ from minigrad.ops.reduce import (
 from minigrad.ops.shape import (
     broadcast_to,
     cat,
+    clone,
     concatenate,
     expand,
     flatten,
@@ -75,6 +78,7 @@ from minigrad.random import manual_seed
 from minigrad.tensor import (
     Tensor,
     arange,
+    as_tensor,
     bool_,
     eye,
     float32,
@@ -95,14 +99,18 @@ from minigrad.tensor import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye", "rand", "randn",
-    "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
+    "Tensor", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "arange", "eye",
+    "rand", "randn", "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
     "manual_seed", "autograd", "cuda", "data", "device", "nn", "optim", "random", "testing", "viz",
     "explain",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
     "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
-    "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to", "var",
-    "broadcast_to", "cat", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
+    "amax", "amin", "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to",
+    "var",
+    "broadcast_to", "cat", "clone", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
     "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
 ]
+
+# An unknown attribute whose PyTorch name we know gets a hint (`mg.float` -> use `mg.float32`).
+__getattr__ = _hints.module_getattr(__name__)

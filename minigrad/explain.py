@@ -61,6 +61,7 @@ RULES: dict[str, str] = {
     "Sum": "d(sum x)/dx_i = 1: dX = dY copied to every summed element",
     "SumTo": "dX = dY broadcast back over the summed axes",
     "MaxMin": "dY goes to the position of the max (min); ties share it equally",
+    "MaxMinDim": "max(x, dim): dY goes to the index returned (the first max or min along dim)",
     "LogSumExp": "d(logsumexp x)/dx = softmax(x): dX = dY*softmax(x)",
     # shape
     "Reshape": "dX = dY reshaped back to the input's shape",
@@ -70,6 +71,7 @@ RULES: dict[str, str] = {
     "IndexAdd": "dG = dY read at the indexed positions (the adjoint of scatter-add is gather)",
     "Cat": "dY is split back into the pieces that were concatenated",
     "Pad": "dX = dY with the padding cropped away",
+    "Clone": "a copy: dX = dY",
     # convolution
     "Conv2d": "dX = full convolution of dY with the kernel rotated by 180 degrees "
               "(a transposed convolution); dW = correlation of X with dY; db = sum of dY "

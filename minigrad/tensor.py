@@ -16,6 +16,7 @@ from minigrad.random import generator
 __all__ = [
     "Tensor",
     "tensor",
+    "as_tensor",
     "from_numpy",
     "zeros",
     "ones",
@@ -65,11 +66,37 @@ def _to_array(data: Any, dtype: Any = None) -> Any:
                 arr = arr.astype(DEFAULT_DTYPE)
             elif np.issubdtype(arr.dtype, np.integer):
                 arr = arr.astype(np.int64)
-    if arr.dtype == object:
-        raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data")
+    _check_numeric(arr.dtype, "tensor", data)
     if dtype is not None:
         arr = arr.astype(np.dtype(dtype), copy=False)
+        _check_numeric(arr.dtype, "tensor", data)
     return arr
+
+
+# dtype kinds a tensor may hold: bool, signed and unsigned ints, floats (not strings, bytes,
+# objects, records, datetimes or complex numbers, which no op handles)
+_NUMERIC_KINDS = frozenset("biuf")
+
+
+def _check_numeric(dtype: np.dtype, who: str, data: Any) -> None:
+    if dtype.kind in _NUMERIC_KINDS:
+        return
+    what = {"U": "strings", "S": "bytes", "O": "Python objects", "V": "records",
+            "M": "datetimes", "m": "timedeltas", "c": "complex numbers"}.get(dtype.kind, "")
+    shown = repr(data) if len(repr(data)) <= 40 else repr(data)[:37] + "..."
+    raise TypeError(f"{who}: tensors hold bool, int or float numbers; got {what or dtype} "
+                    f"(dtype {dtype}) from {type(data).__name__} {shown}")
+
+
+_device_spec = device  # Tensor.to's `device` argument shadows the class
+
+
+def _is_dtype_name(s: str) -> bool:
+    try:
+        np.dtype(s)
+    except TypeError:
+        return False
+    return True
 
 
 def _check_requires_grad(dtype: np.dtype, requires_grad: bool) -> None:
@@ -285,10 +312,12 @@ class Tensor:
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, str) and a.split(":")[0].strip().lower() in ("cpu", "cuda"):
+            elif isinstance(a, str) and not _is_dtype_name(a):  # 'cpu', 'cuda', 'cuda:0'
                 device = a
             else:  # a dtype, or a dtype's name such as "float64"
                 dtype = a
+        if device is not None:
+            device = _device_spec(device)  # 'gpu' -> the device error Module.to gives
         out = self
         if device is not None:
             out = _dev.to_device(out, device)
@@ -495,13 +524,23 @@ class Tensor:
              keepdim: bool | None = None) -> Tensor:
         return _red.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        return _red.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
+            keepdims: bool | None = None) -> Any:
+        """``x.max()``: the largest value; ``x.max(dim)`` / ``x.max(dim=d)``: PyTorch's named
+        tuple ``(values, indices)``; ``x.max(axis=a)``: NumPy's values only;
+        ``x.max(other)``: the elementwise maximum. See :func:`minigrad.max`."""
+        return _red.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        return _red.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
+            keepdims: bool | None = None) -> Any:
+        """As :meth:`max`, for the smallest value (``(values, indices)`` with ``dim``)."""
+        return _red.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim: Axis = None, keepdim: bool = False) -> Tensor:
+        return _red.amax(self, dim, keepdim)
+
+    def amin(self, dim: Axis = None, keepdim: bool = False) -> Tensor:
+        return _red.amin(self, dim, keepdim)
 
     def var(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
             keepdim: bool | None = None, correction: int | None = None,
@@ -581,6 +620,71 @@ class Tensor:
     def split(self, split_size_or_sections: Any, dim: int = 0) -> list[Tensor]:
         return _sh.split(self, split_size_or_sections, dim)
 
+    # -- PyTorch's names for copies, activations and types (issue 12 section 3) ------------------
+    def clone(self) -> Tensor:
+        """A copy with its own storage that stays in the graph (gradients flow back to
+        ``self``); ``detach()`` is the opposite (shared storage, no graph)."""
+        return _sh.clone(self)
+
+    def is_contiguous(self) -> bool:
+        """Whether the storage is C-contiguous (GPU storage always is)."""
+        return type(self.data) is CudaArray or bool(self.data.flags.c_contiguous)
+
+    def contiguous(self) -> Tensor:
+        """``self`` when its storage is C-contiguous, else a contiguous :meth:`clone`."""
+        return self if self.is_contiguous() else _sh.clone(self)
+
+    def relu(self) -> Tensor:
+        return _act.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        return _act.sigmoid(self)
+
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        """Softmax along ``dim`` (required, as ``F.softmax``); ``dtype`` casts first."""
+        return _loss.softmax(self if dtype is None else self.astype(dtype), dim)
+
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
+        """Log-softmax along ``dim`` (required); ``dtype`` casts first."""
+        return _loss.log_softmax(self if dtype is None else self.astype(dtype), dim)
+
+    def type(self, dtype: Any = None) -> Any:
+        """No argument: the type as a string, PyTorch's names under ``minigrad.``:
+        ``'minigrad.FloatTensor'`` (float32), ``'minigrad.DoubleTensor'``, ``'minigrad.LongTensor'``
+        (int64), ``'minigrad.IntTensor'``, ``'minigrad.BoolTensor'``, ..., with ``.cuda.`` for a GPU
+        tensor (``'minigrad.cuda.FloatTensor'``). Code comparing against ``'torch.FloatTensor'``
+        must compare ``x.dtype`` instead.
+
+        With an argument: this tensor cast to ``dtype`` (a dtype, its name such as ``'float64'``,
+        or a type string: ``'minigrad.DoubleTensor'`` or ``'torch.DoubleTensor'``; a ``.cuda.``
+        type string also moves it to the GPU, a CPU one to the host, as PyTorch).
+        Differentiable between float dtypes; ``self`` when nothing changes.
+        """
+        if dtype is None:
+            name = _TYPE_NAMES.get(self.dtype, f"Tensor[{self.dtype}]")
+            return ("minigrad.cuda." if self.is_cuda else "minigrad.") + name
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            prefix, _, name = dtype.rpartition(".")
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            if prefix not in ("minigrad", "torch", "minigrad.cuda", "torch.cuda") \
+                    or name not in by_name:
+                raise ValueError(f"type: unknown tensor type {dtype!r}; expected e.g. "
+                                 f"'minigrad.FloatTensor' or one of {sorted(by_name)}")
+            return self.to("cuda" if prefix.endswith("cuda") else "cpu", by_name[name])
+        return self.to(dtype=dtype)
+
+    # -- unknown attributes: a hint for the PyTorch names we know ------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup failed (a miss), so it costs nothing on hits.
+        raise _hints.attribute_error("Tensor", name, self)
+
+
+_TYPE_NAMES = {
+    float32: "FloatTensor", float64: "DoubleTensor", np.dtype(np.float16): "HalfTensor",
+    int64: "LongTensor", int32: "IntTensor", np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor", bool_: "BoolTensor",
+}
+
 
 # ---------------------------------------------------------------------------------------------
 # Constructors
@@ -601,7 +705,25 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s storage."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
+    _check_numeric(array.dtype, "from_numpy", array)
     return Tensor._make(array)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor, without a copy where possible (PyTorch's ``as_tensor``).
+
+    A Tensor with the requested dtype and device is returned as is (else converted with
+    :meth:`Tensor.to`, differentiably); a NumPy array with the requested dtype, for the CPU,
+    shares its storage (as :func:`from_numpy`; arrays keep their dtype, float64 included);
+    anything else (lists, scalars) is copied as by :func:`tensor`.
+    """
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray) and (device is None or _device_spec(device) == "cpu") \
+            and (dtype is None or np.dtype(dtype) == data.dtype):
+        _check_numeric(data.dtype, "as_tensor", data)
+        return Tensor._make(data)
+    return Tensor(data, dtype=dtype, device=device)
 
 
 def _shape_arg(shape: tuple[Any, ...], who: str) -> Shape:
@@ -712,8 +834,11 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
 
 
 # The ops modules import Tensor from here; import them last to close the cycle.
+from minigrad import _hints  # noqa: E402
+from minigrad.ops import activation as _act  # noqa: E402
 from minigrad.ops import device as _dev  # noqa: E402
 from minigrad.ops import elementwise as _ew  # noqa: E402
 from minigrad.ops import linalg as _la  # noqa: E402
+from minigrad.ops import loss as _loss  # noqa: E402
 from minigrad.ops import reduce as _red  # noqa: E402
 from minigrad.ops import shape as _sh  # noqa: E402

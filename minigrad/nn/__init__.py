@@ -10,6 +10,7 @@ Modules hold state (parameters, buffers, submodules) and call :mod:`minigrad.nn.
 the maths and the gradients live in the ops.
 """
 
+from minigrad import _hints
 from minigrad.nn import functional, init, models, utils
 from minigrad.nn.modules import (
     CELU,
@@ -65,3 +66,6 @@ __all__ = [
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
 ]
+
+# An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).
+__getattr__ = _hints.module_getattr(__name__)

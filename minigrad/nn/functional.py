@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from minigrad import _hints
 from minigrad.ops.activation import (
     celu,
     elu,
@@ -135,3 +136,6 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         out = out[(slice(None),) * axis + (idx,)]
     return out
 
+
+# An unknown attribute whose PyTorch name we know gets a hint (`F.one_hot`: use `mg.eye(n)[t]`).
+__getattr__ = _hints.module_getattr(__name__)

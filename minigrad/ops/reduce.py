@@ -1,14 +1,19 @@
-"""Reductions: sum, mean, max, min, var, std, logsumexp, argmax/argmin, and ``sum_to``.
+"""Reductions: sum, mean, max, min, amax, amin, var, std, logsumexp, argmax/argmin, ``sum_to``.
 
 Every reduction takes NumPy's ``axis``/``keepdims`` and PyTorch's ``dim``/``keepdim`` (aliases), an
-int, a tuple or None (all axes). ``sum_to`` is the adjoint of broadcasting; the engine uses it to
-sum every gradient back to its input's shape.
+int, a tuple or None (all axes), except ``max``/``min``, where the two spellings differ as they do
+between the two libraries: ``max(x, dim)`` / ``max(x, dim=d)`` returns PyTorch's
+``(values, indices)`` named tuple (so ``_, pred = logits.max(1)`` gives the class indices),
+``max(x, axis=a)`` returns NumPy's values only, and ``max(x)`` the largest value.
+``sum_to`` is the adjoint of broadcasting; the engine uses it to sum every gradient back to its
+input's shape.
 """
 
 from __future__ import annotations
 
 import builtins
-from typing import Any
+import operator
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -112,6 +117,27 @@ class MaxMin(Function):
         return g * Tensor._make(weight.astype(x.dtype))
 
 
+class MaxMinDim(Function):
+    """max/min along one axis with its arg index given (``max(x, dim)``): the gradient goes to
+    that index only (the first extremum), as PyTorch's ``max(dim)``, not shared among ties."""
+
+    @staticmethod
+    def forward(ctx, x, *, axis, keepdims, largest, index):
+        ctx.in_shape, ctx.axis, ctx.keepdims, ctx.index = x.shape, axis, keepdims, index
+        fn = np.max if largest else np.min
+        return fn(x.data, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.in_shape[ctx.axis]
+        positions = np.arange(n).reshape([n if i == ctx.axis else 1
+                                          for i in range(len(ctx.in_shape))])
+        hit = _device.asarray(positions, like=ctx.index) == ctx.index  # one-hot along axis
+        if not ctx.keepdims:
+            g = g.unsqueeze(ctx.axis)
+        return g * Tensor._make(hit.astype(g.dtype))
+
+
 class LogSumExp(Function):
     """log(sum(exp(x))) computed stably around the max; the gradient is softmax(x)."""
 
@@ -150,9 +176,16 @@ def mean(x: Any, axis: AxisArg = None, keepdims: bool = False, *,
     return Sum.apply(x, axis=axes, keepdims=keep) / _count(x.shape, axes)
 
 
-def _maxmin(op: str, largest: bool, x: Any, axis: AxisArg, keepdims: bool, dim: AxisArg,
-            keepdim: bool | None) -> Tensor:
-    x, axes, keep = _args(op, x, axis, keepdims, dim, keepdim)
+class ValuesIndices(NamedTuple):
+    """What ``max``/``min`` with ``dim`` return, as PyTorch's ``torch.return_types.max``:
+    ``values`` (differentiable) and int64 ``indices``; unpacks as ``values, indices = ...``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _maxmin_all(op: str, largest: bool, x: Tensor, axis: AxisArg, keep: bool) -> Tensor:
+    axes = normalize_axes(op, axis, x.ndim)
     if x.data.size == 0:
         raise ValueError(f"{op}: reduction of an empty tensor of shape {x.shape}")
     if not np.issubdtype(x.dtype, np.floating):
@@ -161,16 +194,88 @@ def _maxmin(op: str, largest: bool, x: Any, axis: AxisArg, keepdims: bool, dim: 
     return MaxMin.apply(x, axis=axes, keepdims=keep, largest=largest)
 
 
-def max(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
-        dim: AxisArg = None, keepdim: bool | None = None) -> Tensor:
-    """Largest value over ``axis``; at ties the gradient is shared equally."""
-    return _maxmin("max", True, x, axis, keepdims, dim, keepdim)
+def _maxmin_dim(op: str, largest: bool, x: Tensor, dim: Any, keep: bool) -> ValuesIndices:
+    try:
+        d = operator.index(dim)
+    except TypeError:
+        raise TypeError(
+            f"{op}: dim must be an int when it asks for (values, indices), got {dim!r}; for the "
+            f"{op} value over several axes use a{op}(x, dim={dim!r}) or {op}(x, axis={dim!r})"
+        ) from None
+    if x.ndim == 0:  # PyTorch allows dim 0 / -1 on a 0-d tensor: the value and index 0
+        if d not in (0, -1):
+            raise ValueError(f"{op}: dim {d} is out of range for a 0-d tensor")
+        r = _maxmin_dim(op, largest, x.reshape(1), 0, False)
+        return ValuesIndices(r.values.reshape(()), r.indices.reshape(()))
+    if not -x.ndim <= d < x.ndim:
+        raise ValueError(f"{op}: dim {d} is out of range for a tensor of shape {x.shape}")
+    d %= x.ndim
+    if x.shape[d] == 0:
+        raise ValueError(f"{op}: dim {d} of the tensor of shape {x.shape} is empty")
+    arg = np.argmax if largest else np.argmin
+    index = _device.wrap(arg(x.data, axis=d, keepdims=True)).astype(np.int64)
+    indices = Tensor._make(index if keep else np.squeeze(index, axis=d))
+    if not np.issubdtype(x.dtype, np.floating):
+        fn = np.max if largest else np.min
+        return ValuesIndices(Tensor._make(_device.wrap(fn(x.data, axis=d, keepdims=keep))),
+                             indices)
+    values = MaxMinDim.apply(x, axis=d, keepdims=keep, largest=largest, index=index)
+    return ValuesIndices(values, indices)
 
 
-def min(x: Any, axis: AxisArg = None, keepdims: bool = False, *,  # noqa: A001
-        dim: AxisArg = None, keepdim: bool | None = None) -> Tensor:
-    """Smallest value over ``axis``; at ties the gradient is shared equally."""
-    return _maxmin("min", False, x, axis, keepdims, dim, keepdim)
+def _maxmin(op: str, largest: bool, x: Any, dim: Any, keepdim: bool, axis: AxisArg,
+            keepdims: bool | None) -> Tensor | ValuesIndices:
+    x = as_tensor(x, None, op)
+    keep = bool(keepdim if keepdims is None else keepdims)
+    if isinstance(dim, Tensor):  # torch.max(input, other): the elementwise maximum
+        if keep or axis is not None:
+            raise TypeError(f"{op}(input, other) takes no dim, axis or keepdim")
+        from minigrad.ops.elementwise import maximum, minimum
+
+        return (maximum if largest else minimum)(x, dim)
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: give dim (PyTorch: values and indices) or axis (NumPy: "
+                            "values only), not both")
+        return _maxmin_dim(op, largest, x, dim, keep)
+    return _maxmin_all(op, largest, x, axis, keep)
+
+
+def max(x: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A001
+        axis: AxisArg = None, keepdims: bool | None = None) -> Tensor | ValuesIndices:
+    """The largest value, PyTorch's or NumPy's way depending on how the axis is named.
+
+    - ``max(x)``: the largest element (0-d; ``keepdim=True`` keeps every axis as size 1).
+    - ``max(x, dim)`` or ``max(x, dim=d, keepdim=False)`` (``dim`` an int): PyTorch's named tuple
+      ``(values, indices)``, so ``_, pred = logits.max(1)`` is the predicted class. The gradient
+      of ``values`` goes to the index returned (the first maximum), as PyTorch.
+    - ``max(x, axis=a, keepdims=False)`` (an int, a tuple or None): NumPy's values only.
+    - ``max(x, other)`` with a Tensor ``other``: the elementwise :func:`maximum`, as PyTorch.
+
+    Without ``dim`` the gradient is shared equally among tied maxima (as PyTorch's ``max()`` and
+    ``amax``). ``keepdims`` is accepted for ``keepdim`` and vice versa.
+    """
+    return _maxmin("max", True, x, dim, keepdim, axis, keepdims)
+
+
+def min(x: Any, dim: Any = None, keepdim: bool = False, *,  # noqa: A001
+        axis: AxisArg = None, keepdims: bool | None = None) -> Tensor | ValuesIndices:
+    """The smallest value: ``min(x)``, ``min(x, dim)`` -> ``(values, indices)``, ``min(x,
+    axis=a)`` -> values, ``min(x, other)`` -> :func:`minimum`; as :func:`max`."""
+    return _maxmin("min", False, x, dim, keepdim, axis, keepdims)
+
+
+def amax(x: Any, dim: AxisArg = None, keepdim: bool = False) -> Tensor:
+    """Largest values over ``dim`` (an int, a tuple, or None: all axes); values only, the
+    gradient shared equally among ties (PyTorch's ``amax``)."""
+    x = as_tensor(x, None, "amax")
+    return _maxmin_all("amax", True, x, None if dim == () else dim, bool(keepdim))
+
+
+def amin(x: Any, dim: AxisArg = None, keepdim: bool = False) -> Tensor:
+    """Smallest values over ``dim``: as :func:`amax`."""
+    x = as_tensor(x, None, "amin")
+    return _maxmin_all("amin", False, x, None if dim == () else dim, bool(keepdim))
 
 
 def _correction(op: str, correction: int | None, ddof: int | None, unbiased: bool | None) -> int:
@@ -263,6 +368,22 @@ def _reduction(distinct: bool = False, min_reduced: int = 1):
     return strategy
 
 
+def _one_axis(strategy):
+    """The samples of ``strategy`` with a single int axis (``max(x, dim)`` takes one)."""
+
+    def one():
+        from minigrad.ops.registry import Sample
+
+        def pick(s):
+            axis = s.kwargs["axis"]
+            axis = -1 if axis is None else axis[0] if isinstance(axis, tuple) else axis
+            return Sample(s.args, {**s.kwargs, "axis": axis})
+
+        return strategy().map(pick)
+
+    return one
+
+
 def _np_kw(fn):
     """NumPy reference taking our (axis, keepdims) sample keywords."""
     return lambda a, axis=None, keepdims=False: fn(a, axis=axis, keepdims=keepdims)
@@ -280,6 +401,12 @@ register(OpInfo("max", max, _reduction(distinct=True), ref=_np_kw(np.max),
                 kinks="ties: gradient shared equally"))
 register(OpInfo("min", min, _reduction(distinct=True), ref=_np_kw(np.min),
                 kinks="ties: gradient shared equally"))
+register(OpInfo("max_dim", lambda a, axis, keepdims: max(a, axis, keepdims).values,
+                _one_axis(_reduction(distinct=True)), ref=_np_kw(np.max),
+                kinks="ties: the gradient goes to the first maximum (the index returned)"))
+register(OpInfo("min_dim", lambda a, axis, keepdims: min(a, dim=axis, keepdim=keepdims).values,
+                _one_axis(_reduction(distinct=True)), ref=_np_kw(np.min),
+                kinks="ties: the gradient goes to the first minimum (the index returned)"))
 register(OpInfo("var", lambda a, axis=None, keepdims=False: var(a, axis, keepdims, ddof=0),
                 _reduction(), ref=_np_kw(np.var)))
 register(OpInfo("var_unbiased", var, _reduction(min_reduced=2),

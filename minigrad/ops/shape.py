@@ -1,8 +1,8 @@
 """Shape ops: reshape, permute/transpose/swapaxes, expand, squeeze/unsqueeze/flatten, indexing,
-cat/stack/split, constant padding.
+cat/stack/split, constant padding, and clone (a copy).
 
 The primitives with their own backward are Reshape, Permute, Expand, GetItem / IndexAdd (each
-other's adjoint), Cat and Pad; the rest are compositions of them.
+other's adjoint), Cat, Pad and Clone; the rest are compositions of them.
 """
 
 from __future__ import annotations
@@ -174,6 +174,28 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(x.shape[s : e + 1], dtype=np.int64))
     return reshape(x, x.shape[:s] + (merged,) + x.shape[e + 1 :])
+
+
+class Clone(Function):
+    """A C-contiguous copy; the gradient passes through unchanged."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.data.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def clone(x: Any) -> Tensor:
+    """A copy of ``x`` with its own (C-contiguous) storage, still in the graph (PyTorch's
+    ``clone``): gradients flow back to ``x``, writes to the copy do not reach ``x``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clone: expected a Tensor, got {type(x).__name__}")
+    if not x.requires_grad:
+        return Tensor._make(x.data.copy())
+    return Clone.apply(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,6 +417,8 @@ register(OpInfo("expand", lambda a: expand(a, (2,) + a.shape), _s("unary_samples
                 ref=lambda a: np.broadcast_to(a, (2,) + a.shape)))
 register(OpInfo("squeeze_unsqueeze", lambda a: squeeze(unsqueeze(a, 0)).flatten(),
                 _s("unary_samples"), ref=lambda a: np.squeeze(a).reshape(-1)))
+register(OpInfo("clone", lambda a: clone(a.transpose()), _s("unary_samples"),
+                ref=lambda a: np.transpose(a).copy()))
 register(OpInfo("getitem", lambda a, index: a[index], _s("getitem_samples"),
                 ref=lambda a, index: a[index]))
 register(OpInfo("cat", lambda a, b, axis: cat([a, b], axis=axis), _s("cat_samples"),

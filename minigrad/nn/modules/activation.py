@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 from minigrad.nn import functional as F
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.tensor import Tensor
 
@@ -43,7 +44,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = V.real(negative_slope, "LeakyReLU", "negative_slope")
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -58,7 +59,7 @@ class ELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha = V.real(alpha, "ELU", "alpha")
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -85,7 +86,9 @@ class CELU(Module):
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha = V.real(alpha, "CELU", "alpha")
+        if self.alpha == 0:
+            raise ValueError("CELU: alpha must be non-zero (it divides x), got 0")
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -130,9 +133,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = V.one_of(approximate, ("none", "tanh"), "GELU", "approximate")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.gelu(input, approximate=self.approximate)
@@ -146,8 +147,10 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
-        self.beta = beta
-        self.threshold = threshold
+        self.beta = V.real(beta, "Softplus", "beta")
+        if self.beta == 0:
+            raise ValueError("Softplus: beta must be non-zero (it divides the result), got 0")
+        self.threshold = V.real(threshold, "Softplus", "threshold")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.softplus(input, self.beta, self.threshold)
@@ -162,6 +165,8 @@ class Hardtanh(Module):
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0,
                  inplace: bool = False) -> None:
         super().__init__()
+        min_val = V.real(min_val, "Hardtanh", "min_val")
+        max_val = V.real(max_val, "Hardtanh", "max_val")
         if max_val <= min_val:
             raise ValueError(f"Hardtanh: max_val ({max_val}) must exceed min_val ({min_val})")
         self.min_val = min_val
@@ -182,10 +187,8 @@ class Maxout(Module):
 
     def __init__(self, pieces: int, dim: int = 1) -> None:
         super().__init__()
-        if pieces < 1:
-            raise ValueError(f"Maxout: pieces must be >= 1, got {pieces}")
-        self.pieces = pieces
-        self.dim = dim
+        self.pieces = V.integer(pieces, "Maxout", "pieces", 1)
+        self.dim = V.integer(dim, "Maxout", "dim")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.maxout(input, self.pieces, self.dim)
@@ -207,7 +210,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = None if dim is None else V.integer(dim, "Softmax", "dim")
 
     def forward(self, input: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _softmax_dim("Softmax", input.ndim)
@@ -222,7 +225,7 @@ class LogSoftmax(Module):
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = None if dim is None else V.integer(dim, "LogSoftmax", "dim")
 
     def forward(self, input: Tensor) -> Tensor:
         dim = self.dim if self.dim is not None else _softmax_dim("LogSoftmax", input.ndim)

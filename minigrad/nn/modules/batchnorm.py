@@ -8,6 +8,7 @@ import numpy as np
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
@@ -23,9 +24,11 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
+        who = type(self).__name__
+        num_features = V.integer(num_features, who, "num_features", 1)
         self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
+        self.eps = V.positive(eps, who, "eps")
+        self.momentum = V.momentum(momentum, who)
         self.affine = affine
         self.track_running_stats = track_running_stats
         dt = np.dtype(dtype) if dtype is not None else np.float32
@@ -62,6 +65,8 @@ class _BatchNorm(Module):
             shape = getattr(input, "shape", type(input).__name__)
             raise ValueError(f"{type(self).__name__}: expected input {self._layout} with C = "
                              f"num_features = {self.num_features}, got {shape}")
+        # before anything is updated: a failed call leaves the running statistics untouched
+        V.check_input_dtype(self, input, self.weight if self.affine else self.running_mean)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
@@ -86,7 +91,8 @@ class BatchNorm1d(_BatchNorm):
     biased variance; the running stats are updated as ``r = (1 - momentum) * r + momentum *
     batch_stat`` with the *unbiased* batch variance (``momentum=None``: cumulative average).
     Eval: the running stats replace the batch's (unless ``track_running_stats=False``).
-    weight (ones) and bias (zeros) are learnt when ``affine``.
+    weight (ones) and bias (zeros) are learnt when ``affine``. num_features >= 1, eps > 0,
+    momentum in [0, 1] or None; x must have the parameters' dtype (else ``TypeError``).
     """
 
     _dims = (2, 3)

@@ -9,8 +9,8 @@ import numpy as np
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
-from minigrad.nn.modules.utils import ntuple
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
@@ -30,16 +30,12 @@ class _ConvNd(Module):
                  dtype: Any) -> None:
         super().__init__()
         who, n = type(self).__name__, self._n
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{who}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{who}: padding_mode must be one of {_PADDING_MODES}, got "
-                             f"{padding_mode!r}")
+        in_channels, out_channels, groups = _channels(who, in_channels, out_channels, groups)
+        V.one_of(padding_mode, _PADDING_MODES, who, "padding_mode")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = ntuple(kernel_size, n, who, "kernel_size")
-        self.stride = ntuple(stride, n, who, "stride")
-        self.dilation = ntuple(dilation, n, who, "dilation")
+        self.kernel_size = V.int_tuple(kernel_size, n, who, "kernel_size", 1)
+        self.stride = V.int_tuple(stride, n, who, "stride", 1)
+        self.dilation = V.int_tuple(dilation, n, who, "dilation", 1)
         self.padding_mode = padding_mode
         if isinstance(padding, str):
             if padding not in ("valid", "same", "full"):
@@ -50,7 +46,7 @@ class _ConvNd(Module):
                                  f"convolutions (stride {self.stride})")
             self.padding: Any = padding
         else:
-            self.padding = ntuple(padding, n, who, "padding")
+            self.padding = V.int_tuple(padding, n, who, "padding", 0)
         # per axis (before, after), for the non-zero padding modes (F.pad before the conv);
         # 'same' puts the odd pixel after, as PyTorch
         total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
@@ -86,6 +82,7 @@ class _ConvNd(Module):
             axes = "(N, C, L)" if n == 1 else "(N, C, H, W)"
             raise ValueError(f"{type(self).__name__}: expected input {axes} with C = "
                              f"in_channels = {self.in_channels}, got {shape}")
+        V.check_input_dtype(self, input, self.weight)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
@@ -118,11 +115,24 @@ class _ConvNd(Module):
         return s
 
 
+def _channels(who: str, in_channels: Any, out_channels: Any, groups: Any) -> tuple[int, int, int]:
+    """Channels >= 1 and groups >= 1 dividing both (PyTorch's rules)."""
+    in_channels = V.integer(in_channels, who, "in_channels", 1)
+    out_channels = V.integer(out_channels, who, "out_channels", 1)
+    groups = V.integer(groups, who, "groups", 1)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{who}: in_channels ({in_channels}) and out_channels "
+                         f"({out_channels}) must both be divisible by groups ({groups})")
+    return in_channels, out_channels, groups
+
+
 class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation, as in every framework).
 
     x: (N, in_channels, H, W) -> y: (N, out_channels, OH, OW) with
     ``OH = (H + pad_top + pad_bottom - dilation * (kernel - 1) - 1) // stride + 1``.
+    x must have the parameters' dtype (else ``TypeError``; convert with ``x.float()``).
+    kernel_size, stride, dilation >= 1, padding >= 0, channels >= 1 (checked when built).
 
     padding: an int or (ph, pw) pair applied to both sides, or ``"valid"`` (none), ``"same"``
     (output size = input size; stride 1 only; an odd total puts the extra pixel at the
@@ -180,18 +190,16 @@ class ConvTranspose2d(Module):
                  dtype: Any = None) -> None:
         super().__init__()
         who = "ConvTranspose2d"
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"{who}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
+        in_channels, out_channels, groups = _channels(who, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f"{who}: only padding_mode='zeros' is supported (as PyTorch), got "
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = ntuple(kernel_size, 2, who, "kernel_size")
-        self.stride = ntuple(stride, 2, who, "stride")
-        self.padding = ntuple(padding, 2, who, "padding")
-        self.output_padding = ntuple(output_padding, 2, who, "output_padding")
-        self.dilation = ntuple(dilation, 2, who, "dilation")
+        self.kernel_size = V.int_tuple(kernel_size, 2, who, "kernel_size", 1)
+        self.stride = V.int_tuple(stride, 2, who, "stride", 1)
+        self.padding = V.int_tuple(padding, 2, who, "padding", 0)
+        self.output_padding = V.int_tuple(output_padding, 2, who, "output_padding", 0)
+        self.dilation = V.int_tuple(dilation, 2, who, "dilation", 1)
         self.padding_mode = padding_mode
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
@@ -234,6 +242,7 @@ class ConvTranspose2d(Module):
             shape = getattr(input, "shape", type(input).__name__)
             raise ValueError(f"ConvTranspose2d: expected input (N, C, H, W) with C = "
                              f"in_channels = {self.in_channels}, got {shape}")
+        V.check_input_dtype(self, input, self.weight)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
                                   self._output_padding(input, output_size), self.groups,
                                   self.dilation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from minigrad.nn import functional as F
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.tensor import Tensor
 
@@ -17,9 +18,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must lie in [0, 1], got {p}")
-        self.p = p
+        self.p = V.probability(p, type(self).__name__)
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ import numpy as np
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
@@ -29,19 +30,20 @@ class Identity(Module):
 class Linear(Module):
     """``y = x @ weight.T + bias``.
 
-    x: (*, in_features) -> y: (*, out_features). weight: (out_features, in_features) drawn with
-    ``kaiming_uniform_(a=sqrt(5))`` (U(+-1/sqrt(in_features))), bias: (out_features,) drawn from
-    U(+-1/sqrt(in_features)): PyTorch's default initialisation.
+    x: (*, in_features) -> y: (*, out_features); x must have the parameters' dtype (float32
+    unless built with ``dtype=`` or converted with ``.double()``), else ``TypeError``: convert
+    the data with ``x.float()`` (PyTorch raises too; NumPy's ``uint8 / 255.0`` is float64).
+    in_features or out_features may be 0 (as PyTorch: the output is the bias, or empty).
+    weight: (out_features, in_features) drawn with ``kaiming_uniform_(a=sqrt(5))``
+    (U(+-1/sqrt(in_features))), bias: (out_features,) drawn from U(+-1/sqrt(in_features)):
+    PyTorch's default initialisation.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
-        if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear: in_features and out_features must be >= 0, got "
-                             f"{in_features} and {out_features}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = V.integer(in_features, "Linear", "in_features", 0)
+        self.out_features = V.integer(out_features, "Linear", "out_features", 0)
         dt = np.dtype(dtype) if dtype is not None else np.float32
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
         if bias:
@@ -57,6 +59,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
+        V.check_input_dtype(self, input, self.weight)
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -69,8 +72,10 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = V.integer(start_dim, "Flatten", "start_dim")
+        self.end_dim = V.integer(end_dim, "Flatten", "end_dim")
+        if (start_dim >= 0) == (end_dim >= 0) and start_dim > end_dim:
+            raise ValueError(f"Flatten: start_dim {start_dim} comes after end_dim {end_dim}")
 
     def forward(self, input: Tensor) -> Tensor:
         return input.flatten(self.start_dim, self.end_dim)

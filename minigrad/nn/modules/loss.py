@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from minigrad.nn import functional as F
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.tensor import Tensor
 
@@ -15,10 +16,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, "
-                             f"got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = V.one_of(reduction, _REDUCTIONS, type(self).__name__, "reduction")
 
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -33,8 +31,9 @@ class CrossEntropyLoss(_Loss):
                  reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
         self.register_buffer("weight", weight)
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
+        self.ignore_index = V.integer(ignore_index, "CrossEntropyLoss", "ignore_index")
+        self.label_smoothing = V.probability(label_smoothing, "CrossEntropyLoss",
+                                             "label_smoothing")
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -48,7 +47,7 @@ class NLLLoss(_Loss):
                  reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.register_buffer("weight", weight)
-        self.ignore_index = ignore_index
+        self.ignore_index = V.integer(ignore_index, "NLLLoss", "ignore_index")
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad.nn import functional as F
+from minigrad.nn.modules import _validate as V
 from minigrad.nn.modules.module import Module
 from minigrad.tensor import Tensor
 
@@ -16,6 +17,18 @@ def _unsupported(who: str, **options: Any) -> None:
     for name, (value, default) in options.items():
         if value != default:
             raise ValueError(f"{who}: {name}={value!r} is not supported (only {default!r})")
+
+
+def _window(who: str, kernel_size: Any, stride: Any, padding: Any,
+            half_kernel_padding: bool = True) -> None:
+    """kernel_size and stride (None: the kernel) >= 1, padding >= 0 and, for pooling, at most
+    half the kernel (PyTorch's rules)."""
+    kernel = V.int_tuple(kernel_size, 2, who, "kernel_size", 1)
+    if stride is not None:
+        V.int_tuple(stride, 2, who, "stride", 1)
+    pad = V.int_tuple(padding, 2, who, "padding", 0)
+    if half_kernel_padding:
+        V.pool_padding(kernel, pad, who)
 
 
 class MaxPool2d(Module):
@@ -30,6 +43,7 @@ class MaxPool2d(Module):
                  ceil_mode: bool = False) -> None:
         super().__init__()
         _unsupported("MaxPool2d", dilation=(dilation, 1), ceil_mode=(ceil_mode, False))
+        _window("MaxPool2d", kernel_size, stride, padding)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -53,6 +67,7 @@ class MaxUnpool2d(Module):
     def __init__(self, kernel_size: int | tuple[int, int], stride: Any = None,
                  padding: Any = 0) -> None:
         super().__init__()
+        _window("MaxUnpool2d", kernel_size, stride, padding, half_kernel_padding=False)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -77,6 +92,7 @@ class AvgPool2d(Module):
         super().__init__()
         _unsupported("AvgPool2d", ceil_mode=(ceil_mode, False),
                      divisor_override=(divisor_override, None))
+        _window("AvgPool2d", kernel_size, stride, padding)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -98,6 +114,12 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()
+        sizes = output_size if isinstance(output_size, tuple | list) else (output_size,) * 2
+        if len(sizes) != 2 or any(s is not None and not V._is_int(s) for s in sizes):
+            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a pair of ints "
+                            f"(or None), got {output_size!r}")
+        if any(s is not None and s < 1 for s in sizes):
+            raise ValueError(f"AdaptiveAvgPool2d: output_size must be >= 1, got {output_size!r}")
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
