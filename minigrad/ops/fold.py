@@ -23,7 +23,8 @@ from typing import Any
 
 from minigrad.autograd import Function
 from minigrad.ops._args import float_tensor, ntuple
-from minigrad.ops.kernels.cpu import fold as K
+from minigrad.ops.kernels import kernels_for
+from minigrad.ops.kernels.cpu.fold import fold_blocks
 from minigrad.tensor import Tensor
 
 __all__ = ["unfold", "fold", "UnfoldFn", "FoldFn"]
@@ -41,7 +42,7 @@ class UnfoldFn(Function):
         ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding,
                             stride=stride)
         ctx.input_hw = x.shape[2:]
-        return K.unfold(x.data, kernel_size, dilation, padding, stride)
+        return kernels_for(x.data).fold.unfold(x.data, kernel_size, dilation, padding, stride)
 
     @staticmethod
     def backward(ctx, gcols):
@@ -56,7 +57,8 @@ class FoldFn(Function):
                 stride: Pair):
         ctx.geometry = dict(kernel_size=kernel_size, dilation=dilation, padding=padding,
                             stride=stride)
-        return K.fold(cols.data, tuple(output_hw), kernel_size, dilation, padding, stride)
+        return kernels_for(cols.data).fold.fold(cols.data, tuple(output_hw), kernel_size, dilation,
+                                                padding, stride)
 
     @staticmethod
     def backward(ctx, gy):
@@ -72,7 +74,7 @@ def _geometry(op: str, kernel_size: Any, dilation: Any, padding: Any,
 
 
 def _blocks(op: str, hw: Pair, k: Pair, d: Pair, p: Pair, s: Pair, what: str) -> Pair:
-    blocks = K.fold_blocks(hw, k, d, p, s)
+    blocks = fold_blocks(hw, k, d, p, s)
     if min(blocks) < 1:
         raise ValueError(
             f"{op}: {what} {hw} with kernel_size={k}, dilation={d}, padding={p}, stride={s} has "

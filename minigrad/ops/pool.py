@@ -1,9 +1,12 @@
-"""2-D pooling: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``, ``global_avg_pool2d``,
-``max_unpool2d`` (PyTorch names, arguments and floor-mode output sizes; no ceil_mode/dilation).
+"""Pooling: ``max_pool2d``, ``max_pool1d``, ``avg_pool2d``, ``avg_pool1d``,
+``adaptive_avg_pool2d``/``1d``, ``adaptive_max_pool2d``/``1d``, ``global_avg_pool2d``,
+``max_unpool2d`` (PyTorch names, arguments and output sizes, with ``ceil_mode``, ``dilation`` for
+max pooling and ``count_include_pad``/``divisor_override`` for average pooling).
 
 Functions and how they differentiate each other (so ``create_graph=True`` works):
 
     MaxPool2dFn        y = max over windows        dx = PlaneScatterFn(gy, argmax)
+    AdaptiveMaxPool2dFn  the same over adaptive windows
     PlaneScatterFn     z = scatter-add(src, idx)   dsrc = PlaneGatherFn(gz, idx)
     PlaneGatherFn      z = src[idx]                dsrc = PlaneScatterFn(gz, idx)
     AvgPool2dFn        y = window means            dx = AvgPool2dGradFn(gy)
@@ -11,8 +14,11 @@ Functions and how they differentiate each other (so ``create_graph=True`` works)
     AdaptiveAvgPool2dFn / AdaptiveAvgPool2dGradFn  the same pair for adaptive windows
 
 Shapes: input (N, C, H, W) or unbatched (C, H, W); output (N, C, OH, OW) with
-``OH = (H + 2*padding - kernel) // stride + 1``. Max-pool indices are flat positions in each
-H*W plane (int64); ties go to the first maximum in row-major window order. Kernels live in
+``OH = (H + 2*padding - dilation*(kernel - 1) - 1) // stride + 1``, the division rounded up with
+``ceil_mode`` (but the last window must start inside the input or the left padding, PyTorch's
+rule). The 1-d ops take (N, C, L) or (C, L) and run the 2-d Functions on (N, C, 1, L). Max-pool
+indices are flat positions in each H*W plane (int64; positions along L in 1-d); ties go to the
+first maximum in row-major window order. Kernels live in
 :mod:`minigrad.ops.kernels.cpu.pool` and :mod:`minigrad.ops.kernels.cuda.pool`.
 """
 
@@ -24,13 +30,14 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.ops._args import (
-    conv_output_size,
     conv_transpose_output_size,
     float_tensor,
+    integer,
     ntuple,
     pool_window,
 )
 from minigrad.ops.kernels import kernels_for
+from minigrad.ops.kernels.cpu.pool import pool_output_size
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -59,8 +66,10 @@ class MaxPool2dFn(Function):
     kinks = "ties in a window: the first maximum (row-major) takes the gradient"
 
     @staticmethod
-    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair):
-        y, idx = kernels_for(x.data).pool.max_pool2d_forward(x.data, kernel, stride, padding)
+    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair = (1, 1),
+                ceil_mode: bool = False):
+        y, idx = kernels_for(x.data).pool.max_pool2d_forward(x.data, kernel, stride, padding,
+                                                             dilation, ceil_mode)
         # a view, not the returned array itself: a saved *output* would come back linked to this
         # node as if it were differentiable, and the indices are integer constants
         ctx.save_for_backward(idx.view())
@@ -122,13 +131,15 @@ class PlaneGatherFn(Function):
 
 class AvgPool2dFn(Function):
     @staticmethod
-    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair, count_include_pad: bool):
-        ctx.geometry = dict(
-            kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
-        )
+    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair, count_include_pad: bool,
+                ceil_mode: bool = False, divisor_override: int | None = None):
+        ctx.geometry = dict(kernel=kernel, stride=stride, padding=padding,
+                            count_include_pad=count_include_pad, ceil_mode=ceil_mode,
+                            divisor_override=divisor_override)
         ctx.input_hw = x.shape[2:]
         return kernels_for(x.data).pool.avg_pool2d_forward(x.data, kernel, stride, padding,
-                                                           count_include_pad)
+                                                           count_include_pad, ceil_mode,
+                                                           divisor_override)
 
     @staticmethod
     def backward(ctx, gy):
@@ -148,12 +159,15 @@ class AvgPool2dGradFn(Function):
         stride: Pair,
         padding: Pair,
         count_include_pad: bool,
+        ceil_mode: bool = False,
+        divisor_override: int | None = None,
     ):
-        ctx.geometry = dict(
-            kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
-        )
+        ctx.geometry = dict(kernel=kernel, stride=stride, padding=padding,
+                            count_include_pad=count_include_pad, ceil_mode=ceil_mode,
+                            divisor_override=divisor_override)
         return kernels_for(gy.data).pool.avg_pool2d_backward(gy.data, tuple(input_hw), kernel,
-                                                             stride, padding, count_include_pad)
+                                                             stride, padding, count_include_pad,
+                                                             ceil_mode, divisor_override)
 
     @staticmethod
     def backward(ctx, ggx):
@@ -209,36 +223,40 @@ def _result(y: Tensor, spatial: int, unbatched: bool) -> Tensor:
 
 
 def _pairs(spatial: int, *values: tuple[int, ...]) -> tuple[Pair, ...]:
-    """Per-axis tuples as (h, w) pairs; a 1-d op's (v,) becomes (unit, v): kernel, stride and
-    dilation 1 and padding 0 along the added height axis."""
+    """Per-axis tuples (kernel, stride, padding, dilation) as (h, w) pairs; a 1-d op's (v,)
+    becomes (unit, v): kernel, stride and dilation 1 and padding 0 along the added height axis."""
     if spatial == 2:
         return values
     return tuple((0 if i == 2 else 1, v[0]) for i, v in enumerate(values))
 
 
-def _not_supported_yet(op: str, dilation: Any, ceil_mode: Any, divisor_override: Any = None
-                       ) -> None:
-    for name, value, default in (("dilation", dilation, 1), ("ceil_mode", ceil_mode, False),
-                                 ("divisor_override", divisor_override, None)):
-        if value != default and value != (default, default) and value != (default,):
-            raise ValueError(f"{op}: {name}={value!r} is not supported yet")
-
-
-def _windows(op: str, spatial: int, input: Any, kernel_size: Any, stride: Any,
-             padding: Any) -> tuple[Tensor, bool, Pair, Pair, Pair]:
+def _windows(op: str, spatial: int, input: Any, kernel_size: Any, stride: Any, padding: Any,
+             dilation: Any = 1, ceil_mode: Any = False) -> tuple[Any, ...]:
     """max and avg pooling's arguments checked: the (N, C, H, W) input, whether it was
-    unbatched, and kernel, stride and padding pairs whose windows fit in the padded input."""
+    unbatched, and the kernel, stride, padding and dilation pairs, whose windows fit in the
+    padded input and (with a dilation) each read at least one input element."""
     x, unbatched = _input(op, input, spatial)
     k, s, p = pool_window(op, kernel_size, stride, padding, n=spatial)
-    size = x.shape[4 - spatial:]
-    out = tuple(conv_output_size(n, kk, ss, pp) for n, kk, ss, pp in zip(size, k, s, p))
+    d = ntuple(op, "dilation", dilation, spatial, minimum=1)
+    size = tuple(input.shape[-spatial:])
+    out = tuple(pool_output_size(n, kk, ss, pp, dd, bool(ceil_mode))
+                for n, kk, ss, pp, dd in zip(size, k, s, p, d))
     if min(out) < 1:
+        span = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
         padded = tuple(n + 2 * pp for n, pp in zip(size, p))
         raise ValueError(
-            f"{op}: kernel {k} is larger than the padded input {padded} (input shape "
-            f"{tuple(input.shape)}, padding {p}); output would be {out}"
-        )
-    return (x, unbatched, *_pairs(spatial, k, s, p))
+            f"{op}: kernel {k} (dilation {d}: a window spans {span}) is larger than the padded "
+            f"input {padded} (input shape {tuple(input.shape)}, padding {p}); output would be "
+            f"{out}")
+    for axis, (n, kk, ss, pp, dd, o) in enumerate(zip(size, k, s, p, d, out)):
+        taps = (np.arange(o)[:, None] * ss - pp) + np.arange(kk) * dd
+        empty = np.flatnonzero(~((taps >= 0) & (taps < n)).any(axis=1))
+        if empty.size:  # only a dilation can step over the whole input
+            raise ValueError(
+                f"{op}: window {int(empty[0])} along spatial axis {axis} reads only padding "
+                f"(positions {taps[empty[0]].tolist()} of an input of length {n}; kernel {k}, "
+                f"dilation {d}, padding {p}, input shape {tuple(input.shape)})")
+    return (x, unbatched, *_pairs(spatial, k, s, p, d))
 
 
 def _output_size(op: str, x: Tensor, output_size: Any, spatial: int = 2) -> Pair:
@@ -263,9 +281,10 @@ def max_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None
     argmax, a flat index into each H*W plane.
     """
     op = "max_pool2d"
-    _not_supported_yet(op, dilation, ceil_mode)
-    x, unbatched, k, s, p = _windows(op, 2, input, kernel_size, stride, padding)
-    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p)
+    x, unbatched, k, s, p, d = _windows(op, 2, input, kernel_size, stride, padding, dilation,
+                                        ceil_mode)
+    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p, dilation=d,
+                               ceil_mode=bool(ceil_mode))
     y, idx = _result(y, 2, unbatched), _result(idx, 2, unbatched)
     return (y, idx) if return_indices else y
 
@@ -280,9 +299,10 @@ def max_pool1d(input: Tensor, kernel_size: int | tuple[int], stride: int | tuple
     are positions along L. Runs as max_pool2d on (N, C, 1, L).
     """
     op = "max_pool1d"
-    _not_supported_yet(op, dilation, ceil_mode)
-    x, unbatched, k, s, p = _windows(op, 1, input, kernel_size, stride, padding)
-    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p)
+    x, unbatched, k, s, p, d = _windows(op, 1, input, kernel_size, stride, padding, dilation,
+                                        ceil_mode)
+    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p, dilation=d,
+                               ceil_mode=bool(ceil_mode))
     y, idx = _result(y, 1, unbatched), _result(idx, 1, unbatched)
     return (y, idx) if return_indices else y
 
@@ -297,10 +317,13 @@ def avg_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None
     elements in the window (PyTorch semantics).
     """
     op = "avg_pool2d"
-    _not_supported_yet(op, 1, ceil_mode, divisor_override)
-    x, unbatched, k, s, p = _windows(op, 2, input, kernel_size, stride, padding)
-    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p,
-                          count_include_pad=bool(count_include_pad))
+    if divisor_override is not None:
+        divisor_override = integer(op, "divisor_override", divisor_override, minimum=1)
+    x, unbatched, k, s, p, _ = _windows(op, 2, input, kernel_size, stride, padding, 1,
+                                        ceil_mode)
+    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, ceil_mode=bool(ceil_mode),
+                          count_include_pad=bool(count_include_pad),
+                          divisor_override=divisor_override)
     return _result(y, 2, unbatched)
 
 
@@ -313,10 +336,10 @@ def avg_pool1d(input: Tensor, kernel_size: int | tuple[int], stride: int | tuple
     avg_pool2d on (N, C, 1, L).
     """
     op = "avg_pool1d"
-    _not_supported_yet(op, 1, ceil_mode)
-    x, unbatched, k, s, p = _windows(op, 1, input, kernel_size, stride, padding)
-    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p,
-                          count_include_pad=bool(count_include_pad))
+    x, unbatched, k, s, p, _ = _windows(op, 1, input, kernel_size, stride, padding, 1,
+                                        ceil_mode)
+    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, ceil_mode=bool(ceil_mode),
+                          count_include_pad=bool(count_include_pad), divisor_override=None)
     return _result(y, 1, unbatched)
 
 

@@ -9,9 +9,10 @@ does all modes, one axis at a time:
 
 Both are linear, each the other's transpose, so gradients of any order work. What differs
 between the modes is only the table of taps each output position reads (:class:`Taps`), built
-here from PyTorch's rules; the kernels (``kernels/cpu/upsample.py``) apply a table. ``area`` is
-adaptive average pooling, as in PyTorch. ``pixel_shuffle``/``pixel_unshuffle`` are a reshape,
-a permutation of axes and a reshape (views of the core shape ops, no Function of their own).
+here from PyTorch's rules; the kernels (``kernels/cpu/upsample.py`` and its CUDA twin) apply a
+table. ``area`` is adaptive average pooling, as in PyTorch. ``pixel_shuffle``/
+``pixel_unshuffle`` are a reshape, a permutation of axes and a reshape (views of the core shape
+ops, no Function of their own).
 
 Shapes: input (N, C, L) (one spatial axis: nearest, nearest-exact, linear, area) or
 (N, C, H, W) (two: nearest, nearest-exact, bilinear, area), as in PyTorch (no unbatched form).
@@ -29,7 +30,7 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.ops._args import float_tensor, integer, ntuple
-from minigrad.ops.kernels.cpu import upsample as K
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 __all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle", "Taps", "nearest_taps",
@@ -141,7 +142,8 @@ class InterpolateFn(Function):
     @staticmethod
     def forward(ctx, x, *, axis: int, taps: Taps):
         ctx.axis, ctx.taps = axis, taps
-        return K.resample_forward(x.data, axis, taps.i0, taps.i1, *_weights(taps, x.dtype))
+        return kernels_for(x.data).upsample.resample_forward(x.data, axis, taps.i0, taps.i1,
+                                                             *_weights(taps, x.dtype))
 
     @staticmethod
     def backward(ctx, gy):
@@ -155,8 +157,8 @@ class InterpolateGradFn(Function):
     @staticmethod
     def forward(ctx, gy, *, axis: int, taps: Taps):
         ctx.axis, ctx.taps = axis, taps
-        return K.resample_backward(gy.data, axis, taps.length, taps.i0, taps.i1,
-                                   *_weights(taps, gy.dtype))
+        return kernels_for(gy.data).upsample.resample_backward(
+            gy.data, axis, taps.length, taps.i0, taps.i1, *_weights(taps, gy.dtype))
 
     @staticmethod
     def backward(ctx, ggx):

@@ -8,6 +8,7 @@ import itertools
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from minigrad.ops.pool import (
@@ -133,17 +134,27 @@ def _pool_samples(kind: str, spatial: int = 2):
             k = tuple(d(st.integers(1, 3), label="kernel") for _ in range(spatial))
             s = tuple(d(st.integers(1, 3), label="stride") for _ in range(spatial))
             p = tuple(d(st.integers(0, kk // 2), label="padding") for kk in k)
-            size = tuple(d(st.integers(max(1, kk - 2 * pp), 6), label="size")
-                         for kk, pp in zip(k, p))
+            dil = tuple(d(st.integers(1, 2), label="dilation") if kind == "max" else 1
+                        for _ in range(spatial))
+            ceil_mode = d(st.booleans(), label="ceil_mode")
+            size = tuple(d(st.integers(max(1, dd * (kk - 1) + 1 - 2 * pp), 6), label="size")
+                         for kk, pp, dd in zip(k, p, dil))
             shape = (d(st.integers(1, 2)), d(st.integers(1, 2)), *size)
 
             def form(v):  # 1-d: an int or a 1-tuple; 2-d: the pair
                 return v[0] if spatial == 1 and d(st.booleans()) else v
 
             kwargs: dict[str, Any] = {"kernel_size": form(k), "stride": form(s),
-                                      "padding": form(p)}
+                                      "padding": form(p), "ceil_mode": ceil_mode}
+            if kind == "max":
+                kwargs["dilation"] = form(dil)
+                # a dilated window can step over the whole input (the op refuses it)
+                _, windows = _pool_windows(np.zeros(shape), spatial, k, s, p, dil, ceil_mode)
+                assume(all(taps for taps, _ in windows.values()))
             if kind == "avg":
                 kwargs["count_include_pad"] = d(st.booleans())
+                if spatial == 2 and d(st.booleans(), label="divisor_override"):
+                    kwargs["divisor_override"] = d(st.integers(1, 5))
             return Sample((_distinct(d, shape),), kwargs)
 
         return draw()

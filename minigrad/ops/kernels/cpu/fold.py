@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel
 from minigrad.ops.kernels.cpu.conv import _col2im, _im2col
 
-__all__ = ["fold_blocks", "unfold", "fold"]
+__all__ = list(api.FOLD)
 
 Pair = tuple[int, int]
 

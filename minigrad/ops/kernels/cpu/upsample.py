@@ -20,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel
 
-__all__ = ["resample_forward", "resample_backward"]
+__all__ = list(api.UPSAMPLE)
 
 
 @kernel
