@@ -1,4 +1,6 @@
-"""2-D pooling kernels on (N, C, H, W) arrays, float32 and float64 (PyTorch semantics, floor mode).
+"""2-D pooling kernels on (N, C, H, W) arrays, float32 and float64 (PyTorch's semantics: output
+sizes with or without ``ceil_mode``, ``dilation`` for max pooling, ``count_include_pad`` and
+``divisor_override`` for average pooling; adaptive windows).
 
 Every kernel works plane by plane (one plane = one (n, c) image) and runs the planes in parallel, so
 no two threads ever write the same output element and the scatter-adds need no atomics.
@@ -10,6 +12,10 @@ PyTorch. Padded positions are never selected (PyTorch's "-inf padding").
 
 The backward of max pooling is a scatter-add of ``gy`` through those indices (overlapping windows
 accumulate); its own backward is the matching gather, so the pair closes under differentiation.
+
+Contiguous windows (dilation 1, any ``ceil_mode``) are tabulated per axis (:func:`window_bounds`)
+and share one kernel per operation; the 2x2 / stride 2 geometry of most CNNs has unrolled kernels
+of its own, and dilated max pooling a general kernel that skips the taps outside the input.
 """
 
 from __future__ import annotations
