@@ -277,8 +277,13 @@ def max_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None
 
     input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), ``OH = (H + 2*padding -
     dilation*(kernel - 1) - 1) // stride + 1``. ``stride`` defaults to ``kernel_size``; padding
-    (at most kernel_size // 2) is never selected. With ``return_indices`` also returns the int64
-    argmax, a flat index into each H*W plane.
+    (at most kernel_size // 2) is never selected; ``dilation`` spaces a window's taps.
+    ``ceil_mode`` rounds the division up: a last, partial window covers the leftover rows and
+    columns, unless it would start in the right padding (PyTorch's rule). With
+    ``return_indices`` also returns the int64 argmax, a flat index into each H*W plane.
+
+    Difference from PyTorch: a dilated window whose taps all fall in the padding (possible only
+    with a dilation) is a ValueError; PyTorch returns -inf there, with an index outside the input.
     """
     op = "max_pool2d"
     x, unbatched, k, s, p, d = _windows(op, 2, input, kernel_size, stride, padding, dilation,
@@ -312,9 +317,12 @@ def avg_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None
                divisor_override: int | None = None) -> Tensor:
     """Mean over sliding windows, as ``torch.nn.functional.avg_pool2d``.
 
-    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW). ``count_include_pad=True`` divides by
-    the full window size (padding counts as zeros); ``False`` divides by the number of input
-    elements in the window (PyTorch semantics).
+    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), sizes as :func:`max_pool2d`'s
+    (``ceil_mode`` included). ``count_include_pad=True`` divides by the window's size within the
+    padded input (padding counts as zeros, what a ``ceil_mode`` window reaches past the padding
+    does not); ``False`` divides by the number of input elements in the window;
+    ``divisor_override`` (an int >= 1) divides every window sum by that number instead (PyTorch
+    semantics).
     """
     op = "avg_pool2d"
     if divisor_override is not None:
