@@ -106,9 +106,9 @@ def resample_backward(gy: np.ndarray, axis: int, length: int, i0: np.ndarray,
     with the same tables."""
     shape = list(gy.shape)
     shape[axis] = length
-    gx = np.zeros(shape, dtype=gy.dtype) if 0 in gy.shape else np.empty(shape, dtype=gy.dtype)
     if 0 in gy.shape:
-        return gx
+        return np.zeros(shape, dtype=gy.dtype)
+    gx = np.empty(shape, dtype=gy.dtype)
     gy3 = np.ascontiguousarray(gy).reshape(_three_d(gy.shape, axis))
     gx3 = gx.reshape(_three_d(gx.shape, axis))  # each slice is zeroed by the kernel
     if w0 is None:
