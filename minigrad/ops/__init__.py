@@ -14,6 +14,7 @@ from minigrad.ops import (  # noqa: F401
     creation,
     dropout,
     elementwise,
+    fold,
     linalg,
     loss,
     math,
@@ -23,4 +24,5 @@ from minigrad.ops import (  # noqa: F401
     shape,
     softmax,
     to_device,
+    upsample,
 )
