@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["OpInfo", "Sample", "register", "registry", "get", "FAMILIES"]
 
-# the modules of minigrad.testing.opinfo that hold an ``op_db`` list, in registry order
+#: The modules of minigrad.testing.opinfo that hold an ``op_db`` list, in registry order.
 FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg", "softmax",
             "loss", "normalization", "pool", "reduce", "shape", "distributed", "upsample", "fold")
 
