@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from minigrad import _device, autograd
+from minigrad import tensor as _tensor_module
 from minigrad.autograd import Function, graph
 from minigrad.ops.kernels.scalar import ACTIVATIONS
 from minigrad.tensor import Tensor
@@ -262,3 +263,8 @@ def explain(
     for leaf in leaves.values():
         name = names.get(id(leaf), "leaf")
         p(f"{name} {_shape(leaf.shape)}: .grad norm {_norm(leaf.grad)}")
+
+
+# ``Tensor.backward(explain=True)`` calls this module's ``explain``; minigrad.tensor sits below this
+# module and cannot import it, so the link is made here.
+_tensor_module._explain = explain

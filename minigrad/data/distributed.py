@@ -40,10 +40,10 @@ class DistributedSampler(Sampler):
             raise TypeError(f"DistributedSampler: dataset must have a length, got "
                             f"{type(dataset).__name__}")
         if num_replicas is None or rank is None:
-            from minigrad import distributed
+            from minigrad.distributed import _comm
 
-            num_replicas = distributed.world_size() if num_replicas is None else num_replicas
-            rank = distributed.rank() if rank is None else rank
+            num_replicas = _comm.world_size() if num_replicas is None else num_replicas
+            rank = _comm.rank() if rank is None else rank
         for name, v in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer):
                 raise TypeError(f"DistributedSampler: {name} must be an int, got {v!r}")
