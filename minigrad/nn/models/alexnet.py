@@ -165,11 +165,11 @@ class AlexNet(Module):
 
     def _tower_forward(self, x: Tensor) -> Tensor:
         """One tower's forward; ``exchange`` is where the towers swap halves (all-gather)."""
-        from minigrad.distributed.functional import all_gather
+        from minigrad.distributed import functional
         from minigrad.ops.shape import cat
 
         def exchange(h: Tensor, axis: int, replicated_after: bool = False) -> Tensor:
-            return cat(all_gather(h, sum_grads=not replicated_after), axis=axis)
+            return cat(functional.all_gather(h, sum_grads=not replicated_after), axis=axis)
 
         f, c = self.features, self.classifier
         h = f.pool1(F.relu(f.conv1(x)))
