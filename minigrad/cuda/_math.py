@@ -4,7 +4,7 @@ log and exp, rounding, the two-argument functions, modulo, shifts and the error 
 
 :mod:`minigrad.cuda._elementwise` merges :func:`scalar_table` into its table of ufuncs and
 registers :func:`ufuncs` with ``CudaArray``, so these run through its map and zip kernels like
-``np.exp`` does. The error functions' keys are the Numba ufuncs of :mod:`minigrad.ops._special`,
+``np.exp`` does. The error functions' keys are the Numba ufuncs of :mod:`minigrad._special`,
 and their device functions are compiled from the same scalar source (``erfinv_scalar``) as the
 CPU loops.
 
@@ -31,7 +31,7 @@ __all__ = ["scalar_table", "ufuncs"]
 
 def ufuncs() -> tuple[Any, ...]:
     """The ufuncs this module gives GPU kernels (keys for ``CudaArray``'s dispatch)."""
-    from minigrad.ops._special import ufuncs as special
+    from minigrad._special import ufuncs as special
 
     s = special()
     return (np.tan, np.arcsin, np.arccos, np.arctan, np.arctan2, np.sinh, np.cosh, np.arcsinh,
@@ -43,8 +43,8 @@ def ufuncs() -> tuple[Any, ...]:
 def scalar_table(jit: Callable[[Callable], Any]) -> dict[Any, tuple[int, Callable[..., Any]]]:
     """``{ufunc: (number of inputs, scalar function)}`` for :func:`ufuncs`; ``jit`` compiles a
     helper the functions call (``cuda.jit(device=True)``)."""
+    from minigrad import _special
     from minigrad.cuda import is_simulator
-    from minigrad.ops import _special
 
     sim = is_simulator()
     m: Any = np if sim else math

@@ -7,7 +7,7 @@ The unary ops read as a table of derivatives (PyTorch's ``derivatives.yaml``, HI
 ``defvjp``): each is a small ``Function`` naming its NumPy forward, whether the backward needs the
 input ``x`` or the output ``y``, and ``f'`` as a Tensor expression, so every rule can be
 differentiated again. Forwards are NumPy ufuncs, which run on the GPU through ``CudaArray``'s
-ufunc protocol (the error functions are Numba ufuncs from :mod:`minigrad.ops._special`, with GPU
+ufunc protocol (the error functions are Numba ufuncs from :mod:`minigrad._special`, with GPU
 twins in :mod:`minigrad.cuda._math`).
 
 Integer inputs compute in float32 (PyTorch's rule), except rounding, which keeps them. Two-input
@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import _device
+from minigrad import _device, _special
 from minigrad.autograd import Function
-from minigrad.ops import _special
 from minigrad.ops._args import real
 from minigrad.ops.elementwise import (
     as_tensor,
@@ -460,7 +459,7 @@ def erfc(input: Any) -> Tensor:
 
 def erfinv(input: Any) -> Tensor:
     """The inverse of erf on [-1, 1] (+-inf at +-1, NaN outside); accurate to a few float64 ulp
-    (see :mod:`minigrad.ops._special`)."""
+    (see :mod:`minigrad._special`)."""
     return _unary(ErfinvFn, input, "erfinv")
 
 
