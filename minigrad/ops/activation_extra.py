@@ -129,7 +129,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def softsign(input: Tensor) -> Tensor:
-    """x / (1 + |x|)."""
+    """``x / (1 + abs(x))``."""
     return _apply("softsign", input)
 
 
@@ -152,7 +152,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """x where |x| > lambd, else 0."""
+    """``x`` where ``abs(x) > lambd``, else 0."""
     return _apply("hardshrink", input, real("hardshrink", "lambd", lambd))
 
 

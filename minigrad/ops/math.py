@@ -521,7 +521,7 @@ def atan2(input: Any, other: Any) -> Tensor:
 
 
 def copysign(input: Any, other: Any) -> Tensor:
-    """|input| with the sign of ``other`` (signed zeros count), elementwise."""
+    """``abs(input)`` with the sign of ``other`` (signed zeros count), elementwise."""
     return _binary(CopysignFn, "copysign", input, other)
 
 
