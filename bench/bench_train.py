@@ -57,6 +57,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -304,11 +305,14 @@ class Duel:
 
 def timed(fn: Callable[[int], Any], calls: int, start: int = 0,
           clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Per-call times of ``fn(start), fn(start + 1), ...``, inside ``fn.context()`` when ``fn``
+    has one (entered once, outside the timing)."""
     out = []
-    for i in range(calls):
-        t0 = clock()
-        fn(start + i)
-        out.append(clock() - t0)
+    with getattr(fn, "context", contextlib.nullcontext)():
+        for i in range(calls):
+            t0 = clock()
+            fn(start + i)
+            out.append(clock() - t0)
     return out
 
 
@@ -704,15 +708,17 @@ def _native_code_keys() -> set[tuple[str, int, str]]:
     from numba.core.dispatcher import Dispatcher
 
     keys = set()
-    for obj in gc.get_objects():
-        if isinstance(obj, Dispatcher):
-            c = obj.py_func.__code__
-            keys.add((c.co_filename, c.co_firstlineno, c.co_name))
+    with warnings.catch_warnings():  # isinstance on some of torch's objects warns
+        warnings.simplefilter("ignore")
+        found = [obj for obj in gc.get_objects() if isinstance(obj, Dispatcher)]
+    for obj in found:
+        c = obj.py_func.__code__
+        keys.add((c.co_filename, c.co_firstlineno, c.co_name))
     return keys
 
 
 def python_share(step: Callable[[int], Any], steps: int) -> tuple[float, list[tuple[str, float]]]:
-    """Share of a step's profiled time spent in Python frames (not Numba kernels, not C
+    """Share of a step's profiled wall time spent in Python frames (not Numba kernels, not C
     functions from NumPy/BLAS), and the top Python functions by own time."""
     pr = cProfile.Profile()
     pr.enable()
@@ -753,13 +759,16 @@ def python_section(batches: tuple[int, ...], steps: int, rounds: int) -> None:
     x, y = host_data(CASES["lenet28"].shape, 1)
     fa = mg_trainer(m, x, y, 1)
     fb = torch_trainer(t, x, y, 1) if t is not None else None
-    d = duel(fa, fb, rounds, 20, warmup=5, clock=time.thread_time)
-    line = (f"  batch-1 step, CPU time of the main thread: minigrad "
-            f"{statistics.median(d.a) * 1e6:6.0f} us")
-    if fb is not None:
-        line += (f", torch {statistics.median(d.b) * 1e6:6.0f} us (torch/minigrad "
-                 f"{d.speed():.2f}, {d.spread()})")
-    print(line, flush=True)
+    for clock, what in ((time.perf_counter, "wall time"),
+                        (time.thread_time, "CPU time of the main thread")):
+        d = duel(fa, fb, rounds, 20, warmup=5, clock=clock)
+        line = f"  batch-1 step, {what}: minigrad {statistics.median(d.a) * 1e6:6.0f} us"
+        if fb is not None:
+            line += (f", torch {statistics.median(d.b) * 1e6:6.0f} us (torch/minigrad "
+                     f"{d.speed():.2f}, {d.spread()})")
+        print(line, flush=True)
+    print("  (torch's CPU time includes its OpenMP threads' spin-waits in the main thread; "
+          "compare the wall times)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -794,7 +803,7 @@ class Codebase:
         try:
             yield self.lib
         finally:
-            _pop_minigrad()
+            self.modules = _pop_minigrad()  # with what it imported meanwhile
             sys.modules.update(saved)
 
 
@@ -828,20 +837,23 @@ def against_section(ref: str, batches: tuple[int, ...], rounds: int, calls: int)
         step_new = mg_trainer(lenet(mg, 2), x, y, batch)
         with old.active() as lib:
             lib.manual_seed(0)
-            step_old_raw = mg_trainer(lenet(lib, 2), x, y, batch, lib)
-
-        def step_old(i: int, raw: Callable[[int], Any] = step_old_raw) -> Any:
-            with old.active():
-                return raw(i)
+            step_old = mg_trainer(lenet(lib, 2), x, y, batch, lib)
+        step_old.context = old.active  # type: ignore[attr-defined]
 
         for clock, what in ((time.perf_counter, "wall"), (time.thread_time, "CPU")):
             d = duel(step_new, step_old, rounds, calls, clock=clock)
             print(f"  batch {batch:3d} ({what:4s} time): tree {statistics.median(d.a) * 1e3:8.3f} "
                   f"ms, {ref} {statistics.median(d.b) * 1e3:8.3f} ms, speed {d.speed():.2f} "
                   f"({d.spread()})", flush=True)
+        if batch == 64:
+            for label, fn in (("tree", step_new), (ref, step_old)):
+                with getattr(fn, "context", contextlib.nullcontext)():
+                    share, _ = python_share(fn, 30)
+                print(f"            Python share of the {label} step under cProfile: {share:.0%}")
         # the same losses: a speed change must not change results
         a = [float(step_new(i).item()) for i in range(3)]
-        b = [float(step_old(i).item()) for i in range(3)]
+        with old.active():
+            b = [float(step_old(i).item()) for i in range(3)]
         same = "identical" if a == b else f"DIFFERENT: {a} vs {b}"
         print(f"            losses of the next 3 steps: {same}")
 
