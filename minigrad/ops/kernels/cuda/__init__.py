@@ -14,9 +14,19 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, softmax
+from minigrad.ops.kernels.cuda import (
+    activation,
+    conv,
+    dropout,
+    fold,
+    norm,
+    pool,
+    softmax,
+    upsample,
+)
 
-__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "softmax"]
+__all__ = ["activation", "conv", "dropout", "fold", "is_available", "norm", "pool", "softmax",
+           "upsample"]
 
 
 def is_available() -> bool:
