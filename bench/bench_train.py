@@ -18,8 +18,10 @@ Sections (``--only``, comma-separated; all by default):
 - ``infer``:  LeNet-5 under ``no_grad()`` + ``eval()``: batch-1 latency and batch-256 throughput.
 - ``cold``:   a fresh interpreter: ``import`` plus building LeNet-5 and its first training step,
   with the Numba cache already warm (one untimed run first), several repeats.
-- ``memory``: resident-set growth of one training step (peak during the step minus the resident
-  set before it, after warm-up steps), each library in its own fresh subprocess.
+- ``memory``: resident-set growth of a training step (peak during the step minus the resident
+  set before it): the first step, which allocates the step's working set, and one after
+  warm-up steps (usually 0: the allocator reuses what earlier steps freed); each library in its
+  own fresh subprocess.
 - ``split``:  where a step's time goes, per layer kind (conv, pool, activation, linear, norm,
   dropout, loss, reshape, elementwise, optimizer, engine/other): forward from module hooks,
   backward from per-node callbacks (minigrad's ``backward(on_node=...)``, PyTorch's node hooks),
@@ -469,19 +471,27 @@ def status(key):
         if line.startswith(key):
             return int(line.split()[1]) * 1024
 
-for i in range(3):
+def reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak (VmHWM) to the current resident set
+        return True
+    except OSError:
+        return False
+
+gc.collect()
+first0 = status("VmRSS")  # the first step allocates the step's whole working set
+exact = reset_peak()
+step(0)
+first = status("VmHWM") - first0
+for i in range(1, 3):
     step(i)
 gc.collect()
 rss0 = status("VmRSS")
-try:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # reset the peak (VmHWM) to the current resident set
-    exact = True
-except OSError:
-    exact = False
+exact = reset_peak() and exact
 step(3)
 peak = status("VmHWM")
-print(json.dumps(dict(rss_before=rss0, peak=peak, growth=peak - rss0, exact=exact)))
+print(json.dumps(dict(rss_before=rss0, peak=peak, growth=peak - rss0, first=first, exact=exact)))
 """
 
 
@@ -517,21 +527,24 @@ def cold_section(repeats: int) -> None:
 
 
 def memory_section(configs: list[tuple[str, int]], repeats: int) -> None:
-    print("\n## memory: resident-set growth of one training step (peak during the step minus "
-          "the resident set before it), fresh subprocess each, median of "
-          f"{repeats}")
+    print("\n## memory: resident-set growth of a training step (peak during the step minus the "
+          "resident set before it): the first step (which allocates the step's working set, and "
+          "loads kernels and library state on first use) and a step after warm-up (what the "
+          f"allocator cannot reuse); fresh subprocess each, median of {repeats}")
     libs = ["minigrad"] + (["torch"] if torch is not None else [])
     for key, batch in configs:
         row = f"  {CASES[key].name:28s} batch {batch:4d}:"
         res = {}
         for lib in libs:
             runs = [_child(_CHILD_MEMORY, lib, key, batch) for _ in range(repeats)]
-            res[lib] = statistics.median(r["growth"] for r in runs) / 2**20
+            res[lib] = statistics.median(r["first"] for r in runs) / 2**20
+            later = statistics.median(r["growth"] for r in runs) / 2**20
             before = statistics.median(r["rss_before"] for r in runs) / 2**20
             flag = "" if all(r["exact"] for r in runs) else " (peak since start)"
-            row += f"  {lib} {res[lib]:6.1f} MiB (RSS before {before:.0f} MiB){flag}"
+            row += (f"  {lib} first {res[lib]:6.1f} MiB, later {later:5.1f} MiB "
+                    f"(RSS {before:.0f} MiB){flag}")
         if "torch" in res and res["torch"] > 0:
-            row += f"  minigrad/torch {res['minigrad'] / res['torch']:.2f}"
+            row += f"  first step minigrad/torch {res['minigrad'] / res['torch']:.2f}"
         print(row, flush=True)
 
 
