@@ -322,7 +322,6 @@ def fit_gradient(g: Any, node: Function, i: int) -> Tensor:
 def _sum_to(g: Tensor, shape: tuple[int, ...], node: Function, i: int) -> Tensor:
     """``g`` summed over the axes input ``i`` of ``node`` was broadcast along: recorded when
     backward builds a graph (``create_graph``), else the same sum straight on the array."""
-    from minigrad.ops.reduce import sum_to_array
     from minigrad.tensor import Tensor
 
     try:
@@ -330,7 +329,7 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Function, i: int) -> Tensor
             return g.sum_to(shape)
         if np.broadcast_shapes(shape, g.shape) != g.shape:
             raise ValueError
-        return Tensor._make(sum_to_array(g.data, shape))
+        return Tensor._make(_device.sum_to(g.data, shape))
     except ValueError:
         raise RuntimeError(
             f"{node.display_name()}.backward returned a gradient of shape {g.shape} for input "

@@ -84,7 +84,7 @@ class SumToFn(Function):
     @staticmethod
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
-        return sum_to_array(x.data, shape)
+        return _device.sum_to(x.data, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -337,16 +337,6 @@ def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int 
            keepdim: bool | None = None) -> Tensor:
     """Index of the (first) smallest value; int64, no gradient."""
     return _arg("argmin", np.argmin, x, axis, keepdims, dim, keepdim)
-
-
-def sum_to_array(a: Any, shape: tuple[int, ...]) -> Any:
-    """SumToFn's arithmetic on an array ``a`` whose shape ``shape`` broadcasts to (unchecked):
-    the backward engine calls it directly when no graph is being recorded."""
-    lead = a.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and a.shape[lead + i] != 1
-    )
-    return np.sum(a, axis=axes, keepdims=True).reshape(shape) if axes else a
 
 
 def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
