@@ -55,6 +55,13 @@ from minigrad.nn.modules import (
     Softplus,
     Tanh,
 )
+from minigrad.nn.modules.normalization import (  # issue 15
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.nn.parameter import Parameter
 
 __all__ = [
@@ -65,6 +72,8 @@ __all__ = [
     "Sigmoid", "LogSigmoid", "Tanh", "SiLU", "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
+    # issue 15: normalisation, embeddings, losses, containers
+    "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).

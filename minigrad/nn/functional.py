@@ -38,7 +38,13 @@ from minigrad.ops.loss import (
     mse_loss,
     nll_loss,
 )
-from minigrad.ops.normalization import batch_norm
+from minigrad.ops.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    rms_norm,
+)
 from minigrad.ops.pool import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -58,6 +64,8 @@ __all__ = [
     "silu", "gelu", "softplus", "hardtanh", "maxout", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
+    # issue 15: normalisation, embeddings, losses
+    "layer_norm", "group_norm", "instance_norm", "rms_norm",
 ]
 
 

@@ -32,6 +32,13 @@ from minigrad.nn.modules.loss import (
     NLLLoss,
 )
 from minigrad.nn.modules.module import Module, RemovableHandle
+from minigrad.nn.modules.normalization import (
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
 from minigrad.nn.modules.pooling import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -47,4 +54,6 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh", "SiLU",
     "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+    # issue 15: normalisation, embeddings, losses, containers
+    "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d",
 ]

@@ -1,4 +1,5 @@
-"""Batch normalisation: ``BatchNorm1d``, ``BatchNorm2d``."""
+"""Batch normalisation: ``BatchNorm1d``, ``BatchNorm2d``; ``_NormBase``, the per-channel
+parameters and running statistics that batch and instance norm share (PyTorch's layout)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from minigrad.tensor import Tensor
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
-class _BatchNorm(Module):
-    _dims: tuple[int, ...] = ()
-    _layout = ""
+class _NormBase(Module):
+    """Per-channel ``weight`` (ones) and ``bias`` (zeros) when ``affine``; buffers
+    ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked`` when
+    ``track_running_stats`` (None otherwise, as in PyTorch's state dicts)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
@@ -59,6 +61,17 @@ class _BatchNorm(Module):
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Batch norm's forward on top of :class:`_NormBase` (``SyncBatchNorm`` builds on it)."""
+
+    _dims: tuple[int, ...] = ()
+    _layout = ""
+
     def forward(self, input: Tensor) -> Tensor:
         if not isinstance(input, Tensor) or input.ndim not in self._dims \
                 or input.shape[1] != self.num_features:
@@ -79,10 +92,6 @@ class _BatchNorm(Module):
         return F.batch_norm(input, self.running_mean if track else None,
                             self.running_var if track else None, self.weight, self.bias,
                             use_batch, factor, self.eps)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
