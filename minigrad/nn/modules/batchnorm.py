@@ -18,13 +18,14 @@ __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
 class _NormBase(Module):
-    """Per-channel ``weight`` (ones) and ``bias`` (zeros) when ``affine``; buffers
+    """Per-channel ``weight`` (ones) and ``bias`` (zeros; none with ``bias=False``) when
+    ``affine``; buffers
     ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked`` when
     ``track_running_stats`` (None otherwise, as in PyTorch's state dicts)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         who = type(self).__name__
         num_features = integer(who, "num_features", num_features, 1)
@@ -36,7 +37,10 @@ class _NormBase(Module):
         dt = np.dtype(dtype) if dtype is not None else np.float32
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dt))
-            self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -57,13 +61,15 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
@@ -101,8 +107,9 @@ class BatchNorm1d(_BatchNorm):
     biased variance; the running stats are updated as ``r = (1 - momentum) * r + momentum *
     batch_stat`` with the *unbiased* batch variance (``momentum=None``: cumulative average).
     Eval: the running stats replace the batch's (unless ``track_running_stats=False``).
-    weight (ones) and bias (zeros) are learnt when ``affine``. num_features >= 1, eps > 0,
-    momentum in [0, 1] or None; x must have the parameters' dtype (else ``TypeError``).
+    weight (ones) and bias (zeros; ``bias=False``: none) are learnt when ``affine``.
+    num_features >= 1, eps > 0, momentum in [0, 1] or None; x must have the parameters' dtype
+    (else ``TypeError``).
     """
 
     _dims = (2, 3)

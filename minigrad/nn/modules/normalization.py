@@ -75,7 +75,7 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
@@ -84,12 +84,13 @@ class GroupNorm(Module):
     The C = ``num_channels`` channels are split into ``num_groups`` groups of C/G consecutive
     channels; each sample's group is normalised with its own mean and biased variance (over its
     channels and spatial axes), then scaled and shifted per channel by ``weight`` (ones) and
-    ``bias`` (zeros), both (C,) and learnt when ``affine``. ``num_groups=1`` is layer norm over
-    (C, *); ``num_groups=C`` is instance norm. Fused kernel (statistics in float64).
+    ``bias`` (zeros; none with ``bias=False``), both (C,) and learnt when ``affine``.
+    ``num_groups=1`` is layer norm over (C, *); ``num_groups=C`` is instance norm. Fused kernel
+    (statistics in float64).
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
-                 affine: bool = True, dtype: Any = None) -> None:
+                 affine: bool = True, dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         who = type(self).__name__
         self.num_groups = integer(who, "num_groups", num_groups, 1)
@@ -102,14 +103,18 @@ class GroupNorm(Module):
         dt = _dtype(dtype)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_channels, dtype=dt))
-            self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
     def reset_parameters(self) -> None:
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -122,7 +127,8 @@ class GroupNorm(Module):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class RMSNorm(Module):
@@ -167,8 +173,9 @@ class _InstanceNorm(_NormBase):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False,
-                 dtype: Any = None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+                 dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype,
+                         bias=bias)
 
     def forward(self, input: Tensor) -> Tensor:
         who = type(self).__name__
