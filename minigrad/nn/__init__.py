@@ -62,6 +62,7 @@ from minigrad.nn.modules.normalization import (  # issue 15
     LayerNorm,
     RMSNorm,
 )
+from minigrad.nn.modules.sparse import Embedding, EmbeddingBag  # issue 15
 from minigrad.nn.parameter import Parameter
 
 __all__ = [
@@ -73,7 +74,8 @@ __all__ = [
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
     # issue 15: normalisation, embeddings, losses, containers
-    "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d",
+    "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "Embedding",
+    "EmbeddingBag",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).

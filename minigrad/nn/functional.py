@@ -30,6 +30,7 @@ from minigrad.ops.activation import (
 )
 from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
 from minigrad.ops.dropout import dropout, dropout2d
+from minigrad.ops.embedding import embedding, embedding_bag
 from minigrad.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -65,7 +66,7 @@ __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
     # issue 15: normalisation, embeddings, losses
-    "layer_norm", "group_norm", "instance_norm", "rms_norm",
+    "layer_norm", "group_norm", "instance_norm", "rms_norm", "embedding", "embedding_bag",
 ]
 
 

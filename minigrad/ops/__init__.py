@@ -11,6 +11,7 @@ from minigrad.ops import (  # noqa: F401
     conv,
     dropout,
     elementwise,
+    embedding,
     linalg,
     loss,
     normalization,

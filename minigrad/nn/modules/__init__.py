@@ -46,6 +46,7 @@ from minigrad.nn.modules.pooling import (
     MaxPool2d,
     MaxUnpool2d,
 )
+from minigrad.nn.modules.sparse import Embedding, EmbeddingBag
 
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
@@ -55,5 +56,6 @@ __all__ = [
     "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
     # issue 15: normalisation, embeddings, losses, containers
-    "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d",
+    "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "Embedding",
+    "EmbeddingBag",
 ]
