@@ -55,6 +55,15 @@ from minigrad.nn.modules import (
     Softplus,
     Tanh,
 )
+from minigrad.nn.modules.distance import CosineSimilarity, PairwiseDistance  # issue 15
+from minigrad.nn.modules.loss import (  # issue 15
+    CosineEmbeddingLoss,
+    HuberLoss,
+    KLDivLoss,
+    MarginRankingLoss,
+    SmoothL1Loss,
+    TripletMarginLoss,
+)
 from minigrad.nn.modules.normalization import (  # issue 15
     GroupNorm,
     InstanceNorm1d,
@@ -75,7 +84,8 @@ __all__ = [
     "BCEWithLogitsLoss",
     # issue 15: normalisation, embeddings, losses, containers
     "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "Embedding",
-    "EmbeddingBag",
+    "EmbeddingBag", "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss",
+    "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).

@@ -34,10 +34,18 @@ from minigrad.ops.embedding import embedding, embedding_bag
 from minigrad.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cosine_similarity,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
+    margin_ranking_loss,
     mse_loss,
     nll_loss,
+    pairwise_distance,
+    smooth_l1_loss,
+    triplet_margin_loss,
 )
 from minigrad.ops.normalization import (
     batch_norm,
@@ -67,6 +75,8 @@ __all__ = [
     "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
     # issue 15: normalisation, embeddings, losses
     "layer_norm", "group_norm", "instance_norm", "rms_norm", "embedding", "embedding_bag",
+    "kl_div", "huber_loss", "smooth_l1_loss", "margin_ranking_loss", "cosine_embedding_loss",
+    "triplet_margin_loss", "cosine_similarity", "pairwise_distance",
 ]
 
 
