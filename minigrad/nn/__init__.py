@@ -56,6 +56,7 @@ from minigrad.nn.modules import (
     SyncBatchNorm,
     Tanh,
 )
+from minigrad.nn.modules.container import ParameterDict, ParameterList  # issue 15
 from minigrad.nn.modules.distance import CosineSimilarity, PairwiseDistance  # issue 15
 from minigrad.nn.modules.loss import (  # issue 15
     CosineEmbeddingLoss,
@@ -88,6 +89,7 @@ __all__ = [
     "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "Embedding",
     "EmbeddingBag", "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss",
     "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance",
+    "ParameterList", "ParameterDict",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).
