@@ -11,11 +11,11 @@ The engine runs a node's backward once the gradients of all its outputs are in, 
   has run: the hooks run there (``hook(module, grad_input, grad_output)``, which may return
   replacements for ``grad_input``) and what they return flows on to the inputs.
 
-``grad_input`` has one entry per positional argument of the call (None for non-tensors and for
-tensors that do not require grad); ``grad_output`` one per output tensor. When no input requires
-grad, the hooks run at the output node with ``grad_input`` all None and must return None, as in
-PyTorch. The two nodes of one call share a small state object, so concurrent calls of one module
-do not mix.
+``grad_input`` has one entry per positional argument of the call (None for non-tensors, zeros
+for tensors that do not require grad, as PyTorch); ``grad_output`` one per output tensor. When
+no input requires grad, the hooks run at the output node with ``grad_input`` all None and must
+return None, as in PyTorch. The two nodes of one call share a small state object, so concurrent
+calls of one module do not mix.
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ class CallHooks:
         self.n_args = len(args)
         self.input_positions = [i for i, a in enumerate(args)
                                 if isinstance(a, Tensor) and a.requires_grad]
+        # tensor inputs that do not require grad get zeros in grad_input (PyTorch's rule)
+        self.constant_inputs = [(i, a) for i, a in enumerate(args)
+                                if isinstance(a, Tensor) and not a.requires_grad]
         if not self.input_positions:
             return args
         outs = BackwardHookFn.apply(*(args[i] for i in self.input_positions),
@@ -72,9 +75,13 @@ class CallHooks:
         return tuple(new)
 
     def _on_grad_input(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
+        from minigrad.tensor import zeros_like
+
         full: list[Any] = [None] * self.n_args
         for i, g in zip(self.input_positions, grads):
             full[i] = g
+        for i, a in self.constant_inputs:
+            full[i] = zeros_like(a)
         grad_input = tuple(full)
         for hook in self.hooks:
             res = hook(self.module, grad_input, self.grad_output)

@@ -252,9 +252,10 @@ class Module:
         """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to
         the inputs of a call of this module have been computed; it may return a tuple that
         replaces ``grad_input``. ``grad_input``: one entry per positional argument of the call
-        (None for non-tensors and for inputs that do not require grad); ``grad_output``: one per
-        output tensor. The hook must not modify its arguments in place. Hooks set up on calls
-        made while grad mode is on (see :mod:`minigrad.nn.modules._hooks`)."""
+        (None for non-tensors, zeros for tensors that do not require grad; all None when no
+        input requires grad); ``grad_output``: one per output tensor. The hook must not modify
+        its arguments in place. Only calls made with grad mode on are hooked (see
+        :mod:`minigrad.nn.modules._hooks`)."""
         return self._add_hook(self._backward_hooks, hook, prepend)
 
     def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False
