@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 import minigrad.nn as nn
 from minigrad.ops import normalization as N
-from minigrad.ops.kernels.cpu import layer_norm as KL
+from minigrad.ops.kernels.cpu import norm as KL
 
 RNG = np.random.default_rng(0)
 

@@ -21,29 +21,18 @@ Shapes: weight (V, D); ``embedding`` input any shape of int64/int32 -> (*input.s
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from minigrad import _device
-from minigrad._device import is_cuda
 from minigrad.autograd import Function, no_grad, versions
 from minigrad.ops._args import float_tensor, one_of, positive
 from minigrad.ops.elementwise import where as mg_where
-from minigrad.ops.kernels.cpu import embedding as KE
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 __all__ = ["embedding", "embedding_bag", "check_indices", "renorm_rows"]
-
-
-def _kernels(a: Any) -> ModuleType:
-    """``kernels/cpu/embedding`` or ``kernels/cuda/embedding`` for array ``a``."""
-    if is_cuda(a):
-        from minigrad.ops.kernels.cuda import embedding as G
-
-        return G
-    return KE
 
 
 class GatherRowsFn(Function):
@@ -59,7 +48,7 @@ class GatherRowsFn(Function):
         if grad_index is None:
             grad_index, grad_scale = index, scale
         ctx.grad = (grad_index, grad_scale)
-        return _kernels(x.data).gather_rows(x.data, index, scale)
+        return kernels_for(x.data).embedding.gather_rows(x.data, index, scale)
 
     @staticmethod
     def backward(ctx, g):
@@ -74,7 +63,7 @@ class ScatterAddRowsFn(Function):
     @staticmethod
     def forward(ctx, g, *, index, num_rows, scale=None):
         ctx.index, ctx.scale = index, scale
-        return _kernels(g.data).scatter_add_rows(g.data, index, num_rows, scale)
+        return kernels_for(g.data).embedding.scatter_add_rows(g.data, index, num_rows, scale)
 
     @staticmethod
     def backward(ctx, gg):

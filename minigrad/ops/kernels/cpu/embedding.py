@@ -19,9 +19,10 @@ import numba
 import numpy as np
 from numba import prange
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
 
-__all__ = ["gather_rows", "scatter_add_rows"]
+__all__ = list(api.EMBEDDING)
 
 _MIN_BLOCK = 16  # columns per parallel block, at least
 

@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import float_dtype, from_device, launch, load_cuda, to_device
+from minigrad.cuda._runtime import launch, load_cuda
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cuda._common import float_dtype, from_device, to_device
 
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+cuda: Any = None  # numba.cuda, bound on first use (see minigrad/cuda/_runtime.py)
 
-__all__ = ["gather_rows", "scatter_add_rows"]
+__all__ = list(api.EMBEDDING)
 
 THREADS = 256
 
