@@ -28,9 +28,10 @@ from minigrad.ops.activation import (
     softplus,
     tanh,
 )
-from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from minigrad.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from minigrad.ops.dropout import dropout, dropout2d
 from minigrad.ops.embedding import embedding, embedding_bag
+from minigrad.ops.fold import fold, unfold
 from minigrad.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -55,19 +56,25 @@ from minigrad.ops.normalization import (
     rms_norm,
 )
 from minigrad.ops.pool import (
+    adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
     avg_pool2d,
     global_avg_pool2d,
+    max_pool1d,
     max_pool2d,
     max_unpool2d,
 )
 from minigrad.ops.shape import pad as _core_pad
 from minigrad.ops.softmax import log_softmax, softmax
+from minigrad.ops.upsample import interpolate, pixel_shuffle, pixel_unshuffle
 from minigrad.tensor import Tensor
 
 __all__ = [
     "linear", "pad",
-    "conv1d", "conv2d", "conv_transpose2d",
+    "conv1d", "conv2d", "conv_transpose2d", "conv_transpose1d",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "max_unpool2d",
     "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "sigmoid", "logsigmoid", "tanh",
     "silu", "gelu", "softplus", "hardtanh", "maxout", "softmax", "log_softmax",
@@ -77,6 +84,9 @@ __all__ = [
     "layer_norm", "group_norm", "instance_norm", "rms_norm", "embedding", "embedding_bag",
     "kl_div", "huber_loss", "smooth_l1_loss", "margin_ranking_loss", "cosine_embedding_loss",
     "triplet_margin_loss", "cosine_similarity", "pairwise_distance",
+    # upsampling and dense prediction
+    "interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "max_pool1d",
+    "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d",
 ]
 
 

@@ -12,6 +12,7 @@ from minigrad.ops import (  # noqa: F401
     dropout,
     elementwise,
     embedding,
+    fold,
     linalg,
     loss,
     normalization,
@@ -20,4 +21,5 @@ from minigrad.ops import (  # noqa: F401
     shape,
     softmax,
     to_device,
+    upsample,
 )

@@ -5,6 +5,17 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 (never at import), caching to disk.
 """
 
-from minigrad.ops.kernels.cpu import activation, conv, dropout, embedding, norm, pool, softmax
+from minigrad.ops.kernels.cpu import (
+    activation,
+    conv,
+    dropout,
+    embedding,
+    fold,
+    norm,
+    pool,
+    softmax,
+    upsample,
+)
 
-__all__ = ["activation", "conv", "dropout", "embedding", "norm", "pool", "softmax"]
+__all__ = ["activation", "conv", "dropout", "embedding", "fold", "norm", "pool", "softmax",
+           "upsample"]

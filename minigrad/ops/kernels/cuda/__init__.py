@@ -14,10 +14,20 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-from minigrad.ops.kernels.cuda import activation, conv, dropout, embedding, norm, pool, softmax
+from minigrad.ops.kernels.cuda import (
+    activation,
+    conv,
+    dropout,
+    embedding,
+    fold,
+    norm,
+    pool,
+    softmax,
+    upsample,
+)
 
-__all__ = ["activation", "conv", "dropout", "embedding", "is_available", "norm", "pool",
-           "softmax"]
+__all__ = ["activation", "conv", "dropout", "embedding", "fold", "is_available", "norm", "pool",
+           "softmax", "upsample"]
 
 
 def is_available() -> bool:
