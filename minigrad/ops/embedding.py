@@ -15,7 +15,7 @@ Indices are checked before anything happens (integer dtype, range, device), so a
 raises a clear error and leaves the weight untouched; ``max_norm`` then renormalises the
 referenced rows in place, under ``no_grad``, as PyTorch does.
 
-Shapes: weight (V, D); ``embedding`` input any shape of int64/int32 -> (*input.shape, D);
+Shapes: weight (V, D); ``embedding`` input any shape of int64/int32 ``-> (*input.shape, D)``;
 ``embedding_bag`` input (B, L), or (n,) with offsets (B,) -> (B, D).
 """
 
@@ -169,7 +169,7 @@ def embedding(
     scale_grad_by_freq: bool = False,
     sparse: bool = False,
 ) -> Tensor:
-    """Look up rows of ``weight`` (V, D): input (*) int64 indices in [0, V) -> (*, D).
+    """Look up rows of ``weight: (V, D)``: ``input: (*)`` int64 indices in [0, V) ``-> (*, D)``.
 
     ``padding_idx``: entries equal to it return their row but send it no gradient.
     ``max_norm``: referenced rows whose ``norm_type``-norm exceeds it are first renormalised in

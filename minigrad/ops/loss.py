@@ -187,15 +187,17 @@ def cross_entropy(
     """Softmax cross-entropy of logits against class indices or class probabilities
     (PyTorch's definition).
 
-    input: (N, C), (C,) or (N, C, d1, ...) logits. target, either
+    input: (N, C), (C,) or (N, C, d1, ...) logits. target, either:
+
     - class indices: matching (N,), () or (N, d1, ...) ints (``ignore_index`` entries contribute
       nothing); ``mean`` divides by the summed weight of the non-ignored targets; with
-      ``label_smoothing`` eps the loss is (1 - eps) * NLL + eps * (mean over classes of
-      -w_c * log p_c); one fused kernel;
+      ``label_smoothing`` eps the loss is ``(1 - eps) * NLL + eps * (mean over classes of
+      -w_c * log p_c)``; one fused kernel;
     - class probabilities: a float tensor of the input's shape (each row a distribution, not
-      checked, as PyTorch); loss = -sum_c w_c * t_c * log p_c with t smoothed to
-      t * (1 - eps) + eps / C; ``mean`` divides by the number of rows (N * d1 * ...);
+      checked, as PyTorch); ``loss = -sum_c w_c * t_c * log p_c`` with t smoothed to
+      ``t * (1 - eps) + eps / C``; ``mean`` divides by the number of rows (N * d1 * ...);
       ``ignore_index`` must stay negative (PyTorch's rule); differentiable in the target too.
+
     weight: (C,) class weights.
     """
     op = "cross_entropy"
@@ -320,7 +322,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """|input - target|, reduced; gradient 0 where input == target."""
+    """``abs(input - target)``, reduced; gradient 0 where input == target."""
     _check_reduction("l1_loss", reduction)
     x, t = _pair_inputs("l1_loss", input, target)
     return _reduce((x - t).abs(), reduction)
@@ -455,8 +457,8 @@ def kl_div(input: Tensor, target: Any, reduction: str = "mean", log_target: bool
 
 def _piecewise_quadratic(op: str, input: Any, target: Any, width: float, quad: float,
                          lin: float, weight: Any = None) -> tuple[Tensor, Tensor]:
-    """(elementwise loss, x): ``quad * d^2`` where |d| < width, else ``lin * (|d| - width/2)``,
-    d = input - target."""
+    """(elementwise loss, x): ``quad * d^2`` where ``abs(d) < width``, else
+    ``lin * (abs(d) - width/2)``, d = input - target."""
     x, t = _pair_inputs(op, input, target)
     d = x - t
     ad = d.abs()
@@ -466,7 +468,7 @@ def _piecewise_quadratic(op: str, input: Any, target: Any, width: float, quad: f
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0,
                weight: Any = None) -> Tensor:
-    """Huber loss: ``0.5 * d^2`` where |d| < delta, else ``delta * (|d| - 0.5 * delta)``,
+    """Huber loss: ``0.5 * d^2`` where ``abs(d) < delta``, else ``delta * (abs(d) - 0.5 * delta)``,
     d = input - target (same shapes). ``weight`` (the input's shape) multiplies each element
     before the reduction (``mean``: of the weighted elements, as PyTorch)."""
     op = "huber_loss"
@@ -484,7 +486,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
 
 def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0
                    ) -> Tensor:
-    """Smooth L1 loss: ``0.5 * d^2 / beta`` where |d| < beta, else ``|d| - 0.5 * beta``
+    """Smooth L1 loss: ``0.5 * d^2 / beta`` where ``abs(d) < beta``, else ``abs(d) - 0.5 * beta``
     (Huber loss divided by beta); ``beta=0`` is the L1 loss. d = input - target (same
     shapes)."""
     op = "smooth_l1_loss"

@@ -17,8 +17,8 @@ pass. When the backward itself is recorded (``create_graph=True``), the same for
 with Tensor ops instead, recomputing the statistics from ``x`` so that they are differentiated
 too; the two paths agree (tested).
 
-Shapes: batch/instance/group norm input (N, C) or (N, C, *), per-channel tensors (C,); layer and
-RMS norm input (*, *normalized_shape), weight and bias ``normalized_shape``.
+Shapes: batch/instance/group norm input (N, C) or ``(N, C, *)``, per-channel tensors (C,); layer and
+RMS norm input ``(*, *normalized_shape)``, weight and bias ``normalized_shape``.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize each channel (axis 1) of ``input`` (N, C, *) and apply ``weight``/``bias`` (C,).
+    """Normalize each channel (axis 1) of ``input: (N, C, *)`` and apply ``weight``/``bias`` (C,).
 
     training=True: batch mean and biased variance; running stats (if given) are updated in place
     with the unbiased variance. training=False: running stats are required and used.
@@ -181,14 +181,14 @@ def instance_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize each channel of each sample of ``input`` (N, C, *) over its spatial axes, then
+    """Normalize each channel of each sample of ``input: (N, C, *)`` over its spatial axes, then
     apply ``weight``/``bias`` (C,).
 
     ``use_input_stats=True``: each (sample, channel)'s own mean and biased variance; running
     stats (C,), if given, are updated in place with the average over the batch of the
     per-sample statistics (unbiased variance), as PyTorch does. ``use_input_stats=False``: the
     running stats are used. Computed as PyTorch computes it: batch norm of the input reshaped to
-    (1, N*C, *).
+    ``(1, N*C, *)``.
     """
     op = "instance_norm"
     x = float_tensor(op, "input", input)
@@ -309,7 +309,7 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize ``input`` (*, *normalized_shape) over its trailing ``normalized_shape`` axes
+    """Normalize ``input: (*, *normalized_shape)`` over its trailing ``normalized_shape`` axes
     (mean and biased variance of each such slice), then ``* weight + bias`` (both of shape
     ``normalized_shape``, or None).
 
@@ -329,7 +329,7 @@ def layer_norm(
 
 
 class GroupNormFn(Function):
-    """Group norm: x (N, C, *) with C = groups * C/G; each sample's group of C/G channels is
+    """Group norm: ``x: (N, C, *)`` with C = groups * C/G; each sample's group of C/G channels is
     normalised with its own statistics, then ``* w[c] + b[c]``; w, b: (C,) or None."""
 
     kinks = "a constant group (variance 0): gradients scale like 1/sqrt(eps)"
@@ -384,7 +384,7 @@ def group_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Split the C channels of ``input`` (N, C, *) into ``num_groups`` groups of C/G
+    """Split the C channels of ``input: (N, C, *)`` into ``num_groups`` groups of C/G
     consecutive channels and normalize each sample's group (mean and biased variance over its
     C/G channels and spatial axes), then ``* weight + bias`` per channel ((C,) each, or None).
 
@@ -412,7 +412,7 @@ def rms_norm(
     eps: float | None = None,
 ) -> Tensor:
     """Root-mean-square normalization over the trailing ``normalized_shape`` axes:
-    ``y = x / sqrt(mean(x^2) + eps) * weight``. input (*, *normalized_shape); weight of shape
+    ``y = x / sqrt(mean(x^2) + eps) * weight``. ``input: (*, *normalized_shape)``; weight of shape
     ``normalized_shape`` or None; ``eps=None`` is the machine epsilon of the input's dtype (as
     PyTorch). A composition of Tensor ops (differentiable to any order).
     """

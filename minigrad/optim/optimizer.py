@@ -42,6 +42,7 @@ class Optimizer:
                       (no_decay if name.endswith("bias") else decay).append(p)
                   opt = optim.SGD([{"params": decay}, {"params": no_decay, "weight_decay": 0}],
                                   lr=0.1, momentum=0.9, weight_decay=5e-4)
+
     defaults: the optimizer's options and their default values.
 
     ``state[p]`` holds each parameter's buffers (arrays of the parameter's shape and dtype on the

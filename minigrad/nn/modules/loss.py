@@ -116,8 +116,8 @@ class KLDivLoss(Module):
 
 
 class HuberLoss(_Loss):
-    """``0.5 * d^2`` for |d| < delta, else ``delta * (|d| - 0.5 * delta)``, d = input - target;
-    delta > 0."""
+    """``0.5 * d^2`` for ``abs(d) < delta``, else ``delta * (abs(d) - 0.5 * delta)``,
+    d = input - target; delta > 0."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
@@ -128,7 +128,7 @@ class HuberLoss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    """``0.5 * d^2 / beta`` for |d| < beta, else ``|d| - 0.5 * beta``, d = input - target;
+    """``0.5 * d^2 / beta`` for ``abs(d) < beta``, else ``abs(d) - 0.5 * beta``, d = input - target;
     ``beta=0`` is the L1 loss."""
 
     def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:

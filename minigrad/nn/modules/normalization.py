@@ -33,7 +33,7 @@ def _check_tensor(who: str, input: Any) -> Tensor:
 
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` axes of each sample:
-    x: (*, *normalized_shape) -> same shape.
+    ``x: (*, *normalized_shape) -> same shape``.
 
     ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the mean and biased variance of
     each slice over the normalized axes. ``weight`` (ones) and ``bias`` (zeros) have shape
@@ -79,13 +79,13 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Normalise each sample's groups of channels: x: (N, C, *) -> same shape.
+    """Normalise each sample's groups of channels: ``x: (N, C, *) -> same shape``.
 
     The C = ``num_channels`` channels are split into ``num_groups`` groups of C/G consecutive
     channels; each sample's group is normalised with its own mean and biased variance (over its
     channels and spatial axes), then scaled and shifted per channel by ``weight`` (ones) and
     ``bias`` (zeros; none with ``bias=False``), both (C,) and learnt when ``affine``.
-    ``num_groups=1`` is layer norm over (C, *); ``num_groups=C`` is instance norm. Fused kernel
+    ``num_groups=1`` is layer norm over ``(C, *)``; ``num_groups=C`` is instance norm. Fused kernel
     (statistics in float64).
     """
 
@@ -133,7 +133,7 @@ class GroupNorm(Module):
 
 class RMSNorm(Module):
     """Root-mean-square normalisation over the trailing ``normalized_shape`` axes:
-    x: (*, *normalized_shape) -> same shape, ``y = x / sqrt(mean(x^2) + eps) * weight``.
+    ``x: (*, *normalized_shape) -> same shape``, ``y = x / sqrt(mean(x^2) + eps) * weight``.
 
     ``weight`` (ones, shape ``normalized_shape``) is learnt when ``elementwise_affine``;
     ``eps=None`` uses the machine epsilon of the input's dtype (PyTorch's default).

@@ -70,7 +70,7 @@ class _EmbeddingBase(Module):
 
 class Embedding(_EmbeddingBase):
     """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``:
-    input (*) int64 indices -> (*, embedding_dim).
+    ``input: (*)`` int64 indices ``-> (*, embedding_dim)``.
 
     weight (num_embeddings, embedding_dim) ~ N(0, 1). ``padding_idx``: that row starts at zeros
     and gets no gradient (entries equal to it still return it). ``max_norm``: each looked-up row

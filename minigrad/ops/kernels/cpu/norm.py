@@ -13,7 +13,7 @@ in the affine map: per element of the row for layer norm (``w[j]``), per channel
 
 * forward: per row the mean (``lane_sum``) and the two-pass biased variance, then
   ``y = (x - mean) * rstd * w + b`` evaluated in float64 (the folded ``x * scale + shift``
-  cancels in float32 when |mean| >> std; the row sits in L1 by then, so the wider arithmetic
+  cancels in float32 when ``abs(mean) >> std``; the row sits in L1 by then, so the wider arithmetic
   costs little). Rows run in parallel.
 * backward, with ``xhat = (x - mean) * rstd`` and ``gh = g * w``::
 
@@ -111,7 +111,7 @@ def _ncs(x: np.ndarray) -> np.ndarray:
 def batch_stats(x: np.ndarray, eps: float, running_mean: np.ndarray | None = None,
                 running_var: np.ndarray | None = None,
                 momentum: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and ``1/sqrt(biased var + eps)`` (float64 (C,)) of x: (N, C, *).
+    """Per-channel mean and ``1/sqrt(biased var + eps)`` (float64 (C,)) of ``x: (N, C, *)``.
 
     Updates ``running_mean`` / ``running_var`` ((C,), any float dtype) in place when given:
     ``running = (1 - momentum) * running + momentum * stat``, the variance unbiased.
@@ -130,7 +130,7 @@ def batch_stats(x: np.ndarray, eps: float, running_mean: np.ndarray | None = Non
 def batch_norm_forward(x: np.ndarray, mean: np.ndarray, invstd: np.ndarray,
                        weight: np.ndarray | None = None,
                        bias: np.ndarray | None = None) -> np.ndarray:
-    """y = (x - mean) * invstd * weight + bias per channel. x: (N, C, *); others (C,) or None
+    """y = (x - mean) * invstd * weight + bias per channel. ``x: (N, C, *)``; others (C,) or None
     (weight 1, bias 0)."""
     y = np.empty(x.shape, dtype=x.dtype)
     f64 = np.float64
@@ -145,7 +145,7 @@ def batch_norm_forward(x: np.ndarray, mean: np.ndarray, invstd: np.ndarray,
 def batch_norm_backward(g: np.ndarray, x: np.ndarray, mean: np.ndarray, invstd: np.ndarray,
                         weight: np.ndarray | None = None,
                         param_dtype: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Training-mode gradients: gx (N, C, *) in x.dtype; gweight, gbias (C,) in
+    """Training-mode gradients: gx ``(N, C, *)`` in x.dtype; gweight, gbias (C,) in
     ``param_dtype`` (default x.dtype), summed in float64."""
     c = x.shape[1]
     gx = np.empty(x.shape, dtype=x.dtype)

@@ -1,5 +1,5 @@
 """Row gather and scatter-add on the GPU: the twins of ``kernels/cpu/embedding.py`` (same
-functions, arguments and result shapes; results are ``CudaArray``s).
+functions, arguments and result shapes; results are ``CudaArray`` objects).
 
 ``gather_rows``: one thread per output element (grid-stride). ``scatter_add_rows``: one thread
 per input element, adding into its output row with ``cuda.atomic.add`` (repeated indices may hit

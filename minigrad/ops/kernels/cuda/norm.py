@@ -13,7 +13,8 @@ Batch norm:
   (``running = (1 - momentum) * running + momentum * stat``, unbiased variance), so a training
   forward is two launches (statistics, normalisation) and never touches the host.
 * ``batch_norm_forward``: ``y = (x - mean) * invstd * w + b``, one thread per element over a
-  grid-stride loop, evaluated in float64 (as the CPU kernel: no cancellation when |mean| >> std).
+  grid-stride loop, evaluated in float64 (as the CPU kernel: no cancellation when
+  ``abs(mean) >> std``).
 * ``batch_norm_backward``: one block per channel: the two sums ``sum(g)`` and
   ``sum(g * (x - mean))`` (tree-reduced), then the same block writes its channel's
   ``gx = k*g + q*(x - mean) + r`` and ``gweight``, ``gbias``: one launch.
@@ -296,7 +297,7 @@ def _vec(a: Any, fallback_dtype: np.dtype, op: str, name: str) -> tuple[Any, boo
 def batch_stats(x: Any, eps: float, running_mean: Any = None, running_var: Any = None,
                 momentum: float = 0.1) -> tuple[Any, Any]:
     """Per-channel mean and ``1/sqrt(biased var + eps)`` (float64 device arrays (C,)) of
-    x: (N, C, *); updates ``running_mean`` / ``running_var`` (device (C,), any float dtype; the
+    ``x: (N, C, *)``; updates ``running_mean`` / ``running_var`` (device (C,), any float dtype; the
     variance unbiased) in place when given."""
     op = "batch_norm"
     dt = float_dtype(x, op=op)
@@ -314,7 +315,8 @@ def batch_stats(x: Any, eps: float, running_mean: Any = None, running_var: Any =
 
 def batch_norm_forward(x: Any, mean: Any, invstd: Any, weight: Any = None,
                        bias: Any = None) -> Any:
-    """y = (x - mean) * invstd * weight + bias per channel. x: (N, C, *); others (C,) or None."""
+    """y = (x - mean) * invstd * weight + bias per channel. ``x: (N, C, *)``; others (C,) or
+    None."""
     op = "batch_norm"
     dt = float_dtype(x, op=op)
     xd = _ncs(x, dt, op, "input")
@@ -330,7 +332,7 @@ def batch_norm_forward(x: Any, mean: Any, invstd: Any, weight: Any = None,
 
 def batch_norm_backward(g: Any, x: Any, mean: Any, invstd: Any, weight: Any = None,
                         param_dtype: Any = None) -> tuple[Any, Any, Any]:
-    """Training-mode gradients: gx (N, C, *) in x.dtype; gweight, gbias (C,) in
+    """Training-mode gradients: gx ``(N, C, *)`` in x.dtype; gweight, gbias (C,) in
     ``param_dtype`` (default x.dtype)."""
     op = "batch_norm_backward"
     dt = float_dtype(x, op=op)
