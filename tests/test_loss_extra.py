@@ -220,3 +220,95 @@ def test_pairwise_distance_of_equal_points_has_a_zero_gradient():
 def test_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# -- CTC -----------------------------------------------------------------------------------------
+
+CTC_T, CTC_N, CTC_C = 12, 4, 6
+CTC_TARGETS = np.array([[1, 2, 2, 5, 0], [3, 3, 3, 0, 0], [4, 0, 0, 0, 0], [1, 5, 2, 4, 3]])
+CTC_INPUT_LENGTHS = [12, 9, 3, 10]
+CTC_TARGET_LENGTHS = [4, 3, 1, 5]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("layout", ["padded", "concatenated", "unbatched"])
+@pytest.mark.parametrize("blank", [0, 5])
+def test_ctc_loss_through_log_softmax_matches_torch(reduction, layout, blank):
+    torch = _torch()
+    z = RNG.standard_normal((CTC_T, CTC_N, CTC_C))
+    targets = np.where(CTC_TARGETS == blank, 5 - blank, CTC_TARGETS)  # no blank in a target
+    il, tl = CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS
+    if layout == "concatenated":
+        targets = np.concatenate([targets[i, :tl[i]] for i in range(CTC_N)])
+    if layout == "unbatched":
+        z, targets, il, tl = z[:, 0], targets[0, :tl[0]], il[:1], tl[:1]
+
+    def run(module, zz):
+        t = torch.tensor(targets) if module is torch.nn.functional else mg.tensor(targets)
+        lp = zz.log_softmax(-1) if module is torch.nn.functional else F.log_softmax(zz, -1)
+        return module.ctc_loss(lp, t, il, tl, blank=blank, reduction=reduction)
+
+    _compare(lambda zz: run(F, zz), lambda zz: run(torch.nn.functional, zz), [z])
+
+
+def test_ctc_loss_module_zero_infinity_and_empty_inputs_match_torch():
+    torch = _torch()
+    z = RNG.standard_normal((5, 3, 4))
+    targets = np.array([[1, 1, 1], [2, 3, 0], [1, 0, 0]])
+    il, tl = [5, 0, 0], [3, 0, 1]  # 1 1 1 needs 5 frames; an empty input with an empty target
+    # is certain (loss 0); an empty input with a label is impossible
+    for zero_infinity in (False, True):
+        ours = nn.CTCLoss(blank=0, reduction="none", zero_infinity=zero_infinity)
+        theirs = torch.nn.CTCLoss(blank=0, reduction="none", zero_infinity=zero_infinity)
+        zm, zt = mg.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+        y = ours(F.log_softmax(zm, 2), mg.tensor(targets), mg.tensor(il), mg.tensor(tl))
+        yt = theirs(zt.log_softmax(2), torch.tensor(targets), torch.tensor(il),
+                    torch.tensor(tl))
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=TOL, atol=TOL)
+        assert np.isinf(y.numpy()[2]) != zero_infinity
+        if zero_infinity:
+            y.sum().backward()
+            yt.sum().backward()
+            np.testing.assert_allclose(zm.grad.numpy(), zt.grad.numpy(), rtol=TOL, atol=TOL)
+
+
+def test_ctc_loss_gradient_is_the_exact_derivative_on_unnormalised_inputs():
+    """PyTorch's backward adds exp(log_probs) (right only after a log_softmax); ours is the
+    derivative of the value, so the two differ here by exactly that term."""
+    torch = _torch()
+    lp = RNG.standard_normal((6, 2, 4)) - 1.0
+    targets, il, tl = np.array([[1, 2], [3, 0]]), [6, 4], [2, 1]
+    ours = mg.tensor(lp, requires_grad=True)
+    F.ctc_loss(ours, targets, il, tl, reduction="sum").backward()
+    theirs = torch.tensor(lp, requires_grad=True)
+    torch.nn.functional.ctc_loss(theirs, torch.tensor(targets), il, tl,
+                                 reduction="sum").backward()
+    used = (np.arange(6)[:, None] < np.array(il))[:, :, None]
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy() - np.exp(lp) * used,
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([[1, 0], [2, 2]]), [5, 5], [2, 2]),
+     ValueError, "other than blank=0"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([[1, 4], [2, 2]]), [5, 5], [2, 2]),
+     ValueError, r"class indices in \[0, 4\)"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([[1, 2], [2, 2]]), [6, 5], [2, 2]),
+     ValueError, r"input_lengths must be in \[0, 5\]"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([[1, 2], [2, 2]]), [5, 5], [2, 3]),
+     ValueError, "shorter than the longest target length 3"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([1, 2, 3]), [5, 5], [2, 2]),
+     ValueError, "sum\\(target_lengths\\) = 4"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([[1, 2], [2, 2]]), [5], [2, 2]),
+     ValueError, r"input_lengths must have one entry per sample \(2\)"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([[1.0, 2.0], [2.0, 2.0]]), [5, 5], [2, 2]),
+     TypeError, "targets must hold integers"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 4), np.array([[1, 2], [2, 2]]), [5, 5], [2, 2],
+                        blank=4), ValueError, r"blank must be in \[0, 4\)"),
+    (lambda: F.ctc_loss(mg.randn(5, 2, 2, 4), np.array([[1, 2]]), [5], [2]), ValueError,
+     r"\(T, N, C\) or \(T, C\)"),
+    (lambda: nn.CTCLoss(reduction="avg"), ValueError, "CTCLoss: reduction"),
+])
+def test_ctc_loss_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

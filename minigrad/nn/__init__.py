@@ -73,6 +73,7 @@ from minigrad.nn.modules.container import ParameterDict, ParameterList  # issue 
 from minigrad.nn.modules.distance import CosineSimilarity, PairwiseDistance  # issue 15
 from minigrad.nn.modules.loss import (  # issue 15
     CosineEmbeddingLoss,
+    CTCLoss,
     HuberLoss,
     KLDivLoss,
     MarginRankingLoss,
@@ -105,7 +106,7 @@ __all__ = [
     # issue 15: normalisation, embeddings, losses, containers
     "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "Embedding",
     "EmbeddingBag", "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss",
-    "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance",
+    "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance", "CTCLoss",
     "ParameterList", "ParameterDict",
 ]
 

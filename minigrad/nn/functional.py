@@ -38,6 +38,7 @@ from minigrad.ops.loss import (
     cosine_embedding_loss,
     cosine_similarity,
     cross_entropy,
+    ctc_loss,
     huber_loss,
     kl_div,
     l1_loss,
@@ -83,7 +84,7 @@ __all__ = [
     # issue 15: normalisation, embeddings, losses
     "layer_norm", "group_norm", "instance_norm", "rms_norm", "embedding", "embedding_bag",
     "kl_div", "huber_loss", "smooth_l1_loss", "margin_ranking_loss", "cosine_embedding_loss",
-    "triplet_margin_loss", "cosine_similarity", "pairwise_distance",
+    "triplet_margin_loss", "cosine_similarity", "pairwise_distance", "ctc_loss",
     # upsampling and dense prediction
     "interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "max_pool1d",
     "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d",

@@ -11,7 +11,8 @@ again through softmax (:mod:`minigrad.ops.softmax`), so ``create_graph=True`` wo
 (cheap, and differentiable for free), as are cross-entropy with class-probability targets,
 ``kl_div``, ``huber_loss``, ``smooth_l1_loss``, the margin losses (``margin_ranking_loss``,
 ``cosine_embedding_loss``, ``triplet_margin_loss``) and the distances they use
-(``cosine_similarity``, ``pairwise_distance``), each written as PyTorch computes it so that values
+(``cosine_similarity``, ``pairwise_distance``) and ``ctc_loss`` (the forward recursion in log
+space, one step of Tensor ops per time step), each written as PyTorch computes it so that values
 and gradients agree to rounding (tested in float64 against PyTorch).
 """
 
@@ -37,6 +38,8 @@ from minigrad.ops._args import (
 from minigrad.ops.activation import ActivationFn
 from minigrad.ops.elementwise import where
 from minigrad.ops.kernels import kernels_for
+from minigrad.ops.reduce import logsumexp
+from minigrad.ops.shape import cat, stack
 from minigrad.ops.softmax import SoftmaxFn, log_softmax
 from minigrad.tensor import Tensor
 
@@ -55,6 +58,7 @@ __all__ = [
     "triplet_margin_loss",
     "cosine_similarity",
     "pairwise_distance",
+    "ctc_loss",
 ]
 
 
@@ -636,3 +640,161 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
         d_neg = d_neg.minimum(pairwise_distance(pos, neg, p, eps))
     return _reduce((margin + d_pos - d_neg).clip(min=0), reduction)
 
+
+
+# ------------------------------------------------------------------------------------------------
+# CTC: the forward (alpha) recursion of Graves et al. (2006) in log space, as Tensor ops
+
+# "log 0" of the recursion: finite, so that the weights exp(_LOG_ZERO - max) of a logsumexp are
+# exact zeros and no gradient is NaN; far below any reachable log-likelihood
+_LOG_ZERO = -1e30
+
+
+def _int_vector(op: str, name: str, v: Any) -> np.ndarray:
+    a = v.numpy() if isinstance(v, Tensor) else np.asarray(v)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.integer) or a.size == 0):
+        raise TypeError(f"{op}: {name} must hold integers, got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
+def _ctc_args(op: str, lp: Tensor, targets: Any, input_lengths: Any, target_lengths: Any,
+              blank: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(targets (N, S) padded, input lengths (N,), target lengths (N,)) checked against
+    log_probs (T, N, C)."""
+    t_max, n, c = lp.shape
+    tg = _int_vector(op, "targets", targets)
+    il = _int_vector(op, "input_lengths", input_lengths).reshape(-1)
+    tl = _int_vector(op, "target_lengths", target_lengths).reshape(-1)
+    for name, v in (("input_lengths", il), ("target_lengths", tl)):
+        if v.shape != (n,):
+            raise ValueError(f"{op}: {name} must have one entry per sample ({n}), got shape "
+                             f"{v.shape}")
+    if ((il < 0) | (il > t_max)).any():
+        raise ValueError(f"{op}: input_lengths must be in [0, {t_max}] (log_probs has "
+                         f"{t_max} time steps), got {il.tolist()}")
+    if (tl < 0).any():
+        raise ValueError(f"{op}: target_lengths must be >= 0, got {tl.tolist()}")
+    s_max = int(tl.max(initial=0))
+    if tg.ndim == 2 and tg.shape[0] == n:
+        if tg.shape[1] < s_max:
+            raise ValueError(f"{op}: padded targets {tg.shape} are shorter than the longest "
+                             f"target length {s_max}")
+        padded = tg[:, :s_max]
+    elif tg.ndim == 1:
+        if tg.shape[0] != tl.sum():
+            raise ValueError(f"{op}: 1-d (concatenated) targets must have sum(target_lengths) "
+                             f"= {int(tl.sum())} entries, got {tg.shape[0]}")
+        padded = np.full((n, s_max), blank, dtype=np.int64)
+        ends = np.cumsum(tl)
+        for i in range(n):
+            padded[i, :tl[i]] = tg[ends[i] - tl[i]:ends[i]]
+    else:
+        raise ValueError(f"{op}: targets must be (N, S) = ({n}, S) or 1-d concatenated, got "
+                         f"shape {tg.shape}")
+    used = np.arange(s_max)[None, :] < tl[:, None]
+    bad = used & ((padded < 0) | (padded >= c) | (padded == blank))
+    if bad.any():
+        raise ValueError(f"{op}: targets must be class indices in [0, {c}) other than "
+                         f"blank={blank}, got {padded[bad].tolist()}")
+    return np.where(used, padded, blank), il, tl
+
+
+def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths: Any,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss (PyTorch's ``F.ctc_loss``): the negative log
+    of the total probability of every alignment of each target to its input frames.
+
+    Args:
+        log_probs: ``(T, N, C)`` log-probabilities over C classes per frame (usually a
+            ``log_softmax`` over the last axis), or ``(T, C)`` for one unbatched sequence.
+        targets: integer class indices, ``(N, S)`` padded, or 1-d with the targets
+            concatenated (``sum(target_lengths)`` entries); never ``blank``.
+        input_lengths: ``(N,)`` ints in ``[0, T]``, the frames each sample uses.
+        target_lengths: ``(N,)`` ints ``>= 0``.
+        blank: the blank class, in ``[0, C)``.
+        reduction: ``"mean"`` (each loss divided by its target length, at least 1, then the
+            mean over the batch), ``"sum"`` or ``"none"`` (``(N,)``, or ``()`` unbatched).
+        zero_infinity: replace infinite losses (no alignment fits the frames) and their
+            gradients by zeros.
+
+    Returns:
+        The loss, a Tensor of log_probs' dtype.
+
+    The alpha recursion runs in log space as Tensor ops (one step per frame), so the gradient
+    is the exact derivative with respect to ``log_probs``, to any order. PyTorch's backward
+    instead adds ``exp(log_probs)``, a term that assumes ``log_probs`` is a ``log_softmax``
+    output: through a ``log_softmax`` the two agree (tested); on unnormalised inputs they
+    differ. An infinite loss (``zero_infinity=False``) gets a zero gradient where PyTorch's is
+    NaN. A target containing ``blank`` or an index outside ``[0, C)`` is a ``ValueError``.
+    """
+    op = "ctc_loss"
+    lp = float_tensor(op, "log_probs", log_probs)
+    _check_reduction(op, reduction)
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp = lp.reshape(lp.shape[0], 1, lp.shape[1])
+        tg = _int_vector(op, "targets", targets)
+        if tg.ndim != 1:
+            raise ValueError(f"{op}: unbatched log_probs {log_probs.shape} take 1-d targets, "
+                             f"got shape {tg.shape}")
+        targets = tg[None, :]
+    elif lp.ndim != 3:
+        raise ValueError(f"{op}: log_probs must be (T, N, C) or (T, C), got shape {lp.shape}")
+    t_max, n, c = lp.shape
+    blank = integer(op, "blank", blank, minimum=0)
+    if blank >= c:
+        raise ValueError(f"{op}: blank must be in [0, {c}) (log_probs has {c} classes), got "
+                         f"{blank}")
+    padded, il, tl = _ctc_args(op, lp, targets, input_lengths, target_lengths, blank)
+
+    # the extended targets: blank, l1, blank, l2, ..., blank (length 2S + 1)
+    s_max = padded.shape[1]
+    width = 2 * s_max + 1
+    ext = np.full((n, width), blank, dtype=np.int64)
+    ext[:, 1::2] = padded
+    skip = np.zeros((n, width), dtype=bool)  # may the path jump from s - 2 to s?
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    start = np.zeros((n, width), dtype=bool)
+    start[:, 0] = True
+    if width > 1:
+        start[:, 1] = tl > 0
+
+    def dev(a: np.ndarray) -> Tensor:
+        return Tensor._make(mdev.asarray(a, like=lp.data))
+
+    def log_zero(shape: tuple[int, ...]) -> Tensor:
+        return Tensor._make(mdev.asarray(np.full(shape, _LOG_ZERO, dtype=lp.dtype),
+                                         like=lp.data))
+
+    if t_max == 0:
+        emit = None
+    else:
+        emit = lp[:, np.arange(n)[:, None], ext]  # (T, N, 2S + 1): log p of each label
+    # alpha at t = 0 for samples with frames; an empty input has probability 1 of the empty
+    # alignment (position 0), so its alpha is log 1 there
+    empty_start = np.where(np.arange(width) == 0, 0.0, _LOG_ZERO) * np.ones((n, 1))
+    alpha = dev(empty_start.astype(lp.dtype))
+    if emit is not None:
+        alpha = where(dev(start & (il > 0)[:, None]), emit[0], alpha)
+    zero_col = log_zero((n, 1))
+    zero_two = log_zero((n, min(2, width)))
+    skip_t = dev(skip)
+    for t in range(1, int(il.max(initial=0))):
+        stay = alpha
+        step = cat([zero_col, alpha[:, :-1]], dim=1)
+        jump = cat([zero_two, alpha[:, :-2]], dim=1) if width > 2 else zero_two
+        jump = where(skip_t, jump, _LOG_ZERO)
+        new = logsumexp(stack([stay, step, jump], dim=0), dim=0) + emit[t]
+        alpha = where(dev((il > t)[:, None]), new, alpha)
+    # end in the last label or the trailing blank
+    rows = np.arange(n)
+    last = alpha[rows, 2 * tl]
+    prev = where(dev(tl > 0), alpha[rows, np.maximum(2 * tl - 1, 0)], _LOG_ZERO)
+    log_likelihood = logsumexp(stack([last, prev], dim=0), dim=0)
+    impossible = log_likelihood.detach() < _LOG_ZERO / 2
+    loss = where(impossible, 0.0 if zero_infinity else math.inf, -log_likelihood)
+    if reduction == "mean":
+        loss = loss / dev(np.maximum(tl, 1).astype(lp.dtype))
+    if unbatched:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)

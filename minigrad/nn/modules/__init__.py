@@ -36,6 +36,7 @@ from minigrad.nn.modules.loss import (
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
@@ -85,6 +86,6 @@ __all__ = [
     # issue 15: normalisation, embeddings, losses, containers
     "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "Embedding",
     "EmbeddingBag", "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss",
-    "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance",
+    "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance", "CTCLoss",
     "ParameterList", "ParameterDict",
 ]

@@ -11,7 +11,7 @@ from minigrad.tensor import Tensor
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
            "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss", "CosineEmbeddingLoss",
-           "TripletMarginLoss"]
+           "TripletMarginLoss", "CTCLoss"]
 
 
 class _Loss(Module):
@@ -182,3 +182,27 @@ class TripletMarginLoss(_Loss):
         return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps,
                                      self.swap, self.reduction)
 
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss (see :func:`minigrad.nn.functional.ctc_loss`
+    for the shapes and the one difference from PyTorch): ``forward(log_probs, targets,
+    input_lengths, target_lengths)`` with log_probs ``(T, N, C)`` or ``(T, C)``.
+
+    Args:
+        blank: the blank class index.
+        reduction: ``"mean"`` (each sample's loss divided by its target length, then averaged),
+            ``"sum"`` or ``"none"``.
+        zero_infinity: replace infinite losses and their gradients by zeros.
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean",
+                 zero_infinity: bool = False) -> None:
+        super().__init__(reduction)
+        self.blank = integer("CTCLoss", "blank", blank, minimum=0)
+        self.zero_infinity = bool(zero_infinity)
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Tensor,
+                target_lengths: Tensor) -> Tensor:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                          self.reduction, self.zero_infinity)

@@ -311,6 +311,63 @@ def _cosine_samples(d):
     return Sample((a, b), {"dim": dim})
 
 
+# -- CTC -----------------------------------------------------------------------------------------
+
+
+def _np_ctc(lp, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+            zero_infinity=False):
+    """The CTC forward recursion in probabilities (not logs), one sample at a time."""
+    losses = []
+    for n in range(lp.shape[1]):
+        frames, labels = int(input_lengths[n]), list(targets[n, :target_lengths[n]])
+        ext = [blank]
+        for c in labels:
+            ext += [c, blank]
+        p = np.exp(lp[:frames, n])
+        alpha = np.zeros(len(ext))
+        alpha[0] = 1.0
+        for t in range(frames):
+            prev, alpha = alpha, np.zeros(len(ext))
+            for s, c in enumerate(ext):
+                if t == 0:
+                    total = prev[s] if s == 0 else 0.0
+                    total += 1.0 if s == 1 else 0.0
+                else:
+                    total = prev[s] + (prev[s - 1] if s >= 1 else 0.0)
+                    if s >= 2 and c != blank and c != ext[s - 2]:
+                        total += prev[s - 2]
+                alpha[s] = total * p[t, c]
+        like = alpha[-1] + (alpha[-2] if len(ext) > 1 else 0.0)
+        loss = -np.log(like) if like > 0 else np.inf
+        losses.append(0.0 if zero_infinity and np.isinf(loss) else loss)
+    losses = np.array(losses)
+    if reduction == "mean":
+        losses = losses / np.maximum(np.asarray(target_lengths), 1)
+    return _reduce_np(losses, reduction)
+
+
+@st.composite
+def _ctc_samples(d):
+    t_max, n, c = d(st.integers(1, 6)), d(st.integers(1, 3)), d(st.integers(2, 4))
+    blank = d(st.integers(0, c - 1))
+    labels = [k for k in range(c) if k != blank]
+    lp = d(S.arrays((t_max, n, c))) - 1.0
+    target_lengths = np.array([d(st.integers(0, 3)) for _ in range(n)])
+    targets = np.array([[d(st.sampled_from(labels)) for _ in range(3)] for _ in range(n)])
+    # the shortest input that fits: one frame per label plus one between repeated labels
+    need = [int(target_lengths[i] + (np.diff(targets[i, :target_lengths[i]]) == 0).sum())
+            for i in range(n)]
+    zero_infinity = d(st.booleans())
+    input_lengths = np.array([d(st.integers(min(need[i], t_max), t_max)) for i in range(n)])
+    if not zero_infinity:  # an infinite loss has no finite differences to compare with
+        target_lengths = np.array([tl if need[i] <= t_max else 0
+                                   for i, tl in enumerate(target_lengths)])
+        input_lengths = np.maximum(input_lengths, np.minimum(need, t_max))
+    return Sample((lp, targets, input_lengths, target_lengths),
+                  {"blank": blank, "reduction": d(st.sampled_from(REDUCTIONS)),
+                   "zero_infinity": zero_infinity}, grad_args=(0,))
+
+
 op_db = [
     OpInfo("cross_entropy", L.cross_entropy, _ce_samples("ce"), ref=_np_cross_entropy),
     OpInfo("nll_loss", L.nll_loss, _ce_samples("nll"), ref=_np_nll),
@@ -342,4 +399,6 @@ op_db = [
     OpInfo("pairwise_distance", L.pairwise_distance, _pairwise_samples, ref=_np_pairwise,
            kinks="a zero difference (the norm's cone point); p = 1: a zero component; "
                  "p = inf: ties"),
+    OpInfo("ctc_loss", L.ctc_loss, _ctc_samples, ref=_np_ctc,
+           kinks="none: smooth in log_probs (an infinite loss has a zero gradient)"),
 ]
