@@ -12,6 +12,7 @@ from minigrad.ops import (  # noqa: F401
     creation,
     dropout,
     elementwise,
+    embedding,
     fold,
     linalg,
     loss,
