@@ -386,7 +386,7 @@ def test_planes_non_finite_values_match_loops(monkeypatch, dtype):
     geo = ((1, 1), (1, 1, 1, 1), (1, 1))
     x = rng.standard_normal((2, 3, 7, 8)).astype(dtype)
     w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
-    x[0, 1, 3, 6] = np.inf
+    x[0, 1, 3, 7] = np.inf  # the last column: read by the garbage lanes of row 3
     gy = rng.standard_normal((2, 4, 7, 8)).astype(dtype)
     w_inf = w.copy()
     w_inf[1, 2, 0, 2] = np.inf
