@@ -84,11 +84,7 @@ class SumToFn(Function):
     @staticmethod
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
-        )
-        return np.sum(x.data, axis=axes, keepdims=True).reshape(shape) if axes else x.data
+        return _device.sum_to(x.data, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -315,7 +311,7 @@ def std(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: AxisArg = 
 
 def logsumexp(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: AxisArg = None,
               keepdim: bool | None = None) -> Tensor:
-    """log(sum(exp(x), axis)), stable for large |x|."""
+    """``log(sum(exp(x), axis))``, stable for large ``abs(x)``."""
     x, axes, keep = _args("logsumexp", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
