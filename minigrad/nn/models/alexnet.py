@@ -54,43 +54,15 @@ class AlexNet(Module):
     its gradients (the matching slices) and its dropout masks equal the one-process model's.
     ``examples/alexnet_model_parallel.py`` walks through the split.
 
-    Example::
+    Example (``summary()`` tabulates every layer; :class:`LeNet5` shows the table)::
 
+        >>> import minigrad as mg
         >>> from minigrad.nn.models import AlexNet
-        >>> _ = AlexNet(num_classes=10, width=0.25, image_size=32).summary((1, 3, 32, 32))
-        AlexNet summary
-        -----------------------------------------------------
-        Layer (type)              Output Shape        Param #
-        =====================================================
-        Input                     (1, 3, 32, 32)
-        features (Sequential)     (1, 64, 3, 3)       144,608
-          conv1 (Conv2d)          (1, 24, 32, 32)         672
-          relu1 (ReLU)            (1, 24, 32, 32)           0
-          pool1 (MaxPool2d)       (1, 24, 15, 15)           0
-          conv2 (Conv2d)          (1, 64, 15, 15)      19,264
-          relu2 (ReLU)            (1, 64, 15, 15)           0
-          pool2 (MaxPool2d)       (1, 64, 7, 7)             0
-          conv3 (Conv2d)          (1, 96, 7, 7)        55,392
-          relu3 (ReLU)            (1, 96, 7, 7)             0
-          conv4 (Conv2d)          (1, 96, 7, 7)        41,568
-          relu4 (ReLU)            (1, 96, 7, 7)             0
-          conv5 (Conv2d)          (1, 64, 7, 7)        27,712
-          relu5 (ReLU)            (1, 64, 7, 7)             0
-          pool3 (MaxPool2d)       (1, 64, 3, 3)             0
-        flatten (Flatten)         (1, 576)                  0
-        classifier (Sequential)   (1, 10)           1,650,698
-          drop1 (Dropout)         (1, 576)                  0
-          fc1 (Linear)            (1, 1024)           590,848
-          relu6 (ReLU)            (1, 1024)                 0
-          drop2 (Dropout)         (1, 1024)                 0
-          fc2 (Linear)            (1, 1024)         1,049,600
-          relu7 (ReLU)            (1, 1024)                 0
-          fc3 (Linear)            (1, 10)              10,250
-        -----------------------------------------------------
-        Output: (1, 10)
-        Total params: 1,795,306
-        Trainable params: 1,795,306
-        Non-trainable params: 0
+        >>> m = AlexNet(num_classes=10, width=0.25, image_size=32)
+        >>> m.features(mg.zeros(1, 3, 32, 32)).shape, m(mg.zeros(1, 3, 32, 32)).shape
+        ((1, 64, 3, 3), (1, 10))
+        >>> m.num_parameters()
+        1795306
     """
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, width: float = 1.0,
