@@ -10,10 +10,9 @@ import numpy as np
 from minigrad import random as mg_random
 from minigrad.autograd import no_grad
 from minigrad.nn import functional as F
-from minigrad.nn.models._util import conv_out, even
+from minigrad.nn.models._util import conv_out, even, fc_stack
 from minigrad.nn.modules import (
     Conv2d,
-    Dropout,
     Flatten,
     Linear,
     MaxPool2d,
@@ -92,12 +91,8 @@ class AlexNet(Module):
             ("pool3", MaxPool2d(3, 2)),
         ]))
         self.flatten = Flatten()
-        self.classifier = Sequential(OrderedDict([
-            ("drop1", Dropout(dropout)), ("fc1", Linear(c2 * size * size, hidden)),
-            ("relu6", ReLU()),
-            ("drop2", Dropout(dropout)), ("fc2", Linear(hidden, hidden)), ("relu7", ReLU()),
-            ("fc3", Linear(hidden, num_classes)),
-        ]))
+        self.classifier = fc_stack([c2 * size * size, hidden, hidden, num_classes], first_act=6,
+                                   dropout=dropout, dropout_first=True)
         self.model_parallel = bool(model_parallel)
         if self.model_parallel:
             self._keep_tower()
@@ -159,11 +154,7 @@ def _half_conv(conv: Conv2d, r: int, split_in: bool) -> Conv2d:
     cin = conv.in_channels // 2 if split_in else conv.in_channels
     half = Conv2d(cin, out_half, conv.kernel_size, stride=conv.stride, padding=conv.padding,
                   bias=conv.bias is not None, dtype=conv.weight.dtype)
-    rows = slice(r * out_half, (r + 1) * out_half)
-    with no_grad():
-        half.weight.data = np.ascontiguousarray(conv.weight.data[rows])
-        if conv.bias is not None:
-            half.bias.data = np.ascontiguousarray(conv.bias.data[rows])
+    _copy_rows(conv, half, slice(r * out_half, (r + 1) * out_half))
     return half
 
 
@@ -171,9 +162,13 @@ def _half_linear(fc: Linear, r: int) -> Linear:
     """Rank r's half of ``fc``'s units, each over all the inputs."""
     half_out = fc.out_features // 2
     half = Linear(fc.in_features, half_out, bias=fc.bias is not None, dtype=fc.weight.dtype)
-    rows = slice(r * half_out, (r + 1) * half_out)
-    with no_grad():
-        half.weight.data = np.ascontiguousarray(fc.weight.data[rows])
-        if fc.bias is not None:
-            half.bias.data = np.ascontiguousarray(fc.bias.data[rows])
+    _copy_rows(fc, half, slice(r * half_out, (r + 1) * half_out))
     return half
+
+
+def _copy_rows(full: Conv2d | Linear, half: Conv2d | Linear, rows: slice) -> None:
+    """Set ``half``'s weight and bias to ``rows`` (output units) of ``full``'s."""
+    with no_grad():
+        half.weight.data = np.ascontiguousarray(full.weight.data[rows])
+        if full.bias is not None:
+            half.bias.data = np.ascontiguousarray(full.bias.data[rows])

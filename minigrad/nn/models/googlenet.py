@@ -4,32 +4,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from minigrad.nn.models._util import conv_relu
 from minigrad.nn.modules import (
-    BatchNorm2d,
-    Conv2d,
     Dropout,
     GlobalAvgPool2d,
     Linear,
     MaxPool2d,
     Module,
-    ReLU,
     Sequential,
 )
 from minigrad.ops.shape import cat
 from minigrad.tensor import Tensor
 
 __all__ = ["InceptionBlock", "TinyGoogLeNet"]
-
-
-def _conv(c_in: int, c_out: int, k: int, batch_norm: bool,
-          prefix: str = "") -> list[tuple[str, Module]]:
-    """conv (padding keeps H, W) [-> batch norm] -> ReLU, as named layers."""
-    layers: list[tuple[str, Module]] = [
-        (f"{prefix}conv", Conv2d(c_in, c_out, k, padding=k // 2, bias=not batch_norm))]
-    if batch_norm:
-        layers.append((f"{prefix}bn", BatchNorm2d(c_out)))
-    layers.append((f"{prefix}relu", ReLU()))
-    return layers
 
 
 def _seq(*layers: list[tuple[str, Module]]) -> Sequential:
@@ -63,13 +50,13 @@ class InceptionBlock(Module):
                  ch5x5: int, pool_proj: int, batch_norm: bool = False) -> None:
         super().__init__()
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
-        self.branch1 = _seq(_conv(in_channels, ch1x1, 1, batch_norm))
-        self.branch2 = _seq(_conv(in_channels, ch3x3red, 1, batch_norm, "reduce_"),
-                            _conv(ch3x3red, ch3x3, 3, batch_norm))
-        self.branch3 = _seq(_conv(in_channels, ch5x5red, 1, batch_norm, "reduce_"),
-                            _conv(ch5x5red, ch5x5, 5, batch_norm))
+        self.branch1 = _seq(conv_relu(in_channels, ch1x1, 1, batch_norm))
+        self.branch2 = _seq(conv_relu(in_channels, ch3x3red, 1, batch_norm, "reduce_"),
+                            conv_relu(ch3x3red, ch3x3, 3, batch_norm))
+        self.branch3 = _seq(conv_relu(in_channels, ch5x5red, 1, batch_norm, "reduce_"),
+                            conv_relu(ch5x5red, ch5x5, 5, batch_norm))
         self.branch4 = _seq([("pool", MaxPool2d(3, stride=1, padding=1))],
-                            _conv(in_channels, pool_proj, 1, batch_norm, "proj_"))
+                            conv_relu(in_channels, pool_proj, 1, batch_norm, "proj_"))
 
     def forward(self, x: Tensor) -> Tensor:
         return cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], axis=1)
@@ -95,7 +82,7 @@ class TinyGoogLeNet(Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3, batch_norm: bool = True,
                  dropout: float = 0.2) -> None:
         super().__init__()
-        self.stem = _seq(_conv(in_channels, 32, 3, batch_norm))
+        self.stem = _seq(conv_relu(in_channels, 32, 3, batch_norm))
         self.inception3a = InceptionBlock(32, 16, 16, 24, 4, 8, 8, batch_norm)
         self.inception3b = InceptionBlock(56, 24, 24, 32, 6, 12, 12, batch_norm)
         self.pool3 = MaxPool2d(3, stride=2, padding=1)

@@ -6,15 +6,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from minigrad.nn.models._util import conv_relu, fc_stack
 from minigrad.nn.modules import (
-    BatchNorm2d,
-    Conv2d,
-    Dropout,
     Flatten,
-    Linear,
     MaxPool2d,
     Module,
-    ReLU,
     Sequential,
 )
 from minigrad.tensor import Tensor
@@ -73,20 +69,13 @@ class VGG(Module):
                                      f"{j} poolings")
                 continue
             i += 1
-            layers.append((f"conv{i}", Conv2d(c, int(v), 3, padding=1, bias=not batch_norm)))
-            if batch_norm:
-                layers.append((f"bn{i}", BatchNorm2d(int(v))))
-            layers.append((f"relu{i}", ReLU()))
+            layers += conv_relu(c, int(v), 3, batch_norm, suffix=str(i))
             c = int(v)
         self.image_size = image_size
         self.features = Sequential(OrderedDict(layers))
         self.flatten = Flatten()
-        self.classifier = Sequential(OrderedDict([
-            ("fc1", Linear(c * size * size, hidden)), ("relu1", ReLU()),
-            ("drop1", Dropout(dropout)),
-            ("fc2", Linear(hidden, hidden)), ("relu2", ReLU()), ("drop2", Dropout(dropout)),
-            ("fc3", Linear(hidden, num_classes)),
-        ]))
+        self.classifier = fc_stack([c * size * size, hidden, hidden, num_classes],
+                                   dropout=dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[2:] != (self.image_size, self.image_size):
