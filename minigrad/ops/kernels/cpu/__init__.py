@@ -5,15 +5,8 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 (never at import), caching to disk.
 """
 
-from minigrad.ops.kernels.cpu import (
-    activation,
-    conv,
-    dropout,
-    fold,
-    norm,
-    pool,
-    softmax,
-    upsample,
-)
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu import activation, conv, dropout, fold, norm, pool, softmax, upsample  # noqa: F401
 
-__all__ = ["activation", "conv", "dropout", "fold", "norm", "pool", "softmax", "upsample"]
+# one module per kernel family, as listed once in api.FAMILIES for both backends
+__all__ = [*api.FAMILIES]

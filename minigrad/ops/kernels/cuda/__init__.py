@@ -14,19 +14,11 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-from minigrad.ops.kernels.cuda import (
-    activation,
-    conv,
-    dropout,
-    fold,
-    norm,
-    pool,
-    softmax,
-    upsample,
-)
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cuda import activation, conv, dropout, fold, norm, pool, softmax, upsample  # noqa: F401
 
-__all__ = ["activation", "conv", "dropout", "fold", "is_available", "norm", "pool", "softmax",
-           "upsample"]
+# one module per kernel family, as listed once in api.FAMILIES for both backends
+__all__ = [*api.FAMILIES, "is_available"]
 
 
 def is_available() -> bool:
