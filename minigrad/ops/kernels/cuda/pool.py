@@ -42,6 +42,7 @@ REDUCE_THREADS = 128  # per block (one plane), global pooling; a power of two
 cuda: Any = None
 nchw: Any = None
 divisor: Any = None
+window_max: Any = None
 block_sum: Any = None
 
 
@@ -64,6 +65,21 @@ def _divisor(lo, kernel, pad, size, include_pad):
     return min(lo + kernel, size) - max(lo, 0)
 
 
+def _window_max(x, n, c, h0, h1, w0, w1):
+    """(max, flat index r * W + s of the first maximum) of x[n, c, h0:h1, w0:w1] (a non-empty
+    window): strict > keeps the first maximum; the NaN test takes the first NaN."""
+    w = x.shape[3]
+    best = x[n, c, h0, w0]
+    best_at = h0 * w + w0
+    for r in range(h0, h1):
+        for s in range(w0, w1):
+            v = x[n, c, r, s]
+            if v > best or (v != v and best == best):
+                best = v
+                best_at = r * w + s
+    return best, best_at
+
+
 # ------------------------------------------------------------------------------------------------
 # kernels
 
@@ -77,17 +93,7 @@ def _max_pool(x, kh, kw, sh, sw, ph, pw, y, idx):
         h1 = min(i * sh - ph + kh, h)
         w0 = max(j * sw - pw, 0)
         w1 = min(j * sw - pw + kw, w)
-        best = x[n, c, h0, w0]
-        best_at = h0 * w + w0
-        for r in range(h0, h1):
-            for s in range(w0, w1):
-                v = x[n, c, r, s]
-                # strict > keeps the first maximum; the NaN test takes the first NaN
-                if v > best or (v != v and best == best):
-                    best = v
-                    best_at = r * w + s
-        y[n, c, i, j] = best
-        idx[n, c, i, j] = best_at
+        y[n, c, i, j], idx[n, c, i, j] = window_max(x, n, c, h0, h1, w0, w1)
 
 
 def _max_pool_dilated(x, kh, kw, sh, sw, ph, pw, dh, dw, y, idx):
@@ -122,16 +128,7 @@ def _adaptive_max(x, y, idx):
         h1 = ((i + 1) * h + oh - 1) // oh
         w0 = (j * w) // ow
         w1 = ((j + 1) * w + ow - 1) // ow
-        best = x[n, c, h0, w0]
-        best_at = h0 * w + w0
-        for r in range(h0, h1):
-            for s in range(w0, w1):
-                v = x[n, c, r, s]
-                if v > best or (v != v and best == best):
-                    best = v
-                    best_at = r * w + s
-        y[n, c, i, j] = best
-        idx[n, c, i, j] = best_at
+        y[n, c, i, j], idx[n, c, i, j] = window_max(x, n, c, h0, h1, w0, w1)
 
 
 def _scatter_atomic(src, idx, out):
@@ -269,9 +266,10 @@ def _global_avg_backward(gy, hw_f, gx):
 @functools.cache
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda (first, the device functions they call)."""
-    global cuda, nchw, divisor, block_sum
+    global cuda, nchw, divisor, window_max, block_sum
     cuda = load_cuda()
     nchw, divisor = cuda.jit(device=True)(_nchw), cuda.jit(device=True)(_divisor)
+    window_max = cuda.jit(device=True)(_window_max)
     block_sum = block_reduce(add())
     kernels = (_max_pool, _max_pool_dilated, _adaptive_max, _scatter_atomic, _scatter_plain,
                _gather, _avg_pool, _avg_pool_backward, _adaptive_avg, _adaptive_avg_backward,
