@@ -43,6 +43,7 @@ cuda: Any = None
 nchw: Any = None
 divisor: Any = None
 window_max: Any = None
+adaptive_span: Any = None
 block_sum: Any = None
 
 
@@ -63,6 +64,11 @@ def _divisor(lo, kernel, pad, size, include_pad):
     if include_pad:
         return min(lo + kernel, size + pad) - lo
     return min(lo + kernel, size) - max(lo, 0)
+
+
+def _adaptive_span(i, size, out):
+    """[start, stop) of PyTorch's adaptive window ``i`` of ``out`` along an axis of ``size``."""
+    return (i * size) // out, ((i + 1) * size + out - 1) // out
 
 
 def _window_max(x, n, c, h0, h1, w0, w1):
@@ -124,10 +130,8 @@ def _adaptive_max(x, y, idx):
     h, w = x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
         n, c, i, j = nchw(e, c_, oh, ow)
-        h0 = (i * h) // oh
-        h1 = ((i + 1) * h + oh - 1) // oh
-        w0 = (j * w) // ow
-        w1 = ((j + 1) * w + ow - 1) // ow
+        h0, h1 = adaptive_span(i, h, oh)
+        w0, w1 = adaptive_span(j, w, ow)
         y[n, c, i, j], idx[n, c, i, j] = window_max(x, n, c, h0, h1, w0, w1)
 
 
@@ -200,10 +204,8 @@ def _adaptive_avg(x, y):
     h, w = x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
         n, c, i, j = nchw(e, c_, oh, ow)
-        h0 = (i * h) // oh
-        h1 = ((i + 1) * h + oh - 1) // oh
-        w0 = (j * w) // ow
-        w1 = ((j + 1) * w + ow - 1) // ow
+        h0, h1 = adaptive_span(i, h, oh)
+        w0, w1 = adaptive_span(j, w, ow)
         acc = 0.0
         for r in range(h0, h1):
             for s in range(w0, w1):
@@ -223,12 +225,10 @@ def _adaptive_avg_backward(gy, gx):
         j_hi = min(ow, ((col + 1) * ow) // w + 2)
         acc = 0.0
         for i in range(i_lo, i_hi):
-            h0 = (i * h) // oh
-            h1 = ((i + 1) * h + oh - 1) // oh
+            h0, h1 = adaptive_span(i, h, oh)
             if h0 <= row < h1:
                 for j in range(j_lo, j_hi):
-                    w0 = (j * w) // ow
-                    w1 = ((j + 1) * w + ow - 1) // ow
+                    w0, w1 = adaptive_span(j, w, ow)
                     if w0 <= col < w1:
                         acc += gy[n, c, i, j] / ((h1 - h0) * (w1 - w0))
         gx[n, c, row, col] = acc
@@ -266,10 +266,11 @@ def _global_avg_backward(gy, hw_f, gx):
 @functools.cache
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda (first, the device functions they call)."""
-    global cuda, nchw, divisor, window_max, block_sum
+    global cuda, nchw, divisor, window_max, adaptive_span, block_sum
     cuda = load_cuda()
     nchw, divisor = cuda.jit(device=True)(_nchw), cuda.jit(device=True)(_divisor)
     window_max = cuda.jit(device=True)(_window_max)
+    adaptive_span = cuda.jit(device=True)(_adaptive_span)
     block_sum = block_reduce(add())
     kernels = (_max_pool, _max_pool_dilated, _adaptive_max, _scatter_atomic, _scatter_plain,
                _gather, _avg_pool, _avg_pool_backward, _adaptive_avg, _adaptive_avg_backward,
