@@ -1,6 +1,23 @@
 """Sphinx configuration: the API reference is built from minigrad's docstrings (autodoc with
 napoleon, so Google/NumPy-style sections read as fields). CI builds it with ``-W`` (warnings are
-errors), so every public name keeps a documented signature."""
+errors), so every public name keeps a documented signature.
+
+Docstrings are reST read through napoleon, and stay plain text. What keeps them warning-free:
+
+- parameters as a Google-style section, one name per entry, continuation lines indented 4 more::
+
+      Args:
+          stride: int or (h, w), >= 1.
+          padding: int or (h, w) zeros on both sides, or ``'same'``; longer text goes on
+              indented lines.
+
+- ``*`` and ``|`` are markup: write shapes and formulas that hold them in double backticks
+  (``(N, C, *)``, ``abs(x)``, not |x|);
+- a code example follows a line ending in ``::`` and a blank line; a list (``-``, ``1.``) has a
+  blank line before and after it, and a new paragraph never starts on an indented line;
+- an object exported in two documented modules is indexed once (``:no-index:`` on the other);
+  module data gets its text from a ``#:`` comment above the assignment.
+"""
 
 import os
 import sys

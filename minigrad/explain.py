@@ -33,9 +33,11 @@ from minigrad.tensor import Tensor
 
 __all__ = ["explain", "local_rule", "op_name", "graph_nodes", "RULES"]
 
-# The local gradient rule of each built-in op, keyed by its Function's display name (the class name
-# without its ``Fn`` suffix: ``Conv2dFn`` -> ``Conv2d``). dY is the gradient arriving at the op's
-# output, dX (dA, dB, dW, db...) what the rule sends to each input.
+#: The local gradient rule of each built-in op, keyed by its Function's display name (the class
+#: name without its ``Fn`` suffix: ``Conv2dFn`` -> ``Conv2d``). dY is the gradient arriving at the
+#: op's output, dX (dA, dB, dW, db...) what the rule sends to each input.
+#:
+#: :meta hide-value:
 RULES: dict[str, str] = {
     # elementwise arithmetic
     "Add": "d(a+b)/da = 1, d/db = 1: dY passes unchanged to both inputs",

@@ -35,12 +35,14 @@ class AlexNet(Module):
     response normalisation is left out (it was dropped by later work, torchvision included).
 
     x: (N, in_channels, image_size, image_size) -> logits (N, num_classes).
-    width:      multiplies every layer's size; 1.0 is the paper's 96-256-384-384-256 channels and
-                4096-unit FC layers (channel counts are rounded to even numbers for the split).
-    image_size: 224 (or anything >= 64) uses the paper's 11x11 stride-4 first layer (with
-                torchvision's padding 2); smaller images, e.g. 32x32 CIFAR, get a 3x3 stride-1
-                first layer instead, so the three poolings leave a 3x3 map.
-    model_parallel: run as one of two towers under ``mpiexec -n 2`` (see below).
+
+    Args:
+        width: multiplies every layer's size; 1.0 is the paper's 96-256-384-384-256 channels
+            and 4096-unit FC layers (channel counts are rounded to even numbers for the split).
+        image_size: 224 (or anything >= 64) uses the paper's 11x11 stride-4 first layer (with
+            torchvision's padding 2); smaller images, e.g. 32x32 CIFAR, get a 3x3 stride-1
+            first layer instead, so the three poolings leave a 3x3 map.
+        model_parallel: run as one of two towers under ``mpiexec -n 2`` (see below).
 
     Model parallel (``model_parallel=True``, exactly two MPI ranks): rank r holds tower r, the
     paper's GPU r: half of conv1's filters, group r of conv2, conv4 and conv5, half of conv3's
@@ -130,11 +132,11 @@ class AlexNet(Module):
 
     def _tower_forward(self, x: Tensor) -> Tensor:
         """One tower's forward; ``exchange`` is where the towers swap halves (all-gather)."""
-        from minigrad.distributed.functional import all_gather
+        from minigrad.distributed import functional
         from minigrad.ops.shape import cat
 
         def exchange(h: Tensor, axis: int, replicated_after: bool = False) -> Tensor:
-            return cat(all_gather(h, sum_grads=not replicated_after), axis=axis)
+            return cat(functional.all_gather(h, sum_grads=not replicated_after), axis=axis)
 
         f, c = self.features, self.classifier
         h = f.pool1(F.relu(f.conv1(x)))
