@@ -44,6 +44,7 @@ nchw: Any = None
 divisor: Any = None
 window_max: Any = None
 adaptive_span: Any = None
+adaptive_window: Any = None
 block_sum: Any = None
 
 
@@ -69,6 +70,15 @@ def _divisor(lo, kernel, pad, size, include_pad):
 def _adaptive_span(i, size, out):
     """[start, stop) of PyTorch's adaptive window ``i`` of ``out`` along an axis of ``size``."""
     return (i * size) // out, ((i + 1) * size + out - 1) // out
+
+
+def _adaptive_window(e, c_, oh, ow, h, w):
+    """(n, c, i, j) of output element ``e`` of (N, C, OH, OW) and its adaptive window's rows
+    [h0, h1) and columns [w0, w1) in the (H, W) input."""
+    n, c, i, j = nchw(e, c_, oh, ow)
+    h0, h1 = adaptive_span(i, h, oh)
+    w0, w1 = adaptive_span(j, w, ow)
+    return n, c, i, j, h0, h1, w0, w1
 
 
 def _window_max(x, n, c, h0, h1, w0, w1):
@@ -129,9 +139,7 @@ def _adaptive_max(x, y, idx):
     n_, c_, oh, ow = y.shape
     h, w = x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
-        n, c, i, j = nchw(e, c_, oh, ow)
-        h0, h1 = adaptive_span(i, h, oh)
-        w0, w1 = adaptive_span(j, w, ow)
+        n, c, i, j, h0, h1, w0, w1 = adaptive_window(e, c_, oh, ow, h, w)
         y[n, c, i, j], idx[n, c, i, j] = window_max(x, n, c, h0, h1, w0, w1)
 
 
@@ -203,9 +211,7 @@ def _adaptive_avg(x, y):
     n_, c_, oh, ow = y.shape
     h, w = x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
-        n, c, i, j = nchw(e, c_, oh, ow)
-        h0, h1 = adaptive_span(i, h, oh)
-        w0, w1 = adaptive_span(j, w, ow)
+        n, c, i, j, h0, h1, w0, w1 = adaptive_window(e, c_, oh, ow, h, w)
         acc = 0.0
         for r in range(h0, h1):
             for s in range(w0, w1):
@@ -266,11 +272,12 @@ def _global_avg_backward(gy, hw_f, gx):
 @functools.cache
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda (first, the device functions they call)."""
-    global cuda, nchw, divisor, window_max, adaptive_span, block_sum
+    global cuda, nchw, divisor, window_max, adaptive_span, adaptive_window, block_sum
     cuda = load_cuda()
     nchw, divisor = cuda.jit(device=True)(_nchw), cuda.jit(device=True)(_divisor)
     window_max = cuda.jit(device=True)(_window_max)
     adaptive_span = cuda.jit(device=True)(_adaptive_span)
+    adaptive_window = cuda.jit(device=True)(_adaptive_window)
     block_sum = block_reduce(add())
     kernels = (_max_pool, _max_pool_dilated, _adaptive_max, _scatter_atomic, _scatter_plain,
                _gather, _avg_pool, _avg_pool_backward, _adaptive_avg, _adaptive_avg_backward,
