@@ -94,8 +94,10 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
     mode: ``"constant"`` (with ``value``, default 0), ``"reflect"`` (mirror without repeating the
     edge; each pad < the axis length), ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap
     around; each pad <= the axis length). Unlike PyTorch, the non-constant modes work on any
-    axes, not only the last 1-3 of a batched tensor. A negative pad crops that many elements
-    (first, then the positive pads apply to what is left), in every mode.
+    axes, not only the last 1-3 of a batched tensor. A negative pad removes elements: in
+    ``"constant"`` mode it crops that many; in the other modes the output covers positions
+    ``-left .. n + right - 1`` of the input extended by the mode (PyTorch's rule: reflect
+    ``(1, -1)`` of ``[a, b]`` is ``[b, a]``).
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
@@ -108,7 +110,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
     k = len(pad) // 2
     widths = [(0, 0)] * (input.ndim - k) + [(pad[2 * i], pad[2 * i + 1])
                                             for i in reversed(range(k))]
-    if any(p < 0 for p in pad):  # negative padding crops first (PyTorch's rule, every mode)
+    if mode == "constant" and any(p < 0 for p in pad):  # negative constant padding crops
         crop = []
         for axis, (lo, hi) in enumerate(widths):
             n = input.shape[axis]
@@ -128,6 +130,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         if lo == hi == 0:
             continue
         n = input.shape[axis]
+        if n + lo + hi < (0 if mode == "circular" else 1):  # PyTorch's limits
+            raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of axis {axis} (length {n}) "
+                             "leaves no elements")
         limit = n - 1 if mode == "reflect" else n
         if mode != "replicate" and (lo > limit or hi > limit):
             raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of axis {axis} needs pads "

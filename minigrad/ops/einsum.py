@@ -143,12 +143,14 @@ def _sizes(full: list[list[Label]], tensors: list[Tensor], eq: Any) -> dict[Labe
     sizes: dict[Label, int] = {}
     for labels, t in zip(full, tensors):
         for lab, n in zip(labels, t.shape):
-            old = sizes.get(lab, 1)
-            if old != n and old != 1 and n != 1:
+            old = sizes.setdefault(lab, n)
+            if old == n or n == 1:
+                continue
+            if old != 1:
                 name = "'...'" if lab < 0 else repr(chr(lab))
                 raise ValueError(f"einsum: label {name} of {eq!r} has sizes {old} and {n} "
                                  f"(operand shapes {[t.shape for t in tensors]})")
-            sizes[lab] = builtins.max(old, n) if old != n else n
+            sizes[lab] = n  # size 1 broadcasts
     return sizes
 
 

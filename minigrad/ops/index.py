@@ -104,6 +104,11 @@ def _kernels(a: Any) -> Any:
     return scatter
 
 
+def _contiguous(a: Any) -> Any:
+    """``a`` as a C-contiguous array (GPU arrays always are)."""
+    return a if _device.is_cuda(a) else np.ascontiguousarray(a)
+
+
 def _leading(shape: tuple[int, ...]) -> tuple[slice, ...]:
     return tuple(slice(0, s) for s in shape)
 
@@ -342,7 +347,23 @@ def _scatter_reduce_arrays(x: Any, src: Any, dim: int, index: Any, reduce: str,
         fancy = _fancy(index, dim, out)
         if not include_self:
             out[fancy] = _identity(reduce, out.dtype)
-        _UFUNCS[reduce].at(out, fancy, src)
+        out = _ufunc_at(_UFUNCS[reduce], out, fancy, src)
+    return out
+
+
+def _ufunc_at(ufunc: np.ufunc, out: Any, fancy: tuple[Any, ...], src: Any) -> Any:
+    """``ufunc.at(out, fancy, src)``, returning the result. GPU arrays have no kernel for it:
+    the host computes it, counted as the fallback ``"<ufunc>.at"`` (strict mode raises)."""
+    if _device.is_cuda(out):
+        from minigrad.cuda.array import dispatch
+
+        return dispatch(f"{ufunc.__name__}.at", _host_ufunc_at, (ufunc, out, fancy, src), {})
+    return _host_ufunc_at(ufunc, out, fancy, src)
+
+
+def _host_ufunc_at(ufunc: np.ufunc, out: np.ndarray, fancy: tuple[Any, ...],
+                   src: np.ndarray) -> np.ndarray:
+    ufunc.at(out, fancy, src)
     return out
 
 
@@ -557,7 +578,7 @@ def index_add(input: Any, dim: int, index: Any, source: Any, *,  # noqa: A002
 def take_along_dim(input: Any, indices: Any, dim: int | None = None) -> Tensor:  # noqa: A002
     """``input``'s values at ``indices`` along ``dim`` (NumPy's ``take_along_axis``): input and
     indices broadcast against each other off ``dim``; negative indices count from the end.
-    ``dim=None``: both are flattened first."""
+    ``dim=None``: both are flattened first (and, as in PyTorch, indices must be >= 0)."""
     op = "take_along_dim"
     x = _tensor(op, "input", input)
     index = index_tensor(op, "indices", indices, x)
@@ -571,7 +592,8 @@ def take_along_dim(input: Any, indices: Any, dim: int | None = None) -> Tensor: 
     if x.ndim == 0:
         x, index = x.reshape(1), index.reshape(1)
     n = x.shape[d]
-    check_range(op, "indices", index.data, n, d, x.shape, negative=True)
+    # PyTorch counts negative indices from the end along a dim, but not for dim=None
+    check_range(op, "indices", index.data, n, d, x.shape, negative=dim is not None)
     try:
         xs = np.broadcast_shapes(x.shape[:d] + (1,) + x.shape[d + 1:],
                                  index.shape[:d] + (1,) + index.shape[d + 1:])
@@ -585,7 +607,7 @@ def take_along_dim(input: Any, indices: Any, dim: int | None = None) -> Tensor: 
     idx = np.broadcast_to(idx, xs[:d] + (index.shape[d],) + xs[d + 1:])
     if not x.requires_grad:
         return Tensor._make(x.data[_fancy(idx, d, x.data)])
-    return GatherFn.apply(x, dim=d, index=np.ascontiguousarray(idx))
+    return GatherFn.apply(x, dim=d, index=_contiguous(idx))
 
 
 def _mask(op: str, mask: Any, x: Tensor) -> Tensor:
@@ -635,6 +657,8 @@ def masked_select(input: Any, mask: Any) -> Tensor:  # noqa: A002
                          f"shape {x.shape}") from None
     if mask.shape != shape:
         mask = Tensor._make(np.broadcast_to(mask.data, shape))
+    if not shape:  # a 0-d mask selects from a 1-element vector (the result is 1-D anyway)
+        return x.reshape(1)[mask.reshape(1)]
     return x.expand(shape)[mask]
 
 

@@ -190,8 +190,9 @@ class ValuesIndices(NamedTuple):
 
 def _maxmin_all(op: str, largest: bool, x: Tensor, axis: AxisArg, keep: bool) -> Tensor:
     axes = normalize_axes(op, axis, x.ndim)
-    if x.data.size == 0:
-        raise ValueError(f"{op}: reduction of an empty tensor of shape {x.shape}")
+    if _count(x.shape, axes) == 0:
+        raise ValueError(f"{op}: reduction over an empty dim of a tensor of shape {x.shape} "
+                         "(max and min have no identity)")
     if not np.issubdtype(x.dtype, np.floating):
         fn = np.max if largest else np.min
         return Tensor._make(_device.wrap(fn(x.data, axis=axes, keepdims=keep)))
@@ -515,6 +516,18 @@ class VectorNormFn(Function):
         return where(xz, 0.0, g * x.sign() * mag / safe ** (p - 1))
 
 
+def in_graph(value: Tensor, x: Tensor, axes: tuple[int, ...] | None, keep: bool) -> Tensor:
+    """``value`` (a constant reduction of ``x`` over ``axes``) as an output of ``x``'s graph with
+    a zero gradient, as PyTorch gives it (so ``value.backward()`` works): ``where(False,
+    sum(x), value)``, which neither reads ``x``'s NaNs into the value nor the gradient."""
+    if not x.requires_grad:
+        return value
+    from minigrad.ops.elementwise import where
+
+    never = Tensor._make(_device.zeros(value.shape, np.bool_, like=x.data))
+    return where(never, sum(x, axes, keepdims=keep), value)
+
+
 def vector_norm(x: Any, ord: float = 2, dim: AxisArg = None,  # noqa: A002
                 keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """The vector ``ord``-norm over ``dim`` (int, tuple, or None: all elements flattened), as
@@ -532,13 +545,11 @@ def vector_norm(x: Any, ord: float = 2, dim: AxisArg = None,  # noqa: A002
         raise TypeError(f"{op}: ord must be a number (2, 1, inf, -inf, 0, p), got {ord!r}")
     x, axes, keep = _args(op, x, None, keepdim, dim, None)
     if ord == np.inf or ord == -np.inf:
-        if x.data.size == 0:
-            raise ValueError(f"{op}: the {ord}-norm of an empty tensor {x.shape} is undefined")
         a = x.abs()
         return _maxmin_all(op, ord > 0, a, axes, keep)
     if ord == 0:
         out = np.sum(x.data != 0, axis=axes, keepdims=keep)
-        return Tensor._make(_device.wrap(out).astype(x.dtype))
+        return in_graph(Tensor._make(_device.wrap(out).astype(x.dtype)), x, axes, keep)
     return VectorNormFn.apply(x, p=float(ord), axis=axes, keepdims=keep)
 
 
@@ -551,5 +562,8 @@ def norm(x: Any, p: Any = "fro", dim: AxisArg = None, keepdim: bool = False,
         if p != "fro":
             raise ValueError(f"norm: p must be 'fro' or a number, got {p!r} (the nuclear norm is "
                              "not supported)")
+        if dim is not None and not isinstance(dim, int | np.integer) and len(dim) > 2:
+            raise ValueError(f"norm: the Frobenius norm takes one or two dims, got dim={dim!r} "
+                             "(use p=2 for a vector norm over more)")
         p = 2
     return vector_norm(x, p, dim, keepdim, dtype=dtype)

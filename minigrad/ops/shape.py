@@ -476,6 +476,8 @@ def repeat(x: Any, *sizes: Any) -> Tensor:
     """``x`` tiled ``sizes[i]`` times along each axis (PyTorch's ``Tensor.repeat``; NumPy's
     ``tile``). ``sizes`` may be longer than ``x.ndim`` (new leading axes), not shorter."""
     x = as_tensor(x, None, "repeat")
+    if not sizes:
+        raise TypeError("repeat: missing the sizes (one per dimension, e.g. x.repeat(2, 1))")
     reps = _sizes("repeat", "sizes", sizes)
     if len(reps) < x.ndim:
         raise ValueError(f"repeat: give at least one size per dimension ({x.ndim} for shape "
@@ -512,10 +514,10 @@ def repeat_interleave(x: Any, repeats: Any = None, dim: int | None = None, *,
     x = as_tensor(x, None, op)
     if dim is None:
         x, d = reshape(x, -1), 0
+    elif x.ndim == 0:
+        raise ValueError(f"{op}: a 0-d input has no dim {dim} (use dim=None)")
     else:
         d = _args.dim(op, dim, x.ndim)
-    if x.ndim == 0:
-        x = reshape(x, 1)
     n = x.shape[d]
     if isinstance(repeats, int | np.integer) and not isinstance(repeats, bool):
         r = _args.integer(op, "repeats", repeats, minimum=0)
@@ -678,7 +680,9 @@ def chunk(x: Any, chunks: int, dim: int = 0) -> list[Tensor]:
     c = _args.integer(op, "chunks", chunks, minimum=1)
     d = _args.dim(op, dim, x.ndim)
     n = x.shape[d]
-    return split(x, builtins.max(-(-n // c), 1), d)
+    if n == 0:  # PyTorch: `chunks` empty pieces
+        return [narrow(x, d, 0, 0) for _ in range(c)]
+    return split(x, -(-n // c), d)
 
 
 def unbind(x: Any, dim: int = 0) -> tuple[Tensor, ...]:

@@ -22,8 +22,8 @@ import numpy as np
 from minigrad import _device
 from minigrad.ops import _args
 from minigrad.ops.elementwise import as_tensor
-from minigrad.ops.index import GatherFn, _fancy
-from minigrad.ops.reduce import ValuesIndices
+from minigrad.ops.index import GatherFn, _contiguous, _fancy
+from minigrad.ops.reduce import ValuesIndices, in_graph
 from minigrad.tensor import Tensor
 
 __all__ = ["sort", "argsort", "topk", "kthvalue", "median", "mode"]
@@ -40,7 +40,7 @@ def _stable_argsort(a: Any, d: int, descending: bool) -> Any:
 
 def _take(x: Tensor, d: int, idx: Any) -> Tensor:
     """``x``'s values at ``idx`` along ``d`` (differentiable when ``x`` requires grad)."""
-    idx = np.ascontiguousarray(idx)
+    idx = _contiguous(idx)
     if x.requires_grad and np.issubdtype(x.dtype, np.floating):
         return GatherFn.apply(x, dim=d, index=idx)
     return Tensor._make(_device.wrap(x.data[_fancy(idx, d, x.data)]))
@@ -96,8 +96,9 @@ def topk(input: Any, k: int, dim: int = -1, largest: bool = True,  # noqa: A002
                          f"{np.shape(input.data if isinstance(input, Tensor) else input)})")
     idx = _stable_argsort(x.data, d, bool(largest))[_along(d, x.ndim, slice(0, k))]
     values = _take(x, d, idx)
-    if scalar:
-        return ValuesIndices(values.reshape(-1), Tensor._make(idx.reshape(-1)))
+    if scalar:  # a 0-d input keeps its shape (k is 0 or 1), as PyTorch
+        shape = () if k == 1 else (0,)
+        return ValuesIndices(values.reshape(shape), Tensor._make(idx.reshape(shape)))
     return ValuesIndices(values, Tensor._make(_device.wrap(idx)))
 
 
@@ -143,8 +144,11 @@ def median(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:  #
     op = "median"
     x = as_tensor(input, None, op)
     if dim is None:
-        if x.data.size == 0:
-            raise ValueError(f"{op}: the input of shape {x.shape} is empty")
+        if x.data.size == 0:  # PyTorch: NaN
+            if x.dtype.kind != "f":
+                raise ValueError(f"{op}: the integer input of shape {x.shape} is empty")
+            nan = Tensor._make(_device.full((), np.nan, x.dtype, like=x.data))
+            return in_graph(nan, x, None, False)
         return median(x.reshape(-1), 0).values
     x, d, scalar = _prepare(op, x, dim)
     n = _nonempty(op, x, d, input)

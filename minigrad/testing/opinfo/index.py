@@ -193,7 +193,7 @@ def _take_along_dim_samples(draw):
     shape, d = D.shape_and_dim(draw)
     if draw(st.booleans()):
         n = int(np.prod(shape))
-        idx = D.ints(draw, (draw(st.integers(1, 6)),), -n, n - 1)
+        idx = D.ints(draw, (draw(st.integers(1, 6)),), 0, n - 1)
         return Sample((draw(S.arrays(shape)), idx), {"dim": None})
     ishape = [1 if draw(st.booleans()) else n for n in shape]  # broadcast off dim
     ishape[d] = draw(st.integers(1, 4))

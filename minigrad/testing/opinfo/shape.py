@@ -204,20 +204,24 @@ def _pad_samples(draw):
     k = draw(st.integers(1, len(shape)))
     pads = []
     for n in reversed(shape[-k:]):  # (lo, hi) of the last axis first
-        lo, hi = draw(st.integers(-1, 2)), draw(st.integers(-1, 2))
-        left = n - max(-lo, 0) - max(-hi, 0)  # what cropping leaves
-        limit = left - 1 if mode == "reflect" else left if mode == "circular" else 2
-        pads += [min(lo, limit), min(hi, limit)]
+        limit = n - 1 if mode == "reflect" else n if mode == "circular" else 2
+        lo, hi = draw(st.integers(-1, limit)), draw(st.integers(-1, limit))
+        if n + lo + hi < 1:
+            lo, hi = 0, 0
+        pads += [lo, hi]
     return Sample((draw(S.arrays(shape)),), {"pad": tuple(pads), "mode": mode})
 
 
 def _ref_pad(a, pad, mode):
+    """np.pad by the positive pads, then the negative ones cut off (PyTorch's rule: the output
+    spans positions -left .. n + right - 1 of the input extended by the mode)."""
     k = len(pad) // 2
     widths = [(0, 0)] * (a.ndim - k) + [(pad[2 * i], pad[2 * i + 1]) for i in reversed(range(k))]
-    a = a[tuple(slice(max(-lo, 0), a.shape[i] - max(-hi, 0)) for i, (lo, hi) in enumerate(widths))]
     np_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
                "circular": "wrap"}[mode]
-    return np.pad(a, [(max(lo, 0), max(hi, 0)) for lo, hi in widths], mode=np_mode)
+    out = np.pad(a, [(max(lo, 0), max(hi, 0)) for lo, hi in widths], mode=np_mode)
+    return out[tuple(slice(max(-lo, 0), out.shape[i] - max(-hi, 0))
+                     for i, (lo, hi) in enumerate(widths))]
 
 
 def _chunk(a, chunks, dim):
