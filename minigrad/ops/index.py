@@ -694,7 +694,11 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
             raise ValueError(f"{op}: cannot infer num_classes from an empty tensor (shape "
                              f"{t.shape}); pass num_classes")
         n = int(np.max(t.data)) + 1
-    check_range(op, "class", t.data, n, -1, t.shape)
+    if t.data.size:
+        lo, hi = int(np.min(t.data)), int(np.max(t.data))
+        if lo < 0 or hi >= n:
+            raise IndexError(f"{op}: class {lo if lo < 0 else hi} is out of range for "
+                             f"num_classes = {n} (tensor shape {t.shape}; allowed 0..{n - 1})")
     classes = _device.asarray(np.arange(n, dtype=t.dtype), like=t.data)
     return Tensor._make((t.data[..., None] == classes).astype(np.int64))
 

@@ -105,6 +105,9 @@ def mv(m: Any, v: Any) -> Tensor:
     m, v = _operands("mv", m, v)
     _need("mv", "input", m, 2)
     _need("mv", "vec", v, 1)
+    if m.shape[1] != v.shape[0]:
+        raise ValueError(f"mv: shapes {m.shape} and {v.shape} cannot be multiplied "
+                         f"({m.shape[1]} != {v.shape[0]})")
     return matmul(m, v)
 
 
@@ -113,6 +116,9 @@ def mm(a: Any, b: Any) -> Tensor:
     a, b = _operands("mm", a, b)
     _need("mm", "input", a, 2)
     _need("mm", "mat2", b, 2)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a.shape[1]} != {b.shape[0]})")
     return matmul(a, b)
 
 
@@ -122,8 +128,9 @@ def bmm(a: Any, b: Any) -> Tensor:
     a, b = _operands("bmm", a, b)
     _need("bmm", "input", a, 3)
     _need("bmm", "mat2", b, 3)
-    if a.shape[0] != b.shape[0]:
-        raise ValueError(f"bmm: batch sizes differ: {a.shape} and {b.shape}")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} cannot be multiplied (batch "
+                         f"sizes must match and {a.shape[2]} must equal {b.shape[1]})")
     return matmul(a, b)
 
 

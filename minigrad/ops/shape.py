@@ -567,9 +567,11 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
         if not isinstance(shifts, int | np.integer):
             shifts = _args.ntuple(op, "shifts", shifts, 1)[0]
         return reshape(roll(reshape(x, -1), int(shifts), 0), x.shape)
-    ds = _args.dims(op, dims, x.ndim) if not isinstance(dims, int | np.integer) else \
-        (_args.dim(op, dims, x.ndim),)
-    ss = _args.ntuple(op, "shifts", shifts, len(ds))
+    ds = _args.dims(op, dims, x.ndim, "dims")
+    ss = (shifts,) if isinstance(shifts, int | np.integer) else tuple(shifts)
+    if len(ss) != len(ds):
+        raise ValueError(f"{op}: shifts {shifts!r} and dims {dims!r} must have the same length")
+    ss = _args.ntuple(op, "shifts", ss, len(ds))
     out = x
     for s, d in zip(ss, ds):
         n = out.shape[d]
@@ -583,7 +585,7 @@ def roll(x: Any, shifts: Any, dims: Any = None) -> Tensor:
 def flip(x: Any, dims: Any) -> Tensor:
     """``x`` reversed along each axis in ``dims`` (an int or a sequence)."""
     x = as_tensor(x, None, "flip")
-    ds = _args.dims("flip", dims, x.ndim)
+    ds = _args.dims("flip", dims, x.ndim, "dims")
     if x.ndim == 0:
         return x
     index = [slice(None)] * x.ndim
@@ -618,7 +620,7 @@ def rot90(x: Any, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
         raise ValueError(f"{op}: input must be at least 2-D, got shape {x.shape}")
     if not isinstance(dims, Sequence) or len(dims) != 2:
         raise ValueError(f"{op}: dims must be a pair of dims, got {dims!r}")
-    d0, d1 = _args.dims(op, tuple(dims), x.ndim)
+    d0, d1 = _args.dims(op, tuple(dims), x.ndim, "dims")
     k %= 4
     if k == 1:
         return swapaxes(flip(x, d1), d0, d1)
