@@ -422,3 +422,17 @@ def test_gpu_fallback_is_counted_and_named_in_strict_mode():
     np.testing.assert_allclose(z.numpy()[:, 0], x.numpy()[:, 0] * 2 + x.numpy()[:, 3],
                                rtol=1e-5)
     np.testing.assert_allclose(e.numpy(), x.numpy() @ x.numpy().T, rtol=1e-4, atol=1e-5)
+
+
+def test_float_sort_fast_path_is_stable():
+    """Rows without ties take NumPy's quicksort, the others its stable sort: stable either way."""
+    a = RNG.standard_normal((60, 40)).astype(np.float32)
+    a[::3, ::4] = 0.5  # ties in every third row
+    a[1, 5] = a[1, 7] = np.nan  # NaNs sort last, in input order
+    for dim in (0, 1):
+        for desc in (False, True):
+            got = mg.tensor(a).argsort(dim, descending=desc).numpy()
+            key = -a if desc else a
+            want = np.argsort(np.where(np.isnan(a), -np.inf if desc else np.inf, key), axis=dim,
+                              kind="stable")
+            np.testing.assert_array_equal(got, want)

@@ -197,7 +197,12 @@ def _contract(a: Tensor, la: list[Label], b: Tensor, lb: list[Label], keep: set[
     m = math.prod(a.shape[len(batch):len(batch) + len(a_only)])
     k = math.prod(sizes[lab] for lab in summed)
     n = math.prod(b.shape[len(batch) + len(summed):])
-    out = reshape(a, (nb, m, k)) @ reshape(b, (nb, k, n))
+    if k == 1:  # nothing summed: a broadcast product (matmul with k = 1 is slow in NumPy)
+        out = reshape(a, (nb, m, 1)) * reshape(b, (nb, 1, n))
+    elif m == 1 and n == 1:  # dot products: multiply and sum
+        out = reshape((reshape(a, (nb, k)) * reshape(b, (nb, k))).sum(-1), (nb, 1, 1))
+    else:
+        out = reshape(a, (nb, m, k)) @ reshape(b, (nb, k, n))
     shape = tuple(a.shape[:len(batch)]) + tuple(a.shape[len(batch):len(batch) + len(a_only)]) \
         + tuple(b.shape[len(batch) + len(summed):])
     return reshape(out, shape), batch + a_only + b_only

@@ -32,10 +32,30 @@ __all__ = ["sort", "argsort", "topk", "kthvalue", "median", "mode"]
 def _stable_argsort(a: Any, d: int, descending: bool) -> Any:
     """int64 indices that sort ``a`` along ``d``, equal elements in input order."""
     if not descending:
-        return _device.wrap(np.argsort(a, axis=d, kind="stable")).astype(np.int64)
+        return _argsort(a, d)
     n = a.shape[d]
-    rev = _device.wrap(np.argsort(np.flip(a, d), axis=d, kind="stable")).astype(np.int64)
-    return np.flip((n - 1) - rev, d)
+    return np.flip((n - 1) - _argsort(np.flip(a, d), d), d)
+
+
+def _argsort(a: Any, d: int) -> Any:
+    """Stable ascending argsort along ``d`` (NaN last).
+
+    For float arrays on the CPU NumPy's default sort (SIMD quicksort) runs first, 4x faster than
+    its stable sort on float32; only the rows where it found equal values (or NaNs) are sorted
+    again with the stable sort, so the result is the stable order either way.
+    """
+    if _device.is_cuda(a) or a.dtype.kind != "f" or a.ndim == 0 or a.shape[d] < 2:
+        return _device.wrap(np.argsort(a, axis=d, kind="stable")).astype(np.int64)
+    rows = np.moveaxis(a, d, -1)
+    shape = rows.shape
+    rows = rows.reshape(-1, shape[-1])
+    idx = np.argsort(rows, axis=1)
+    s = np.take_along_axis(rows, idx, axis=1)
+    tied = (s[:, 1:] == s[:, :-1]) | np.isnan(s[:, 1:])
+    redo = np.flatnonzero(tied.any(axis=1))
+    if redo.size:
+        idx[redo] = np.argsort(rows[redo], axis=1, kind="stable")
+    return np.moveaxis(idx.reshape(shape), -1, d).astype(np.int64, copy=False)
 
 
 def _take(x: Tensor, d: int, idx: Any) -> Tensor:
