@@ -26,7 +26,7 @@ def _net():
 def test_nodes_in_creation_order_and_next_functions():
     x, w, b, h, y, loss = _net()
     nodes = graph.nodes(loss)
-    assert [n.display_name() for n in nodes] == ["MatMul", "Add", "Tanh", "Sum"]
+    assert [n.display_name() for n in nodes] == ["MatMul", "Add", "Activation", "Sum"]
     matmul, add, tanh, total = nodes
     assert matmul.next_functions == ((None, 0), (w, 0))     # constant, leaf
     assert add.next_functions == ((matmul, 0), (b, 0))      # (node, output index), leaf
@@ -59,7 +59,7 @@ def test_on_node_sees_every_node_in_backward_order_with_its_gradients():
                      [None if g is None else g.shape for g in grad_inputs]))
 
     mg.autograd.backward(loss, on_node=on_node)
-    assert [s[0] for s in seen] == ["Sum", "Tanh", "Add", "MatMul"]
+    assert [s[0] for s in seen] == ["Sum", "Activation", "Add", "MatMul"]
     assert seen[2] == ("Add", [(2, 4)], [(2, 4), (2, 4)])  # as returned: b's not yet summed
     assert b.grad.shape == (4,)                              # the engine sums it back
     np.testing.assert_allclose(b.grad.numpy(), (1 - y.numpy() ** 2).sum(0))
@@ -113,3 +113,20 @@ def test_multi_output_next_functions_name_the_output_index():
     node = (b * 1).grad_fn
     assert node.next_functions[0] == (a.grad_fn, 1)
     assert len(a.grad_fn.output_metadata) == 2
+
+
+def test_backward_runs_the_newest_node_first():
+    """PyTorch's order (by sequence number): the side branch ``w.T``, created after ``x * 2``,
+    runs right after the matmul that uses it, so ``w``'s gradient is complete before the earlier
+    ops' backward (a depth-first order ran it last)."""
+    x = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    w = mg.tensor(np.ones((4, 3)), requires_grad=True)
+    h = x * 2
+    y = (h @ w.T).sum()
+    nodes = graph.nodes(y)
+    assert [n.display_name() for n in nodes] == ["Mul", "Permute", "MatMul", "Sum"]
+    assert [n.sequence_nr for n in nodes] == sorted(n.sequence_nr for n in nodes)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append("w ready"))
+    mg.autograd.backward(y, on_node=lambda node, go, gi: seen.append(node.display_name()))
+    assert seen == ["Sum", "MatMul", "Permute", "w ready", "Mul"]

@@ -39,11 +39,13 @@ from minigrad.nn.modules.pooling import (
     MaxPool2d,
     MaxUnpool2d,
 )
+from minigrad.nn.modules.syncbatchnorm import SyncBatchNorm
 
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
     "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d",
     "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d",
+    "SyncBatchNorm",
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh", "SiLU",
     "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
