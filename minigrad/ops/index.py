@@ -21,8 +21,8 @@ of the others, zeros included.
 
 Indices are integer tensors (any integer dtype) on the input's device; out-of-range values raise
 ``IndexError`` naming the op, the value, the dim and the shapes, before anything is written. The
-loops that add at indices are Numba kernels on the CPU (``kernels/cpu/scatter.py``: ``np.add.at``
-measured 5x slower) and ``np.add.at`` (atomic adds) on the GPU.
+loops that add at indices are the ``scatter`` kernels (``kernels_for(array).scatter``): Numba loops
+on the CPU (``np.add.at`` measured 5x slower) and ``np.add.at`` (atomic adds) on the GPU.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from minigrad import _device
 from minigrad.autograd import Function
 from minigrad.ops import _args
 from minigrad.ops.elementwise import where
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 # ---------------------------------------------------------------------------------------------
@@ -97,11 +98,8 @@ def _fancy(index: Any, dim: int, like: Any) -> tuple[Any, ...]:
 
 
 def _kernels(a: Any) -> Any:
-    if _device.is_cuda(a):
-        from minigrad.ops.kernels.cuda import scatter
-    else:
-        from minigrad.ops.kernels.cpu import scatter
-    return scatter
+    """The scatter kernels for ``a``'s device (``kernels/{cpu,cuda}/scatter.py``)."""
+    return kernels_for(a).scatter
 
 
 def _contiguous(a: Any) -> Any:
@@ -133,18 +131,8 @@ class GatherFn(Function):
 
 def _scatter_add_into(out: Any, dim: int, idx: Any, src: Any) -> None:
     """``out[.., idx[i], ..] += src[i]`` along ``dim``, in place (``out`` C-contiguous, ``src``
-    of ``idx``'s shape). The CPU kernel wants equal extents off ``dim``; a smaller index is
-    scattered into a block of that shape first."""
-    if idx.size == 0:
-        return
-    k = _kernels(out)
-    if _device.is_cuda(out) or \
-            idx.shape[:dim] + idx.shape[dim + 1:] == out.shape[:dim] + out.shape[dim + 1:]:
-        k.scatter_add(out, dim, idx, src)
-        return
-    block = np.zeros(idx.shape[:dim] + (out.shape[dim],) + idx.shape[dim + 1:], out.dtype)
-    k.scatter_add(block, dim, idx, src)
-    out[_leading(block.shape)] += block
+    of ``idx``'s shape, no larger than ``out`` off ``dim``)."""
+    _kernels(out).scatter_add(out, dim, idx, src)
 
 
 class ScatterAddFn(Function):

@@ -16,6 +16,7 @@ SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_so
            "cross_entropy_coefficients")
 NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward")
 DROPOUT = ("scaled_mask",)
+SCATTER = ("scatter_add", "index_add")
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
-            "norm": NORM, "dropout": DROPOUT}
+            "norm": NORM, "dropout": DROPOUT, "scatter": SCATTER}

@@ -5,6 +5,6 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 (never at import), caching to disk.
 """
 
-from minigrad.ops.kernels.cpu import activation, conv, dropout, norm, pool, softmax
+from minigrad.ops.kernels.cpu import activation, conv, dropout, norm, pool, scatter, softmax
 
-__all__ = ["activation", "conv", "dropout", "norm", "pool", "softmax"]
+__all__ = ["activation", "conv", "dropout", "norm", "pool", "scatter", "softmax"]

@@ -47,14 +47,22 @@ def scatter_add(out: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -
     """``out[..., index[i], ...] += src[i]`` along ``dim`` (PyTorch's ``scatter_add_``), in place.
 
     out: C-contiguous, any shape; index (integer, values in ``0..out.shape[dim]-1``) and src: one
-    shape, equal to ``out.shape`` except along ``dim``.
+    shape, no larger than ``out.shape`` off ``dim`` (a smaller one is scattered into a block of
+    that shape first, then added to the leading block of ``out``).
     """
     if index.size == 0:
         return
     idx = np.ascontiguousarray(index, dtype=np.int64)
     s = np.ascontiguousarray(src, dtype=out.dtype)
     a, j, b = _three(idx.shape, dim)
-    _scatter_add3(out.reshape(_three(out.shape, dim)), idx.reshape(a, j, b), s.reshape(a, j, b))
+    if idx.shape[:dim] + idx.shape[dim + 1:] == out.shape[:dim] + out.shape[dim + 1:]:
+        _scatter_add3(out.reshape(_three(out.shape, dim)), idx.reshape(a, j, b),
+                      s.reshape(a, j, b))
+        return
+    block = np.zeros(idx.shape[:dim] + (out.shape[dim],) + idx.shape[dim + 1:], out.dtype)
+    _scatter_add3(block.reshape(_three(block.shape, dim)), idx.reshape(a, j, b),
+                  s.reshape(a, j, b))
+    out[tuple(slice(0, n) for n in block.shape)] += block
 
 
 def index_add(out: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> None:

@@ -14,9 +14,9 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, softmax
+from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, scatter, softmax
 
-__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "softmax"]
+__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "scatter", "softmax"]
 
 
 def is_available() -> bool:
