@@ -104,10 +104,6 @@ NN: dict[str, str] = {
     "TransformerEncoder": _NOT_YET,
     "TransformerEncoderLayer": _NOT_YET,
     "Conv3d": "not supported (nn.Conv1d and nn.Conv2d only)",
-    "MaxPool1d": "use nn.MaxPool2d((1, k)) on the input reshaped to (N, C, 1, L)",
-    "AvgPool1d": "use nn.AvgPool2d((1, k)) on the input reshaped to (N, C, 1, L)",
-    "AdaptiveMaxPool2d": _NOT_YET,
-    "Upsample": f"{_NOT_YET}; nn.ConvTranspose2d upsamples with learned weights",
     "ZeroPad2d": "use `nn.functional.pad(x, (left, right, top, bottom))`",
     "Unflatten": "use `x.reshape(...)` in forward",
     "Softmax2d": "use `nn.Softmax(dim=-3)`",
@@ -123,10 +119,6 @@ NN: dict[str, str] = {
 
 # ``minigrad.nn.functional.name``.
 FUNCTIONAL: dict[str, str] = {
-    "interpolate": _NOT_YET,
-    "max_pool1d": "use `F.max_pool2d` with kernel (1, k) on the input reshaped to (N, C, 1, L)",
-    "avg_pool1d": "use `F.avg_pool2d` with kernel (1, k) on the input reshaped to (N, C, 1, L)",
-    "adaptive_max_pool2d": _NOT_YET,
     "layer_norm": _NOT_YET,
     "group_norm": _NOT_YET,
     "embedding": _NOT_YET,
@@ -136,8 +128,6 @@ FUNCTIONAL: dict[str, str] = {
     "huber_loss": _NOT_YET,
     "kl_div": _NOT_YET,
     "scaled_dot_product_attention": _NOT_YET,
-    "unfold": "not supported",
-    "fold": "not supported",
     "grid_sample": "not supported",
 }
 

@@ -12,6 +12,7 @@ from minigrad.ops import (  # noqa: F401
     dropout,
     einsum,
     elementwise,
+    fold,
     index,
     linalg,
     loss,
@@ -23,4 +24,5 @@ from minigrad.ops import (  # noqa: F401
     softmax,
     sort,
     to_device,
+    upsample,
 )

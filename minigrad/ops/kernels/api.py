@@ -10,13 +10,16 @@ ACTIVATION = ("ACTIVATIONS", "FROM_OUTPUT", "forward", "backward", "backward_fro
 CONV = ("conv_out_size", "conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight")
 POOL = ("pool_output_size", "max_pool2d_forward", "scatter_add_planes", "gather_planes",
         "avg_pool2d_forward", "avg_pool2d_backward", "adaptive_avg_pool2d_forward",
-        "adaptive_avg_pool2d_backward")
+        "adaptive_avg_pool2d_backward", "adaptive_max_pool2d_forward")
 SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward",
            "cross_entropy_forward", "cross_entropy_backward", "cross_entropy_total",
            "cross_entropy_coefficients")
 NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward")
 DROPOUT = ("scaled_mask",)
 SCATTER = ("scatter_add", "index_add")
+UPSAMPLE = ("resample_forward", "resample_backward")
+FOLD = ("fold_blocks", "unfold", "fold")
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
-            "norm": NORM, "dropout": DROPOUT, "scatter": SCATTER}
+            "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
+            "scatter": SCATTER}

@@ -27,8 +27,8 @@ __all__ = ["OpInfo", "Sample", "register", "registry", "get", "FAMILIES"]
 
 # the modules of minigrad.testing.opinfo that hold an ``op_db`` list, in registry order
 FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg", "softmax",
-            "loss", "normalization", "pool", "reduce", "shape", "distributed",
-            "index", "scan", "sort", "einsum")  # issue 14 (h14b): the last four
+            "loss", "normalization", "pool", "reduce", "shape", "distributed", "upsample", "fold",
+            "index", "scan", "sort", "einsum")
 
 
 @dataclass(frozen=True)

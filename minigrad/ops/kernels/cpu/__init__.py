@@ -5,6 +5,17 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 (never at import), caching to disk.
 """
 
-from minigrad.ops.kernels.cpu import activation, conv, dropout, norm, pool, scatter, softmax
+from minigrad.ops.kernels.cpu import (
+    activation,
+    conv,
+    dropout,
+    fold,
+    norm,
+    pool,
+    scatter,
+    softmax,
+    upsample,
+)
 
-__all__ = ["activation", "conv", "dropout", "norm", "pool", "scatter", "softmax"]
+__all__ = ["activation", "conv", "dropout", "fold", "norm", "pool", "scatter", "softmax",
+           "upsample"]

@@ -14,9 +14,20 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, scatter, softmax
+from minigrad.ops.kernels.cuda import (
+    activation,
+    conv,
+    dropout,
+    fold,
+    norm,
+    pool,
+    scatter,
+    softmax,
+    upsample,
+)
 
-__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "scatter", "softmax"]
+__all__ = ["activation", "conv", "dropout", "fold", "is_available", "norm", "pool", "scatter",
+           "softmax", "upsample"]
 
 
 def is_available() -> bool:
