@@ -84,12 +84,16 @@ BAD = [
     ("tensordot", lambda: mg.tensordot(X, X, ([0], [0, 1])), ValueError, r"differ in length"),
     ("mm", lambda: mg.mm(X, X), ValueError, r"mm: shapes \(3, 4\) and \(3, 4\)"),
     ("bmm", lambda: mg.bmm(X, X), ValueError, r"bmm: input must be 3-D"),
+    ("bmm batch", lambda: mg.bmm(mg.zeros(2, 3, 4), mg.zeros(3, 4, 3)), ValueError,
+     r"bmm: shapes \(2, 3, 4\) and \(3, 4, 3\) have different batch sizes \(2 != 3\)"),
     ("inv square", lambda: mg.linalg.inv(X), ValueError, r"inv: expected square matrices"),
     ("inv singular", lambda: mg.linalg.inv(mg.zeros(2, 2)), np.linalg.LinAlgError,
      r"inv: Singular matrix \(input shape \(2, 2\)\)"),
     ("cholesky", lambda: mg.linalg.cholesky(-mg.eye(2)), ValueError, r"cholesky: .*definite"),
     ("pad crop", lambda: F.pad(X, (-3, -2)), ValueError, r"removes more than its 4 elements"),
     ("getitem range", lambda: X[0, mg.tensor([9])], IndexError, r"getitem: index 9 .*\(3, 4\)"),
+    ("setitem value shape", lambda: X.clone().__setitem__((0, mg.tensor([0, 1])), mg.zeros(3)),
+     ValueError, r"setitem: value of shape \(3,\) does not fit .*shape \(3, 4\)"),
 ]
 
 
@@ -107,6 +111,8 @@ IN_PLACE = [
     ("index_add_", lambda t: t.index_add_(0, mg.tensor([0, 3]), mg.ones(2, 4))),
     ("masked_fill_ broadcast", lambda t: t.masked_fill_(mg.ones(2, 3, 4, dtype=mg.bool_), 1.0)),
     ("setitem", lambda t: t.__setitem__((0, mg.tensor([0, 9])), 5.0)),
+    ("setitem value shape", lambda t: t.__setitem__((0, mg.tensor([0, 1])), mg.zeros(3))),
+    ("setitem torch order", lambda t: t.__setitem__((slice(None), 0, mg.tensor([0, 1])), 1.0)),
 ]
 
 

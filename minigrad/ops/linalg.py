@@ -128,9 +128,12 @@ def bmm(a: Any, b: Any) -> Tensor:
     a, b = _operands("bmm", a, b)
     _need("bmm", "input", a, 3)
     _need("bmm", "mat2", b, 3)
-    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
-        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} cannot be multiplied (batch "
-                         f"sizes must match and {a.shape[2]} must equal {b.shape[1]})")
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} have different batch sizes "
+                         f"({a.shape[0]} != {b.shape[0]})")
+    if a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a.shape[2]} != {b.shape[1]})")
     return matmul(a, b)
 
 

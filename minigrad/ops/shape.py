@@ -333,14 +333,18 @@ def setitem(x: Tensor, index: Any, value: Any) -> None:
     idx = _index_value(index)
     _check_index(x, idx, "setitem")
     staged = torch_order(idx)
-    if staged is None:
-        x.data[idx] = value
-    elif isinstance(x.data, np.ndarray):
-        x.data[staged[0]][staged[1]] = value  # the first index gives a view
-    else:  # GPU arrays have no views: read the block, write into it, write it back
-        block = x.data[staged[0]]
-        block[staged[1]] = value
-        x.data[staged[0]] = block
+    try:
+        if staged is None:
+            x.data[idx] = value
+        elif isinstance(x.data, np.ndarray):
+            x.data[staged[0]][staged[1]] = value  # the first index gives a view
+        else:  # GPU arrays have no views: read the block, write into it, write it back
+            block = x.data[staged[0]]
+            block[staged[1]] = value
+            x.data[staged[0]] = block
+    except ValueError as e:  # a value that does not broadcast to the indexed block
+        raise ValueError(f"setitem: value of shape {np.shape(value)} does not fit the indexed "
+                         f"block of the tensor of shape {x.shape} ({e})") from None
 
 
 # ---------------------------------------------------------------------------------------------
