@@ -280,7 +280,7 @@ op_db += [
     OpInfo("diag_embed", lambda a, offset, dim1, dim2: SH.diag_embed(a, offset, dim1, dim2),
            _with(_kw_diag_embed, max_dims=2), ref=_ref_diag_embed),
     OpInfo("trace", SH.trace, _unary_dims(min_dims=2, max_dims=2), ref=np.trace),
-    OpInfo("unfold", lambda a, dim, size, step: SH.unfold(a, dim, size, step),
+    OpInfo("Tensor.unfold", lambda a, dim, size, step: SH.unfold(a, dim, size, step),
            _with(_kw_unfold), ref=_ref_unfold),
     OpInfo("movedim", lambda a, source, destination: SH.movedim(a, source, destination),
            _with(_kw_movedim), ref=lambda a, source, destination: np.moveaxis(a, source,
