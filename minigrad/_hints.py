@@ -91,10 +91,6 @@ MINIGRAD: dict[str, str] = {
 
 # ``minigrad.nn.Name``.
 NN: dict[str, str] = {
-    "Embedding": _NOT_YET,
-    "LayerNorm": _NOT_YET,
-    "GroupNorm": _NOT_YET,
-    "InstanceNorm2d": _NOT_YET,
     "BatchNorm3d": "not supported (2-d and 1-d only: nn.BatchNorm2d, nn.BatchNorm1d)",
     "RNN": _NOT_YET,
     "LSTM": _NOT_YET,
@@ -108,25 +104,13 @@ NN: dict[str, str] = {
     "Unflatten": "use `x.reshape(...)` in forward",
     "Softmax2d": "use `nn.Softmax(dim=-3)`",
     "PReLU": f"{_NOT_YET}; nn.LeakyReLU has a fixed slope",
-    "SmoothL1Loss": _NOT_YET,
-    "HuberLoss": _NOT_YET,
-    "KLDivLoss": _NOT_YET,
-    "ParameterList": "not supported; register parameters on a Module (or use nn.ModuleList)",
-    "ParameterDict": "not supported; register parameters on a Module (or use nn.ModuleDict)",
     "LazyLinear": "not supported; give in_features to nn.Linear",
     "DataParallel": "not supported (one GPU)",
 }
 
 # ``minigrad.nn.functional.name``.
 FUNCTIONAL: dict[str, str] = {
-    "layer_norm": _NOT_YET,
-    "group_norm": _NOT_YET,
-    "embedding": _NOT_YET,
-    "cosine_similarity": _NOT_YET,
     "softmin": "use `F.softmax(-x, dim)`",
-    "smooth_l1_loss": _NOT_YET,
-    "huber_loss": _NOT_YET,
-    "kl_div": _NOT_YET,
     "scaled_dot_product_attention": _NOT_YET,
     "grid_sample": "not supported",
 }

@@ -26,15 +26,18 @@ from typing import Any, TextIO
 import numpy as np
 
 from minigrad import _device, autograd
+from minigrad import tensor as _tensor_module
 from minigrad.autograd import Function, graph
 from minigrad.ops.kernels.scalar import ACTIVATIONS
 from minigrad.tensor import Tensor
 
 __all__ = ["explain", "local_rule", "op_name", "graph_nodes", "RULES"]
 
-# The local gradient rule of each built-in op, keyed by its Function's display name (the class name
-# without its ``Fn`` suffix: ``Conv2dFn`` -> ``Conv2d``). dY is the gradient arriving at the op's
-# output, dX (dA, dB, dW, db...) what the rule sends to each input.
+#: The local gradient rule of each built-in op, keyed by its Function's display name (the class
+#: name without its ``Fn`` suffix: ``Conv2dFn`` -> ``Conv2d``). dY is the gradient arriving at the
+#: op's output, dX (dA, dB, dW, db...) what the rule sends to each input.
+#:
+#: :meta hide-value:
 RULES: dict[str, str] = {
     # elementwise arithmetic
     "Add": "d(a+b)/da = 1, d/db = 1: dY passes unchanged to both inputs",
@@ -124,6 +127,17 @@ RULES: dict[str, str] = {
                       "x_hat * mean(dY * x_hat)); dW = sum(dY * x_hat); db = sum(dY)",
     "SyncBatchNormTrain": "BatchNormTrain's rule with mean(dY) and mean(dY * x_hat) over every "
                           "rank's batch (one all-reduce of the two sums); dW, db local",
+    "LayerNorm": "per row, with x_hat = (x - mean) * rstd and dH = dY * w: dX = rstd * (dH - "
+                 "mean(dH) - x_hat * mean(dH * x_hat)); dW = sum over rows of dY * x_hat; "
+                 "db = sum over rows of dY",
+    "GroupNorm": "LayerNorm's rule on each sample's group of channels (w, b per channel): "
+                 "dW[c], db[c] summed over samples and positions",
+    "GatherRows": "rows looked up (an embedding): dW = zeros with each row of dY added at its "
+                  "index (repeated indices accumulate; padding entries add nothing)",
+    "ScatterAddRows": "rows added at indices (an embedding's gradient, a bag's sum): dG = dY read "
+                      "at the indices (the adjoint of scatter-add is gather)",
+    "BackwardHook": "identity (a module's full backward hooks see the gradients here): dX = dY, "
+                    "or what a hook returns",
     # collectives (minigrad.distributed)
     "AllGather": "y_r = x of rank r: dX = sum over ranks of dY_(this rank) (a reduce-scatter), "
                  "or this rank's own with sum_grads=False",
@@ -262,3 +276,8 @@ def explain(
     for leaf in leaves.values():
         name = names.get(id(leaf), "leaf")
         p(f"{name} {_shape(leaf.shape)}: .grad norm {_norm(leaf.grad)}")
+
+
+# ``Tensor.backward(explain=True)`` calls this module's ``explain``; minigrad.tensor sits below this
+# module and cannot import it, so the link is made here.
+_tensor_module._explain = explain

@@ -9,6 +9,7 @@ from minigrad.ops.kernels.cpu import (
     activation,
     conv,
     dropout,
+    embedding,
     fold,
     norm,
     pool,
@@ -17,5 +18,5 @@ from minigrad.ops.kernels.cpu import (
     upsample,
 )
 
-__all__ = ["activation", "conv", "dropout", "fold", "norm", "pool", "scatter", "softmax",
-           "upsample"]
+__all__ = ["activation", "conv", "dropout", "embedding", "fold", "norm", "pool", "scatter",
+           "softmax", "upsample"]

@@ -18,6 +18,7 @@ from minigrad.ops.kernels.cuda import (
     activation,
     conv,
     dropout,
+    embedding,
     fold,
     norm,
     pool,
@@ -26,8 +27,8 @@ from minigrad.ops.kernels.cuda import (
     upsample,
 )
 
-__all__ = ["activation", "conv", "dropout", "fold", "is_available", "norm", "pool", "scatter",
-           "softmax", "upsample"]
+__all__ = ["activation", "conv", "dropout", "embedding", "fold", "is_available", "norm", "pool",
+           "scatter", "softmax", "upsample"]
 
 
 def is_available() -> bool:
