@@ -137,8 +137,30 @@ def test_winograd_is_taken_where_documented(monkeypatch):
     assert len(calls) == 2
 
 
+def test_split_runs_in_threads_on_a_plain_install(monkeypatch):
+    """threadpoolctl is a dependency, so a large conv's batch is split on any install (it used
+    to be split only when some other package had happened to install threadpoolctl)."""
+    import threadpoolctl
+
+    if not threadpoolctl.ThreadpoolController().select(user_api="blas").info():
+        pytest.skip("threadpoolctl finds no BLAS library in this NumPy")
+    monkeypatch.setattr(S, "MAX_THREADS", 2)
+    monkeypatch.setattr(S._Blas, "ready", False)  # set up afresh, as in a new process
+    monkeypatch.setattr(S._Blas, "controller", None)
+    threads = set()
+
+    def work(lo, hi):
+        threads.add(threading.get_ident())
+        return hi - lo
+
+    assert S.split(4, work, 4 * S.SPLIT_FLOPS) == [2, 2]
+    assert S._Blas.controller is not None
+    assert len(threads) == 2
+
+
 def test_split_restores_the_blas_thread_count(monkeypatch):
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threadpoolctl
+
     monkeypatch.setattr(S, "SPLIT_FLOPS", 0)
     monkeypatch.setattr(K, "_FOLD_BELOW", 0)  # one sample per chunk, so the batch does split
 
