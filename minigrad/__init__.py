@@ -101,6 +101,9 @@ from minigrad.tensor import (
 
 # isort: split
 # -- issue 14 (h14a): elementwise maths, integer and bitwise ops, creation, type promotion --
+# -- issue 14 (h14b): reductions, scans, sorting, selection and scatter, shape, products ------
+from minigrad import linalg
+from minigrad.ops._args import AxisError
 from minigrad.ops.bitwise import (
     bitwise_and,
     bitwise_left_shift,
@@ -132,7 +135,24 @@ from minigrad.ops.creation import (
     tril_indices,
     triu_indices,
 )
+from minigrad.ops.einsum import einsum, tensordot
 from minigrad.ops.elementwise import promote_types, result_type
+from minigrad.ops.index import (
+    argwhere,
+    bincount,
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    take_along_dim,
+    unique,
+)
+from minigrad.ops.linalg import addmm, baddbmm, bmm, dot, ger, kron, mm, mv, outer
 from minigrad.ops.math import (
     acos,
     acosh,
@@ -179,6 +199,45 @@ from minigrad.ops.math import (
     tan,
     trunc,
 )
+from minigrad.ops.reduce import (
+    all,
+    any,
+    count_nonzero,
+    norm,
+    prod,
+    std_mean,
+    var_mean,
+)
+from minigrad.ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
+from minigrad.ops.shape import (
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    broadcast_tensors,
+    chunk,
+    diag,
+    diag_embed,
+    diagonal,
+    flip,
+    fliplr,
+    flipud,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
+    repeat_interleave,
+    roll,
+    rot90,
+    tile,
+    trace,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+)
+from minigrad.ops.sort import argsort, kthvalue, median, mode, sort, topk
+
+# -- end of issue 14 (h14b) --------------------------------------------------------------------
 
 __version__ = "0.1.0"
 
@@ -207,6 +266,18 @@ __all__ = [
     "empty", "empty_like", "full_like", "linspace", "logspace", "randint", "rand_like",
     "randn_like", "randperm", "normal", "bernoulli", "multinomial", "tril_indices",
     "triu_indices", "result_type", "promote_types",
+]
+
+__all__ += [  # issue 14 (h14b)
+    "AxisError", "linalg", "einsum", "tensordot", "argwhere", "bincount", "gather", "index_add",
+    "index_select", "masked_fill", "masked_select", "nonzero", "scatter", "scatter_add",
+    "scatter_reduce", "take_along_dim", "unique", "addmm", "baddbmm", "bmm", "dot", "ger", "kron",
+    "mm", "mv", "outer", "all", "any", "count_nonzero", "norm", "prod", "std_mean", "var_mean",
+    "cummax", "cummin", "cumprod", "cumsum", "logcumsumexp", "atleast_1d", "atleast_2d",
+    "atleast_3d", "broadcast_tensors", "chunk", "diag", "diag_embed", "diagonal", "flip", "fliplr",
+    "flipud", "meshgrid", "moveaxis", "movedim", "narrow", "repeat_interleave", "roll", "rot90",
+    "tile", "trace", "tril", "triu", "unbind", "unflatten", "argsort", "kthvalue", "median",
+    "mode", "sort", "topk",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`mg.float` -> use `mg.float32`).

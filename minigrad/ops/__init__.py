@@ -11,17 +11,21 @@ from minigrad.ops import (  # noqa: F401
     conv,
     creation,
     dropout,
+    einsum,
     elementwise,
     embedding,
     fold,
+    index,
     linalg,
     loss,
     math,
     normalization,
     pool,
     reduce,
+    scan,
     shape,
     softmax,
+    sort,
     to_device,
     upsample,
 )
@@ -31,3 +35,4 @@ from minigrad.ops import (  # noqa: F401
 _tensor._act, _tensor._ew, _tensor._la = activation, elementwise, linalg
 _tensor._red, _tensor._sh, _tensor._sm, _tensor._dev = reduce, shape, softmax, to_device
 _tensor._bw, _tensor._cr, _tensor._math = bitwise, creation, math
+_tensor._idx, _tensor._scan, _tensor._sort = index, scan, sort

@@ -14,6 +14,7 @@ from minigrad.ops.kernels.cpu import (  # noqa: F401  (the names __all__ lists)
     fold,
     norm,
     pool,
+    scatter,
     softmax,
     upsample,
 )

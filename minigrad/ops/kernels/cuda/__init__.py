@@ -23,6 +23,7 @@ from minigrad.ops.kernels.cuda import (  # noqa: F401  (the names __all__ lists)
     fold,
     norm,
     pool,
+    scatter,
     softmax,
     upsample,
 )
