@@ -23,6 +23,7 @@ import numpy as np
 from minigrad.autograd import Function
 from minigrad.ops import activation as _act
 from minigrad.ops import softmax as _sm
+from minigrad.ops._args import dim as _dim
 from minigrad.ops._args import float_tensor, real
 from minigrad.ops.elementwise import abs as _abs
 from minigrad.ops.elementwise import tanh as _tanh
@@ -172,7 +173,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     if dim is None:
         raise TypeError("softmin: dim must be given (PyTorch's implicit dim choice is "
                         "deprecated)")
-    return _sm.softmax(-x, dim)
+    return _sm.softmax(-x, _dim("softmin", dim, x.ndim))
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
