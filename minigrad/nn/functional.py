@@ -73,6 +73,21 @@ from minigrad.ops.softmax import log_softmax, softmax
 from minigrad.ops.upsample import interpolate, pixel_shuffle, pixel_unshuffle
 from minigrad.tensor import Tensor
 
+# isort: split
+# -- issue 14 (h14a): more activations --------------------------------------------------------
+from minigrad.ops.activation_extra import (
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    mish,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+
 __all__ = [
     "linear", "pad",
     "conv1d", "conv2d", "conv_transpose2d", "conv_transpose1d",
@@ -88,6 +103,9 @@ __all__ = [
     # upsampling and dense prediction
     "interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "max_pool1d",
     "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    # issue 14 (h14a)
+    "hardsigmoid", "hardswish", "softsign", "mish", "tanhshrink", "softshrink", "hardshrink",
+    "threshold", "softmin", "glu",
 ]
 
 

@@ -71,6 +71,21 @@ from minigrad.nn.modules.sparse import Embedding, EmbeddingBag
 from minigrad.nn.modules.syncbatchnorm import SyncBatchNorm
 from minigrad.nn.modules.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
+# isort: split
+# -- issue 14 (h14a): more activations --------------------------------------------------------
+from minigrad.nn.modules.activation import (
+    GLU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Mish,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
+
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
     "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d",
@@ -88,4 +103,7 @@ __all__ = [
     "EmbeddingBag", "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss",
     "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance", "CTCLoss",
     "ParameterList", "ParameterDict",
+    # issue 14 (h14a)
+    "Hardsigmoid", "Hardswish", "Softsign", "Mish", "Tanhshrink", "Softshrink", "Hardshrink",
+    "Threshold", "Softmin", "GLU",
 ]
