@@ -328,6 +328,18 @@ def _affine_param(op: str, name: str, v: Any, shape: tuple[int, ...], x: Tensor
     return v
 
 
+def _trailing_norm_args(op: str, input: Any, normalized_shape: int | Sequence[int],
+                        weight: Any) -> tuple[Tensor, tuple[int, ...], Tensor | None]:
+    """layer_norm's and rms_norm's checks: (x, normalized_shape as a tuple, weight or None),
+    the input's trailing axes being normalized_shape."""
+    x = float_tensor(op, "input", input)
+    shape = int_tuple(op, "normalized_shape", normalized_shape, minimum=1)
+    if not shape or x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"{op}: given normalized_shape={list(shape)}, expected input with shape "
+                         f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}")
+    return x, shape, _affine_param(op, "weight", weight, shape, x)
+
+
 def layer_norm(
     input: Tensor,
     normalized_shape: int | Sequence[int],
@@ -343,12 +355,7 @@ def layer_norm(
     kernel); output in the input's dtype. weight and bias must have the input's dtype.
     """
     op = "layer_norm"
-    x = float_tensor(op, "input", input)
-    shape = int_tuple(op, "normalized_shape", normalized_shape, minimum=1)
-    if not shape or x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
-        raise ValueError(f"{op}: given normalized_shape={list(shape)}, expected input with shape "
-                         f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}")
-    w = _affine_param(op, "weight", weight, shape, x)
+    x, shape, w = _trailing_norm_args(op, input, normalized_shape, weight)
     b = _affine_param(op, "bias", bias, shape, x)
     eps = positive(op, "eps", eps)
     return LayerNormFn.apply(x, w, b, shape=shape, eps=eps)
@@ -434,12 +441,7 @@ def rms_norm(
     PyTorch). A composition of Tensor ops (differentiable to any order).
     """
     op = "rms_norm"
-    x = float_tensor(op, "input", input)
-    shape = int_tuple(op, "normalized_shape", normalized_shape, minimum=1)
-    if not shape or x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
-        raise ValueError(f"{op}: given normalized_shape={list(shape)}, expected input with shape "
-                         f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}")
-    w = _affine_param(op, "weight", weight, shape, x)
+    x, shape, w = _trailing_norm_args(op, input, normalized_shape, weight)
     eps = float(np.finfo(x.dtype).eps) if eps is None else positive(op, "eps", eps)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(axis=axes, keepdims=True) + eps) ** -0.5

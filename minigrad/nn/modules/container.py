@@ -20,7 +20,28 @@ def _index(idx: int, n: int, who: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """Sequential and ModuleList: modules under the keys "0", "1", ... in order."""
+
+    def _renumber(self, mods: list[Module]) -> None:
+        """Make ``mods`` the modules, under contiguous str(int) keys as PyTorch keeps them."""
+        self._modules.clear()
+        for i, m in enumerate(mods):
+            self._modules[str(i)] = m
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Any:
+        """Adds ``module`` at the end; returns self."""
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=m))``.
 
     Indexing (``seq[0]``, ``seq[-1]``, ``seq[1:3]`` gives a Sequential), ``len``, iteration and
@@ -58,23 +79,10 @@ class Sequential(Module):
             del self._modules[key]
         # re-number, keeping PyTorch's contiguous str(int) keys
         if all(k.isdigit() for k in self._modules):
-            mods = list(self._modules.values())
-            self._modules.clear()
-            for i, m in enumerate(mods):
-                self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
+            self._renumber(list(self._modules.values()))
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain list's would not be)."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -97,19 +105,7 @@ class ModuleList(Module):
             del mods[idx]
         else:
             del mods[_index(idx, len(mods), "ModuleList")]
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
+        self._renumber(mods)
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for m in modules:
