@@ -22,6 +22,7 @@ import numpy as np
 
 from minigrad import _device as _device
 from minigrad.autograd import enable_grad, no_grad
+from minigrad.autograd._zero_grad import zero_grads
 from minigrad.tensor import Tensor
 
 __all__ = ["Optimizer"]
@@ -117,16 +118,7 @@ class Optimizer:
     # -- the update ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to ``None`` (default) or to zeros in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif p.grad.grad_fn is not None:
-                    p.grad = Tensor._make(np.zeros_like(p.grad.data))
-                else:
-                    p.grad.data.fill(0)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place; returns ``closure()``'s loss.

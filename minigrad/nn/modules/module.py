@@ -19,6 +19,7 @@ import numpy as np
 from minigrad import _device as _device
 from minigrad import serialization
 from minigrad.autograd import RemovableHandle, is_grad_enabled, no_grad
+from minigrad.autograd._zero_grad import zero_grads
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
@@ -376,15 +377,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to ``None`` (default) or to zeros in place."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            elif p.grad.grad_fn is not None:
-                p.grad = Tensor._make(np.zeros_like(p.grad.data))
-            else:
-                p.grad.data.fill(0)
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every submodule (children first) and then on this module, e.g. a
