@@ -207,6 +207,15 @@ class _LambdaState:
     """``state_dict``/``load_state_dict`` of the schedules built on functions (PyTorch's rule:
     a plain function is not saved, a callable object's attributes are)."""
 
+    @staticmethod
+    def _functions(who: str, lr_lambda: Any, optimizer: Optimizer) -> list[Callable[[int], float]]:
+        """``lr_lambda``, one function or one per parameter group, as a list of one per group."""
+        fns = _per_group(who, "lr_lambda", lr_lambda, optimizer)
+        for fn in fns:
+            if not callable(fn):
+                raise TypeError(f"{who}: lr_lambda must be a function, got {type(fn).__name__}")
+        return fns
+
     lr_lambdas: list[Callable[[int], float]]
 
     def state_dict(self) -> dict[str, Any]:
@@ -231,11 +240,7 @@ class LambdaLR(_LambdaState, LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
-        self.lr_lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda must be a function, got "
-                                f"{type(fn).__name__}")
+        self.lr_lambdas = self._functions("LambdaLR", lr_lambda, optimizer)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -248,11 +253,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
-        self.lr_lambdas = _per_group("MultiplicativeLR", "lr_lambda", lr_lambda, optimizer)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"MultiplicativeLR: lr_lambda must be a function, got "
-                                f"{type(fn).__name__}")
+        self.lr_lambdas = self._functions("MultiplicativeLR", lr_lambda, optimizer)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
