@@ -32,7 +32,24 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
            "OneCycleLR", "ReduceLROnPlateau"]
 
 
-class LRScheduler:
+class _Schedule:
+    """What LRScheduler and ReduceLROnPlateau share: the last lrs set, and the state dict."""
+
+    _last_lr: list[float]
+
+    def get_last_lr(self) -> list[float]:
+        """The lrs set by the last :meth:`step` (one per parameter group)."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer (save the optimizer's state dict beside it)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
+
+
+class LRScheduler(_Schedule):
     """Base class: keeps ``last_epoch`` (-1 before the first step), ``base_lrs`` (each group's
     ``initial_lr``) and the last lrs set. Subclasses implement ``get_lr()``, the new lrs for
     ``last_epoch`` given the current ones."""
@@ -87,16 +104,6 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = self._current()
 
-    def get_last_lr(self) -> list[float]:
-        """The lrs set by the last :meth:`step` (one per parameter group)."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer (save the optimizer's state dict beside it)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self.get_last_lr()})"
@@ -502,7 +509,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Schedule):
     """Multiply the lr by ``factor`` when a metric has stopped improving for ``patience`` epochs.
 
     ``step(metric)`` once per epoch. mode ``"min"`` (lower is better) or ``"max"``;
@@ -570,11 +577,3 @@ class ReduceLROnPlateau:
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
