@@ -20,6 +20,15 @@ def _index(idx: int, n: int, who: str) -> int:
     return idx % n
 
 
+def _list_item(cls: type, values: Iterable[Any], idx: int | slice) -> Any:
+    """``container[idx]`` of a ModuleList or ParameterList (``cls``) holding ``values``: one
+    item, or for a slice a new ``cls`` of those items."""
+    items = list(values)
+    if isinstance(idx, slice):
+        return cls(items[idx])
+    return items[_index(idx, len(items), cls.__name__)]
+
+
 class _ModuleSequence(Module):
     """Sequential and ModuleList: modules under the keys "0", "1", ... in order."""
 
@@ -91,10 +100,7 @@ class ModuleList(_ModuleSequence):
             self.extend(modules)
 
     def __getitem__(self, idx: int | slice) -> Any:
-        mods = list(self._modules.values())
-        if isinstance(idx, slice):
-            return ModuleList(mods[idx])
-        return mods[_index(idx, len(mods), "ModuleList")]
+        return _list_item(ModuleList, self._modules.values(), idx)
 
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
@@ -221,10 +227,7 @@ class ParameterList(Module):
             self.extend(values)
 
     def __getitem__(self, idx: int | slice) -> Any:
-        params = list(self._parameters.values())
-        if isinstance(idx, slice):
-            return ParameterList(params[idx])
-        return params[_index(idx, len(params), "ParameterList")]
+        return _list_item(ParameterList, self._parameters.values(), idx)
 
     def __setitem__(self, idx: int, param: Any) -> None:
         i = _index(idx, len(self), "ParameterList")
