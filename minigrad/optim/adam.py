@@ -47,16 +47,8 @@ class Adam(Optimizer):
         if group["weight_decay"] < 0:
             raise ValueError(f"{name}: invalid weight_decay {group['weight_decay']}")
 
-    @staticmethod
-    def _advance(p: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Count one more step in ``state``, creating it (moments zero) on the first."""
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
+    def _state_names(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) if group["amsgrad"] else ()))
 
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -35,17 +35,9 @@ class RMSprop(Optimizer):
             if group[key] < 0:
                 raise ValueError(f"RMSprop: invalid {key} {group[key]}")
 
-    @staticmethod
-    def _advance(p: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Count one more step in ``state``, creating it (averages zero) on the first."""
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p)
-            if group["momentum"] > 0:
-                state["momentum_buffer"] = np.zeros_like(p)
-            if group["centered"]:
-                state["grad_avg"] = np.zeros_like(p)
-        state["step"] += 1
+    def _state_names(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("square_avg", *(("momentum_buffer",) if group["momentum"] > 0 else ()),
+                *(("grad_avg",) if group["centered"] else ()))
 
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
