@@ -32,6 +32,13 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
            "OneCycleLR", "ReduceLROnPlateau"]
 
 
+def _positive_int(who: str, name: str, value: Any) -> int:
+    """``int(value)``, which must be at least 1."""
+    if int(value) < 1:
+        raise ValueError(f"{who}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
 class _Schedule:
     """What LRScheduler and ReduceLROnPlateau share: the last lrs set, and the state dict."""
 
@@ -115,9 +122,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        if int(step_size) < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size}")
-        self.step_size = int(step_size)
+        self.step_size = _positive_int("StepLR", "step_size", step_size)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -177,9 +182,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
-        if int(T_max) < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max}")
-        self.T_max = int(T_max)
+        self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -281,11 +284,10 @@ class LinearLR(LRScheduler):
             raise ValueError(f"LinearLR: start_factor must lie in (0, 1], got {start_factor}")
         if not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: end_factor must lie in [0, 1], got {end_factor}")
-        if int(total_iters) < 1:
-            raise ValueError(f"LinearLR: total_iters must be a positive int, got {total_iters}")
+        total_iters = _positive_int("LinearLR", "total_iters", total_iters)
         self.start_factor = start_factor
         self.end_factor = end_factor
-        self.total_iters = int(total_iters)
+        self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
