@@ -214,19 +214,21 @@ def _per_group(who: str, name: str, value: Any, optimizer: Optimizer) -> list[An
 
 
 class _LambdaState:
-    """``state_dict``/``load_state_dict`` of the schedules built on functions (PyTorch's rule:
-    a plain function is not saved, a callable object's attributes are)."""
-
-    @staticmethod
-    def _functions(who: str, lr_lambda: Any, optimizer: Optimizer) -> list[Callable[[int], float]]:
-        """``lr_lambda``, one function or one per parameter group, as a list of one per group."""
-        fns = _per_group(who, "lr_lambda", lr_lambda, optimizer)
-        for fn in fns:
-            if not callable(fn):
-                raise TypeError(f"{who}: lr_lambda must be a function, got {type(fn).__name__}")
-        return fns
+    """The schedules built on functions, LambdaLR and MultiplicativeLR: ``lr_lambda`` (one
+    function, or one per parameter group) checked, and ``state_dict``/``load_state_dict``
+    (PyTorch's rule: a plain function is not saved, a callable object's attributes are)."""
 
     lr_lambdas: list[Callable[[int], float]]
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        who = type(self).__name__
+        self.lr_lambdas = _per_group(who, "lr_lambda", lr_lambda, optimizer)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{who}: lr_lambda must be a function, got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)  # LRScheduler.__init__
 
     def state_dict(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
@@ -247,24 +249,12 @@ class LambdaLR(_LambdaState, LRScheduler):
     parameter group). ``LambdaLR(opt, lambda e: min(1.0, (e + 1) / 5))`` is a 5-step linear
     warm-up."""
 
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.lr_lambdas = self._functions("LambdaLR", lr_lambda, optimizer)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [b * fn(self.last_epoch) for fn, b in zip(self.lr_lambdas, self.base_lrs)]
 
 
 class MultiplicativeLR(_LambdaState, LRScheduler):
     """Multiply the lr by ``lr_lambda(epoch)`` every epoch (after the first)."""
-
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.lr_lambdas = self._functions("MultiplicativeLR", lr_lambda, optimizer)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._initial:
