@@ -21,7 +21,7 @@ from minigrad import serialization
 from minigrad.autograd import RemovableHandle, is_grad_enabled, no_grad
 from minigrad.autograd._zero_grad import zero_grads
 from minigrad.nn.parameter import Parameter
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _is_dtype_name
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -618,14 +618,6 @@ class _Handle(RemovableHandle):
         super().remove()
         for flags in self._flag_sets:
             flags.discard(self.id)
-
-
-def _is_dtype_name(s: str) -> bool:
-    try:
-        np.dtype(s)
-    except TypeError:
-        return False
-    return True
 
 
 def _copy_into(dst: Any, src: Any) -> None:
