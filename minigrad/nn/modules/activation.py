@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 from minigrad.nn import functional as F
 from minigrad.nn.modules.module import Module
@@ -20,26 +21,35 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogS
            "Hardshrink", "Threshold", "Softmin", "GLU"]
 
 
-class ReLU(Module):
+class _Pointwise(Module):
+    """Base of the activations without arguments: ``forward`` applies the class's ``_fn`` (a
+    function of ``nn.functional``) to the input."""
+
+    _fn: Callable[[Tensor], Tensor]
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input)
+
+
+class _PointwiseInplace(_Pointwise):
+    """A :class:`_Pointwise` activation whose PyTorch constructor takes ``inplace`` (accepted,
+    ignored: the output is always a new tensor)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+
+class ReLU(_PointwiseInplace):
     """``max(x, 0)``."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input)
+    _fn = staticmethod(F.relu)
 
 
-class ReLU6(Module):
+class ReLU6(_PointwiseInplace):
     """``min(max(x, 0), 6)``."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.relu6(input)
+    _fn = staticmethod(F.relu6)
 
 
 class LeakyReLU(Module):
@@ -72,16 +82,11 @@ class ELU(Module):
         return f"alpha={self.alpha}"
 
 
-class SELU(Module):
+class SELU(_PointwiseInplace):
     """``scale * elu(x, alpha)`` with the self-normalising constants (alpha ~ 1.6733,
     scale ~ 1.0507)."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input)
+    _fn = staticmethod(F.selu)
 
 
 class CELU(Module):
@@ -101,34 +106,28 @@ class CELU(Module):
         return f"alpha={self.alpha}"
 
 
-class Sigmoid(Module):
+class Sigmoid(_Pointwise):
     """``1 / (1 + exp(-x))``."""
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.sigmoid(input)
+    _fn = staticmethod(F.sigmoid)
 
 
-class LogSigmoid(Module):
+class LogSigmoid(_Pointwise):
     """``log(sigmoid(x))``, stable for any x."""
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.logsigmoid(input)
+    _fn = staticmethod(F.logsigmoid)
 
 
-class Tanh(Module):
-    def forward(self, input: Tensor) -> Tensor:
-        return F.tanh(input)
+class Tanh(_Pointwise):
+    """``tanh(x)``."""
+
+    _fn = staticmethod(F.tanh)
 
 
-class SiLU(Module):
+class SiLU(_PointwiseInplace):
     """``x * sigmoid(x)`` (swish)."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+    _fn = staticmethod(F.silu)
 
 
 class GELU(Module):
@@ -207,85 +206,69 @@ def _softmax_dim(name: str, ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """Base of :class:`Softmax`, :class:`LogSoftmax` and :class:`Softmin`: ``_fn(input, dim)``
+    along ``dim``; ``dim=None`` uses PyTorch's legacy choice (0 for 0-, 1- and 3-D inputs, else
+    1) with its deprecation warning."""
+
+    _fn: Callable[[Tensor, int], Tensor]
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = None if dim is None else integer(type(self).__name__, "dim", dim)
+
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim if self.dim is not None else _softmax_dim(type(self).__name__, input.ndim)
+        return self._fn(input, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
     """``exp(x) / sum(exp(x))`` along ``dim``. ``dim=None`` uses PyTorch's legacy choice (0 for
     1-D and 3-D inputs, else 1) with its deprecation warning: pass ``dim``."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = None if dim is None else integer("Softmax", "dim", dim)
-
-    def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _softmax_dim("Softmax", input.ndim)
-        return F.softmax(input, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.softmax)
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     """``x - logsumexp(x)`` along ``dim`` (``dim=None``: as :class:`Softmax`)."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = None if dim is None else integer("LogSoftmax", "dim", dim)
-
-    def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _softmax_dim("LogSoftmax", input.ndim)
-        return F.log_softmax(input, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.log_softmax)
 
 
 # -- issue 14 (h14a): more activations (the maths: minigrad.ops.activation_extra) ------------
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_PointwiseInplace):
     """``relu6(x + 3) / 6``."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input)
+    _fn = staticmethod(F.hardsigmoid)
 
 
-class Hardswish(Module):
+class Hardswish(_PointwiseInplace):
     """``x * relu6(x + 3) / 6``."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input)
+    _fn = staticmethod(F.hardswish)
 
 
-class Softsign(Module):
+class Softsign(_Pointwise):
     """``x / (1 + |x|)``."""
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.softsign(input)
+    _fn = staticmethod(F.softsign)
 
 
-class Mish(Module):
+class Mish(_PointwiseInplace):
     """``x * tanh(softplus(x))``."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input)
+    _fn = staticmethod(F.mish)
 
 
-class Tanhshrink(Module):
+class Tanhshrink(_Pointwise):
     """``x - tanh(x)``."""
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.tanhshrink(input)
+    _fn = staticmethod(F.tanhshrink)
 
 
 class Softshrink(Module):
@@ -334,20 +317,11 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}"
 
 
-class Softmin(Module):
+class Softmin(_AlongDim):
     """``softmax(-x)`` along ``dim`` (``dim=None``: PyTorch's legacy choice, as :class:`Softmax`,
     with its deprecation warning)."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = None if dim is None else integer("Softmin", "dim", dim)
-
-    def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _softmax_dim("Softmin", input.ndim)
-        return F.softmin(input, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.softmin)
 
 
 class GLU(Module):
