@@ -27,6 +27,7 @@ from minigrad import _device, _special
 from minigrad.autograd import Function
 from minigrad.ops._args import real
 from minigrad.ops.elementwise import (
+    _Unary,
     as_tensor,
     broadcast_shape,
     exp,
@@ -58,25 +59,6 @@ def _special_ufunc(name: str) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Unary ops: y = f(x), backward g * f'(x or y)
 # ---------------------------------------------------------------------------------------------
-
-
-class _Unary:
-    """The forward and backward shared by the unary Functions below (a mixin, not a Function:
-    each op is its own ``...Fn`` class). A subclass sets ``forward_array`` (arrays in, arrays
-    out), ``saves`` ("x" or "y") and ``derivative`` (f' as Tensor ops on the saved tensor)."""
-
-    saves = "x"
-
-    @staticmethod
-    def forward(ctx, x):
-        y = ctx.forward_array(x.data)
-        ctx.save_for_backward(y if ctx.saves == "y" else x)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (saved,) = ctx.saved_tensors
-        return g * ctx.derivative(saved)
 
 
 class TanFn(_Unary, Function):
