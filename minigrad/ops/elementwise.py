@@ -428,6 +428,31 @@ class _Unary:
         return g * ctx.derivative(saved)
 
 
+class _Binary:
+    """The two-input counterpart of :class:`_Unary` (a mixin for ``...Fn`` classes here, in
+    :mod:`minigrad.ops.math` and :mod:`minigrad.ops.linalg`). A subclass sets ``forward_array``
+    (two arrays in, an array out), ``saves_y`` (save the output too) and ``grad_a``/``grad_b``:
+    ``(g, a, b[, y]) -> Tensor``, each called only when its input needs a gradient. (``MulFn``
+    and ``DivFn``, on every training step's path, keep their own direct forward and backward.)"""
+
+    saves_y = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = ctx.forward_array(a.data, b.data)
+        if ctx.saves_y:
+            ctx.save_for_backward(a, b, y)
+        else:
+            ctx.save_for_backward(a, b)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        saved = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        return (ctx.grad_a(g, *saved) if da else None), (ctx.grad_b(g, *saved) if db else None)
+
+
 class ExpFn(_Unary, Function):
     forward_array, saves = staticmethod(np.exp), "y"
     derivative = staticmethod(lambda y: y)

@@ -8,26 +8,17 @@ import numpy as np
 
 from minigrad import _device
 from minigrad.autograd import Function
-from minigrad.ops.elementwise import as_tensor, broadcast_shape
+from minigrad.ops.elementwise import _Binary, as_tensor, broadcast_shape
 from minigrad.tensor import Tensor
 
 
-class MatMulFn(Function):
+class MatMulFn(_Binary, Function):
     """``a @ b`` for a: (..., n, k), b: (..., k, m); batch axes broadcast (and are summed back
     centrally in backward)."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.matmul(a.data, b.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        ga = g @ b.swapaxes(-1, -2) if da else None
-        gb = a.swapaxes(-1, -2) @ g if db else None
-        return ga, gb
+    forward_array = staticmethod(np.matmul)
+    grad_a = staticmethod(lambda g, a, b: g @ b.swapaxes(-1, -2))
+    grad_b = staticmethod(lambda g, a, b: a.swapaxes(-1, -2) @ g)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
