@@ -57,6 +57,23 @@ from minigrad.nn.modules import (
 )
 from minigrad.nn.parameter import Parameter
 
+# issue 15, sequence models (h15b)
+from minigrad.nn.modules import (  # isort: skip
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    MultiheadAttention,
+    RNNBase,
+    RNNCell,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
 __all__ = [
     "functional", "init", "utils", "models", "Parameter", "Module", "Sequential", "ModuleList",
     "ModuleDict", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d",
@@ -65,7 +82,11 @@ __all__ = [
     "Sigmoid", "LogSigmoid", "Tanh", "SiLU", "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
+    # issue 15, sequence models (h15b)
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerDecoder", "Transformer",
 ]
 
-# An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).
+# An unknown attribute whose PyTorch name we know gets a hint (`nn.PReLU`: not implemented yet).
 __getattr__ = _hints.module_getattr(__name__)

@@ -50,6 +50,9 @@ from minigrad.ops.shape import pad as _core_pad
 from minigrad.ops.softmax import log_softmax, softmax
 from minigrad.tensor import Tensor
 
+# issue 15, sequence models (h15b)
+from minigrad.ops.attention import scaled_dot_product_attention  # isort: skip
+
 __all__ = [
     "linear", "pad",
     "conv1d", "conv2d", "conv_transpose2d",
@@ -58,6 +61,8 @@ __all__ = [
     "silu", "gelu", "softplus", "hardtanh", "maxout", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
+    # issue 15, sequence models (h15b)
+    "scaled_dot_product_attention",
 ]
 
 

@@ -40,6 +40,17 @@ from minigrad.nn.modules.pooling import (
     MaxUnpool2d,
 )
 
+# issue 15, sequence models (h15b): recurrent layers, attention and Transformers
+from minigrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # isort: skip
+from minigrad.nn.modules.transformer import (  # isort: skip
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
     "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d",
@@ -47,4 +58,8 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh", "SiLU",
     "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+    # issue 15, sequence models (h15b)
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerDecoder", "Transformer",
 ]
