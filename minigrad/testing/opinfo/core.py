@@ -29,7 +29,7 @@ __all__ = ["OpInfo", "Sample", "register", "registry", "get", "FAMILIES"]
 FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg", "softmax",
             "loss", "normalization", "pool", "reduce", "shape",
             # issue 15, sequence models (h15b)
-            "attention")
+            "attention", "rnn")
 
 
 @dataclass(frozen=True)
