@@ -8,6 +8,7 @@ train/test split. With ``--data-dir DIR`` it trains on MNIST IDX files instead (
     python examples/train_cnn.py                          # digits, LeNet-5
     python examples/train_cnn.py --data-dir ../shared/data/mnist --epochs 8
     python examples/train_cnn.py --device cuda            # GPU: pip install "minigrad[cuda]"
+    mpiexec -n 2 python examples/train_cnn.py             # data parallel over 2 processes
 
 Prints a progress bar per epoch (loss, accuracy), the final test accuracy and the wall time; saves
 a checkpoint (.npz) and, when matplotlib is installed, PNGs of the training curves, the first
@@ -29,8 +30,9 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn, optim
 from minigrad.cuda import CudaUnavailableError
-from minigrad.data import MNIST, DataLoader, TensorDataset, load_digits, random_split
+from minigrad.data import MNIST, TensorDataset, load_digits, random_split
 from minigrad.data.transforms import Normalize, resize_or_pad
+from minigrad.distributed import Job
 
 MODELS = {
     "lenet5": lambda: nn.models.LeNet5(num_classes=10, in_channels=1),
@@ -107,6 +109,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=positive_int, default=None,
                    help="use only this many training images (quick checks)")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--distributed", action="store_true",
+                   help="data parallel over the MPI ranks (automatic when mpiexec/srun started "
+                        "more than one process); --batch-size is then the global batch")
     args = p.parse_args(argv)
     problem = check_out_dir(args.out_dir)
     if problem is not None:
@@ -164,12 +169,12 @@ def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int = 500,
     return total_loss / len(X), correct / len(X)
 
 
-def progress(iterable, total: int, desc: str):
+def progress(iterable, total: int, desc: str, show: bool = True):
     try:
         from tqdm import tqdm
 
         return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True,
-                    file=sys.stdout, disable=None)
+                    file=sys.stdout, disable=None if show else True)
     except ImportError:
         return iterable
 
@@ -179,26 +184,34 @@ def train(args: argparse.Namespace) -> dict:
         device = mg.tensor([0.0], device=args.device).device  # validates and probes the GPU
     except (ValueError, CudaUnavailableError) as e:
         sys.exit(f"train_cnn: --device {args.device!r}: {e}")
+    # one process, or data parallel over MPI ranks: each rank trains on its share of every
+    # global batch, the printed numbers are summed over ranks, rank 0 prints and saves
+    job = Job(True if args.distributed else None)
+    if args.batch_size % job.world_size:  # every rank must run the same number of steps
+        sys.exit(f"train_cnn: --batch-size {args.batch_size} is the global batch; it must split "
+                 f"evenly over the {job.world_size} ranks (use a multiple of {job.world_size})")
     mg.manual_seed(args.seed)
     Xtr, ytr, Xte, yte = load_data(args)
     if args.epochs is not None:
         epochs = args.epochs
     else:
         epochs = 15 if args.data_dir is None else 8
-    model = MODELS[args.model]().to(device)  # before the optimizer, as in PyTorch
+    model = job.wrap(MODELS[args.model]().to(device))  # before the optimizer, as in PyTorch
     opt = make_optimizer(model, args)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=args.batch_size, shuffle=True,
-                        generator=args.seed)
+    loader = job.loader(TensorDataset(Xtr, ytr), batch_size=args.batch_size, shuffle=True,
+                        seed=args.seed)
     data_name = "digits" if args.data_dir is None else "MNIST"
-    print(f"{args.model} on {data_name}: {len(Xtr)} train / {len(Xte)} test images, "
-          f"{model.num_parameters():,} parameters, {epochs} epochs, {args.optimizer}, "
-          f"{device}")
+    ranks = f", {job.world_size} ranks" if job.distributed else ""
+    job.print(f"{args.model} on {data_name}: {len(Xtr)} train / {len(Xte)} test images, "
+              f"{model.num_parameters():,} parameters, {epochs} epochs, {args.optimizer}, "
+              f"{device}{ranks}")
     history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
+        job.set_epoch(epoch)
         seen, loss_sum, correct = 0, 0.0, 0
-        bar = progress(loader, len(loader), f"epoch {epoch:2d}/{epochs}")
+        bar = progress(loader, len(loader), f"epoch {epoch:2d}/{epochs}", show=job.is_main)
         for xb, yb in bar:
             xb, yb = xb.to(device), yb.to(device)  # the loader yields host tensors
             logits = model(xb)                    # 1. forward
@@ -213,20 +226,26 @@ def train(args: argparse.Namespace) -> dict:
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
         sched.step()
-        test_loss, test_acc = evaluate(model, Xte, yte, device=device)
+        seen, loss_sum, correct = job.sum(seen, loss_sum, correct)
+        part = job.shard(len(Xte))  # each rank evaluates its share of the test set
+        n = len(Xte[part])
+        test_loss, test_acc = evaluate(model, Xte[part], yte[part], device=device)
+        test_loss, test_acc, n = job.sum(test_loss * n, test_acc * n, n)
+        test_loss, test_acc = test_loss / n, test_acc / n
         for k, v in zip(history, (loss_sum / seen, correct / seen, test_loss, test_acc)):
             history[k].append(v)
-        print(f"epoch {epoch:2d}/{epochs}  train loss {loss_sum / seen:.4f} acc "
+        job.print(f"epoch {epoch:2d}/{epochs}  train loss {loss_sum / seen:.4f} acc "
               f"{correct / seen:.4f}  test loss {test_loss:.4f} acc {test_acc:.4f}  "
               f"[{time.perf_counter() - start:.1f}s]")
     wall = time.perf_counter() - start
-    print(f"final test accuracy {history['test_acc'][-1]:.4f} ({len(Xte)} images); "
-          f"wall time {wall:.1f}s")
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    job.print(f"final test accuracy {history['test_acc'][-1]:.4f} ({len(Xte)} images); "
+              f"wall time {wall:.1f}s")
+    if job.is_main:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = args.out_dir / f"{args.model}_{data_name.lower()}.npz"
-    model.save(ckpt)
-    print(f"checkpoint: {ckpt}")
-    if not args.no_plots:
+    job.save(model, ckpt)  # rank 0 writes, then every rank waits for it
+    job.print(f"checkpoint: {ckpt}")
+    if not args.no_plots and job.is_main:
         save_plots(model, history, Xte, args.out_dir, f"{args.model}_{data_name.lower()}",
                    device)
     return {"history": history, "wall_time": wall, "test_acc": history["test_acc"][-1],

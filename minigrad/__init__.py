@@ -10,7 +10,7 @@
 # _threading comes first: importing it makes TBB loadable and sets Numba's threading-layer
 # priority before any kernel can run (see that module for why).
 import minigrad._threading  # noqa: F401
-from minigrad import _hints, autograd, cuda, data, nn, optim, random, testing, viz
+from minigrad import _hints, autograd, cuda, data, distributed, nn, optim, random, testing, viz
 from minigrad._device import device
 from minigrad.autograd import (
     Function,
@@ -106,8 +106,8 @@ __all__ = [
     "rand", "randn", "zeros_like", "ones_like", "float32", "float64", "int32", "int64", "bool_",
     "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
     "inference_mode", "is_inference_mode_enabled",
-    "manual_seed", "autograd", "cuda", "data", "device", "nn", "optim", "random", "testing", "viz",
-    "explain", "save", "load",
+    "manual_seed", "autograd", "cuda", "data", "device", "distributed", "nn", "optim", "random",
+    "testing", "viz", "explain", "save", "load",
     "abs", "add", "clamp", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul", "neg",
     "pow", "sign", "sin", "sqrt", "sub", "tanh", "where", "matmul",
     "amax", "amin", "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "sum_to",

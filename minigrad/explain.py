@@ -121,6 +121,14 @@ RULES: dict[str, str] = {
     # normalization
     "BatchNormTrain": "with x_hat = (x - mean) * invstd: dX = w * invstd * (dY - mean(dY) - "
                       "x_hat * mean(dY * x_hat)); dW = sum(dY * x_hat); db = sum(dY)",
+    "SyncBatchNormTrain": "BatchNormTrain's rule with mean(dY) and mean(dY * x_hat) over every "
+                          "rank's batch (one all-reduce of the two sums); dW, db local",
+    # collectives (minigrad.distributed)
+    "AllGather": "y_r = x of rank r: dX = sum over ranks of dY_(this rank) (a reduce-scatter), "
+                 "or this rank's own with sum_grads=False",
+    "AllGatherGrad": "a reduce-scatter, y = sum over ranks of g_(this rank): dG_r = dY of rank r "
+                     "(an all-gather)",
+    "AllReduceSum": "y = sum over ranks of x: dX = sum over ranks of dY (an all-reduce)",
 }
 
 

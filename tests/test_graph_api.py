@@ -113,3 +113,20 @@ def test_multi_output_next_functions_name_the_output_index():
     node = (b * 1).grad_fn
     assert node.next_functions[0] == (a.grad_fn, 1)
     assert len(a.grad_fn.output_metadata) == 2
+
+
+def test_backward_runs_the_newest_node_first():
+    """PyTorch's order (by sequence number): the side branch ``w.T``, created after ``x * 2``,
+    runs right after the matmul that uses it, so ``w``'s gradient is complete before the earlier
+    ops' backward (a depth-first order ran it last)."""
+    x = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    w = mg.tensor(np.ones((4, 3)), requires_grad=True)
+    h = x * 2
+    y = (h @ w.T).sum()
+    nodes = graph.nodes(y)
+    assert [n.display_name() for n in nodes] == ["Mul", "Permute", "MatMul", "Sum"]
+    assert [n.sequence_nr for n in nodes] == sorted(n.sequence_nr for n in nodes)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append("w ready"))
+    mg.autograd.backward(y, on_node=lambda node, go, gi: seen.append(node.display_name()))
+    assert seen == ["Sum", "MatMul", "Permute", "w ready", "Mul"]

@@ -1,8 +1,9 @@
 """The backward pass: ``backward()``, ``grad()`` and the loop both run.
 
-micrograd's shape, on tensors: sort the nodes reachable from the roots so that each comes after
-every node that consumes its outputs (``graph.backward_order``), then walk them once, calling each
-node's ``backward`` with the gradients of its outputs and sending what it returns along its edges.
+micrograd's shape, on tensors: sort the nodes reachable from the roots newest first, which puts
+each after every node that consumes its outputs (``graph.backward_order``; PyTorch's order, by
+creation sequence number), then walk them once, calling each node's ``backward`` with the
+gradients of its outputs and sending what it returns along its edges.
 What micrograd does not need and this loop does:
 
 - gradients are summed per node output and per leaf; a node runs once all of its outputs'
@@ -107,9 +108,10 @@ def _made_for_one_input(g: Any, gins: tuple[Any, ...], gouts: tuple[Tensor, ...]
 
 
 class _Plan:
-    """What one backward pass visits: ``order`` (nodes, each after every node that consumes its
-    outputs), ``runs`` (ids of the nodes whose backward is called: all, or for ``grad()`` those
-    on a path to a wanted input) and ``uses`` (per leaf id, how many running nodes feed it)."""
+    """What one backward pass visits: ``order`` (nodes newest first, so each comes after every
+    node that consumes its outputs), ``runs`` (ids of the nodes whose backward is called: all,
+    or for ``grad()`` those on a path to a wanted input) and ``uses`` (per leaf id, how many
+    running nodes feed it)."""
 
     def __init__(self, roots: Sequence[Tensor], inputs: Sequence[Tensor] | None) -> None:
         from minigrad.tensor import Tensor

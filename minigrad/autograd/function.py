@@ -9,6 +9,7 @@ functions) is described in ``graph.py``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import weakref
@@ -88,6 +89,9 @@ def _check_devices(cls: type, args: tuple, tensor_type: type) -> None:
         )
 
 
+_SEQUENCE = itertools.count()  # numbers the recorded nodes in creation order
+
+
 def _meta(arr: Any) -> TensorMeta:
     return TensorMeta(arr.shape, arr.dtype, _device.device_of(arr))
 
@@ -124,6 +128,7 @@ class Function:
     _frame: tuple[Any, int] | None = None  # the creating user frame's (code, offset)
     _hooks: dict[int, dict[int, Callable]] | None = None  # output index -> its tensor's hooks
     _epoch = 0  # versions.epoch when the node saved its tensors
+    _sequence_nr: int  # creation order of recorded nodes (backward runs the largest first)
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
@@ -189,6 +194,12 @@ class Function:
 
     # -- the graph API -------------------------------------------------------------------------
     @property
+    def sequence_nr(self) -> int:
+        """Grows with each node recorded: a node's is larger than those of the nodes feeding it,
+        and backward runs the nodes in decreasing order of it (as PyTorch's engine)."""
+        return self._sequence_nr
+
+    @property
     def site(self) -> tuple[str, int] | None:
         """``(file, line)`` of the user code that created this node (None if not recorded)."""
         return _line_of(self._frame)
@@ -245,6 +256,7 @@ class Function:
         self.input_metadata = tuple(None if a is None else _meta(a) for a in datas)
         self.output_metadata = tuple(_meta(a) for a in arrays)
         self._freed = False
+        self._sequence_nr = next(_SEQUENCE)
         self._frame = _user_frame()
         saved = []
         for item in self._to_save:

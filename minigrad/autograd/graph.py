@@ -9,7 +9,9 @@ A node is a :class:`~minigrad.autograd.Function` instance. Besides ``inputs``, `
   grad, ``(None, 0)`` when no gradient flows to it;
 - ``input_metadata`` / ``output_metadata``: a :class:`TensorMeta` (shape, dtype, device) per
   input (None for non-tensor arguments) and per output; they outlive ``backward()``, which frees
-  the inputs.
+  the inputs;
+- ``sequence_nr``: a number that grows with each node recorded (PyTorch's sequence number);
+  backward runs nodes in decreasing order of it (:func:`backward_order`).
 
 :func:`nodes` lists the nodes behind some tensors in creation order, and
 ``backward(..., on_node=fn)`` calls ``fn(node, grad_outputs, grad_inputs)`` as each node's
@@ -38,25 +40,28 @@ class TensorMeta(NamedTuple):
 
 
 def backward_order(roots: Iterable[Function]) -> list[Function]:
-    """The nodes reachable from ``roots``, each after every node that consumes its outputs (the
-    order backward visits them). Iterative, so 10,000-op chains need no recursion."""
-    post: list[Function] = []
+    """The nodes reachable from ``roots``, newest first: the order backward visits them.
+
+    A node is created after the nodes that feed it, so newest first puts each node after every
+    node that consumes its outputs. Of all such orders it is the one PyTorch's engine follows
+    (it runs the ready node with the highest sequence number), and the difference shows in when
+    a leaf's gradient is complete: a Linear layer's ``weight.T`` is a side branch of the layer's
+    matmul, run right after it, so the weight's post-accumulate-grad hook fires before the
+    earlier layers' backward (a depth-first order reached it last, after all of them, which
+    left DistributedDataParallel nothing to all-reduce while backward was still running).
+    Iterative, so 10,000-op chains need no recursion."""
+    found: list[Function] = []
     seen: set[int] = set()
-    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
+    stack = list(roots)
     while stack:
-        node, done = stack.pop()
-        if done:
-            post.append(node)
-            continue
+        node = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
-        stack.append((node, True))
-        for e in node._edges:
-            if isinstance(e, tuple) and id(e[0]) not in seen:
-                stack.append((e[0], False))
-    post.reverse()
-    return post
+        found.append(node)
+        stack.extend(e[0] for e in node._edges if isinstance(e, tuple) and id(e[0]) not in seen)
+    found.sort(key=lambda n: n._sequence_nr, reverse=True)
+    return found
 
 
 def nodes(tensors: Tensor | Sequence[Tensor]) -> list[Function]:

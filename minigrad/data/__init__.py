@@ -17,6 +17,7 @@ from minigrad.data._worker import WorkerInfo, get_worker_info
 from minigrad.data.dataloader import DataLoader, default_collate, default_convert
 from minigrad.data.dataset import Dataset, Subset, TensorDataset, random_split
 from minigrad.data.datasets import MNIST, load_digits, read_idx
+from minigrad.data.distributed import DistributedSampler
 from minigrad.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -31,6 +32,7 @@ __all__ = [
     "TensorDataset",
     "Subset",
     "random_split",
+    "DistributedSampler",
     "DataLoader",
     "get_worker_info",
     "WorkerInfo",

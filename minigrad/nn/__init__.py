@@ -53,6 +53,7 @@ from minigrad.nn.modules import (
     SiLU,
     Softmax,
     Softplus,
+    SyncBatchNorm,
     Tanh,
 )
 from minigrad.nn.parameter import Parameter
@@ -78,7 +79,8 @@ __all__ = [
     "functional", "init", "utils", "models", "Parameter", "Module", "Sequential", "ModuleList",
     "ModuleDict", "Identity", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d",
     "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Dropout",
-    "Dropout2d", "BatchNorm1d", "BatchNorm2d", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU",
+    "Dropout2d", "BatchNorm1d", "BatchNorm2d", "SyncBatchNorm", "ReLU", "ReLU6", "LeakyReLU",
+    "ELU", "SELU", "CELU",
     "Sigmoid", "LogSigmoid", "Tanh", "SiLU", "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",

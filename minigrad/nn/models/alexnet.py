@@ -1,10 +1,15 @@
-"""AlexNet (Krizhevsky, Sutskever & Hinton 2012), with a width multiplier and a small-image
-stem."""
+"""AlexNet (Krizhevsky, Sutskever & Hinton 2012), with a width multiplier, a small-image stem,
+and the paper's two-device model parallelism over MPI (``model_parallel=True``)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+
+from minigrad import random as mg_random
+from minigrad.autograd import no_grad
+from minigrad.nn import functional as F
 from minigrad.nn.models._util import conv_out, even
 from minigrad.nn.modules import (
     Conv2d,
@@ -36,6 +41,18 @@ class AlexNet(Module):
     image_size: 224 (or anything >= 64) uses the paper's 11x11 stride-4 first layer (with
                 torchvision's padding 2); smaller images, e.g. 32x32 CIFAR, get a 3x3 stride-1
                 first layer instead, so the three poolings leave a 3x3 map.
+    model_parallel: run as one of two towers under ``mpiexec -n 2`` (see below).
+
+    Model parallel (``model_parallel=True``, exactly two MPI ranks): rank r holds tower r, the
+    paper's GPU r: half of conv1's filters, group r of conv2, conv4 and conv5, half of conv3's
+    filters (over all of conv2's maps), half of fc1's and fc2's units (over all their inputs),
+    and the whole fc3. Both ranks take the same images. The towers exchange activations where
+    the paper's GPUs did, through :func:`minigrad.distributed.all_gather` in the graph (so
+    backward sends the activations' gradients back): before conv3, before fc1, before fc2, and
+    before fc3 (which each rank computes in full, so both get the logits). The tower is cut from
+    the ``groups=2`` model built from the same seed, so with equal seeds on both ranks its loss,
+    its gradients (the matching slices) and its dropout masks equal the one-process model's.
+    ``examples/alexnet_model_parallel.py`` walks through the split.
 
     Example::
 
@@ -77,7 +94,8 @@ class AlexNet(Module):
     """
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, width: float = 1.0,
-                 image_size: int = 224, dropout: float = 0.5) -> None:
+                 image_size: int = 224, dropout: float = 0.5,
+                 model_parallel: bool = False) -> None:
         super().__init__()
         if width <= 0:
             raise ValueError(f"AlexNet: width must be positive, got {width}")
@@ -108,9 +126,82 @@ class AlexNet(Module):
             ("drop2", Dropout(dropout)), ("fc2", Linear(hidden, hidden)), ("relu7", ReLU()),
             ("fc3", Linear(hidden, num_classes)),
         ]))
+        self.model_parallel = bool(model_parallel)
+        if self.model_parallel:
+            self._keep_tower()
+
+    def _keep_tower(self) -> None:
+        """Replace every split layer by this rank's half (sliced from the full layer)."""
+        from minigrad import distributed
+
+        if distributed.world_size() != 2:
+            raise ValueError(f"AlexNet(model_parallel=True) splits the model over exactly 2 MPI "
+                             f"ranks (mpiexec -n 2); this job has {distributed.world_size()}")
+        fc1, fc2 = self.classifier.fc1, self.classifier.fc2
+        if fc1.out_features % 2:
+            raise ValueError(f"AlexNet(model_parallel=True): the FC width {fc1.out_features} "
+                             "must be even to split it over two ranks")
+        r = distributed.rank()
+        # building the halves must not draw from the global generator: the tower's dropout
+        # masks then follow the same random stream as the one-process model's
+        gen = mg_random.generator()
+        state = gen.bit_generator.state
+        f, c = self.features._modules, self.classifier._modules  # in place: keeps the order
+        for name, split_in in (("conv1", False), ("conv2", True), ("conv3", False),
+                               ("conv4", True), ("conv5", True)):
+            f[name] = _half_conv(f[name], r, split_in)
+        c["fc1"], c["fc2"] = _half_linear(fc1, r), _half_linear(fc2, r)
+        gen.bit_generator.state = state
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[2:] != (self.image_size, self.image_size):
             raise ValueError(f"AlexNet: built for (N, C, {self.image_size}, {self.image_size}) "
                              f"input, got {x.shape}")
+        if self.model_parallel:
+            return self._tower_forward(x)
         return self.classifier(self.flatten(self.features(x)))
+
+    def _tower_forward(self, x: Tensor) -> Tensor:
+        """One tower's forward; ``exchange`` is where the towers swap halves (all-gather)."""
+        from minigrad import distributed
+        from minigrad.ops.shape import cat
+
+        def exchange(h: Tensor, axis: int, replicated_after: bool = False) -> Tensor:
+            return cat(distributed.all_gather(h, sum_grads=not replicated_after), axis=axis)
+
+        f, c = self.features, self.classifier
+        h = f.pool1(F.relu(f.conv1(x)))
+        h = f.pool2(F.relu(f.conv2(h)))
+        h = exchange(h, 1)                           # conv3 sees both towers' maps
+        h = F.relu(f.conv5(F.relu(f.conv4(F.relu(f.conv3(h))))))
+        h = exchange(f.pool3(h), 1)                  # fc1 sees both towers' features
+        h = F.relu(c.fc1(c.drop1(self.flatten(h))))
+        h = F.relu(c.fc2(c.drop2(exchange(h, 1))))   # fc2 sees both halves of fc1
+        return c.fc3(exchange(h, 1, replicated_after=True))  # fc3: the same on both ranks
+
+
+def _half_conv(conv: Conv2d, r: int, split_in: bool) -> Conv2d:
+    """Rank r's half of ``conv``'s filters; ``split_in``: it reads only its own half of the
+    input maps (a ``groups=2`` layer becomes one group)."""
+    out_half = conv.out_channels // 2
+    cin = conv.in_channels // 2 if split_in else conv.in_channels
+    half = Conv2d(cin, out_half, conv.kernel_size, stride=conv.stride, padding=conv.padding,
+                  bias=conv.bias is not None, dtype=conv.weight.dtype)
+    rows = slice(r * out_half, (r + 1) * out_half)
+    with no_grad():
+        half.weight.data = np.ascontiguousarray(conv.weight.data[rows])
+        if conv.bias is not None:
+            half.bias.data = np.ascontiguousarray(conv.bias.data[rows])
+    return half
+
+
+def _half_linear(fc: Linear, r: int) -> Linear:
+    """Rank r's half of ``fc``'s units, each over all the inputs."""
+    half_out = fc.out_features // 2
+    half = Linear(fc.in_features, half_out, bias=fc.bias is not None, dtype=fc.weight.dtype)
+    rows = slice(r * half_out, (r + 1) * half_out)
+    with no_grad():
+        half.weight.data = np.ascontiguousarray(fc.weight.data[rows])
+        if fc.bias is not None:
+            half.bias.data = np.ascontiguousarray(fc.bias.data[rows])
+    return half

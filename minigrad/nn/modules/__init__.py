@@ -39,6 +39,7 @@ from minigrad.nn.modules.pooling import (
     MaxPool2d,
     MaxUnpool2d,
 )
+from minigrad.nn.modules.syncbatchnorm import SyncBatchNorm
 
 # issue 15, sequence models (h15b): recurrent layers, attention and Transformers
 from minigrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # isort: skip
@@ -55,6 +56,7 @@ __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
     "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d",
     "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d",
+    "SyncBatchNorm",
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh", "SiLU",
     "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
