@@ -1,6 +1,7 @@
-"""Model zoo: classic CNNs built from :mod:`minigrad.nn` layers.
+"""Model zoo: classic CNNs built from :mod:`minigrad.nn` layers, and sequence models
+(positional embeddings, a Transformer and an LSTM language model).
 
-Each model's docstring shows its ``summary()``: output shape and parameter count per layer.
+Each CNN's docstring shows its ``summary()``: output shape and parameter count per layer.
 """
 
 from minigrad.nn.models.alexnet import AlexNet
@@ -9,5 +10,15 @@ from minigrad.nn.models.lenet import LeNet5
 from minigrad.nn.models.resnet import BasicBlock, ResNet, resnet20
 from minigrad.nn.models.vgg import VGG
 
+# issue 15, sequence models (h15b)
+from minigrad.nn.models.sequence import (  # isort: skip
+    LearnedPositionalEmbedding,
+    LSTMLM,
+    PositionalEncoding,
+    TransformerLM,
+)
+
 __all__ = ["LeNet5", "AlexNet", "VGG", "InceptionBlock", "TinyGoogLeNet", "BasicBlock",
-           "ResNet", "resnet20"]
+           "ResNet", "resnet20",
+           # issue 15, sequence models (h15b)
+           "PositionalEncoding", "LearnedPositionalEmbedding", "TransformerLM", "LSTMLM"]
