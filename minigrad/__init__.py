@@ -99,6 +99,9 @@ from minigrad.tensor import (
     zeros_like,
 )
 
+# issue 15, sequence models (h15b)
+from minigrad.ops.rnn import unbind  # noqa: E402  # isort: skip
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -114,6 +117,8 @@ __all__ = [
     "var",
     "broadcast_to", "cat", "clone", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
     "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
+    # issue 15, sequence models (h15b)
+    "unbind",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`mg.float` -> use `mg.float32`).
