@@ -48,10 +48,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     nodes = graph_nodes(L)
     for k, node in enumerate(nodes, 1):
         shape = node.output_metadata[0].shape
-        print(f"  {k}. {op_name(node):<10} -> {str(shape):<8} {local_rule(node)}")
+        print(f"  {k}. {op_name(node):<16} -> {str(shape):<8} {local_rule(node)}")
     names = [op_name(n) for n in nodes]
-    claim(names == ["MatMul", "Add", "Tanh", "PowScalar", "Sum"],
-          "L = sum(tanh(x @ W + b)^2) is recorded as MatMul, Add, Tanh, PowScalar, Sum")
+    claim(names == ["MatMul", "Add", "Activation(tanh)", "PowScalar", "Sum"],
+          "L = sum(tanh(x @ W + b)^2) is recorded as MatMul, Add, Activation(tanh), PowScalar, "
+          "Sum")
 
     dot = to_dot(L, params={"x": x, "W": W, "b": b})
     dot_path = args.out_dir / "01_graph.dot"

@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import minigrad as mg
 import minigrad.nn.functional as F
+from minigrad.testing.conv_reference import conv2d_grad_input_rot180
 
 
 def correlate(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -68,18 +69,14 @@ def grad_input_scatter(dZ: np.ndarray, W: np.ndarray, in_shape: tuple, s: int,
 
 def grad_input_full_conv(dZ: np.ndarray, W: np.ndarray, in_shape: tuple, s: int,
                          p: int) -> np.ndarray:
-    """dA as a full convolution of the (dilated) dZ with the 180-degree-rotated kernel."""
-    N, C, H, Wd = in_shape
-    _, K, OH, OW = dZ.shape
-    f = W.shape[2]
-    dilated = np.zeros((N, K, (OH - 1) * s + 1, (OW - 1) * s + 1))
-    dilated[:, :, ::s, ::s] = dZ                           # s-1 zeros between entries
-    padded = np.pad(dilated, ((0, 0), (0, 0), (f - 1, f - 1), (f - 1, f - 1)))  # "full"
-    rotated = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)    # (C, K, f, f): rot180, channels swapped
-    full = correlate(padded, rotated)                      # gradient w.r.t. the padded input
-    dAp = np.zeros((N, C, H + 2 * p, Wd + 2 * p))          # rows no window reached stay 0
-    dAp[:, :, :full.shape[2], :full.shape[3]] = full
-    return dAp[:, :, p:p + H, p:p + Wd]
+    """dA as a full convolution of the (dilated) dZ with the 180-degree-rotated kernel.
+
+    minigrad.testing's reference does it in the four steps of the textbook: dilate dZ by the
+    stride (s-1 zeros between entries), pad it by f-1 on every side ("full"), correlate it with
+    the kernel rotated by 180 degrees and its two channel axes swapped, then crop the padding
+    off (rows that no window reached stay 0).
+    """
+    return conv2d_grad_input_rot180(dZ, W, in_shape[2:], (s, s), (p, p, p, p))
 
 
 def check_case(name: str, rng: np.random.Generator, N: int, C: int, H: int, K: int, f: int,

@@ -27,6 +27,7 @@ import numpy as np
 
 from minigrad import _device, autograd
 from minigrad.autograd import Function, graph
+from minigrad.ops.kernels.scalar import ACTIVATIONS
 from minigrad.tensor import Tensor
 
 __all__ = ["explain", "local_rule", "op_name", "graph_nodes", "RULES"]
@@ -49,7 +50,6 @@ RULES: dict[str, str] = {
     "Abs": "d|x|/dx = sign(x) (0 at x = 0)",
     "Sin": "d(sin x)/dx = cos x",
     "Cos": "d(cos x)/dx = -sin x",
-    "Tanh": "d(tanh x)/dx = 1 - tanh(x)^2: dX = dY*(1-out^2)",
     "Clip": "dX = dY where lo <= x <= hi, 0 where x was clipped",
     "Maximum": "dY goes to the larger input (split in half at ties)",
     "Minimum": "dY goes to the smaller input (split in half at ties)",
@@ -90,18 +90,9 @@ RULES: dict[str, str] = {
     "PlaneGather": "the adjoint of a gather is a scatter-add: dSrc = dY added at the indices",
     "AvgPool2dGrad": "linear in dY; its adjoint is average pooling again",
     "AdaptiveAvgPool2dGrad": "linear in dY; its adjoint is adaptive average pooling again",
-    # activations: one Function class, one kernel per name
-    "Activation[relu]": "d relu(x)/dx = 1 if x > 0 else 0: dY passes where the input was "
-                        "positive",
-    "Activation[leaky_relu]": "d/dx = 1 if x > 0 else the negative slope",
-    "Activation[hardtanh]": "d/dx = 1 inside [min, max], 0 where the input was clipped",
-    "Activation[elu]": "d/dx = 1 if x > 0 else alpha*e^x (times the scale, for SELU)",
-    "Activation[sigmoid]": "d sigma(x)/dx = sigma(x)(1 - sigma(x)), at most 1/4",
-    "Activation[tanh]": "d tanh(x)/dx = 1 - tanh(x)^2",
-    "Activation[silu]": "d(x*sigma(x))/dx = sigma(x)(1 + x(1 - sigma(x)))",
-    "Activation[gelu]": "d(x*Phi(x))/dx = Phi(x) + x*phi(x) (Phi, phi: normal cdf and pdf)",
-    "Activation[gelu_tanh]": "derivative of the tanh approximation of x*Phi(x)",
-    "Activation[softplus]": "d log(1+e^x)/dx = sigma(x)",
+    # activations: one Function class, one kernel per name; the rules sit beside the scalar
+    # functions (kernels/scalar.py)
+    **{f"Activation[{name}]": act.explain for name, act in ACTIVATIONS.items()},
     "Activation": "dX = dY * f'(x) for the activation f",
     "ActivationGrad": "the activation's backward g*f'(x): d/dg = f'(x), d/dx = g*f''(x)",
     "ActivationOutputGrad": "sigmoid/tanh backward from the output y: g*y(1-y) or g*(1-y^2); "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from numba import njit
 import minigrad as mg
 from minigrad.ops import activation as F
 from minigrad.ops.kernels.cpu import activation as K
+from minigrad.ops.kernels.cpu import f32math as M
+from minigrad.ops.kernels.scalar import ACTIVATIONS
 
 # -- scalar references in float64, written from the definitions --------------------------------
 
@@ -135,6 +138,35 @@ def test_derivative_matches_finite_differences(name):
                                atol=1e-8)
 
 
+# The second derivatives of the activation table (kernels/scalar.py) on NumPy arrays: the same
+# expressions ops/activation.py evaluates on Tensors for create_graph=True.
+_NUMPY_OPS = SimpleNamespace(exp=np.exp, sigmoid=lambda x: K.forward("sigmoid", x), tanh=np.tanh,
+                             le=lambda u, c: (u <= c).astype(u.dtype))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if ACTIVATIONS[n].d2 is not None])
+def test_second_derivatives_match_finite_differences_of_the_kernel(name):
+    a, b, _, _ = REFERENCES[name]
+    x = np.linspace(-6, 6, 241) + 0.0123  # no grid point within 1e-3 of a kink
+    x = x[np.abs(1.5 * x - 4.0) > 1e-3] if name == "softplus" else x
+    h = 1e-6
+    ones = np.ones_like(x)
+    numeric = (K.backward(name, ones, x + h, a, b) - K.backward(name, ones, x - h, a, b)) / (2 * h)
+    np.testing.assert_allclose(ACTIVATIONS[name].d2(x, a, b, _NUMPY_OPS), numeric, rtol=1e-6,
+                               atol=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(K.FROM_OUTPUT))
+def test_output_second_derivatives_match_finite_differences_of_the_kernel(name):
+    y = np.linspace(-0.99, 0.99, 199) if name == "tanh" else np.linspace(0.005, 0.995, 199)
+    h = 1e-7
+    ones = np.ones_like(y)
+    numeric = (K.backward_from_output(name, ones, y + h)
+               - K.backward_from_output(name, ones, y - h)) / (2 * h)
+    np.testing.assert_allclose(ACTIVATIONS[name].d2_output(y, _NUMPY_OPS), numeric, rtol=1e-6,
+                               atol=1e-8)
+
+
 def _elementwise_f32(fn):
     """A compiled loop applying the scalar float32 function ``fn`` (as the kernels inline it)."""
 
@@ -155,15 +187,15 @@ def _ulps(got, exact):
 
 
 @pytest.mark.parametrize("fn, lo, hi, max_ulp", [
-    (K.exp_nonpos_f32, -103.9, 0.0, 1.0),  # down to subnormal results, each rounded once
-    (K.tanh_f32, -12.0, 12.0, 2.5),
-    (K.expm1_f32, -88.0, 87.9, 2.0),
+    (M.exp_nonpos_f32, -103.9, 0.0, 1.0),  # down to subnormal results, each rounded once
+    (M.tanh_f32, -12.0, 12.0, 2.5),
+    (M.expm1_f32, -88.0, 87.9, 2.0),
 ])
 def test_float32_math_functions_against_float64(fn, lo, hi, max_ulp):
     x = np.concatenate([np.linspace(lo, hi, 400_001),
                         np.geomspace(1e-30, 1, 20_001) * (hi if hi > 0 else lo)]).astype(np.float32)
     got = _elementwise_f32(fn)(x)
-    exact = {K.tanh_f32: np.tanh, K.expm1_f32: np.expm1}.get(fn, np.exp)(x.astype(np.float64))
+    exact = {M.tanh_f32: np.tanh, M.expm1_f32: np.expm1}.get(fn, np.exp)(x.astype(np.float64))
     assert _ulps(got, exact).max() <= max_ulp
 
 
@@ -180,7 +212,7 @@ def test_float32_gelu_keeps_relative_accuracy_in_the_lower_tail():
 
 
 def test_float32_tanh_saturates_exactly_and_keeps_signs():
-    tanh = _elementwise_f32(K.tanh_f32)
+    tanh = _elementwise_f32(M.tanh_f32)
     x = np.array([9.02, 9.1, 20.0, 1e30, np.inf], np.float32)
     np.testing.assert_array_equal(tanh(x), 1.0)
     np.testing.assert_array_equal(tanh(-x), -1.0)
@@ -190,7 +222,7 @@ def test_float32_tanh_saturates_exactly_and_keeps_signs():
     z = tanh(np.array([0.0, -0.0, 1e-40, -1e-40, np.nan], np.float32))
     assert list(np.signbit(z[:4])) == [False, True, False, True] and np.isnan(z[4])
     assert z[2] == np.float32(1e-40)  # tanh(x) = x for tiny x, subnormals too
-    e = _elementwise_f32(K.exp_nonpos_f32)(np.array([np.nan, -np.inf, -200.0, -0.0], np.float32))
+    e = _elementwise_f32(M.exp_nonpos_f32)(np.array([np.nan, -np.inf, -200.0, -0.0], np.float32))
     assert np.isnan(e[0]) and list(e[1:]) == [0.0, 0.0, 1.0]
 
 

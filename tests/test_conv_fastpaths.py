@@ -16,21 +16,26 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from minigrad.ops.kernels.cpu import conv as K
+from minigrad.ops.kernels.cpu import conv_direct as D
+from minigrad.ops.kernels.cpu import conv_split as S
+from minigrad.ops.kernels.cpu import conv_winograd as WG
 from minigrad.testing import conv_reference as R
 from tests.test_conv import _layout
 
 DTYPES = [np.float32, np.float64]
 
-# _MAX_THREADS: how many threads split the batch; _SPLIT_FLOPS = 0 forces the split even for
+# S.MAX_THREADS: how many threads split the batch; S.SPLIT_FLOPS = 0 forces the split even for
 # these tiny problems. The batch is split by chunks of samples, so the split plans also make the
-# chunks small (_FOLD_BELOW=0: one sample per chunk; or a small _COLS_BUDGET), else a tiny batch
-# is one chunk and nothing splits.
+# chunks small (K._FOLD_BELOW=0: one sample per chunk; or a small K._COLS_BUDGET), else a tiny
+# batch is one chunk and nothing splits.
 PLANS = {
-    "serial": dict(_MAX_THREADS=1),
-    "split2_per_sample": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _FOLD_BELOW=0),
-    "split3_folded": dict(_MAX_THREADS=3, _SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=5000),
-    "split2_folded": dict(_MAX_THREADS=2, _SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=3000),
-    "one_chunk": dict(_SPLIT_FLOPS=0, _FOLD_BELOW=10**9, _COLS_BUDGET=1 << 30),
+    "serial": {(S, "MAX_THREADS"): 1},
+    "split2_per_sample": {(S, "MAX_THREADS"): 2, (S, "SPLIT_FLOPS"): 0, (K, "_FOLD_BELOW"): 0},
+    "split3_folded": {(S, "MAX_THREADS"): 3, (S, "SPLIT_FLOPS"): 0, (K, "_FOLD_BELOW"): 10**9,
+                      (K, "_COLS_BUDGET"): 5000},
+    "split2_folded": {(S, "MAX_THREADS"): 2, (S, "SPLIT_FLOPS"): 0, (K, "_FOLD_BELOW"): 10**9,
+                      (K, "_COLS_BUDGET"): 3000},
+    "one_chunk": {(S, "SPLIT_FLOPS"): 0, (K, "_FOLD_BELOW"): 10**9, (K, "_COLS_BUDGET"): 1 << 30},
 }
 
 
@@ -65,8 +70,8 @@ def _args(geo):
        with_bias=st.booleans(), seed=st.integers(0, 2**16))
 def test_kernels_match_loops_under_every_plan(plan, dtype, geo, layout, with_bias, seed):
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in PLANS[plan].items():
-            mp.setattr(K, name, value)
+        for (module, name), value in PLANS[plan].items():
+            mp.setattr(module, name, value)
         _check_kernels(dtype, geo, layout, with_bias, seed)
 
 
@@ -109,18 +114,18 @@ def winograd_geometries(draw):
        with_bias=st.booleans(), seed=st.integers(0, 2**16))
 def test_winograd_matches_loops(threads, dtype, geo, layout, with_bias, seed):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(K, "_WINOGRAD_MIN_CHANNELS", 1)
-        mp.setattr(K, "_MAX_THREADS", threads)
-        mp.setattr(K, "_SPLIT_FLOPS", 0)
+        mp.setattr(WG, "MIN_CHANNELS", 1)
+        mp.setattr(S, "MAX_THREADS", threads)
+        mp.setattr(S, "SPLIT_FLOPS", 0)
         _check_kernels(dtype, geo, layout, with_bias, seed)
 
 
 def test_winograd_is_taken_where_documented(monkeypatch):
     """Guards the dispatch (a silent fall-back would leave the tests above testing im2col)."""
     calls = []
-    real = K._winograd_conv
-    monkeypatch.setattr(K, "_winograd_conv", lambda *a: calls.append(a) or real(*a))
-    monkeypatch.setattr(K, "_WINOGRAD_MIN_CHANNELS", 2)
+    real = WG.conv
+    monkeypatch.setattr(WG, "conv", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(WG, "MIN_CHANNELS", 2)
     rng = np.random.default_rng(4)
     x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
     y = K.conv2d_forward(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
@@ -134,7 +139,7 @@ def test_winograd_is_taken_where_documented(monkeypatch):
 
 def test_split_restores_the_blas_thread_count(monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
+    monkeypatch.setattr(S, "SPLIT_FLOPS", 0)
     monkeypatch.setattr(K, "_FOLD_BELOW", 0)  # one sample per chunk, so the batch does split
 
     def blas_threads():
@@ -153,8 +158,8 @@ def test_split_restores_the_blas_thread_count(monkeypatch):
 
 def test_concurrent_callers_get_correct_results(monkeypatch):
     """Two user threads in split convs at once: one splits, the other runs serially."""
-    monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
-    monkeypatch.setattr(K, "_MAX_THREADS", 2)
+    monkeypatch.setattr(S, "SPLIT_FLOPS", 0)
+    monkeypatch.setattr(S, "MAX_THREADS", 2)
     rng = np.random.default_rng(1)
     xs = [rng.standard_normal((6, 4, 12, 11)) for _ in range(2)]
     w = rng.standard_normal((5, 4, 3, 3))
@@ -187,8 +192,8 @@ def test_split_works_in_a_forked_child(monkeypatch):
     mp = pytest.importorskip("multiprocessing")
     if "fork" not in mp.get_all_start_methods():
         pytest.skip("no fork on this platform")
-    monkeypatch.setattr(K, "_SPLIT_FLOPS", 0)
-    monkeypatch.setattr(K, "_MAX_THREADS", 2)
+    monkeypatch.setattr(S, "SPLIT_FLOPS", 0)
+    monkeypatch.setattr(S, "MAX_THREADS", 2)
     monkeypatch.setattr(K, "_FOLD_BELOW", 0)  # one sample per chunk, so the batch does split
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
@@ -209,7 +214,7 @@ def test_split_works_in_a_forked_child(monkeypatch):
 # the direct CHWN path (small channel counts, stride 1 along the width)
 
 # every shape through the direct kernels (the real thresholds leave most tiny geometries to im2col)
-DIRECT_ON = dict(_DIRECT_MAX_TAPS=10**9, _DIRECT_MAX_CHANNELS=10**9, _DIRECT_MIN_LANES=1)
+DIRECT_ON = dict(MAX_TAPS=10**9, MAX_CHANNELS=10**9, MIN_LANES=1)
 
 
 @st.composite
@@ -230,10 +235,10 @@ def direct_geometries(draw):
 
 def _force_direct(mp: pytest.MonkeyPatch) -> None:
     for name, value in DIRECT_ON.items():
-        mp.setattr(K, name, value)
-    real = K._use_direct
+        mp.setattr(D, name, value)
+    real = D.use_direct
     # also the input gradient with 1-2 channels (the C >= 3 rule sends those to im2col)
-    mp.setattr(K, "_use_direct", lambda *a, min_out=1: real(*a))
+    mp.setattr(D, "use_direct", lambda *a, min_out=1: real(*a))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -244,14 +249,14 @@ def test_direct_kernels_match_loops(dtype, geo, layout, with_bias, seed):
         _force_direct(mp)
         calls = _direct_taken(mp)
         _check_kernels(dtype, geo, layout, with_bias, seed)
-        assert calls == ["_direct_forward", "_direct_grad_input", "_direct_grad_weight"]
+        assert calls == ["forward", "grad_input", "grad_weight"]
 
 
 def _direct_taken(monkeypatch) -> list[str]:
     calls: list[str] = []
-    for name in ("_direct_forward", "_direct_grad_input", "_direct_grad_weight"):
-        real = getattr(K, name)
-        monkeypatch.setattr(K, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
+    for name in ("forward", "grad_input", "grad_weight"):
+        real = getattr(D, name)
+        monkeypatch.setattr(D, name, lambda *a, _r=real, _n=name: calls.append(_n) or _r(*a))
     return calls
 
 
@@ -264,7 +269,7 @@ def test_direct_path_on_the_lenet_layer(monkeypatch, dtype):
     geo = dict(x_shape=(9, 6, 14, 14), w_shape=(16, 6, 5, 5), stride=(1, 1),
                padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
     _check_kernels(dtype, geo, "contiguous", True, 3)
-    assert calls == ["_direct_forward", "_direct_grad_input", "_direct_grad_weight"]
+    assert calls == ["forward", "grad_input", "grad_weight"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -274,11 +279,11 @@ def test_direct_kernels_split_over_threads_match_loops(monkeypatch, dtype):
 
     if numba.get_num_threads() < 2:
         pytest.skip("one Numba thread: nothing to split")
-    monkeypatch.setattr(K, "_DIRECT_SPLIT_MACS", 0)
+    monkeypatch.setattr(D, "SPLIT_MACS", 0)
     parallel = []
     for name in ("_rows_parallel", "_dots_parallel"):
-        real = getattr(K, name)
-        monkeypatch.setattr(K, name, lambda *a, _r=real, _n=name: parallel.append(_n) or _r(*a))
+        real = getattr(D, name)
+        monkeypatch.setattr(D, name, lambda *a, _r=real, _n=name: parallel.append(_n) or _r(*a))
     geo = dict(x_shape=(5, 6, 11, 9), w_shape=(11, 6, 3, 4), stride=(2, 1),
                padding=(1, 0, 2, 1), dilation=(1, 2), groups=1)
     _check_kernels(dtype, geo, "contiguous", True, 4)
@@ -291,16 +296,16 @@ def test_direct_path_dispatch(monkeypatch):
     rng = np.random.default_rng(6)
     x, w = rng.standard_normal((4, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5))
     K.conv2d_forward(x, w, (2, 1), (1, 1, 2, 2), (1, 1), 1)  # stride 1 along the width only
-    assert calls == ["_direct_forward"]
+    assert calls == ["forward"]
     K.conv2d_forward(x, w, (1, 2), (0, 0, 0, 0), (1, 1), 1)  # strided along the width: im2col
     K.conv2d_forward(x, rng.standard_normal((16, 3, 5, 5)), (1, 1), (0,) * 4, (1, 1), 2)  # groups
     K.conv2d_forward(x, rng.standard_normal((32, 6, 5, 5)), (1, 1), (0,) * 4, (1, 1), 1)  # K=32
     K.conv2d_forward(x[:1, :, :, :5], w, (1, 1), (0,) * 4, (1, 1), 1)  # 1 lane: im2col
-    assert calls == ["_direct_forward"]
+    assert calls == ["forward"]
     gy = rng.standard_normal((4, 6, 28, 28))
     K.conv2d_grad_input(gy, rng.standard_normal((6, 1, 5, 5)), (28, 28), (1, 1), (2,) * 4,
                         (1, 1), 1)  # writes 1 channel: im2col
-    assert calls == ["_direct_forward"]
+    assert calls == ["forward"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -325,4 +330,4 @@ def test_direct_padding_taps_do_not_spread_inf(monkeypatch, dtype):
     np.testing.assert_array_equal(np.isfinite(gx), np.isfinite(gx_ref))
     np.testing.assert_allclose(gx[np.isfinite(gx_ref)], gx_ref[np.isfinite(gx_ref)],
                                **_tol(dtype, 10))
-    assert calls == ["_direct_forward", "_direct_grad_input"]
+    assert calls == ["forward", "grad_input"]

@@ -14,10 +14,15 @@ the CPU (slowly): that is how the test-suite covers the GPU code on machines wit
 
 from __future__ import annotations
 
-import functools
-import os
-from typing import Any
-
+from minigrad.cuda._runtime import (  # noqa: F401 - INSTALL_HINT, _probe: for callers, tests
+    INSTALL_HINT,
+    CudaUnavailableError,
+    _probe,
+    is_available,
+    is_simulator,
+    load_cuda,
+    require,
+)
 from minigrad.cuda.array import (
     CudaArray,
     HostFallbackError,
@@ -42,65 +47,15 @@ __all__ = [
     "synchronize",
 ]
 
-INSTALL_HINT = 'install the GPU support with: pip install "minigrad[cuda]" (numba-cuda)'
-
-
-class CudaUnavailableError(RuntimeError):
-    """Raised when a GPU is asked for and none can be used; the message says why."""
-
-
-@functools.cache
-def _probe() -> tuple[bool, str]:
-    """(usable, reason): import numba.cuda and look for a device, once per process."""
-    try:
-        from numba import cuda
-    except Exception as e:  # noqa: BLE001 - a missing or broken package both mean "no GPU"
-        return False, f"numba.cuda could not be imported ({type(e).__name__}: {e}); {INSTALL_HINT}"
-    try:
-        ok = bool(cuda.is_available())
-    except Exception as e:  # noqa: BLE001 - driver errors mean "no GPU"
-        return False, f"the CUDA driver failed to load ({type(e).__name__}: {e})"
-    if not ok:
-        return False, (
-            "numba.cuda found no CUDA GPU (no device or no driver); if the machine has one, "
-            f"check the driver; otherwise {INSTALL_HINT} on a GPU machine, or set "
-            "NUMBA_ENABLE_CUDASIM=1 before importing minigrad to run on numba's CPU simulator"
-        )
-    return True, ""
-
-
-def is_available() -> bool:
-    """True when a CUDA GPU (or numba's CUDA simulator) can be used; never raises."""
-    return _probe()[0]
-
-
-def is_simulator() -> bool:
-    """True when numba.cuda runs in its CPU simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
-    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
-
-
-def require(what: str = "cuda") -> Any:
-    """The ``numba.cuda`` module, or :class:`CudaUnavailableError` naming ``what`` asked for it."""
-    ok, why = _probe()
-    if not ok:
-        raise CudaUnavailableError(f"{what}: CUDA is not available: {why}")
-    from numba import cuda
-
-    return cuda
-
 
 def device_count() -> int:
     """Number of visible CUDA devices (0 when CUDA is unavailable)."""
     if not is_available():
         return 0
-    from numba import cuda
-
-    return len(cuda.gpus)
+    return len(load_cuda().gpus)
 
 
 def synchronize() -> None:
     """Wait for every kernel launched so far to finish (for timing; results never need it)."""
     if is_available():
-        from numba import cuda
-
-        cuda.synchronize()
+        load_cuda().synchronize()

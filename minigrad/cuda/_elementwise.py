@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda import _launch as L
+from minigrad.cuda._runtime import launch, load_cuda, sim
 from minigrad.cuda.array import CudaArray, empty, implements
-from minigrad.ops.kernels.cuda._common import load_cuda
 
 cuda: Any = None  # numba.cuda, bound on first use (the simulator patches module globals)
 
@@ -39,28 +39,32 @@ def _bind() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def maximum(a, b):
+    """``np.maximum`` of two scalars: NaN wins (the reductions' ``max`` combine too)."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+def minimum(a, b):
+    """``np.minimum`` of two scalars: NaN wins."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a <= b else b
+
+
 @functools.cache
 def _scalar_fns() -> dict[Any, tuple[int, Callable[..., Any]]]:
     """``{ufunc: (nin, device function)}``, built on first use for the active target."""
     _bind()
-    m: Any = np if L._sim() else math
+    m: Any = np if sim() else math
     exp, log, sqrt, tanh, sin, cos = m.exp, m.log, m.sqrt, m.tanh, m.sin, m.cos
     log1p, expm1, floor, ceil = m.log1p, m.expm1, m.floor, m.ceil
     inf = math.inf
-
-    def maximum(a, b):
-        if a != a:
-            return a
-        if b != b:
-            return b
-        return a if a >= b else b
-
-    def minimum(a, b):
-        if a != a:
-            return a
-        if b != b:
-            return b
-        return a if a <= b else b
 
     def sign(a):
         if a != a:
@@ -136,19 +140,7 @@ def _scalar_fns() -> dict[Any, tuple[int, Callable[..., Any]]]:
 def _device_fns() -> tuple[Callable[..., Any], Callable[..., Any]]:
     """(offset, read): the device functions every array kernel indexes its operands with."""
     _bind()
-    maxd = L.MAXD
-
-    @cuda.jit(device=True)
-    def offset(i, shape, base, st):
-        """Flat element offset, in an operand, of output element ``i``."""
-        rem = i
-        off = base
-        for d in range(maxd - 1, -1, -1):
-            s = shape[d]
-            q = rem // s
-            off += (rem - q * s) * st[d]
-            rem = q
-        return off
+    offset = L.offset_fn()
 
     @cuda.jit(device=True)
     def read(a, i, shape, base, st, mode, value):
@@ -228,7 +220,7 @@ def _launch(kernel: Any, out: CudaArray, *operands: tuple) -> CudaArray:
     n = out.size
     if n == 0:
         return out
-    blocks, threads = L.grid(n)
+    blocks, threads = launch(n)
     flat = [v for op in operands for v in op[:3] + (np.int64(op[3]), op[4])]
     kernel[blocks, threads](out._buf, np.int64(n), L.pad(out.shape, 1), *flat)
     return out
@@ -260,7 +252,7 @@ def scatter(dst: CudaArray, shape: tuple[int, ...], strides: tuple[int, ...], of
         return
     k = _scatter_kernel()
     src = L.as_operand(value, tuple(shape), dst.dtype)
-    blocks, threads = L.grid(n)
+    blocks, threads = launch(n)
     k[blocks, threads](dst._buf, np.int64(offset), L.pad(strides, 0), np.int64(n),
                        L.pad(shape, 1), src[0], np.int64(src[1]), src[2], np.int64(src[3]),
                        src[4])
@@ -280,7 +272,7 @@ def _scatter_kernel() -> Any:
 
 def fill(a: CudaArray, value: Any) -> None:
     if a.size:
-        blocks, threads = L.grid(a.size)
+        blocks, threads = launch(a.size)
         _fill_kernel()[blocks, threads](a._buf, np.int64(a.size), a.dtype.type(value))
 
 

@@ -29,8 +29,8 @@ import numpy as np
 
 from minigrad.cuda import _launch as L
 from minigrad.cuda._elementwise import gather, scatter
+from minigrad.cuda._runtime import launch, load_cuda
 from minigrad.cuda.array import CudaArray, empty, from_host, full, implements
-from minigrad.ops.kernels.cuda._common import load_cuda
 
 cuda: Any = None  # numba.cuda, bound on first use (the simulator patches module globals)
 
@@ -50,21 +50,14 @@ def _bind() -> None:
 
 
 def _walker() -> Any:
-    maxd = L.MAXD
+    offsets2 = L.offsets2_fn()
 
     @cuda.jit(device=True)
     def walk(i, base, oshape, ostr, bstr, idx, nadv, nb, asize, astr):
-        """Source offset of result element ``i``."""
-        rem = i
-        off = base
-        bi = 0
-        for d in range(maxd - 1, -1, -1):
-            s = oshape[d]
-            q = rem // s
-            c = rem - q * s
-            off += c * ostr[d]
-            bi += c * bstr[d]
-            rem = q
+        """Source offset of result element ``i``: its basic-index offset, plus each advanced
+        index array's entry (read at the broadcast position bi) times that axis's stride."""
+        off, bi = offsets2(i, oshape, ostr, bstr)
+        off += base
         for k in range(nadv):
             v = idx[k * nb + bi]
             if v < 0:
@@ -79,7 +72,7 @@ def _walker() -> Any:
 def _kernels() -> tuple[Any, Any, Any]:
     _bind()
     walk = _walker()
-    maxd = L.MAXD
+    offset = L.offset_fn()
 
     @cuda.jit(device=True)
     def value_at(i, oshape, v, vo, vst, vm, vv):
@@ -87,14 +80,7 @@ def _kernels() -> tuple[Any, Any, Any]:
             return vv
         if vm == 0:
             return v[i]
-        rem = i
-        off = vo
-        for d in range(maxd - 1, -1, -1):
-            s = oshape[d]
-            q = rem // s
-            off += (rem - q * s) * vst[d]
-            rem = q
-        return v[off]
+        return v[offset(i, oshape, vo, vst)]
 
     @cuda.jit
     def take(out, n, src, base, oshape, ostr, bstr, idx, nadv, nb, asize, astr):
@@ -336,7 +322,7 @@ def getitem(a: CudaArray, index: Any) -> Any:
     if n == 0:
         return out
     take = _kernels()[0]
-    blocks, threads = L.grid(n)
+    blocks, threads = launch(n)
     take[blocks, threads](out._buf, np.int64(n), a._buf, *_launch_args(p))
     return out
 
@@ -361,7 +347,7 @@ def _put(kernel: Any, a: CudaArray, p: _Plan, value: Any) -> None:
     n = math.prod(p.shape)
     if n == 0:
         return
-    blocks, threads = L.grid(n)
+    blocks, threads = launch(n)
     kernel[blocks, threads](a._buf, np.int64(n), *_launch_args(p), op[0], np.int64(op[1]),
                             op[2], np.int64(op[3]), op[4])
 

@@ -1,4 +1,4 @@
-"""Launch helpers shared by the array kernels: grid sizes, operand layouts, scalar arguments.
+"""Helpers shared by the array kernels: operand layouts, scalar arguments, flat offsets.
 
 Every array kernel indexes its operands *flat*: an operand is (flat buffer, element offset,
 element strides in the output's index space, mode). Broadcasting is a stride of 0, a transpose is
@@ -15,33 +15,18 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.cuda._runtime import load_cuda
 from minigrad.cuda.array import CudaArray
 
 MAXD = 8
-THREADS = 256
+
+cuda: Any = None  # numba.cuda, bound on first use (see _runtime)
 
 # operand modes
 CONTIG = 0  # same shape as the output, C-contiguous: element i is element i
 STRIDED = 1  # offset + strides (broadcast, transposed, sliced)
 SCALAR = 2  # a host scalar passed by value
 
-
-@functools.cache
-def _sim() -> bool:
-    from minigrad.cuda import is_simulator
-
-    return is_simulator()
-
-
-def grid(n: int, threads: int = THREADS) -> tuple[int, int]:
-    """(blocks, threads) for ``n`` items with grid-stride loops.
-
-    The one launch rule of every GPU kernel (``kernels/cuda/_common.launch``): one small block
-    under the simulator, which runs every thread as a Python thread.
-    """
-    from minigrad.ops.kernels.cuda._common import launch
-
-    return launch(n, threads)
 
 
 def c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -97,3 +82,48 @@ def as_operand(x: Any, out_shape: tuple[int, ...], dtype: np.dtype) -> tuple:
         return x._buf, 0, pad(broadcast_strides(x.shape, out_shape), 0), STRIDED, dtype.type(0)
     value = dtype.type(np.asarray(x).item())
     return dummy(dtype), 0, pad((), 0), SCALAR, value
+
+
+# ------------------------------------------------------------------------------------------------
+# device functions: where element i of an index space lives in an operand
+
+
+@functools.cache
+def offsets2_fn() -> Any:
+    """Device function ``offsets2(i, shape, st1, st2)``: the flat element offsets (from 0) of
+    element ``i`` of an array of ``shape`` (``MAXD`` ints, C order) in two operands at once, with
+    element strides ``st1`` and ``st2`` (``MAXD`` ints each; 0 along broadcast axes)."""
+    global cuda
+    cuda = load_cuda()
+    maxd = MAXD
+
+    @cuda.jit(device=True)
+    def offsets2(i, shape, st1, st2):
+        rem = i
+        o1 = 0
+        o2 = 0
+        for d in range(maxd - 1, -1, -1):
+            s = shape[d]
+            q = rem // s
+            k = rem - q * s
+            o1 += k * st1[d]
+            o2 += k * st2[d]
+            rem = q
+        return o1, o2
+
+    return offsets2
+
+
+@functools.cache
+def offset_fn() -> Any:
+    """Device function ``offset(i, shape, base, st)``: the offset of element ``i`` in one operand
+    that starts at ``base`` (:func:`offsets2_fn` for one stride set; the compiler drops the
+    unused second sum once it inlines)."""
+    offsets2 = offsets2_fn()
+
+    @cuda.jit(device=True)
+    def offset(i, shape, base, st):
+        off, _ = offsets2(i, shape, st, st)
+        return base + off
+
+    return offset

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda import _launch as L
+from minigrad.cuda._runtime import load_cuda, sim
 from minigrad.cuda.array import CudaArray, empty, implements, zeros
-from minigrad.ops.kernels.cuda._common import load_cuda
 
 cuda: Any = None  # numba.cuda, bound on first use (the simulator patches module globals)
 
@@ -41,7 +41,7 @@ def _bind() -> None:
 
 def _config() -> tuple[int, int, int, int, int]:
     """(TY, TX, WM, WN, BK). Under the simulator: tiny tiles that still exercise every loop."""
-    if L._sim():
+    if sim():
         return 2, 4, 2, 2, 4
     return 16, 16, 4, 4, 16
 
@@ -53,21 +53,7 @@ def _gemm_kernel(dtype: np.dtype) -> Any:
     bm, bn = ty_ * wm, tx_ * wn
     nthreads = ty_ * tx_
     vt = np.dtype(dtype).type
-    maxd = L.MAXD
-
-    @cuda.jit(device=True)
-    def batch_offsets(b, bshape, ast, bst):
-        rem = b
-        ao = 0
-        bo = 0
-        for d in range(maxd - 1, -1, -1):
-            s = bshape[d]
-            q = rem // s
-            k = rem - q * s
-            ao += k * ast[d]
-            bo += k * bst[d]
-            rem = q
-        return ao, bo
+    batch_offsets = L.offsets2_fn()
 
     @cuda.jit
     def gemm(c, a, b, nb, m, n, k, bshape, abst, bbst):
@@ -176,7 +162,7 @@ def _matmul(a: CudaArray, b: CudaArray) -> Any:
         return L.pad(tuple(s * size for s in st), 0)
 
     ty_, tx_, wm, wn, _ = _config()
-    if L._sim():
+    if sim():
         grid = (1, 1, 1)
     else:
         grid = (min(-(-n // (tx_ * wn)), 65535), min(-(-m // (ty_ * wm)), 65535),

@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda import _launch as L
+from minigrad.cuda._elementwise import maximum, minimum
+from minigrad.cuda._runtime import block_reduce, launch, load_cuda, sim
 from minigrad.cuda.array import CudaArray, empty, from_host, full, implements
-from minigrad.ops.kernels.cuda._common import load_cuda
 
 cuda: Any = None  # numba.cuda, bound on first use (the simulator patches module globals)
 
@@ -51,7 +52,7 @@ def _bind() -> None:
 
 
 def _threads() -> int:
-    return 8 if L._sim() else THREADS
+    return 8 if sim() else THREADS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,20 +66,6 @@ def _combine_fns() -> dict[str, Callable[..., Any]]:
 
     def mul(a, b):
         return a * b
-
-    def maximum(a, b):  # NaN wins, as np.maximum
-        if a != a:
-            return a
-        if b != b:
-            return b
-        return a if a >= b else b
-
-    def minimum(a, b):
-        if a != a:
-            return a
-        if b != b:
-            return b
-        return a if a <= b else b
 
     def nanmax(a, b):  # NaN loses (an all-NaN row keeps the NaN initial value)
         if b != b:
@@ -106,23 +93,6 @@ def _truth(x):
     return 1 if x != 0 else 0  # NaN != 0: np.any(nan) is True
 
 
-def _offset_fn() -> Callable[..., Any]:
-    maxd = L.MAXD
-
-    @cuda.jit(device=True)
-    def offset(i, shape, st):
-        rem = i
-        off = 0
-        for d in range(maxd - 1, -1, -1):
-            s = shape[d]
-            q = rem // s
-            off += (rem - q * s) * st[d]
-            rem = q
-        return off
-
-    return offset
-
-
 @functools.cache
 def _value_kernels(combine_name: str, pre_name: str, acc_dtype: np.dtype,
                    divide: bool) -> tuple[Any, Any]:
@@ -135,8 +105,9 @@ def _value_kernels(combine_name: str, pre_name: str, acc_dtype: np.dtype,
     _bind()
     jit = cuda.jit(device=True)
     combine = jit(_combine_fns()[combine_name])
+    reduce = block_reduce(combine)
     pre = jit(_identity if pre_name == "identity" else _truth)
-    offset = _offset_fn()
+    offset = L.offset_fn()
     acc_t = np.dtype(acc_dtype).type
     t = _threads()
 
@@ -163,20 +134,12 @@ def _value_kernels(combine_name: str, pre_name: str, acc_dtype: np.dtype,
                 for j in range(lo + tid, hi, t):
                     acc = combine(acc, pre(x[base + j]))
             else:
-                base = offset(r, oshape, ost)
+                base = offset(r, oshape, 0, ost)
                 for j in range(lo + tid, hi, t):
-                    acc = combine(acc, pre(x[base + offset(j, ishape, ist)]))
-            buf[tid] = acc
-            cuda.syncthreads()
-            step = t // 2
-            while step > 0:
-                if tid < step:
-                    buf[tid] = combine(buf[tid], buf[tid + step])
-                cuda.syncthreads()
-                step //= 2
+                    acc = combine(acc, pre(x[base + offset(j, ishape, 0, ist)]))
+            total = reduce(buf, acc)
             if tid == 0:
-                out[q] = finalize(buf[0], div)
-            cuda.syncthreads()  # buf[0] is read before the next row overwrites it
+                out[q] = finalize(total, div)
 
     @cuda.jit
     def thread_rows(out, x, nrows, n, p, chunk, oshape, ost, ishape, ist, init, div):
@@ -187,10 +150,10 @@ def _value_kernels(combine_name: str, pre_name: str, acc_dtype: np.dtype,
             r = q - c * nrows
             lo = c * chunk
             hi = min(lo + chunk, n)
-            base = offset(r, oshape, ost)
+            base = offset(r, oshape, 0, ost)
             acc = init
             for j in range(lo, hi):
-                acc = combine(acc, pre(x[base + offset(j, ishape, ist)]))
+                acc = combine(acc, pre(x[base + offset(j, ishape, 0, ist)]))
             out[q] = finalize(acc, div)
 
     return block_rows, thread_rows
@@ -200,7 +163,7 @@ def _value_kernels(combine_name: str, pre_name: str, acc_dtype: np.dtype,
 def _arg_kernel(largest: bool, floating: bool) -> Any:
     """Block-per-row argmax/argmin: the first extremum, the first NaN if there is one."""
     _bind()
-    offset = _offset_fn()
+    offset = L.offset_fn()
     t = _threads()
     vt = np.float64 if floating else np.int64
 
@@ -225,11 +188,11 @@ def _arg_kernel(largest: bool, floating: bool) -> Any:
         idxs = cuda.shared.array(t, dtype=np.int64)
         tid = cuda.threadIdx.x
         for r in range(cuda.blockIdx.x, nrows, cuda.gridDim.x):
-            base = r * n if contig else offset(r, oshape, ost)
+            base = r * n if contig else offset(r, oshape, 0, ost)
             bv = vinit
             bi = n
             for j in range(tid, n, t):
-                off = base + j if contig else base + offset(j, ishape, ist)
+                off = base + j if contig else base + offset(j, ishape, 0, ist)
                 v = x[off]
                 if better(v, j, bv, bi, n):
                     bv = v
@@ -313,37 +276,38 @@ def _launch_value(a: CudaArray, lay: _Layout, combine: str, pre: str, out_dt: np
     t = _threads()
     oshape, ishape = L.pad(lay.oshape, 1), L.pad(lay.ishape, 1)
     nrows, n = np.int64(lay.nrows), np.int64(lay.n)
-    sim = L._sim()
+    on_sim = sim()
     last_reduced = lay.ist[-1] == 1  # the innermost reduced axis is the array's last axis
-    if not last_reduced or (lay.n <= (4 if sim else 32) and lay.nrows >= (1 if sim else 2048)):
+    short_rows = lay.n <= (4 if on_sim else 32) and lay.nrows >= (1 if on_sim else 2048)
+    if not last_reduced or short_rows:
         # Thread per row; split rows into p chunks when there are too few rows to fill the GPU.
         p = 1
-        if sim:
+        if on_sim:
             p = 2 if lay.n >= 8 else 1
         elif lay.nrows < 65536 and lay.n >= 256:
             p = min(-(-65536 // lay.nrows), lay.n // 64)
         chunk = -(-lay.n // p)
         dst = out if p == 1 else empty((p * lay.nrows,), acc_dt)
-        blocks, threads = L.grid(lay.nrows * p)
+        blocks, threads = launch(lay.nrows * p)
         thread[blocks, threads](dst._buf, a._buf, nrows, n, np.int64(p), np.int64(chunk), oshape,
                                 lay.ost, ishape, lay.ist, init,
                                 divf if p == 1 else np.float64(1.0))
         if p > 1:  # partials (p, rows): reduce over p, again one thread per row
             thread2 = _value_kernels(combine, "identity", acc_dt, div is not None)[1]
-            blocks, threads = L.grid(lay.nrows)
+            blocks, threads = launch(lay.nrows)
             thread2[blocks, threads](out._buf, dst._buf, nrows, np.int64(p), np.int64(1),
                                      np.int64(p), L.pad((lay.nrows,), 1), L.pad((1,), 0),
                                      L.pad((p,), 1), L.pad((lay.nrows,), 0), init, divf)
         return out
     # Block per row; few long rows are split into p chunks so that the grid fills the GPU.
     p = 1
-    if sim:
+    if on_sim:
         if lay.nrows == 1 and lay.n > 4 * t:
             p = 2
     elif lay.nrows < 256 and lay.n >= 16 * t:
         p = min(max(1, 512 // lay.nrows), lay.n // (8 * t))
     chunk = -(-lay.n // p)
-    blocks = 1 if sim else min(lay.nrows * p, 65535)
+    blocks = 1 if on_sim else min(lay.nrows * p, 65535)
     if p == 1:
         block[blocks, t](out._buf, a._buf, nrows, n, np.int64(1), n, lay.contig, oshape,
                          lay.ost, ishape, lay.ist, init, divf)
@@ -352,7 +316,7 @@ def _launch_value(a: CudaArray, lay: _Layout, combine: str, pre: str, out_dt: np
     block[blocks, t](part._buf, a._buf, nrows, n, np.int64(p), np.int64(chunk), lay.contig,
                      oshape, lay.ost, ishape, lay.ist, init, np.float64(1.0))
     block2 = _value_kernels(combine, "identity", acc_dt, div is not None)[0]
-    block2[1 if sim else min(lay.nrows, 65535), t](
+    block2[1 if on_sim else min(lay.nrows, 65535), t](
         out._buf, part._buf, nrows, np.int64(p), np.int64(1), np.int64(p), True,
         L.pad((lay.nrows,), 1), L.pad((p,), 0), L.pad((p,), 1), L.pad((1,), 0), init, divf)
     return out
@@ -487,7 +451,7 @@ def _arg(np_fn: Callable[..., Any], largest: bool) -> Any:
         res = empty(lay.shape, np.int64)
         t = _threads()
         fl = a.dtype.kind == "f"
-        _arg_kernel(largest, fl)[1 if L._sim() else min(lay.nrows, 65535), t](
+        _arg_kernel(largest, fl)[1 if sim() else min(lay.nrows, 65535), t](
             res._buf, flat._buf, np.int64(lay.nrows), np.int64(lay.n), lay.contig,
             L.pad(lay.oshape, 1), lay.ost, L.pad(lay.ishape, 1), lay.ist,
             np.float64(0) if fl else np.int64(0))

@@ -118,7 +118,7 @@ def _load_impls() -> None:
 
 
 def _cuda() -> Any:
-    from minigrad.cuda import require
+    from minigrad.cuda._runtime import require
 
     return require("CudaArray")
 
@@ -347,6 +347,10 @@ class CudaArray:
 
     def ravel(self) -> CudaArray:
         return self.reshape(-1)
+
+    def view(self) -> CudaArray:
+        """A new array object on the same buffer (NumPy's ``a.view()``; no dtype argument)."""
+        return CudaArray(self._buf, self.shape, self.dtype)
 
     def flatten(self) -> CudaArray:
         return self.reshape(-1).copy()

@@ -3,29 +3,30 @@
 Every kernel activation is two Functions that close over each other:
 
 * ``ActivationFn``: ``y = f(x)`` by the map kernel; its backward is ``ActivationGradFn``.
-* ``ActivationGradFn``: ``gx = g * f'(x)`` by the fused grad kernel (one pass, no temporaries).
-  Its backward is written with Tensor ops: d/dg = ``ActivationGradFn(gg, x)`` and
-  d/dx = ``gg * g * f''(x)``, where ``f''`` (the ``_SECOND`` table) is built from Tensor ops and
-  ``ActivationFn`` itself, so ``create_graph=True`` works to any order.
+* ``ActivationGradFn``: ``gx = g * f'(x)`` by the fused grad kernel (one pass, no temporaries). Its
+  backward is written with Tensor ops: d/dg = ``ActivationGradFn(gg, x)`` and
+  d/dx = ``gg * g * f''(x)``, where ``f''`` (``d2`` in ``kernels/scalar.py``, beside f and f') is
+  evaluated on Tensors built from Tensor ops and ``ActivationFn`` itself, so ``create_graph=True``
+  works to any order.
 * sigmoid and tanh instead use ``ActivationOutputGradFn``: ``g * f'`` written in terms of the
   output y (y(1-y), 1-y^2), as PyTorch does; its backward is again Tensor ops.
 
 Piecewise-linear activations (relu, leaky_relu, hardtanh) have ``f'' = 0`` away from their kinks;
-at a kink the gradient uses PyTorch's convention (see the kernel module). ``inplace=True`` is
+at a kink the gradient uses PyTorch's convention (see ``kernels/scalar.py``). ``inplace=True`` is
 accepted for signature compatibility and ignored: results are always new tensors.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 
-from minigrad._device import is_cuda
 from minigrad.autograd import Function
 from minigrad.ops._args import float_tensor, one_of
-from minigrad.ops.kernels.cpu import activation as K
+from minigrad.ops.kernels import kernels_for
+from minigrad.ops.kernels.scalar import ACTIVATIONS, FROM_OUTPUT
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -66,11 +67,9 @@ class ActivationFn(Function):
 
     @staticmethod
     def forward(ctx, x, *, name, a=0.0, b=0.0):
-        if is_cuda(x.data):
-            return _forward_cuda(ctx, x, name, a, b)
-        y = K.forward(name, x.data, a, b)
+        y = kernels_for(x.data).activation.forward(name, x.data, a, b)
         # sigmoid and tanh differentiate from their output (no second exp in the backward)
-        ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
+        ctx.save_for_backward(y if name in FROM_OUTPUT else x)
         ctx.params = (name, a, b)
         return y
 
@@ -78,7 +77,7 @@ class ActivationFn(Function):
     def backward(ctx, g):
         (saved,) = ctx.saved_tensors
         name, a, b = ctx.params
-        if name in K.FROM_OUTPUT:
+        if name in FROM_OUTPUT:
             return ActivationOutputGradFn.apply(g, saved, name=name)
         return ActivationGradFn.apply(g, saved, name=name, a=a, b=b)
 
@@ -94,9 +93,8 @@ class ActivationOutputGradFn(Function):
     def forward(ctx, g, y, *, name):
         ctx.save_for_backward(g, y)
         ctx.name = name
-        if is_cuda(y.data):
-            return _cuda("backward_from_output", name, g.data.astype(y.dtype, copy=False), y.data)
-        return K.backward_from_output(name, g.data.astype(y.dtype, copy=False), y.data)
+        return kernels_for(y.data).activation.backward_from_output(
+            name, g.data.astype(y.dtype, copy=False), y.data)
 
     @staticmethod
     def backward(ctx, gg):
@@ -105,21 +103,19 @@ class ActivationOutputGradFn(Function):
         dg = ActivationOutputGradFn.apply(gg, y, name=ctx.name) if need_g else None
         dy = None
         if need_y:
-            d2 = (1 - 2 * y) if ctx.name == "sigmoid" else (-2 * y)  # d/dy of y(1-y), 1-y^2
-            dy = gg * g * d2
+            dy = gg * g * ACTIVATIONS[ctx.name].d2_output(y, _TENSOR_OPS)
         return dg, dy
 
 
 class ActivationGradFn(Function):
-    """``gx = g * f'(x)`` in one kernel pass; differentiable again through ``_SECOND``."""
+    """``gx = g * f'(x)`` in one kernel pass; differentiable again through f'' (Tensor ops)."""
 
     @staticmethod
     def forward(ctx, g, x, *, name, a=0.0, b=0.0):
         ctx.save_for_backward(g, x)
         ctx.params = (name, a, b)
-        if is_cuda(x.data):
-            return _cuda("backward", name, g.data.astype(x.dtype, copy=False), x.data, a, b)
-        return K.backward(name, g.data.astype(x.dtype, copy=False), x.data, a, b)
+        return kernels_for(x.data).activation.backward(
+            name, g.data.astype(x.dtype, copy=False), x.data, a, b)
 
     @staticmethod
     def backward(ctx, gg):
@@ -127,83 +123,24 @@ class ActivationGradFn(Function):
         name, a, b = ctx.params
         need_g, need_x = ctx.needs_input_grad
         dg = ActivationGradFn.apply(gg, x, name=name, a=a, b=b) if need_g else None
-        second = _SECOND[name]
-        dx = gg * g * second(x, a, b) if (need_x and second is not None) else None
+        d2 = ACTIVATIONS[name].d2
+        dx = gg * g * d2(x, a, b, _TENSOR_OPS) if (need_x and d2 is not None) else None
         return dg, dx
-
-
-def _cuda(fn: str, *args):
-    """An activation kernel of :mod:`minigrad.ops.kernels.cuda.activation` on GPU arrays."""
-    from minigrad.ops.kernels.cuda import activation as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    shape = args[2].shape if fn != "forward" else args[1].shape  # 0-d comes back (1,)
-    return from_device(getattr(G, fn)(*args)).reshape(shape)
-
-
-def _forward_cuda(ctx, x, name, a, b):
-    """ActivationFn.forward on the GPU (same saved state as the CPU path)."""
-    y = _cuda("forward", name, x.data, a, b)
-    ctx.save_for_backward(y if name in K.FROM_OUTPUT else x)
-    ctx.params = (name, a, b)
-    return y
 
 
 def _apply(op: str, name: str, x: Tensor, a: float = 0.0, b: float = 0.0) -> Tensor:
     return ActivationFn.apply(float_tensor(op, "input", x), name=name, a=float(a), b=float(b))
 
 
-# -- second derivatives as Tensor expressions (None: zero away from the kinks) ------------------
-
-
-def _const(mask: np.ndarray, like: Tensor) -> Tensor:
-    return Tensor._make(mask.astype(like.dtype))
-
-
-def _sigmoid_t(x: Tensor) -> Tensor:
-    return ActivationFn.apply(x, name="sigmoid", a=0.0, b=0.0)
-
-
-def _d2_silu(x, a, b):
-    s = _sigmoid_t(x)
-    return s * (1 - s) * (2 + x * (1 - 2 * s))
-
-
-def _d2_gelu(x, a, b):
-    # gelu'' = phi(x) (2 - x^2) with phi the standard normal density
-    return (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi)) * (2 - x * x)
-
-
-def _d2_gelu_tanh(x, a, b):
-    k, c = math.sqrt(2 / math.pi), 0.044715
-    t = ActivationFn.apply(k * (x + c * x * x * x), name="tanh", a=0.0, b=0.0)
-    du = k * (1 + 3 * c * x * x)
-    d2u = 6 * k * c * x
-    return (1 - t * t) * (du + 0.5 * x * (d2u - 2 * t * du * du))
-
-
-def _d2_elu(x, a, b):
-    # elu = b*x for x > 0, b*a*(e^x - 1) otherwise
-    return _const(x.data <= 0, x) * (b * a) * x.exp()
-
-
-def _d2_softplus(x, a, b):
-    s = _sigmoid_t(a * x)
-    return _const(a * x.data <= b, x) * a * s * (1 - s)
-
-
-_SECOND: dict[str, Callable[[Tensor, float, float], Tensor] | None] = {
-    "relu": None,
-    "leaky_relu": None,
-    "hardtanh": None,
-    "elu": _d2_elu,
-    "sigmoid": None,  # differentiated from the output: ActivationOutputGradFn
-    "tanh": None,
-    "silu": _d2_silu,
-    "gelu": _d2_gelu,
-    "gelu_tanh": _d2_gelu_tanh,
-    "softplus": _d2_softplus,
-}
+# The namespace the second derivatives of kernels/scalar.py are written over, on Tensors: Tensor
+# ops and the activation kernels themselves, so f'' is differentiable again; ``le(u, c)`` is the
+# constant mask u <= c (no gradient through a comparison).
+_TENSOR_OPS = SimpleNamespace(
+    exp=lambda x: x.exp(),
+    sigmoid=lambda x: ActivationFn.apply(x, name="sigmoid", a=0.0, b=0.0),
+    tanh=lambda x: ActivationFn.apply(x, name="tanh", a=0.0, b=0.0),
+    le=lambda u, c: Tensor._make((u.data <= c).astype(u.dtype)),
+)
 
 
 # -- public functions --------------------------------------------------------------------------
@@ -248,7 +185,8 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent by the activation kernel (``Tensor.tanh`` is the core's NumPy op)."""
+    """Hyperbolic tangent by the activation kernel: the one tanh op (``mg.tanh``,
+    ``Tensor.tanh`` and ``nn.Tanh`` call it too); the gradient 1 - y^2 is read from the output."""
     return _apply("tanh", "tanh", input)
 
 

@@ -11,7 +11,8 @@ Three Functions, each the others' derivative, so gradients of gradients work
                                                 dg = Conv2dFn(x, ggw)
 
 All three are bilinear, which is why the set closes. The kernels live in
-:mod:`minigrad.ops.kernels.cpu.conv`.
+:mod:`minigrad.ops.kernels.cpu.conv` and :mod:`minigrad.ops.kernels.cuda.conv` (``kernels_for``
+picks the one for the input's device).
 
 Shapes: input (N, C, H, W) (or unbatched (C, H, W)), weight (K, C // groups, R, S),
 output (N, K, OH, OW) with ``OH = conv_output_size(H, R, stride, padding, dilation)``.
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._device import is_cuda
 from minigrad.autograd import Function
 from minigrad.ops._args import (
     conv_output_size,
@@ -33,7 +33,7 @@ from minigrad.ops._args import (
     ntuple,
     padding_pairs,
 )
-from minigrad.ops.kernels.cpu import conv as K
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d", "conv_output_size",
@@ -57,10 +57,8 @@ class Conv2dFn(Function):
         ctx.save_for_backward(x, w)
         ctx.geometry = (stride, padding, dilation, groups)
         bias = None if b is None else b.data
-        if is_cuda(x.data):
-            return _cuda("conv2d_forward", x.data, w.data, stride, padding, dilation, groups,
-                         bias=bias)
-        return K.conv2d_forward(x.data, w.data, stride, padding, dilation, groups, bias=bias)
+        return kernels_for(x.data).conv.conv2d_forward(x.data, w.data, stride, padding, dilation,
+                                                       groups, bias=bias)
 
     @staticmethod
     def backward(ctx, gy):
@@ -84,11 +82,8 @@ class ConvTranspose2dFn(Function):
                 groups: int):
         ctx.save_for_backward(g, w)
         ctx.geometry = (stride, padding, dilation, groups)
-        if is_cuda(g.data):
-            return _cuda("conv2d_grad_input", g.data, w.data, tuple(input_hw), stride, padding,
-                         dilation, groups)
-        return K.conv2d_grad_input(g.data, w.data, tuple(input_hw), stride, padding, dilation,
-                                   groups)
+        return kernels_for(g.data).conv.conv2d_grad_input(g.data, w.data, tuple(input_hw), stride,
+                                                          padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, gz):
@@ -107,11 +102,8 @@ class Conv2dWeightGradFn(Function):
                 groups: int):
         ctx.save_for_backward(x, g)
         ctx.geometry = (stride, padding, dilation, groups)
-        if is_cuda(x.data):
-            return _cuda("conv2d_grad_weight", x.data, g.data, tuple(kernel_hw), stride, padding,
-                         dilation, groups)
-        return K.conv2d_grad_weight(x.data, g.data, tuple(kernel_hw), stride, padding, dilation,
-                                    groups)
+        return kernels_for(x.data).conv.conv2d_grad_weight(x.data, g.data, tuple(kernel_hw),
+                                                           stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, ggw):
@@ -126,15 +118,6 @@ def _geo(ctx: Function) -> dict[str, Any]:
     """The geometry a conv node saved, as keyword arguments for the next conv Function."""
     stride, padding, dilation, groups = ctx.geometry
     return dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-
-
-def _cuda(kernel: str, *args: Any, **kwargs: Any) -> Any:
-    """Run a kernel of :mod:`minigrad.ops.kernels.cuda.conv` on GPU arrays; the result stays on
-    the device (a ``CudaArray``)."""
-    from minigrad.ops.kernels.cuda import conv as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    return from_device(getattr(G, kernel)(*args, **kwargs))
 
 
 def _conv_like(g: Tensor, x: Tensor, w: Tensor, geo: dict[str, Any]) -> Tensor:

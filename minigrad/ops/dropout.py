@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from minigrad import random as mg_random
-from minigrad._device import is_cuda
 from minigrad.ops._args import float_tensor, probability
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 __all__ = ["dropout", "dropout2d"]
@@ -32,20 +32,10 @@ def _dropout(op: str, input: Tensor, p: float, training: bool, generator,
     if p == 1.0:
         return x * 0.0  # keeps the graph (gradient 0) and the dtype
     gen = mg_random.generator() if generator is None else generator
+    # drawn on the host for both devices, so one seed gives one mask (kernels/cuda/dropout.py)
     keep = gen.random(shape) >= p
-    if is_cuda(x.data):
-        return x * Tensor._make(_mask_cuda(keep, p, x))
-    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    mask = kernels_for(x.data).dropout.scaled_mask(keep, 1.0 / (1.0 - p), x.dtype)
     return x * Tensor._make(mask)
-
-
-def _mask_cuda(keep: np.ndarray, p: float, x: Tensor):
-    """The scaled mask on the GPU: the host-drawn keep mask crosses as one byte per element
-    (see minigrad/ops/kernels/cuda/dropout.py for the choice of a host generator)."""
-    from minigrad.ops.kernels.cuda import dropout as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    return from_device(G.scaled_mask(keep, 1.0 / (1.0 - p), x.dtype)).reshape(keep.shape)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,

@@ -14,6 +14,7 @@ import numpy as np
 
 from minigrad import _device as _device
 from minigrad.autograd import Function
+from minigrad.ops import activation as _activation
 from minigrad.tensor import DEFAULT_DTYPE, Tensor
 
 # ---------------------------------------------------------------------------------------------
@@ -293,19 +294,6 @@ class CosFn(Function):
         return -g * x.sin()
 
 
-class TanhFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = np.tanh(x.data)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * (1 - out * out)
-
-
 class ClipFn(Function):
     """Clamp to [lo, hi]; the gradient passes where lo <= x <= hi (bounds included, as PyTorch)."""
 
@@ -401,7 +389,9 @@ def cos(x: Any) -> Tensor:
 
 
 def tanh(x: Any) -> Tensor:
-    return TanhFn.apply(floating(x, "tanh"))
+    """The one tanh op (``mg.tanh``, ``Tensor.tanh``, ``F.tanh``, ``nn.Tanh``): the activation
+    kernel, differentiated from its output."""
+    return _activation.tanh(floating(x, "tanh"))
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001

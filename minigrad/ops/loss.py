@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 
 from minigrad import _device as mdev
-from minigrad._device import is_cuda
 from minigrad.autograd import Function
 from minigrad.ops._args import REDUCTIONS, float_tensor, one_of, probability
 from minigrad.ops.activation import ActivationFn
-from minigrad.ops.kernels.cpu import softmax as K
+from minigrad.ops.kernels import kernels_for
 from minigrad.ops.softmax import SoftmaxFn
 from minigrad.tensor import Tensor
 
@@ -41,27 +40,14 @@ __all__ = [
 # cross-entropy: a fused kernel for (M, C) rows
 
 
-def _row_coefficients(target, weight, ignore_index, eps, c):
-    """a: (M,) and b: (M, C) such that dloss_i/dx_i = a_i * softmax(x_i) - b_i (0 if ignored)."""
-    if is_cuda(target):
-        return _cuda("cross_entropy_coefficients", target, weight, ignore_index, eps)
-    valid = target != ignore_index
-    t = np.where(valid, target, 0)
-    wt = weight[t] * valid
-    a = (1 - eps) * wt + eps / c * weight.sum() * valid
-    b = (eps / c) * weight[None, :] * valid[:, None]
-    b[np.arange(t.size), t] += (1 - eps) * wt
-    return a.astype(weight.dtype), b.astype(weight.dtype)
-
-
 class CrossEntropyFn(Function):
     """x: (M, C) logits, target: (M,) int64 -> loss: () or (M,) for reduction 'none'."""
 
     @staticmethod
     def forward(ctx, x, *, target, weight, ignore_index, label_smoothing, reduction):
-        if is_cuda(x.data):
-            return _cross_entropy_cuda(ctx, x, target, weight, ignore_index, label_smoothing,
-                                       reduction)
+        K = kernels_for(x.data).softmax
+        target = mdev.asarray(target, np.int64, like=x.data)
+        weight = mdev.asarray(weight, x.dtype, like=x.data)
         loss, lse = K.cross_entropy_forward(x.data, target, weight, ignore_index, label_smoothing)
         ctx.save_for_backward(x, lse)
         ctx.params = dict(
@@ -70,14 +56,11 @@ class CrossEntropyFn(Function):
         ctx.reduction = reduction
         if reduction == "none":
             return loss
-        if reduction == "sum":
-            ctx.scale = 1.0
-            return np.asarray(loss.sum(dtype=np.float64), dtype=x.dtype)
-        # mean: divided by the total weight of the non-ignored targets (NaN when there is none)
-        valid = target != ignore_index
-        total = float(weight[target[valid]].sum(dtype=np.float64))
-        ctx.scale = 1.0 / total if total else math.nan
-        return np.asarray(loss.sum(dtype=np.float64) * ctx.scale, dtype=x.dtype)
+        # sum, or mean: divided by the total weight of the non-ignored targets (NaN when there is
+        # none); the factor stays on the input's device for the backward
+        out, scale = K.cross_entropy_total(loss, target, weight, ignore_index, reduction == "mean")
+        ctx.scale = Tensor._make(scale.reshape(()))
+        return out.reshape(())
 
     @staticmethod
     def backward(ctx, g):
@@ -94,10 +77,7 @@ class CrossEntropyGradFn(Function):
     def forward(ctx, g_rows, x, *, lse, target, weight, ignore_index, label_smoothing):
         ctx.save_for_backward(g_rows, x)
         ctx.params = (target, weight, ignore_index, label_smoothing)
-        if is_cuda(x.data):
-            return _cuda("cross_entropy_backward", g_rows.data, x.data, target, weight, lse,
-                         ignore_index, label_smoothing)
-        return K.cross_entropy_backward(
+        return kernels_for(x.data).softmax.cross_entropy_backward(
             g_rows.data, x.data, target, weight, lse, ignore_index, label_smoothing
         )
 
@@ -105,7 +85,8 @@ class CrossEntropyGradFn(Function):
     def backward(ctx, ggx):
         g_rows, x = ctx.saved_tensors
         target, weight, ignore_index, eps = ctx.params
-        a, b = _row_coefficients(target, weight, ignore_index, eps, x.shape[1])
+        a, b = kernels_for(x.data).softmax.cross_entropy_coefficients(target, weight,
+                                                                       ignore_index, eps)
         a_t, b_t = Tensor._make(a.astype(x.dtype)), Tensor._make(b.astype(x.dtype))
         p = SoftmaxFn.apply(x, dim=1)
         need_g, need_x = ctx.needs_input_grad
@@ -117,55 +98,6 @@ class CrossEntropyGradFn(Function):
         return dg, dx
 
 
-# GPU paths (minigrad.ops.kernels.cuda.softmax): CudaArrays in, CudaArrays out, no host copies
-
-
-def _cuda(kernel: str, *args: Any) -> Any:
-    from minigrad.ops.kernels.cuda import softmax as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    out = getattr(G, kernel)(*args)
-    return tuple(map(from_device, out)) if isinstance(out, tuple) else from_device(out)
-
-
-def _on_device(a: Any, dtype: Any, like: Any) -> Any:
-    """``a`` (a host or GPU array) as a GPU array of ``dtype`` (a copy only when it is not)."""
-    return mdev.asarray(a, dtype, like=like)
-
-
-def _cross_entropy_cuda(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
-    target = _on_device(target, np.int64, x.data)
-    weight = _on_device(weight, x.dtype, x.data)
-    loss, lse = _cuda("cross_entropy_forward", x.data, target, weight, ignore_index,
-                      label_smoothing)
-    ctx.save_for_backward(x, lse)
-    ctx.params = dict(
-        target=target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
-    )
-    ctx.reduction = reduction
-    if reduction == "none":
-        return loss
-    # one launch sums the losses and (for mean) the weights of the valid targets
-    out, scale = _cuda("cross_entropy_total", loss, target, weight, ignore_index,
-                       reduction == "mean")
-    ctx.scale = Tensor._make(scale.reshape(()))  # stays on the device for the backward
-    return out.reshape(())
-
-
-def _nll_loss_cuda(x: Tensor, rows: Tensor, t: Any, w: Any, ignore_index: int,
-                   reduction: str) -> Tensor:
-    """nll_loss on the GPU: the per-row loss is sum(rows * m) with m a constant (M, C) matrix
-    holding -w[t_i] at the target (one kernel builds it), so the gradient is the core ops'."""
-    t = _on_device(t, np.int64, x.data)
-    w = _on_device(w, x.dtype, x.data)
-    m = Tensor._make(_cuda("nll_weights", t, w, ignore_index))
-    losses = (rows * m).sum(axis=1)
-    if reduction == "none":
-        return losses.reshape(*((x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()))
-    if reduction == "sum":
-        return losses.sum()
-    _, scale = _cuda("cross_entropy_total", None, t, w, ignore_index, True)
-    return losses.sum() * Tensor._make(scale.reshape(()))  # NaN when all are ignored
 
 
 def _class_target(op: str, x: Tensor, target: Any) -> np.ndarray:
@@ -270,8 +202,9 @@ def nll_loss(
     _check_reduction(op, reduction)
     rows, t, c = _rows_and_targets(op, x, target, ignore_index)
     w = _class_weight(op, weight, c, x.dtype)
-    if is_cuda(x.data):
-        return _nll_loss_cuda(x, rows, t, w, int(ignore_index), reduction)
+    # targets and weights on the input's device: the gather and the scale stay there
+    t = mdev.asarray(t, np.int64, like=x.data)
+    w = mdev.asarray(w, x.dtype, like=x.data)
     valid = t != ignore_index
     safe = np.where(valid, t, 0)
     wt = Tensor._make((w[safe] * valid).astype(x.dtype))
@@ -280,8 +213,9 @@ def nll_loss(
         return losses.reshape(*((x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()))
     if reduction == "sum":
         return losses.sum()
-    total = float(wt.data.sum(dtype=np.float64))
-    return losses.sum() * (1.0 / total if total else math.nan)  # NaN when all are ignored
+    _, scale = kernels_for(x.data).softmax.cross_entropy_total(None, t, w, int(ignore_index),
+                                                                True)
+    return losses.sum() * Tensor._make(scale.reshape(()))  # NaN when all are ignored
 
 
 def _pair_inputs(op: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._device import is_cuda
+from minigrad._device import device_of
 from minigrad.autograd import Function, is_grad_enabled
 from minigrad.ops._args import float_tensor, positive, real
-from minigrad.ops.kernels.cpu import norm as K
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 __all__ = ["batch_norm"]
@@ -34,78 +34,28 @@ class BatchNormTrainFn(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, mean, invstd, eps):
-        if is_cuda(x.data):
-            return _forward_cuda(ctx, x, weight, bias, mean, invstd, eps)
-        c = x.shape[1]
-        w = np.ones(c) if weight is None else weight.data.astype(np.float64)
-        b = np.zeros(c) if bias is None else bias.data.astype(np.float64)
         ctx.save_for_backward(x, weight)
         ctx.stats = (mean, invstd, eps)
-        return K.batch_norm_forward(x.data, mean, invstd, w, b)
+        w = None if weight is None else weight.data
+        b = None if bias is None else bias.data
+        return kernels_for(x.data).norm.batch_norm_forward(x.data, mean, invstd, w, b)
 
     @staticmethod
     def backward(ctx, gy):
         x, weight = ctx.saved_tensors
         mean, invstd, eps = ctx.stats
         need_x, need_w, need_b = ctx.needs_input_grad
-        if not is_grad_enabled() and is_cuda(x.data):
-            return _backward_cuda(gy, x, weight, mean, invstd, need_x, need_w, need_b)
         if not is_grad_enabled():
-            w = np.ones(x.shape[1]) if weight is None else weight.data.astype(np.float64)
-            gx, gw, gb = K.batch_norm_backward(gy.data, x.data, mean, invstd, w)
             pdt = x.dtype if weight is None else weight.dtype
+            gx, gw, gb = kernels_for(x.data).norm.batch_norm_backward(
+                gy.data.astype(x.dtype, copy=False), x.data, mean, invstd,
+                None if weight is None else weight.data, pdt)
             return (
                 Tensor._make(gx) if need_x else None,
-                Tensor._make(gw.astype(pdt)) if need_w else None,
-                Tensor._make(gb.astype(pdt)) if need_b else None,
+                Tensor._make(gw) if need_w else None,
+                Tensor._make(gb) if need_b else None,
             )
         return _composed_backward(gy, x, weight, eps, need_x, need_w, need_b)
-
-
-# GPU paths: minigrad.ops.kernels.cuda.norm on CudaArrays; statistics stay on the device
-
-
-def _forward_cuda(ctx, x, weight, bias, mean, invstd, eps):
-    from minigrad.ops.kernels.cuda import norm as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    ctx.save_for_backward(x, weight)
-    ctx.stats = (mean, invstd, eps)
-    w = None if weight is None else weight.data
-    b = None if bias is None else bias.data
-    return from_device(G.batch_norm_forward(x.data, mean, invstd, w, b))
-
-
-def _backward_cuda(gy, x, weight, mean, invstd, need_x, need_w, need_b):
-    from minigrad.ops.kernels.cuda import norm as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    pdt = x.dtype if weight is None else weight.dtype
-    g = gy.data.astype(x.dtype, copy=False)
-    gx, gw, gb = G.batch_norm_backward(g, x.data, mean, invstd,
-                                       None if weight is None else weight.data, pdt)
-    return (
-        Tensor._make(from_device(gx)) if need_x else None,
-        Tensor._make(from_device(gw)) if need_w else None,
-        Tensor._make(from_device(gb)) if need_b else None,
-    )
-
-
-def _batch_norm_train_cuda(x, rm, rv, w, b, momentum, eps):
-    """Training-mode batch norm on the GPU: one kernel computes the statistics and updates the
-    running statistics in place; the normalisation is a second."""
-    from minigrad.ops.kernels.cuda import norm as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    for name, r in (("running_mean", rm), ("running_var", rv)):
-        if r is not None and not is_cuda(r.data):
-            raise ValueError(f"batch_norm: {name} is on the cpu but input {x.shape} is on cuda; "
-                             "move the running statistics with .cuda() (they are updated in "
-                             "place)")
-    mean, invstd = G.batch_stats(x.data, float(eps), None if rm is None else rm.data,
-                                 None if rv is None else rv.data, float(momentum))
-    return BatchNormTrainFn.apply(x, w, b, mean=from_device(mean), invstd=from_device(invstd),
-                                eps=float(eps))
 
 
 def _channel_shape(x: Tensor) -> tuple[int, ...]:
@@ -180,16 +130,17 @@ def batch_norm(
         raise ValueError(
             f"{op}: expected more than 1 value per channel when training, got input shape {x.shape}"
         )
-    if is_cuda(x.data):
-        return _batch_norm_train_cuda(x, rm, rv, w, b, momentum, eps)
-    mean, var = K.batch_stats(x.data)
-    invstd = 1.0 / np.sqrt(var + eps)
-    y = BatchNormTrainFn.apply(x, w, b, mean=mean, invstd=invstd, eps=float(eps))
-    if rm is not None:
-        rm.data[...] = (1 - momentum) * rm.data + momentum * mean
-    if rv is not None:
-        rv.data[...] = (1 - momentum) * rv.data + momentum * var * (count / (count - 1))
-    return y
+    for name, r in (("running_mean", rm), ("running_var", rv)):
+        if r is not None and device_of(r.data) != device_of(x.data):
+            dev = device_of(x.data)
+            raise ValueError(f"{op}: {name} is on the {device_of(r.data)} but input {x.shape} "
+                             f"is on {dev}; move the running statistics with .{dev}() (they "
+                             "are updated in place)")
+    # one pass: the statistics, and the running statistics updated in place
+    mean, invstd = kernels_for(x.data).norm.batch_stats(
+        x.data, float(eps), None if rm is None else rm.data, None if rv is None else rv.data,
+        float(momentum))
+    return BatchNormTrainFn.apply(x, w, b, mean=mean, invstd=invstd, eps=float(eps))
 
 
 def _eval(

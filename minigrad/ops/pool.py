@@ -13,7 +13,7 @@ Functions and how they differentiate each other (so ``create_graph=True`` works)
 Shapes: input (N, C, H, W) or unbatched (C, H, W); output (N, C, OH, OW) with
 ``OH = (H + 2*padding - kernel) // stride + 1``. Max-pool indices are flat positions in each
 H*W plane (int64); ties go to the first maximum in row-major window order. Kernels live in
-:mod:`minigrad.ops.kernels.cpu.pool`.
+:mod:`minigrad.ops.kernels.cpu.pool` and :mod:`minigrad.ops.kernels.cuda.pool`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._device import is_cuda
 from minigrad.autograd import Function
 from minigrad.ops._args import (
     conv_output_size,
@@ -31,7 +30,7 @@ from minigrad.ops._args import (
     ntuple,
     pool_window,
 )
-from minigrad.ops.kernels.cpu import pool as K
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -56,9 +55,7 @@ class MaxPool2dFn(Function):
 
     @staticmethod
     def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair):
-        if is_cuda(x.data):
-            return _max_pool_cuda(ctx, x, kernel, stride, padding)
-        y, idx = K.max_pool2d_forward(x.data, kernel, stride, padding)
+        y, idx = kernels_for(x.data).pool.max_pool2d_forward(x.data, kernel, stride, padding)
         # a view, not the returned array itself: a saved *output* would come back linked to this
         # node as if it were differentiable, and the indices are integer constants
         ctx.save_for_backward(idx.view())
@@ -77,9 +74,7 @@ class PlaneScatterFn(Function):
     @staticmethod
     def forward(ctx, src, idx, *, plane_hw: Pair):
         ctx.save_for_backward(idx)
-        if is_cuda(src.data):
-            return _cuda("scatter_add_planes", src.data, idx.data, tuple(plane_hw))
-        return K.scatter_add_planes(src.data, idx.data, plane_hw)
+        return kernels_for(src.data).pool.scatter_add_planes(src.data, idx.data, tuple(plane_hw))
 
     @staticmethod
     def backward(ctx, gz):
@@ -94,9 +89,7 @@ class PlaneGatherFn(Function):
     def forward(ctx, src, idx):
         ctx.save_for_backward(idx)
         ctx.plane_hw = src.shape[2:]
-        if is_cuda(src.data):
-            return _cuda("gather_planes", src.data, idx.data)
-        return K.gather_planes(src.data, idx.data)
+        return kernels_for(src.data).pool.gather_planes(src.data, idx.data)
 
     @staticmethod
     def backward(ctx, gz):
@@ -111,9 +104,8 @@ class AvgPool2dFn(Function):
             kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
         )
         ctx.input_hw = x.shape[2:]
-        if is_cuda(x.data):
-            return _cuda("avg_pool2d_forward", x.data, kernel, stride, padding, count_include_pad)
-        return K.avg_pool2d_forward(x.data, kernel, stride, padding, count_include_pad)
+        return kernels_for(x.data).pool.avg_pool2d_forward(x.data, kernel, stride, padding,
+                                                           count_include_pad)
 
     @staticmethod
     def backward(ctx, gy):
@@ -137,10 +129,8 @@ class AvgPool2dGradFn(Function):
         ctx.geometry = dict(
             kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
         )
-        if is_cuda(gy.data):
-            return _cuda("avg_pool2d_backward", gy.data, tuple(input_hw), kernel, stride, padding,
-                         count_include_pad)
-        return K.avg_pool2d_backward(gy.data, input_hw, kernel, stride, padding, count_include_pad)
+        return kernels_for(gy.data).pool.avg_pool2d_backward(gy.data, tuple(input_hw), kernel,
+                                                             stride, padding, count_include_pad)
 
     @staticmethod
     def backward(ctx, ggx):
@@ -151,11 +141,7 @@ class AdaptiveAvgPool2dFn(Function):
     @staticmethod
     def forward(ctx, x, *, output_size: Pair):
         ctx.input_hw = x.shape[2:]
-        if is_cuda(x.data):
-            if tuple(output_size) == (1, 1):
-                return _cuda("global_avg_pool2d_forward", x.data)
-            return _cuda("adaptive_avg_pool2d_forward", x.data, tuple(output_size))
-        return K.adaptive_avg_pool2d_forward(x.data, output_size)
+        return kernels_for(x.data).pool.adaptive_avg_pool2d_forward(x.data, tuple(output_size))
 
     @staticmethod
     def backward(ctx, gy):
@@ -166,39 +152,11 @@ class AdaptiveAvgPool2dGradFn(Function):
     @staticmethod
     def forward(ctx, gy, *, input_hw: Pair):
         ctx.output_size = gy.shape[2:]
-        if is_cuda(gy.data):
-            if tuple(gy.shape[2:]) == (1, 1):
-                return _cuda("global_avg_pool2d_backward", gy.data, tuple(input_hw))
-            return _cuda("adaptive_avg_pool2d_backward", gy.data, tuple(input_hw))
-        return K.adaptive_avg_pool2d_backward(gy.data, input_hw)
+        return kernels_for(gy.data).pool.adaptive_avg_pool2d_backward(gy.data, tuple(input_hw))
 
     @staticmethod
     def backward(ctx, ggx):
         return AdaptiveAvgPool2dFn.apply(ggx, output_size=ctx.output_size)
-
-
-# ------------------------------------------------------------------------------------------------
-# GPU paths: the kernels of minigrad.ops.kernels.cuda.pool on CudaArrays, results left on the device
-
-
-def _cuda(kernel: str, *args: Any) -> Any:
-    from minigrad.ops.kernels.cuda import pool as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    return from_device(getattr(G, kernel)(*args))
-
-
-def _max_pool_cuda(ctx, x, kernel: Pair, stride: Pair, padding: Pair):
-    from minigrad.cuda.array import CudaArray
-    from minigrad.ops.kernels.cuda import pool as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    y, idx = G.max_pool2d_forward(x.data, kernel, stride, padding)
-    y, idx = from_device(y), from_device(idx)
-    # a second array object on the same buffer (CudaArray has no .view()): see the CPU path
-    ctx.save_for_backward(CudaArray(idx._buf, idx.shape, idx.dtype))
-    ctx.input_hw = x.shape[2:]
-    return y, idx
 
 
 # ------------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ own backward is written with Tensor ops (so ``create_graph=True`` works to any o
     LogSoftmaxFn        y = log_softmax(x)          dx = LogSoftmaxGradFn(g, y)
     LogSoftmaxGradFn    gx = g - exp(y)*sum(g)      dg, dy: Tensor ops
 
-The kernels (:mod:`minigrad.ops.kernels.cpu.softmax`) work on rows, so ``dim`` is moved last;
+The kernels (``kernels_for(x).softmax``: :mod:`minigrad.ops.kernels.cpu.softmax` or
+:mod:`minigrad.ops.kernels.cuda.softmax`) work on rows, so ``dim`` is moved last;
 the log versions are the plain ones with the log kernels and their own second derivatives.
 """
 
@@ -18,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from minigrad._device import is_cuda
 from minigrad.autograd import Function
 from minigrad.ops._args import float_tensor
-from minigrad.ops.kernels.cpu import softmax as K
+from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
 __all__ = ["softmax", "log_softmax", "SoftmaxFn", "LogSoftmaxFn"]
@@ -38,7 +38,7 @@ def _back(a: np.ndarray, dim: int) -> np.ndarray:
 def _rows(kernel: str, dim: int, *arrays: Any) -> Any:
     """The row kernel ``kernel`` of the arrays' device on ``arrays`` with ``dim`` moved last."""
     rows = [_last(a, dim) for a in arrays]
-    return _back(_cuda(kernel, *rows) if is_cuda(rows[0]) else getattr(K, kernel)(*rows), dim)
+    return _back(getattr(kernels_for(rows[0]).softmax, kernel)(*rows), dim)
 
 
 class SoftmaxGradFn(Function):
@@ -105,14 +105,6 @@ class LogSoftmaxFn(SoftmaxFn):
     """y = x - logsumexp(x) along ``dim``."""
 
     kernel, grad_op = "log_softmax_forward", LogSoftmaxGradFn
-
-
-def _cuda(kernel: str, *args: Any) -> Any:
-    """A kernel of :mod:`minigrad.ops.kernels.cuda.softmax` on GPU arrays; results stay there."""
-    from minigrad.ops.kernels.cuda import softmax as G
-    from minigrad.ops.kernels.cuda._common import from_device
-
-    return from_device(getattr(G, kernel)(*args))
 
 
 def _dim(op: str, x: Tensor, dim: Any) -> int:

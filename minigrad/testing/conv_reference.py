@@ -1,9 +1,11 @@
 """Plain NumPy-loop references for convolution, written from the definition and nothing else.
 
-Slow on purpose and shared by the conv tests and the registry's ``ref`` entries. None of this is
-derived from the kernels in ``minigrad/ops/kernels/cpu/conv.py``: each function is the textbook
-sum written as loops over output (or input) positions, so a bug in an im2col layout, a col2im
-scatter or a rotated-kernel trick cannot hide in both places.
+Slow on purpose and shared by the conv tests, the registry's ``ref`` entries and the
+walk-throughs. None of this is derived from the kernels in ``minigrad/ops/kernels/cpu/conv.py``:
+each function is the textbook sum written as loops over output (or input) positions, so a bug in
+an im2col layout, a col2im scatter or a rotated-kernel trick cannot hide in both places.
+:func:`conv2d_grad_input_rot180` is the input gradient as it is taught (a full convolution with
+the kernel rotated by 180 degrees), built on :func:`conv2d_ref`.
 
 Conventions (PyTorch's):
     x: (N, C, H, W)  w: (K, C // groups, R, S)  y: (N, K, OH, OW)
@@ -69,6 +71,46 @@ def conv2d_grad_input_ref(gy, w, input_hw, stride=(1, 1), padding=(0, 0, 0, 0), 
     for k, i, j, c, r, s, ci, row, col in _terms(w.shape, groups, gy.shape[2:], stride, dilation):
         gxp[:, ci, row, col] += gy[:, k, i, j] * w[k, c, r, s]
     return gxp[:, :, top : top + h_, left : left + w_]
+
+
+def conv2d_grad_input_rot180(gy, w, input_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+                             groups=1):
+    """The input gradient gx: (N, C, H, W) of conv2d from gy: (N, K, OH, OW), computed the way it
+    is taught (the kernels' ``conv2d_grad_input`` scatters instead: col2im or its fast paths).
+
+    1. Dilate gy by the stride: put ``s-1`` zeros between neighbouring gradient pixels, so each
+       one sits where its window started in the padded input.
+    2. Pad it by the dilated kernel extent minus one on every side ("full" convolution).
+    3. Correlate with the kernel rotated by 180 degrees, input and output channels swapped within
+       each group (w: (K, C/g, R, S) -> (C, K/g, R, S)), same dilation, stride 1.
+    The result covers the padded input; crop the padding off (rows a strided window never reached
+    stay zero).
+    """
+    dtype = np.result_type(gy, w)
+    gy, w = gy.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    n, k, oh, ow = gy.shape
+    _, cg, kh, kw = w.shape
+    h, wd = input_hw
+    (sh, sw), (top, _bottom, left, _right), (dh, dw) = stride, padding, dilation
+    kg = k // groups
+
+    dilated = np.zeros((n, k, (oh - 1) * sh + 1, (ow - 1) * sw + 1), dtype=gy.dtype)
+    dilated[:, :, ::sh, ::sw] = gy
+
+    ext_h, ext_w = dh * (kh - 1), dw * (kw - 1)  # dilated kernel extent minus one
+
+    flipped = w[:, :, ::-1, ::-1]
+    swapped = (flipped.reshape(groups, kg, cg, kh, kw)
+               .transpose(0, 2, 1, 3, 4)
+               .reshape(groups * cg, kg, kh, kw))
+
+    full = conv2d_ref(dilated, swapped, None, (1, 1), (ext_h, ext_h, ext_w, ext_w), (dh, dw),
+                      groups)
+    # full[:, :, a, b] is the gradient at padded-input position (a, b)
+    rows, cols = max(full.shape[2], top + h), max(full.shape[3], left + wd)
+    gx_padded = np.zeros((n, groups * cg, rows, cols), dtype=gy.dtype)
+    gx_padded[:, :, :full.shape[2], :full.shape[3]] = full
+    return np.ascontiguousarray(gx_padded[:, :, top:top + h, left:left + wd])
 
 
 def conv2d_grad_weight_ref(x, gy, kernel_hw, stride=(1, 1), padding=(0, 0, 0, 0),

@@ -1,5 +1,10 @@
 """Numba CPU kernels: plain arrays in, plain arrays out, no Tensors.
 
-One module per shape of work (``conv``, ``pool``, ``activation`` ...). Kernels are
-``@njit(cache=True)`` and compile on first call (never at import), caching to disk.
+One module per shape of work (``conv``, ``pool``, ``activation`` ...), with the same names and
+signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on first call
+(never at import), caching to disk.
 """
+
+from minigrad.ops.kernels.cpu import activation, conv, dropout, norm, pool, softmax
+
+__all__ = ["activation", "conv", "dropout", "norm", "pool", "softmax"]

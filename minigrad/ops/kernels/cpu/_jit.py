@@ -1,5 +1,6 @@
 """How the CPU kernels are compiled: :class:`Kernel` (a parallel and a serial variant of one
-loop) and :func:`wide_vectors` (let LLVM use 512-bit registers where the CPU has them).
+loop), :func:`inline` (a scalar function compiled into the loop that calls it) and
+:func:`wide_vectors` (let LLVM use 512-bit registers where the CPU has them).
 
 Shared by every kernel module; nothing here compiles at import.
 """
@@ -12,7 +13,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["Kernel", "kernel", "PARALLEL_MIN_SIZE", "wide_vectors"]
+__all__ = ["Kernel", "kernel", "inline", "PARALLEL_MIN_SIZE", "wide_vectors"]
 
 # ------------------------------------------------------------------------------------------------
 # parallel and serial variants of one kernel
@@ -59,6 +60,13 @@ class Kernel:
 def kernel(fn) -> Kernel:
     """Decorator: ``@kernel`` instead of ``@njit(cache=True, parallel=True)`` (see Kernel)."""
     return Kernel(fn)
+
+
+def inline(fn):
+    """Decorator for scalar functions called from kernel loops: ``inline="always"`` puts the body
+    into the caller's loop (where it vectorises; a call would not), ``error_model="numpy"`` as in
+    :class:`Kernel`. Compiled with the caller, so no cache of its own."""
+    return njit(inline="always", error_model="numpy")(fn)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -7,13 +7,16 @@ two-pass ``mean((x - mean)^2)`` (no cancellation for large means).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
 from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_sum
 
-__all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]
+__all__ = list(api.NORM)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -84,31 +87,45 @@ def _ncs(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
 
 
-def batch_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and biased variance (float64). x: (N, C, *) -> (C,), (C,)."""
+def batch_stats(x: np.ndarray, eps: float, running_mean: np.ndarray | None = None,
+                running_var: np.ndarray | None = None,
+                momentum: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and ``1/sqrt(biased var + eps)`` (float64 (C,)) of x: (N, C, *).
+
+    Updates ``running_mean`` / ``running_var`` ((C,), any float dtype) in place when given:
+    ``running = (1 - momentum) * running + momentum * stat``, the variance unbiased.
+    """
     c = x.shape[1]
     mean, var = np.empty(c), np.empty(c)
     _stats(_ncs(x), mean, var)
-    return mean, var
+    count = x.size // c
+    if running_mean is not None:
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+    if running_var is not None:
+        running_var[...] = (1 - momentum) * running_var + momentum * var * (count / (count - 1))
+    return mean, 1.0 / np.sqrt(var + eps)
 
 
-def batch_norm_forward(
-    x: np.ndarray, mean: np.ndarray, invstd: np.ndarray, weight: np.ndarray, bias: np.ndarray
-) -> np.ndarray:
-    """y = (x - mean) * invstd * weight + bias per channel. x: (N, C, *); others (C,)."""
+def batch_norm_forward(x: np.ndarray, mean: np.ndarray, invstd: np.ndarray,
+                       weight: np.ndarray | None = None,
+                       bias: np.ndarray | None = None) -> np.ndarray:
+    """y = (x - mean) * invstd * weight + bias per channel. x: (N, C, *); others (C,) or None
+    (weight 1, bias 0)."""
     y = np.empty(x.shape, dtype=x.dtype)
     f64 = np.float64
-    scale = invstd.astype(f64) * weight.astype(f64)
-    _normalize(
-        _ncs(x), mean.astype(f64), scale, bias.astype(f64), y.reshape(y.shape[0], y.shape[1], -1)
-    )
+    c = x.shape[1]
+    w = np.ones(c) if weight is None else weight.astype(f64)
+    b = np.zeros(c) if bias is None else bias.astype(f64)
+    scale = invstd.astype(f64) * w
+    _normalize(_ncs(x), mean.astype(f64), scale, b, y.reshape(y.shape[0], y.shape[1], -1))
     return y
 
 
-def batch_norm_backward(
-    g: np.ndarray, x: np.ndarray, mean: np.ndarray, invstd: np.ndarray, weight: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Training-mode gradients: gx (N, C, *) in x.dtype, and gweight, gbias (C,) in float64."""
+def batch_norm_backward(g: np.ndarray, x: np.ndarray, mean: np.ndarray, invstd: np.ndarray,
+                        weight: np.ndarray | None = None,
+                        param_dtype: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training-mode gradients: gx (N, C, *) in x.dtype; gweight, gbias (C,) in
+    ``param_dtype`` (default x.dtype), summed in float64."""
     c = x.shape[1]
     gx = np.empty(x.shape, dtype=x.dtype)
     gw, gb = np.empty(c), np.empty(c)
@@ -118,9 +135,10 @@ def batch_norm_backward(
         _ncs(x),
         mean.astype(f64),
         invstd.astype(f64),
-        weight.astype(f64),
+        np.ones(c) if weight is None else weight.astype(f64),
         gx.reshape(x.shape[0], c, -1),
         gw,
         gb,
     )
-    return gx, gw, gb
+    pdt = x.dtype if param_dtype is None else np.dtype(param_dtype)
+    return gx, gw.astype(pdt), gb.astype(pdt)

@@ -17,21 +17,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel
 from minigrad.ops.kernels.cpu.softmax import lane_sum
 
-__all__ = [
-    "pool_output_size",
-    "window_bounds",
-    "adaptive_window_bounds",
-    "max_pool2d_forward",
-    "scatter_add_planes",
-    "gather_planes",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-    "adaptive_avg_pool2d_forward",
-    "adaptive_avg_pool2d_backward",
-]
+__all__ = [*api.POOL, "window_bounds", "adaptive_window_bounds"]
 
 
 def pool_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -169,11 +159,13 @@ def _gather_planes(src, idx, out):
 
 
 def scatter_add_planes(
-    src: np.ndarray, idx: np.ndarray, plane_shape: tuple[int, int]
+    src: np.ndarray, idx: np.ndarray, plane_shape: tuple[int, int], overlapping: bool = True
 ) -> np.ndarray:
     """src, idx: (N, C, *S) -> out: (N, C, *plane_shape) with ``out.flat_plane[idx] += src``.
 
     Max pooling's backward (src = gy) and max unpooling's forward. Indices must lie in the plane.
+    ``overlapping`` (whether two entries of a plane may share an index) changes nothing here:
+    each plane is one thread's, so no atomics are needed either way (the GPU kernel uses it).
     """
     n, c = src.shape[:2]
     out = np.empty((n * c, plane_shape[0] * plane_shape[1]), dtype=src.dtype)

@@ -18,20 +18,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
-from minigrad.ops.kernels.cpu.activation import exp_nonpos
+from minigrad.ops.kernels.cpu.f32math import exp_nonpos
 
-__all__ = [
-    "softmax_forward",
-    "log_softmax_forward",
-    "softmax_backward",
-    "log_softmax_backward",
-    "cross_entropy_forward",
-    "cross_entropy_backward",
-    "lane_max",
-    "lane_sum",
-    "lane_dot",
-]
+__all__ = [*api.SOFTMAX, "lane_max", "lane_sum", "lane_dot"]
 
 
 # The maximum keeps 8 independent partial results: one running maximum is a chain of dependent
@@ -249,3 +240,35 @@ def cross_entropy_backward(
         gx,
     )
     return gx
+
+
+# ------------------------------------------------------------------------------------------------
+# the reductions and constants around cross-entropy (NumPy: one pass each, nothing to fuse)
+
+
+def cross_entropy_total(loss: np.ndarray | None, target: np.ndarray, weight: np.ndarray,
+                        ignore_index: int, mean: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(out (1,), scale (1,)) in weight's dtype: out = sum(loss) * scale, summed in float64;
+    scale = 1 / (summed weight of the non-ignored targets) for ``mean`` (NaN when there is
+    none), else 1. ``loss`` may be None (then out = 0): nll_loss only needs the scale."""
+    scale = 1.0
+    if mean:
+        total = float(weight[target[target != ignore_index]].sum(dtype=np.float64))
+        scale = 1.0 / total if total else math.nan
+    summed = 0.0 if loss is None else loss.sum(dtype=np.float64)
+    return (np.asarray([summed * scale], dtype=weight.dtype),
+            np.asarray([scale], dtype=weight.dtype))
+
+
+def cross_entropy_coefficients(target: np.ndarray, weight: np.ndarray, ignore_index: int,
+                               label_smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    """a: (M,), b: (M, C) such that dloss_i/dx_i = a_i * softmax(x_i) - b_i (0 rows if ignored),
+    in weight's dtype; target: (M,), weight: (C,)."""
+    eps, c = label_smoothing, weight.shape[0]
+    valid = target != ignore_index
+    t = np.where(valid, target, 0)
+    wt = weight[t] * valid
+    a = (1 - eps) * wt + eps / c * weight.sum() * valid
+    b = (eps / c) * weight[None, :] * valid[:, None]
+    b[np.arange(t.size), t] += (1 - eps) * wt
+    return a.astype(weight.dtype), b.astype(weight.dtype)

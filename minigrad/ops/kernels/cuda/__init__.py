@@ -4,9 +4,9 @@ Same module names and argument conventions as ``kernels/cpu`` (``conv``, ``pool`
 ``softmax``). Nothing here compiles or touches a GPU at import: ``numba.cuda`` is imported on the
 first kernel call and each kernel is compiled on first use, once per dtype (and per variant).
 
-Inputs may be NumPy arrays (copied to the device) or CUDA device arrays (any object with
-``__cuda_array_interface__``; must be C-contiguous and of a float dtype). Outputs are
-``numba.cuda`` device arrays; ``.copy_to_host()`` brings them back.
+Inputs may be NumPy arrays (copied to the device), ``CudaArray`` or CUDA device arrays (any
+object with ``__cuda_array_interface__``; must be C-contiguous and of a float dtype). Outputs are
+``minigrad.cuda.CudaArray``, shaped as the CPU kernels' results; ``.get()`` brings them back.
 
 Developed against numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set before numba.cuda is
 first imported); the same code runs on a real GPU.
@@ -14,14 +14,13 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-__all__ = ["is_available"]
+from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, softmax
+
+__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "softmax"]
 
 
 def is_available() -> bool:
     """True when numba.cuda imports and sees a GPU (or the simulator); never raises."""
-    try:
-        from numba import cuda
+    from minigrad.cuda._runtime import is_available as available
 
-        return bool(cuda.is_available())
-    except Exception:  # noqa: BLE001 - any failure to load the driver means "no GPU"
-        return False
+    return available()

@@ -28,26 +28,16 @@ Kernels are compiled per dtype on first use (shared arrays are typed), never at 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import common_float, load_cuda, to_device
+from minigrad.cuda._runtime import load_cuda
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu.conv import Pair, Quad, conv_out_size
+from minigrad.ops.kernels.cuda._common import common_float, from_device, to_device
 
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
-
-__all__ = [
-    "conv_out_size",
-    "conv2d_forward",
-    "conv2d_grad_input",
-    "conv2d_grad_weight",
-    "TPB",
-    "TM",
-    "BK",
-]
-
-Pair = tuple[int, int]
-Quad = tuple[int, int, int, int]
+__all__ = [*api.CONV, "ConvGeometry", "TPB", "TM", "BK"]
 
 TPB = 8  # threads per block along each side (64 threads)
 TM = 4  # outputs per thread along each side (16 outputs per thread)
@@ -55,147 +45,148 @@ BM = BN = TPB * TM  # 32 x 32 output tile per block
 BK = 16  # reduction step staged in shared memory
 
 
-def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilation: int) -> int:
-    """Output length along one axis: ``(n + lo + hi - dilation*(f-1) - 1) // stride + 1``."""
-    return (n + pad_lo + pad_hi - dilation * (f - 1) - 1) // stride + 1
+class ConvGeometry(NamedTuple):
+    """The sizes every conv kernel reads (a numba named tuple of int64: one kernel argument)."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    k: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    top: int
+    left: int
+    dh: int
+    dw: int
+    cg: int  # input channels per group
+    kg: int  # output channels per group
+    has_bias: int
 
 
-# geometry tuple handed to every kernel (one int64 UniTuple argument)
-# 0 N, 1 C, 2 H, 3 W, 4 K, 5 OH, 6 OW, 7 R, 8 S, 9 sh, 10 sw, 11 top, 12 left, 13 dh, 14 dw,
-# 15 Cg, 16 Kg, 17 has_bias
+def _geometry(n, c, h, w, k, oh, ow, kh, kw, stride, padding, dilation, groups,
+              has_bias) -> ConvGeometry:
+    (sh, sw), (top, _bottom, left, _right), (dh, dw) = stride, padding, dilation
+    return ConvGeometry(*(int(v) for v in (n, c, h, w, k, oh, ow, kh, kw, sh, sw, top, left,
+                                           dh, dw, c // groups, k // groups, has_bias)))
+
+
+# numba.cuda and the index device functions, bound by _kernels() on first use
+cuda: Any = None
+tap: Any = None
+split3: Any = None
+
+
+def _tap(j, geo):
+    """(channel, r, s) of row j = (channel*kh + r)*kw + s of an im2col-like matrix."""
+    r_s = geo.kh * geo.kw
+    ch = j // r_s
+    rs = j - ch * r_s
+    r = rs // geo.kw
+    return ch, r, rs - r * geo.kw
+
+
+def _split3(q, rows, cols):
+    """(n, i, j) of flat index q = (n*rows + i)*cols + j (a pixel of an image stack)."""
+    p = rows * cols
+    n = q // p
+    pix = q - n * p
+    i = pix // cols
+    return n, i, pix - i * cols
 
 
 @functools.cache
 def _kernels(dtype: np.dtype) -> dict[str, Any]:
     """The three implicit-GEMM kernels for one float dtype: {'forward', 'grad_input',
-    'grad_weight'}."""
-    global cuda
+    'grad_weight'}.
+
+    A closure per dtype, because the shared-memory tiles and the zero read outside the
+    matrices are typed at compile time, and each product specialises the one GEMM kernel with its
+    operand readers and output writer (numba.cuda kernels take no function arguments).
+    """
+    global cuda, tap, split3
     cuda = load_cuda()
+    tap, split3 = cuda.jit(device=True)(_tap), cuda.jit(device=True)(_split3)
     ft = np.dtype(dtype).type
     zero = ft(0)
 
     def device(fn):
         return cuda.jit(device=True)(fn)
 
-    # --- operand readers: value of A[m, kk] / B[kk, q] for group g, 0 outside the matrix -------
+    # --- operand readers: value of A[m, kk] / B[kk, q] for group g (inside the matrix) ---------
 
     @device
-    def cols_x(x, geo, g, j, q, rows, ncols):
+    def cols_x(x, geo, g, j, q):
         """im2col(x)[j, q]: j = (c, r, s) over the group's channels, q = (n, i, jj) pixel."""
-        if j >= rows or q >= ncols:
+        c, r, s = tap(j, geo)
+        n, i, jj = split3(q, geo.oh, geo.ow)
+        ih = i * geo.sh + r * geo.dh - geo.top
+        iw = jj * geo.sw + s * geo.dw - geo.left
+        if ih < 0 or ih >= geo.h or iw < 0 or iw >= geo.w:
             return zero
-        r_s = geo[7] * geo[8]
-        c = j // r_s
-        rs = j - c * r_s
-        r = rs // geo[8]
-        s = rs - r * geo[8]
-        p = geo[5] * geo[6]
-        n = q // p
-        pix = q - n * p
-        i = pix // geo[6]
-        jj = pix - i * geo[6]
-        ih = i * geo[9] + r * geo[13] - geo[11]
-        iw = jj * geo[10] + s * geo[14] - geo[12]
-        if ih < 0 or ih >= geo[2] or iw < 0 or iw >= geo[3]:
-            return zero
-        return x[n, g * geo[15] + c, ih, iw]
+        return x[n, g * geo.cg + c, ih, iw]
 
     @device
-    def cols_x_t(x, geo, g, q, j, rows, ncols):
+    def cols_x_t(x, geo, g, q, j):
         """im2col(x)^T[q, j] (grad_weight's B operand)."""
-        return cols_x(x, geo, g, j, q, ncols, rows)
+        return cols_x(x, geo, g, j, q)
 
     @device
-    def w_rows(w, geo, g, m, j, nrows, ncols):
+    def w_rows(w, geo, g, m, j):
         """w_g[m, j]: m an output channel of the group, j = (c, r, s)."""
-        if m >= nrows or j >= ncols:
-            return zero
-        r_s = geo[7] * geo[8]
-        c = j // r_s
-        rs = j - c * r_s
-        r = rs // geo[8]
-        s = rs - r * geo[8]
-        return w[g * geo[16] + m, c, r, s]
+        c, r, s = tap(j, geo)
+        return w[g * geo.kg + m, c, r, s]
 
     @device
-    def w_cols(w, geo, g, m, j, nrows, ncols):
+    def w_cols(w, geo, g, m, j):
         """w_g^T[m, j]: m an input channel of the group, j = (k, r, s)."""
-        if m >= nrows or j >= ncols:
-            return zero
-        r_s = geo[7] * geo[8]
-        k = j // r_s
-        rs = j - k * r_s
-        r = rs // geo[8]
-        s = rs - r * geo[8]
-        return w[g * geo[16] + k, m, r, s]
+        k, r, s = tap(j, geo)
+        return w[g * geo.kg + k, m, r, s]
 
     @device
-    def gy_rows(gy, geo, g, m, q, nrows, ncols):
+    def gy_rows(gy, geo, g, m, q):
         """gy_g[m, q]: m an output channel of the group, q = (n, i, j) output pixel."""
-        if m >= nrows or q >= ncols:
-            return zero
-        p = geo[5] * geo[6]
-        n = q // p
-        pix = q - n * p
-        i = pix // geo[6]
-        jj = pix - i * geo[6]
-        return gy[n, g * geo[16] + m, i, jj]
+        n, i, jj = split3(q, geo.oh, geo.ow)
+        return gy[n, g * geo.kg + m, i, jj]
 
     @device
-    def taps_gy(gy, geo, g, j, q, rows, ncols):
+    def taps_gy(gy, geo, g, j, q):
         """taps(gy)[j, q]: j = (k, r, s), q = (n, h, w) input pixel; 0 where no window tap."""
-        if j >= rows or q >= ncols:
-            return zero
-        r_s = geo[7] * geo[8]
-        k = j // r_s
-        rs = j - k * r_s
-        r = rs // geo[8]
-        s = rs - r * geo[8]
-        hw = geo[2] * geo[3]
-        n = q // hw
-        pix = q - n * hw
-        h = pix // geo[3]
-        ww = pix - h * geo[3]
-        a = h + geo[11] - r * geo[13]
-        b = ww + geo[12] - s * geo[14]
+        k, r, s = tap(j, geo)
+        n, h, ww = split3(q, geo.h, geo.w)
+        a = h + geo.top - r * geo.dh
+        b = ww + geo.left - s * geo.dw
         if a < 0 or b < 0:
             return zero
-        i = a // geo[9]
-        jj = b // geo[10]
-        if i * geo[9] != a or jj * geo[10] != b or i >= geo[5] or jj >= geo[6]:
+        i = a // geo.sh
+        jj = b // geo.sw
+        if i * geo.sh != a or jj * geo.sw != b or i >= geo.oh or jj >= geo.ow:
             return zero
-        return gy[n, g * geo[16] + k, i, jj]
+        return gy[n, g * geo.kg + k, i, jj]
 
     # --- output writers ----------------------------------------------------------------------
 
     @device
     def store_y(y, bias, geo, g, m, q, v):
-        p = geo[5] * geo[6]
-        n = q // p
-        pix = q - n * p
-        i = pix // geo[6]
-        jj = pix - i * geo[6]
-        k = g * geo[16] + m
-        if geo[17]:
+        n, i, jj = split3(q, geo.oh, geo.ow)
+        k = g * geo.kg + m
+        if geo.has_bias:
             v += bias[k]
         y[n, k, i, jj] = v
 
     @device
     def store_gw(gw, bias, geo, g, m, j, v):
-        r_s = geo[7] * geo[8]
-        c = j // r_s
-        rs = j - c * r_s
-        r = rs // geo[8]
-        s = rs - r * geo[8]
-        gw[g * geo[16] + m, c, r, s] = v
+        c, r, s = tap(j, geo)
+        gw[g * geo.kg + m, c, r, s] = v
 
     @device
     def store_gx(gx, bias, geo, g, m, q, v):
-        hw = geo[2] * geo[3]
-        n = q // hw
-        pix = q - n * hw
-        h = pix // geo[3]
-        gx[n, g * geo[15] + m, h, pix - h * geo[3]] = v
+        n, h, ww = split3(q, geo.h, geo.w)
+        gx[n, g * geo.cg + m, h, ww] = v
 
     def make(read_a, read_b, store):
         @cuda.jit
@@ -216,14 +207,17 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
                     acc[i, j] = zero
             for k0 in range(0, k_dim, BK):
                 # consecutive threads fill consecutive tile columns (coalesced-ish global reads)
+                # (zero outside the matrices, so the inner loop needs no bounds tests)
                 for e in range(tid, BK * BM, TPB * TPB):
                     kk = e // BM
                     mm = e - kk * BM
-                    a_tile[kk, mm] = read_a(a_src, geo, g, m0 + mm, k0 + kk, m_rows, k_dim)
+                    inside = m0 + mm < m_rows and k0 + kk < k_dim
+                    a_tile[kk, mm] = read_a(a_src, geo, g, m0 + mm, k0 + kk) if inside else zero
                 for e in range(tid, BK * BN, TPB * TPB):
                     kk = e // BN
                     nn = e - kk * BN
-                    b_tile[kk, nn] = read_b(b_src, geo, g, k0 + kk, n0 + nn, k_dim, n_cols)
+                    inside = k0 + kk < k_dim and n0 + nn < n_cols
+                    b_tile[kk, nn] = read_b(b_src, geo, g, k0 + kk, n0 + nn) if inside else zero
                 cuda.syncthreads()
                 for kk in range(BK):
                     for i in range(TM):
@@ -248,10 +242,10 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
     }
 
 
-def _geometry(n, c, h, w, k, oh, ow, kh, kw, stride, padding, dilation, groups, has_bias):
-    (sh, sw), (top, _bottom, left, _right), (dh, dw) = stride, padding, dilation
-    return tuple(int(v) for v in (n, c, h, w, k, oh, ow, kh, kw, sh, sw, top, left, dh, dw,
-                                  c // groups, k // groups, has_bias))
+def _operands(op: str, a: Any, b: Any, names: tuple[str, str]) -> tuple[np.dtype, Any, Any]:
+    """(common float dtype, a, b as device arrays of it)."""
+    dt = common_float(a, b, op=op)
+    return dt, to_device(a, dt, op=op, name=names[0]), to_device(b, dt, op=op, name=names[1])
 
 
 def _launch(kernel, a, b, out, bias, geo, m_rows, n_cols, k_dim, groups):
@@ -266,9 +260,7 @@ def conv2d_forward(x: Any, w: Any, stride: Pair, padding: Quad, dilation: Pair, 
     ``bias``: (K,) or None. Host or device arrays in, a device array out (x's promoted dtype).
     Geometry is trusted (validated by the op).
     """
-    dt = common_float(x, w, op="conv2d")
-    xd = to_device(x, dt, op="conv2d", name="input")
-    wd = to_device(w, dt, op="conv2d", name="weight")
+    dt, xd, wd = _operands("conv2d", x, w, ("input", "weight"))
     n, c, h, wid = xd.shape
     k, cg, kh, kw = wd.shape
     oh = conv_out_size(h, kh, stride[0], padding[0], padding[1], dilation[0])
@@ -281,7 +273,7 @@ def conv2d_forward(x: Any, w: Any, stride: Pair, padding: Quad, dilation: Pair, 
                     bias is not None)
     _launch(_kernels(dt)["forward"], wd, xd, y, bd, geo, k // groups, n * oh * ow,
             cg * kh * kw, groups)
-    return y
+    return from_device(y)
 
 
 def conv2d_grad_input(gy: Any, w: Any, input_hw: Pair, stride: Pair, padding: Quad,
@@ -291,19 +283,16 @@ def conv2d_grad_input(gy: Any, w: Any, input_hw: Pair, stride: Pair, padding: Qu
     Also conv_transpose2d's forward. Every gx element is written once (gather), so gx needs no
     zeroing and no atomics.
     """
-    dt = common_float(gy, w, op="conv2d_grad_input")
-    gyd = to_device(gy, dt, op="conv2d_grad_input", name="grad_output")
-    wd = to_device(w, dt, op="conv2d_grad_input", name="weight")
+    dt, gyd, wd = _operands("conv2d_grad_input", gy, w, ("grad_output", "weight"))
     n, k, oh, ow = gyd.shape
     _, cg, kh, kw = wd.shape
     h, wid = input_hw
     c = cg * groups
-    cu = load_cuda()
-    gx = cu.device_array((n, c, h, wid), dtype=dt)
+    gx = load_cuda().device_array((n, c, h, wid), dtype=dt)
     geo = _geometry(n, c, h, wid, k, oh, ow, kh, kw, stride, padding, dilation, groups, False)
     _launch(_kernels(dt)["grad_input"], wd, gyd, gx, gx, geo, cg, n * h * wid,
             (k // groups) * kh * kw, groups)
-    return gx
+    return from_device(gx)
 
 
 def conv2d_grad_weight(x: Any, gy: Any, kernel_hw: Pair, stride: Pair, padding: Quad,
@@ -312,16 +301,13 @@ def conv2d_grad_weight(x: Any, gy: Any, kernel_hw: Pair, stride: Pair, padding: 
 
     x: (N, C, H, W), gy: (N, K, OH, OW); the reduction runs over all N*OH*OW output pixels.
     """
-    dt = common_float(x, gy, op="conv2d_grad_weight")
-    xd = to_device(x, dt, op="conv2d_grad_weight", name="input")
-    gyd = to_device(gy, dt, op="conv2d_grad_weight", name="grad_output")
+    dt, xd, gyd = _operands("conv2d_grad_weight", x, gy, ("input", "grad_output"))
     n, c, h, wid = xd.shape
     _, k, oh, ow = gyd.shape
     kh, kw = kernel_hw
     cg = c // groups
-    cu = load_cuda()
-    gw = cu.device_array((k, cg, kh, kw), dtype=dt)
+    gw = load_cuda().device_array((k, cg, kh, kw), dtype=dt)
     geo = _geometry(n, c, h, wid, k, oh, ow, kh, kw, stride, padding, dilation, groups, False)
     _launch(_kernels(dt)["grad_weight"], gyd, xd, gw, gw, geo, k // groups, cg * kh * kw,
             n * oh * ow, groups)
-    return gw
+    return from_device(gw)

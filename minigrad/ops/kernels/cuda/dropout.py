@@ -20,35 +20,34 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import launch, load_cuda
+from minigrad.cuda._runtime import launch, load_cuda
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cuda._common import from_device
 
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+__all__ = list(api.DROPOUT)
 
-__all__ = ["scaled_mask"]
+cuda: Any = None  # numba.cuda, bound by _kernel() on first use
 
-THREADS = 256
+
+def _scale_keep(keep, scale, out):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = scale if keep[i] else 0
 
 
 @functools.cache
 def _kernel() -> Any:
     global cuda
     cuda = load_cuda()
-
-    @cuda.jit
-    def scale_keep(keep, scale, out):
-        for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-            out[i] = scale if keep[i] else 0
-
-    return scale_keep
+    return cuda.jit(_scale_keep)
 
 
 def scaled_mask(keep: np.ndarray, scale: float, dtype: Any) -> Any:
-    """Flat device array (``keep.size``,): ``scale`` where ``keep`` (a host bool array), else 0."""
+    """``scale`` where ``keep`` (a host bool array), else 0: a ``CudaArray`` of keep's shape."""
     dt = np.dtype(dtype)
     cu = load_cuda()
     k = np.asarray(keep, dtype=np.bool_, order="C")
     out = cu.device_array(k.size, dtype=dt)
     if k.size:
         kd = cu.to_device(k.reshape(-1).view(np.uint8))
-        _kernel()[launch(k.size, THREADS)](kd, dt.type(scale), out)
-    return out
+        _kernel()[launch(k.size)](kd, dt.type(scale), out)
+    return from_device(out, k.shape)

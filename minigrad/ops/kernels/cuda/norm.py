@@ -27,119 +27,109 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import float_dtype, launch, load_cuda, to_device
+from minigrad.cuda._runtime import add, block_reduce, launch, load_cuda, sim
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cuda._common import float_dtype, from_device, to_device
 
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+__all__ = list(api.NORM)
 
-__all__ = ["batch_stats", "batch_norm_forward", "batch_norm_backward"]
-
-THREADS = 256  # per block (one channel) on a GPU; a power of two
+THREADS = 256  # per block (one channel) on a GPU, and the shared buffer's length; a power of two
 SIM_THREADS = 32  # under the simulator every thread is a Python thread
 ELEMENTWISE_THREADS = 256
 MAX_BLOCKS = 65535
 
 
+# numba.cuda and the block reduction the kernels call, bound by _kernels() on first use
+cuda: Any = None
+block_sum: Any = None
+
+
+def _stats(x, eps, momentum, update_mean, update_var, rm, rv, mean, invstd):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    n, c, s = x.shape
+    count = n * s
+    tid = cuda.threadIdx.x
+    for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
+        acc = 0.0
+        for e in range(tid, count, cuda.blockDim.x):
+            i = e // s
+            acc += x[i, ch, e - i * s]
+        m = block_sum(buf, acc) / count
+        acc = 0.0
+        for e in range(tid, count, cuda.blockDim.x):
+            i = e // s
+            d = x[i, ch, e - i * s] - m
+            acc += d * d
+        var = block_sum(buf, acc) / count
+        if tid == 0:
+            mean[ch] = m
+            invstd[ch] = 1.0 / math.sqrt(var + eps)
+            if update_mean:
+                rm[ch] = (1.0 - momentum) * rm[ch] + momentum * m
+            if update_var:
+                rv[ch] = (1.0 - momentum) * rv[ch] + momentum * var * count / (count - 1)
+
+
+def _normalize(x, mean, invstd, w, b, has_w, has_b, y):
+    n, c, s = x.shape
+    for e in range(cuda.grid(1), n * c * s, cuda.gridsize(1)):
+        k = e % s
+        ch = (e // s) % c
+        i = e // (s * c)
+        sc = invstd[ch]
+        if has_w:
+            sc *= w[ch]
+        v = (x[i, ch, k] - mean[ch]) * sc
+        if has_b:
+            v += b[ch]
+        y[i, ch, k] = v
+
+
+def _backward(g, x, mean, invstd, w, has_w, gx, gw, gb):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    n, c, s = x.shape
+    count = n * s
+    tid = cuda.threadIdx.x
+    for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
+        m = mean[ch]
+        a_g = 0.0
+        a_gx = 0.0
+        for e in range(tid, count, cuda.blockDim.x):
+            i = e // s
+            k = e - i * s
+            gv = g[i, ch, k]
+            a_g += gv
+            a_gx += gv * (x[i, ch, k] - m)
+        sum_g = block_sum(buf, a_g)
+        sum_gxhat = block_sum(buf, a_gx) * invstd[ch]
+        if tid == 0:
+            gb[ch] = sum_g
+            gw[ch] = sum_gxhat
+        kk = invstd[ch]
+        if has_w:
+            kk *= w[ch]
+        q = -kk * invstd[ch] * sum_gxhat / count
+        r = -kk * sum_g / count
+        for e in range(tid, count, cuda.blockDim.x):
+            i = e // s
+            k = e - i * s
+            gx[i, ch, k] = kk * g[i, ch, k] + q * (x[i, ch, k] - m) + r
+
+
 @functools.cache
+
+
 def _kernels() -> dict[str, Any]:
-    global cuda
+    """The kernels above compiled for numba.cuda; numba specialises each per dtype."""
+    global cuda, block_sum
     cuda = load_cuda()
-    t = _threads()
-
-    @cuda.jit(device=True)
-    def block_sum(buf, v):
-        """Sum of ``v`` over the block's threads (float64), returned to every thread."""
-        tid = cuda.threadIdx.x
-        buf[tid] = v
-        cuda.syncthreads()
-        step = t // 2
-        while step > 0:
-            if tid < step:
-                buf[tid] += buf[tid + step]
-            cuda.syncthreads()
-            step //= 2
-        r = buf[0]
-        cuda.syncthreads()  # everyone has read buf[0] before the next reduction writes
-        return r
-
-    @cuda.jit
-    def stats(x, eps, momentum, update_mean, update_var, rm, rv, mean, invstd):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        n, c, s = x.shape
-        count = n * s
-        tid = cuda.threadIdx.x
-        for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
-            acc = 0.0
-            for e in range(tid, count, t):
-                i = e // s
-                acc += x[i, ch, e - i * s]
-            m = block_sum(buf, acc) / count
-            acc = 0.0
-            for e in range(tid, count, t):
-                i = e // s
-                d = x[i, ch, e - i * s] - m
-                acc += d * d
-            var = block_sum(buf, acc) / count
-            if tid == 0:
-                mean[ch] = m
-                invstd[ch] = 1.0 / math.sqrt(var + eps)
-                if update_mean:
-                    rm[ch] = (1.0 - momentum) * rm[ch] + momentum * m
-                if update_var:
-                    rv[ch] = (1.0 - momentum) * rv[ch] + momentum * var * count / (count - 1)
-
-    @cuda.jit
-    def normalize(x, mean, invstd, w, b, has_w, has_b, y):
-        n, c, s = x.shape
-        for e in range(cuda.grid(1), n * c * s, cuda.gridsize(1)):
-            k = e % s
-            ch = (e // s) % c
-            i = e // (s * c)
-            sc = invstd[ch]
-            if has_w:
-                sc *= w[ch]
-            v = (x[i, ch, k] - mean[ch]) * sc
-            if has_b:
-                v += b[ch]
-            y[i, ch, k] = v
-
-    @cuda.jit
-    def backward(g, x, mean, invstd, w, has_w, gx, gw, gb):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        n, c, s = x.shape
-        count = n * s
-        tid = cuda.threadIdx.x
-        for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
-            m = mean[ch]
-            a_g = 0.0
-            a_gx = 0.0
-            for e in range(tid, count, t):
-                i = e // s
-                k = e - i * s
-                gv = g[i, ch, k]
-                a_g += gv
-                a_gx += gv * (x[i, ch, k] - m)
-            sum_g = block_sum(buf, a_g)
-            sum_gxhat = block_sum(buf, a_gx) * invstd[ch]
-            if tid == 0:
-                gb[ch] = sum_g
-                gw[ch] = sum_gxhat
-            kk = invstd[ch]
-            if has_w:
-                kk *= w[ch]
-            q = -kk * invstd[ch] * sum_gxhat / count
-            r = -kk * sum_g / count
-            for e in range(tid, count, t):
-                i = e // s
-                k = e - i * s
-                gx[i, ch, k] = kk * g[i, ch, k] + q * (x[i, ch, k] - m) + r
-
-    return {"stats": stats, "normalize": normalize, "backward": backward}
+    block_sum = block_reduce(add())
+    return {"stats": cuda.jit(_stats), "normalize": cuda.jit(_normalize),
+            "backward": cuda.jit(_backward)}
 
 
 def _threads() -> int:
-    from minigrad.cuda._launch import _sim
-
-    return SIM_THREADS if _sim() else THREADS
+    return SIM_THREADS if sim() else THREADS
 
 
 def _ncs(a: Any, dtype: np.dtype, op: str, name: str) -> Any:
@@ -174,7 +164,7 @@ def batch_stats(x: Any, eps: float, running_mean: Any = None, running_var: Any =
     rv, has_rv = _vec(running_var, np.float64, op, "running_var")
     _kernels()["stats"][_grid(c), _threads()](xd, float(eps), float(momentum), has_rm, has_rv,
                                            rm, rv, mean, invstd)
-    return mean, invstd
+    return from_device(mean), from_device(invstd)
 
 
 def batch_norm_forward(x: Any, mean: Any, invstd: Any, weight: Any = None,
@@ -190,7 +180,7 @@ def batch_norm_forward(x: Any, mean: Any, invstd: Any, weight: Any = None,
     y = load_cuda().device_array(xd.shape, dtype=dt)
     _kernels()["normalize"][launch(y.size, ELEMENTWISE_THREADS)](xd, md, sd, wd, bd, has_w,
                                                                  has_b, y)
-    return y.reshape(*x.shape)
+    return from_device(y, tuple(x.shape))
 
 
 def batch_norm_backward(g: Any, x: Any, mean: Any, invstd: Any, weight: Any = None,
@@ -211,4 +201,4 @@ def batch_norm_backward(g: Any, x: Any, mean: Any, invstd: Any, weight: Any = No
     gw = cu.device_array(c, dtype=pdt)
     gb = cu.device_array(c, dtype=pdt)
     _kernels()["backward"][_grid(c), _threads()](gd, xd, md, sd, wd, has_w, gx, gw, gb)
-    return gx.reshape(*x.shape), gw, gb
+    return from_device(gx, tuple(x.shape)), from_device(gw), from_device(gb)

@@ -27,109 +27,106 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import FLOATS, launch, load_cuda
-
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
+from minigrad.cuda._launch import dummy
+from minigrad.cuda._runtime import launch, load_cuda, sim
+from minigrad.ops.kernels.cuda._common import FLOATS
 
 __all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step"]
 
 THREADS = 256
 
 
+# numba.cuda, the square root and the device function the kernels call, bound by _kernels()
+cuda: Any = None
+sqrt: Any = None
+grad_of: Any = None
+
+
+def _grad_of(g, p, i, maximize, use_wd, wd):
+    """(gradient, parameter) of element i: the gradient negated for ``maximize``, plus the L2
+    weight decay ``wd * p`` when ``use_wd``."""
+    gi = g[i]
+    if maximize:
+        gi = -gi
+    pi = p[i]
+    if use_wd:
+        gi = gi + wd * pi
+    return gi, pi
+
+
+def _sgd(p, g, buf, n, lr, momentum, damp1, wd, use_wd, use_momentum, nesterov, maximize, first):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        d, pi = grad_of(g, p, i, maximize, use_wd, wd)
+        if use_momentum:
+            if first:
+                b = d
+            else:
+                b = buf[i] * momentum + damp1 * d
+            buf[i] = b
+            if nesterov:
+                d = d + momentum * b
+            else:
+                d = b
+        p[i] = pi - lr * d
+
+
+def _adam(p, g, m, v, vmax, n, lr, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_size, wd, decay,
+          l2_wd, decoupled_wd, amsgrad, maximize):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        gi, pi = grad_of(g, p, i, maximize, l2_wd, wd)
+        if decoupled_wd:  # AdamW
+            pi = pi * decay
+        mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the CPU code
+        vi = v[i] * b2 + (gi * gi) * one_m_b2
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            w = vmax[i]
+            if vi > w or vi != vi:
+                w = vi
+            vmax[i] = w
+            vi = w
+        denom = sqrt(vi) / bc2_sqrt + eps
+        p[i] = pi - (mi / denom) * step_size
+
+
+def _rmsprop(p, g, s, a, buf, n, lr, alpha, one_m_alpha, eps, momentum, wd, use_wd, centered,
+             use_momentum, maximize):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        gi, pi = grad_of(g, p, i, maximize, use_wd, wd)
+        si = s[i] * alpha + (gi * gi) * one_m_alpha
+        s[i] = si
+        if centered:
+            ai = a[i] + (gi - a[i]) * one_m_alpha
+            a[i] = ai
+            avg = sqrt(si - ai * ai) + eps
+        else:
+            avg = sqrt(si) + eps
+        if use_momentum:
+            b = buf[i] * momentum + gi / avg
+            buf[i] = b
+            p[i] = pi - lr * b
+        else:
+            p[i] = pi - (gi / avg) * lr
+
+
+def _adagrad(p, g, s, n, clr, eps, wd, use_wd, maximize):
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        gi, pi = grad_of(g, p, i, maximize, use_wd, wd)
+        si = s[i] + gi * gi
+        s[i] = si
+        p[i] = pi - (gi / (sqrt(si) + eps)) * clr
+
+
 @functools.cache
 def _kernels() -> dict[str, Any]:
-    global cuda
+    """The kernels above compiled for numba.cuda; numba specialises each per dtype."""
+    global cuda, sqrt, grad_of
     cuda = load_cuda()
-    from minigrad.cuda._launch import _sim
-
-    sqrt = np.sqrt if _sim() else math.sqrt
-
-    @cuda.jit
-    def sgd(p, g, buf, n, lr, momentum, damp1, wd, use_wd, use_momentum, nesterov, maximize,
-            first):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            d = g[i]
-            if maximize:
-                d = -d
-            if use_wd:
-                d = d + wd * p[i]
-            if use_momentum:
-                if first:
-                    b = d
-                else:
-                    b = buf[i] * momentum + damp1 * d
-                buf[i] = b
-                if nesterov:
-                    d = d + momentum * b
-                else:
-                    d = b
-            p[i] = p[i] - lr * d
-
-    @cuda.jit
-    def adam(p, g, m, v, vmax, n, lr, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_size, wd,
-             decay, use_wd, decoupled, amsgrad, maximize):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            gi = g[i]
-            if maximize:
-                gi = -gi
-            pi = p[i]
-            if use_wd:
-                if decoupled:
-                    pi = pi * decay
-                else:
-                    gi = gi + wd * pi
-            mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the CPU code
-            vi = v[i] * b2 + (gi * gi) * one_m_b2
-            m[i] = mi
-            v[i] = vi
-            if amsgrad:
-                w = vmax[i]
-                if vi > w or vi != vi:
-                    w = vi
-                vmax[i] = w
-                vi = w
-            denom = sqrt(vi) / bc2_sqrt + eps
-            p[i] = pi - (mi / denom) * step_size
-
-    @cuda.jit
-    def rmsprop(p, g, s, a, buf, n, lr, alpha, one_m_alpha, eps, momentum, wd, use_wd,
-                centered, use_momentum, maximize):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            gi = g[i]
-            if maximize:
-                gi = -gi
-            pi = p[i]
-            if use_wd:
-                gi = gi + wd * pi
-            si = s[i] * alpha + (gi * gi) * one_m_alpha
-            s[i] = si
-            if centered:
-                ai = a[i] + (gi - a[i]) * one_m_alpha
-                a[i] = ai
-                avg = sqrt(si - ai * ai) + eps
-            else:
-                avg = sqrt(si) + eps
-            if use_momentum:
-                b = buf[i] * momentum + gi / avg
-                buf[i] = b
-                p[i] = pi - lr * b
-            else:
-                p[i] = pi - (gi / avg) * lr
-
-    @cuda.jit
-    def adagrad(p, g, s, n, clr, eps, wd, use_wd, maximize):
-        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            gi = g[i]
-            if maximize:
-                gi = -gi
-            pi = p[i]
-            if use_wd:
-                gi = gi + wd * pi
-            si = s[i] + gi * gi
-            s[i] = si
-            p[i] = pi - (gi / (sqrt(si) + eps)) * clr
-
-    return {"sgd": sgd, "adam": adam, "rmsprop": rmsprop, "adagrad": adagrad}
+    sqrt = np.sqrt if sim() else math.sqrt
+    grad_of = cuda.jit(device=True)(_grad_of)
+    return {"sgd": cuda.jit(_sgd), "adam": cuda.jit(_adam), "rmsprop": cuda.jit(_rmsprop),
+            "adagrad": cuda.jit(_adagrad)}
 
 
 def _check(op: str, p: Any, *others: Any) -> tuple[np.dtype, Any]:
@@ -146,10 +143,14 @@ def _check(op: str, p: Any, *others: Any) -> tuple[np.dtype, Any]:
 def _buf(a: Any, dt: np.dtype) -> Any:
     """A CudaArray's flat buffer, or a 1-element stand-in for a state the options do not use."""
     if a is None:
-        from minigrad.cuda._launch import dummy
-
         return dummy(dt)
     return a._buf
+
+
+def _launch(name: str, p: Any, *args: Any) -> None:
+    """Run kernel ``name`` over the parameter's elements (nothing to do when it is empty)."""
+    if p.size:
+        _kernels()[name][launch(p.size, THREADS)](*args)
 
 
 def sgd_step(p: Any, g: Any, buf: Any, *, lr: float, momentum: float, dampening: float,
@@ -157,14 +158,9 @@ def sgd_step(p: Any, g: Any, buf: Any, *, lr: float, momentum: float, dampening:
     """In place: ``p`` (and the momentum ``buf``, a CudaArray when ``momentum != 0``, else None)
     updated by one SGD step; ``first``: the buffer is initialised to the gradient."""
     dt, ft = _check("sgd_step", p, g, buf)
-    n = p.size
-    if n == 0:
-        return
-    blocks, threads = launch(n, THREADS)
-    _kernels()["sgd"][blocks, threads](
-        p._buf, g._buf, _buf(buf, dt), n, ft(lr), ft(momentum), ft(1 - dampening),
-        ft(weight_decay), int(weight_decay != 0), int(momentum != 0), int(bool(nesterov)),
-        int(bool(maximize)), int(bool(first)))
+    _launch("sgd", p, p._buf, g._buf, _buf(buf, dt), p.size, ft(lr), ft(momentum),
+            ft(1 - dampening), ft(weight_decay), int(weight_decay != 0), int(momentum != 0),
+            int(bool(nesterov)), int(bool(maximize)), int(bool(first)))
 
 
 def adam_step(p: Any, g: Any, m: Any, v: Any, vmax: Any, *, step: int, lr: float,
@@ -173,16 +169,12 @@ def adam_step(p: Any, g: Any, m: Any, v: Any, vmax: Any, *, step: int, lr: float
     """In place: one Adam (``decoupled=False``) or AdamW step of ``p`` and its moments ``m``,
     ``v`` (and ``vmax`` with AMSGrad, else None); ``step`` counts from 1."""
     dt, ft = _check("adam_step", p, g, m, v, vmax)
-    n = p.size
-    if n == 0:
-        return
     b1, b2 = betas
-    blocks, threads = launch(n, THREADS)
-    _kernels()["adam"][blocks, threads](
-        p._buf, g._buf, m._buf, v._buf, _buf(vmax, dt), n, ft(lr), ft(1 - b1), ft(b2),
-        ft(1 - b2), ft(eps), ft(math.sqrt(1 - b2**step)), ft(lr / (1 - b1**step)),
-        ft(weight_decay), ft(1 - lr * weight_decay), int(weight_decay != 0),
-        int(bool(decoupled)), int(bool(amsgrad)), int(bool(maximize)))
+    _launch("adam", p, p._buf, g._buf, m._buf, v._buf, _buf(vmax, dt), p.size, ft(lr),
+            ft(1 - b1), ft(b2), ft(1 - b2), ft(eps), ft(math.sqrt(1 - b2**step)),
+            ft(lr / (1 - b1**step)), ft(weight_decay), ft(1 - lr * weight_decay),
+            int(weight_decay != 0 and not decoupled), int(weight_decay != 0 and bool(decoupled)),
+            int(bool(amsgrad)), int(bool(maximize)))
 
 
 def rmsprop_step(p: Any, g: Any, s: Any, a: Any, buf: Any, *, lr: float, alpha: float,
@@ -191,14 +183,9 @@ def rmsprop_step(p: Any, g: Any, s: Any, a: Any, buf: Any, *, lr: float, alpha: 
     """In place: one RMSprop step of ``p``, its square average ``s``, gradient average ``a``
     (centered only, else None) and momentum buffer ``buf`` (momentum > 0 only, else None)."""
     dt, ft = _check("rmsprop_step", p, g, s, a, buf)
-    n = p.size
-    if n == 0:
-        return
-    blocks, threads = launch(n, THREADS)
-    _kernels()["rmsprop"][blocks, threads](
-        p._buf, g._buf, s._buf, _buf(a, dt), _buf(buf, dt), n, ft(lr), ft(alpha),
-        ft(1 - alpha), ft(eps), ft(momentum), ft(weight_decay), int(weight_decay != 0),
-        int(bool(centered)), int(momentum > 0), int(bool(maximize)))
+    _launch("rmsprop", p, p._buf, g._buf, s._buf, _buf(a, dt), _buf(buf, dt), p.size, ft(lr),
+            ft(alpha), ft(1 - alpha), ft(eps), ft(momentum), ft(weight_decay),
+            int(weight_decay != 0), int(bool(centered)), int(momentum > 0), int(bool(maximize)))
 
 
 def adagrad_step(p: Any, g: Any, s: Any, *, clr: float, eps: float, weight_decay: float,
@@ -206,10 +193,5 @@ def adagrad_step(p: Any, g: Any, s: Any, *, clr: float, eps: float, weight_decay
     """In place: one Adagrad step of ``p`` and its accumulator ``s`` with learning rate ``clr``
     (already decayed for this step)."""
     dt, ft = _check("adagrad_step", p, g, s)
-    n = p.size
-    if n == 0:
-        return
-    blocks, threads = launch(n, THREADS)
-    _kernels()["adagrad"][blocks, threads](
-        p._buf, g._buf, s._buf, n, ft(clr), ft(eps), ft(weight_decay),
-        int(weight_decay != 0), int(bool(maximize)))
+    _launch("adagrad", p, p._buf, g._buf, s._buf, p.size, ft(clr), ft(eps), ft(weight_decay),
+            int(weight_decay != 0), int(bool(maximize)))

@@ -1,6 +1,6 @@
-"""2-D pooling on the GPU, (N, C, H, W) device arrays, float32 and float64 (PyTorch, floor mode).
+"""2-D pooling on the GPU, (N, C, H, W) arrays, float32 and float64 (PyTorch, floor mode).
 
-Same signatures and semantics as ``kernels/cpu/pool.py``:
+Same names, signatures and semantics as ``kernels/cpu/pool.py``; results are ``CudaArray``:
 
 * max pooling returns flat argmax indices into each H*W plane (int64); the FIRST maximum in
   row-major window order wins, the first NaN wins over every number, padding is never selected;
@@ -10,10 +10,13 @@ Same signatures and semantics as ``kernels/cpu/pool.py``:
 * average pooling (``count_include_pad`` as PyTorch) and adaptive average pooling. Their
   backwards are gathers: each input pixel sums the outputs whose windows cover it, so every
   ``gx`` element is written once, by one thread, with no atomics;
-* global average pooling reduces one plane per block in shared memory.
+* adaptive pooling to (1, 1) (global average pooling) reduces one plane per block in shared
+  memory.
 
 Pooling does little arithmetic per byte, so the window kernels map one thread to one output (or
-input) element over a grid-stride loop; window sums accumulate in float64.
+input) element over a grid-stride loop; window sums accumulate in float64. The kernels are
+module-level functions compiled on first use by :func:`_kernels`; numba specialises each per
+dtype at its first launch.
 """
 
 from __future__ import annotations
@@ -23,253 +26,214 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import (
-    device_zeros,
-    float_dtype,
-    launch,
-    load_cuda,
-    to_device,
-)
+from minigrad.cuda._runtime import add, block_reduce, launch, load_cuda
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu.pool import pool_output_size
+from minigrad.ops.kernels.cuda._common import device_zeros, float_dtype, from_device, to_device
 
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
-
-__all__ = [
-    "pool_output_size",
-    "max_pool2d_forward",
-    "scatter_add_planes",
-    "gather_planes",
-    "avg_pool2d_forward",
-    "avg_pool2d_backward",
-    "adaptive_avg_pool2d_forward",
-    "adaptive_avg_pool2d_backward",
-    "global_avg_pool2d_forward",
-    "global_avg_pool2d_backward",
-]
+__all__ = list(api.POOL)
 
 THREADS = 128  # per block, element-wise pooling kernels
 REDUCE_THREADS = 128  # per block (one plane), global pooling; a power of two
 
+# numba.cuda and the device functions the kernels call, bound by _kernels() on first use
+cuda: Any = None
+nchw: Any = None
+divisor: Any = None
+block_sum: Any = None
 
-def pool_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """PyTorch's floor-mode output length: ``(size + 2*padding - kernel) // stride + 1``."""
-    return (size + 2 * padding - kernel) // stride + 1
+
+# ------------------------------------------------------------------------------------------------
+# device functions
+
+
+def _nchw(e, c_, h, w):
+    """(n, c, i, j) of flat element ``e`` of a C-contiguous (N, C, H, W) array."""
+    j = e % w
+    i = (e // w) % h
+    plane = e // (w * h)
+    return plane // c_, plane % c_, i, j
+
+
+def _divisor(lo, kernel, pad, size, include_pad):
+    """Window length along one axis for the window starting at ``lo`` (may be negative)."""
+    if include_pad:
+        return min(lo + kernel, size + pad) - lo
+    return min(lo + kernel, size) - max(lo, 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# kernels
+
+
+def _max_pool(x, kh, kw, sh, sw, ph, pw, y, idx):
+    n_, c_, oh, ow = y.shape
+    h, w = x.shape[2], x.shape[3]
+    for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
+        n, c, i, j = nchw(e, c_, oh, ow)
+        h0 = max(i * sh - ph, 0)
+        h1 = min(i * sh - ph + kh, h)
+        w0 = max(j * sw - pw, 0)
+        w1 = min(j * sw - pw + kw, w)
+        best = x[n, c, h0, w0]
+        best_at = h0 * w + w0
+        for r in range(h0, h1):
+            for s in range(w0, w1):
+                v = x[n, c, r, s]
+                # strict > keeps the first maximum; the NaN test takes the first NaN
+                if v > best or (v != v and best == best):
+                    best = v
+                    best_at = r * w + s
+        y[n, c, i, j] = best
+        idx[n, c, i, j] = best_at
+
+
+def _scatter_atomic(src, idx, out):
+    planes, length = src.shape
+    for e in range(cuda.grid(1), planes * length, cuda.gridsize(1)):
+        p = e // length
+        k = e - p * length
+        cuda.atomic.add(out, (p, idx[p, k]), src[p, k])
+
+
+def _scatter_plain(src, idx, out):
+    planes, length = src.shape
+    for e in range(cuda.grid(1), planes * length, cuda.gridsize(1)):
+        p = e // length
+        k = e - p * length
+        out[p, idx[p, k]] += src[p, k]
+
+
+def _gather(src, idx, out):
+    planes, length = idx.shape
+    for e in range(cuda.grid(1), planes * length, cuda.gridsize(1)):
+        p = e // length
+        k = e - p * length
+        out[p, k] = src[p, idx[p, k]]
+
+
+def _avg_pool(x, kh, kw, sh, sw, ph, pw, include_pad, y):
+    n_, c_, oh, ow = y.shape
+    h, w = x.shape[2], x.shape[3]
+    for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
+        n, c, i, j = nchw(e, c_, oh, ow)
+        hs = i * sh - ph
+        ws = j * sw - pw
+        acc = 0.0
+        for r in range(max(hs, 0), min(hs + kh, h)):
+            for s in range(max(ws, 0), min(ws + kw, w)):
+                acc += x[n, c, r, s]
+        div = (divisor(hs, kh, ph, h, include_pad) * divisor(ws, kw, pw, w, include_pad))
+        y[n, c, i, j] = acc / div
+
+
+def _avg_pool_backward(gy, kh, kw, sh, sw, ph, pw, include_pad, gx):
+    n_, c_, h, w = gx.shape
+    oh, ow = gy.shape[2], gy.shape[3]
+    for e in range(cuda.grid(1), n_ * c_ * h * w, cuda.gridsize(1)):
+        n, c, row, col = nchw(e, c_, h, w)
+        # outputs i with i*sh - ph <= row < i*sh - ph + kh
+        i0 = max(0, (row + ph - kh + sh) // sh)
+        i1 = min(oh, (row + ph) // sh + 1)
+        j0 = max(0, (col + pw - kw + sw) // sw)
+        j1 = min(ow, (col + pw) // sw + 1)
+        acc = 0.0
+        for i in range(i0, i1):
+            hs = i * sh - ph
+            dh_ = divisor(hs, kh, ph, h, include_pad)
+            for j in range(j0, j1):
+                ws = j * sw - pw
+                acc += gy[n, c, i, j] / (dh_ * divisor(ws, kw, pw, w, include_pad))
+        gx[n, c, row, col] = acc
+
+
+def _adaptive_avg(x, y):
+    n_, c_, oh, ow = y.shape
+    h, w = x.shape[2], x.shape[3]
+    for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
+        n, c, i, j = nchw(e, c_, oh, ow)
+        h0 = (i * h) // oh
+        h1 = ((i + 1) * h + oh - 1) // oh
+        w0 = (j * w) // ow
+        w1 = ((j + 1) * w + ow - 1) // ow
+        acc = 0.0
+        for r in range(h0, h1):
+            for s in range(w0, w1):
+                acc += x[n, c, r, s]
+        y[n, c, i, j] = acc / ((h1 - h0) * (w1 - w0))
+
+
+def _adaptive_avg_backward(gy, gx):
+    n_, c_, h, w = gx.shape
+    oh, ow = gy.shape[2], gy.shape[3]
+    for e in range(cuda.grid(1), n_ * c_ * h * w, cuda.gridsize(1)):
+        n, c, row, col = nchw(e, c_, h, w)
+        # adaptive windows overlap by at most one neighbour: scan a short range and test
+        i_lo = max(0, (row * oh) // h - 1)
+        i_hi = min(oh, ((row + 1) * oh) // h + 2)
+        j_lo = max(0, (col * ow) // w - 1)
+        j_hi = min(ow, ((col + 1) * ow) // w + 2)
+        acc = 0.0
+        for i in range(i_lo, i_hi):
+            h0 = (i * h) // oh
+            h1 = ((i + 1) * h + oh - 1) // oh
+            if h0 <= row < h1:
+                for j in range(j_lo, j_hi):
+                    w0 = (j * w) // ow
+                    w1 = ((j + 1) * w + ow - 1) // ow
+                    if w0 <= col < w1:
+                        acc += gy[n, c, i, j] / ((h1 - h0) * (w1 - w0))
+        gx[n, c, row, col] = acc
+
+
+def _global_avg(x, y):
+    """One block per (n, c) plane: strided partial sums, then the block's shared-memory tree."""
+    buf = cuda.shared.array(REDUCE_THREADS, dtype=np.float64)
+    n_, c_, h, w = x.shape
+    hw = h * w
+    tid = cuda.threadIdx.x
+    for plane in range(cuda.blockIdx.x, n_ * c_, cuda.gridDim.x):
+        n = plane // c_
+        c = plane - n * c_
+        acc = 0.0
+        for k in range(tid, hw, cuda.blockDim.x):
+            acc += x[n, c, k // w, k % w]
+        total = block_sum(buf, acc)
+        if tid == 0:
+            y[n, c, 0, 0] = total / hw
+
+
+def _global_avg_backward(gy, hw_f, gx):
+    """gx = gy / (H*W) everywhere; ``hw_f``: H*W in gy's dtype (the division stays in it)."""
+    n_, c_, h, w = gx.shape
+    hw = h * w
+    for e in range(cuda.grid(1), n_ * c_ * hw, cuda.gridsize(1)):
+        plane = e // hw
+        k = e - plane * hw
+        n = plane // c_
+        c = plane - n * c_
+        gx[n, c, k // w, k % w] = gy[n, c, 0, 0] / hw_f
 
 
 @functools.cache
 def _kernels() -> dict[str, Any]:
-    """Element-wise pooling kernels (numba specialises them per dtype on first call)."""
-    global cuda
+    """The kernels above compiled for numba.cuda (first, the device functions they call)."""
+    global cuda, nchw, divisor, block_sum
     cuda = load_cuda()
-
-    @cuda.jit
-    def max_pool(x, kh, kw, sh, sw, ph, pw, y, idx):
-        n_, c_, oh, ow = y.shape
-        h, w = x.shape[2], x.shape[3]
-        total = n_ * c_ * oh * ow
-        for e in range(cuda.grid(1), total, cuda.gridsize(1)):
-            j = e % ow
-            i = (e // ow) % oh
-            plane = e // (ow * oh)
-            c = plane % c_
-            n = plane // c_
-            h0 = max(i * sh - ph, 0)
-            h1 = min(i * sh - ph + kh, h)
-            w0 = max(j * sw - pw, 0)
-            w1 = min(j * sw - pw + kw, w)
-            best = x[n, c, h0, w0]
-            best_at = h0 * w + w0
-            for r in range(h0, h1):
-                for s in range(w0, w1):
-                    v = x[n, c, r, s]
-                    # strict > keeps the first maximum; the NaN test takes the first NaN
-                    if v > best or (v != v and best == best):
-                        best = v
-                        best_at = r * w + s
-            y[n, c, i, j] = best
-            idx[n, c, i, j] = best_at
-
-    @cuda.jit
-    def scatter_atomic(src, idx, out):
-        planes, length = src.shape
-        for e in range(cuda.grid(1), planes * length, cuda.gridsize(1)):
-            p = e // length
-            k = e - p * length
-            cuda.atomic.add(out, (p, idx[p, k]), src[p, k])
-
-    @cuda.jit
-    def scatter_plain(src, idx, out):
-        planes, length = src.shape
-        for e in range(cuda.grid(1), planes * length, cuda.gridsize(1)):
-            p = e // length
-            k = e - p * length
-            out[p, idx[p, k]] += src[p, k]
-
-    @cuda.jit
-    def gather(src, idx, out):
-        planes, length = idx.shape
-        for e in range(cuda.grid(1), planes * length, cuda.gridsize(1)):
-            p = e // length
-            k = e - p * length
-            out[p, k] = src[p, idx[p, k]]
-
-    @cuda.jit(device=True)
-    def divisor(lo, kernel, pad, size, include_pad):
-        """Window length along one axis for the window starting at ``lo`` (may be negative)."""
-        if include_pad:
-            return min(lo + kernel, size + pad) - lo
-        return min(lo + kernel, size) - max(lo, 0)
-
-    @cuda.jit
-    def avg_pool(x, kh, kw, sh, sw, ph, pw, include_pad, y):
-        n_, c_, oh, ow = y.shape
-        h, w = x.shape[2], x.shape[3]
-        for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
-            j = e % ow
-            i = (e // ow) % oh
-            plane = e // (ow * oh)
-            c = plane % c_
-            n = plane // c_
-            hs = i * sh - ph
-            ws = j * sw - pw
-            acc = 0.0
-            for r in range(max(hs, 0), min(hs + kh, h)):
-                for s in range(max(ws, 0), min(ws + kw, w)):
-                    acc += x[n, c, r, s]
-            div = (divisor(hs, kh, ph, h, include_pad) * divisor(ws, kw, pw, w, include_pad))
-            y[n, c, i, j] = acc / div
-
-    @cuda.jit
-    def avg_pool_backward(gy, kh, kw, sh, sw, ph, pw, include_pad, gx):
-        n_, c_, h, w = gx.shape
-        oh, ow = gy.shape[2], gy.shape[3]
-        for e in range(cuda.grid(1), n_ * c_ * h * w, cuda.gridsize(1)):
-            col = e % w
-            row = (e // w) % h
-            plane = e // (w * h)
-            c = plane % c_
-            n = plane // c_
-            # outputs i with i*sh - ph <= row < i*sh - ph + kh
-            i0 = max(0, (row + ph - kh + sh) // sh)
-            i1 = min(oh, (row + ph) // sh + 1)
-            j0 = max(0, (col + pw - kw + sw) // sw)
-            j1 = min(ow, (col + pw) // sw + 1)
-            acc = 0.0
-            for i in range(i0, i1):
-                hs = i * sh - ph
-                dh_ = divisor(hs, kh, ph, h, include_pad)
-                for j in range(j0, j1):
-                    ws = j * sw - pw
-                    acc += gy[n, c, i, j] / (dh_ * divisor(ws, kw, pw, w, include_pad))
-            gx[n, c, row, col] = acc
-
-    @cuda.jit
-    def adaptive_avg(x, y):
-        n_, c_, oh, ow = y.shape
-        h, w = x.shape[2], x.shape[3]
-        for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
-            j = e % ow
-            i = (e // ow) % oh
-            plane = e // (ow * oh)
-            c = plane % c_
-            n = plane // c_
-            h0 = (i * h) // oh
-            h1 = ((i + 1) * h + oh - 1) // oh
-            w0 = (j * w) // ow
-            w1 = ((j + 1) * w + ow - 1) // ow
-            acc = 0.0
-            for r in range(h0, h1):
-                for s in range(w0, w1):
-                    acc += x[n, c, r, s]
-            y[n, c, i, j] = acc / ((h1 - h0) * (w1 - w0))
-
-    @cuda.jit
-    def adaptive_avg_backward(gy, gx):
-        n_, c_, h, w = gx.shape
-        oh, ow = gy.shape[2], gy.shape[3]
-        for e in range(cuda.grid(1), n_ * c_ * h * w, cuda.gridsize(1)):
-            col = e % w
-            row = (e // w) % h
-            plane = e // (w * h)
-            c = plane % c_
-            n = plane // c_
-            # adaptive windows overlap by at most one neighbour: scan a short range and test
-            i_lo = max(0, (row * oh) // h - 1)
-            i_hi = min(oh, ((row + 1) * oh) // h + 2)
-            j_lo = max(0, (col * ow) // w - 1)
-            j_hi = min(ow, ((col + 1) * ow) // w + 2)
-            acc = 0.0
-            for i in range(i_lo, i_hi):
-                h0 = (i * h) // oh
-                h1 = ((i + 1) * h + oh - 1) // oh
-                if h0 <= row < h1:
-                    for j in range(j_lo, j_hi):
-                        w0 = (j * w) // ow
-                        w1 = ((j + 1) * w + ow - 1) // ow
-                        if w0 <= col < w1:
-                            acc += gy[n, c, i, j] / ((h1 - h0) * (w1 - w0))
-            gx[n, c, row, col] = acc
-
-    return {
-        "max_pool": max_pool,
-        "scatter_atomic": scatter_atomic,
-        "scatter_plain": scatter_plain,
-        "gather": gather,
-        "avg_pool": avg_pool,
-        "avg_pool_backward": avg_pool_backward,
-        "adaptive_avg": adaptive_avg,
-        "adaptive_avg_backward": adaptive_avg_backward,
-    }
+    nchw, divisor = cuda.jit(device=True)(_nchw), cuda.jit(device=True)(_divisor)
+    block_sum = block_reduce(add())
+    kernels = (_max_pool, _scatter_atomic, _scatter_plain, _gather, _avg_pool,
+               _avg_pool_backward, _adaptive_avg, _adaptive_avg_backward, _global_avg,
+               _global_avg_backward)
+    return {k.__name__[1:]: cuda.jit(k) for k in kernels}
 
 
-@functools.cache
-def _global_kernels(dtype: np.dtype) -> tuple[Any, Any]:
-    """Global average pooling forward/backward; the shared reduction buffer is float64."""
-    global cuda
-    cuda = load_cuda()
-    ft = np.dtype(dtype).type
-    t = REDUCE_THREADS
-
-    @cuda.jit
-    def global_avg(x, y):
-        """One block per (n, c) plane: strided partial sums, then a shared-memory tree."""
-        buf = cuda.shared.array(t, dtype=np.float64)
-        n_, c_, h, w = x.shape
-        hw = h * w
-        tid = cuda.threadIdx.x
-        for plane in range(cuda.blockIdx.x, n_ * c_, cuda.gridDim.x):
-            n = plane // c_
-            c = plane - n * c_
-            acc = 0.0
-            for k in range(tid, hw, t):
-                acc += x[n, c, k // w, k % w]
-            buf[tid] = acc
-            cuda.syncthreads()
-            step = t // 2
-            while step > 0:
-                if tid < step:
-                    buf[tid] += buf[tid + step]
-                cuda.syncthreads()
-                step //= 2
-            if tid == 0:
-                y[n, c, 0, 0] = ft(buf[0] / hw)
-            cuda.syncthreads()  # buf is reused by the next plane
-
-    @cuda.jit
-    def global_avg_backward(gy, gx):
-        n_, c_, h, w = gx.shape
-        hw = h * w
-        for e in range(cuda.grid(1), n_ * c_ * hw, cuda.gridsize(1)):
-            plane = e // hw
-            k = e - plane * hw
-            n = plane // c_
-            c = plane - n * c_
-            gx[n, c, k // w, k % w] = gy[n, c, 0, 0] / ft(hw)
-
-    return global_avg, global_avg_backward
+# ------------------------------------------------------------------------------------------------
+# entry points
 
 
 def _launch(kernel, n_items, *args):
-    kernel[launch(n_items, THREADS)](*args)
+    _kernels()[kernel][launch(n_items, THREADS)](*args)
 
 
 def _in(a, op, name="input"):
@@ -289,8 +253,8 @@ def max_pool2d_forward(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     cu = load_cuda()
     y = cu.device_array((n, c, oh, ow), dtype=xd.dtype)
     idx = cu.device_array((n, c, oh, ow), dtype=np.int64)
-    _launch(_kernels()["max_pool"], y.size, xd, *kernel, *stride, *padding, y, idx)
-    return y, idx
+    _launch("max_pool", y.size, xd, *kernel, *stride, *padding, y, idx)
+    return from_device(y), from_device(idx)
 
 
 def scatter_add_planes(src: Any, idx: Any, plane_shape: tuple[int, int],
@@ -304,10 +268,10 @@ def scatter_add_planes(src: Any, idx: Any, plane_shape: tuple[int, int],
     idd = to_device(idx, np.int64, op="scatter_add_planes", name="indices")
     n, c = sd.shape[:2]
     out = device_zeros((n * c, plane_shape[0] * plane_shape[1]), sd.dtype)
-    k = _kernels()["scatter_atomic" if overlapping else "scatter_plain"]
     s2 = sd.reshape(n * c, sd.size // max(1, n * c))
-    _launch(k, sd.size, s2, idd.reshape(*s2.shape), out)
-    return out.reshape(n, c, *plane_shape)
+    _launch("scatter_atomic" if overlapping else "scatter_plain", sd.size, s2,
+            idd.reshape(*s2.shape), out)
+    return from_device(out, (n, c, *plane_shape))
 
 
 def gather_planes(src: Any, idx: Any) -> Any:
@@ -316,11 +280,10 @@ def gather_planes(src: Any, idx: Any) -> Any:
     idd = to_device(idx, np.int64, op="gather_planes", name="indices")
     n, c = sd.shape[:2]
     length = idd.size // max(1, n * c)
-    cu = load_cuda()
-    out = cu.device_array((n * c, length), dtype=sd.dtype)
-    _launch(_kernels()["gather"], idd.size, sd.reshape(n * c, sd.size // max(1, n * c)),
+    out = load_cuda().device_array((n * c, length), dtype=sd.dtype)
+    _launch("gather", idd.size, sd.reshape(n * c, sd.size // max(1, n * c)),
             idd.reshape(n * c, length), out)
-    return out.reshape(*idd.shape)
+    return from_device(out, idd.shape)
 
 
 def avg_pool2d_forward(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
@@ -331,9 +294,8 @@ def avg_pool2d_forward(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
     oh = pool_output_size(h, kernel[0], stride[0], padding[0])
     ow = pool_output_size(w, kernel[1], stride[1], padding[1])
     y = load_cuda().device_array((n, c, oh, ow), dtype=xd.dtype)
-    _launch(_kernels()["avg_pool"], y.size, xd, *kernel, *stride, *padding,
-            bool(count_include_pad), y)
-    return y
+    _launch("avg_pool", y.size, xd, *kernel, *stride, *padding, bool(count_include_pad), y)
+    return from_device(y)
 
 
 def avg_pool2d_backward(gy: Any, input_hw: tuple[int, int], kernel: tuple[int, int],
@@ -343,18 +305,22 @@ def avg_pool2d_backward(gy: Any, input_hw: tuple[int, int], kernel: tuple[int, i
     gyd = _in(gy, "avg_pool2d_backward", "grad_output")
     n, c = gyd.shape[:2]
     gx = load_cuda().device_array((n, c, *input_hw), dtype=gyd.dtype)
-    _launch(_kernels()["avg_pool_backward"], gx.size, gyd, *kernel, *stride, *padding,
+    _launch("avg_pool_backward", gx.size, gyd, *kernel, *stride, *padding,
             bool(count_include_pad), gx)
-    return gx
+    return from_device(gx)
 
 
 def adaptive_avg_pool2d_forward(x: Any, output_size: tuple[int, int]) -> Any:
-    """x: (N, C, H, W) -> y: (N, C, OH, OW) with PyTorch's adaptive windows."""
+    """x: (N, C, H, W) -> y: (N, C, OH, OW) with PyTorch's adaptive windows; (1, 1) is global
+    average pooling, one block per plane."""
     xd = _in(x, "adaptive_avg_pool2d")
     n, c = xd.shape[:2]
     y = load_cuda().device_array((n, c, *output_size), dtype=xd.dtype)
-    _launch(_kernels()["adaptive_avg"], y.size, xd, y)
-    return y
+    if tuple(output_size) == (1, 1):
+        _kernels()["global_avg"][max(1, min(n * c, 65535)), REDUCE_THREADS](xd, y)
+    else:
+        _launch("adaptive_avg", y.size, xd, y)
+    return from_device(y)
 
 
 def adaptive_avg_pool2d_backward(gy: Any, input_hw: tuple[int, int]) -> Any:
@@ -362,27 +328,9 @@ def adaptive_avg_pool2d_backward(gy: Any, input_hw: tuple[int, int]) -> Any:
     gyd = _in(gy, "adaptive_avg_pool2d_backward", "grad_output")
     n, c = gyd.shape[:2]
     gx = load_cuda().device_array((n, c, *input_hw), dtype=gyd.dtype)
-    _launch(_kernels()["adaptive_avg_backward"], gx.size, gyd, gx)
-    return gx
-
-
-def global_avg_pool2d_forward(x: Any) -> Any:
-    """x: (N, C, H, W) -> y: (N, C, 1, 1), the mean of every plane (adaptive output (1, 1))."""
-    xd = _in(x, "global_avg_pool2d")
-    n, c = xd.shape[:2]
-    y = load_cuda().device_array((n, c, 1, 1), dtype=xd.dtype)
-    fwd, _ = _global_kernels(xd.dtype)
-    fwd[max(1, min(n * c, 65535)), REDUCE_THREADS](xd, y)
-    return y
-
-
-def global_avg_pool2d_backward(gy: Any, input_hw: tuple[int, int]) -> Any:
-    """gy: (N, C, 1, 1) -> gx: (N, C, H, W) = gy / (H*W) everywhere."""
-    gyd = _in(gy, "global_avg_pool2d_backward", "grad_output")
-    n, c = gyd.shape[:2]
-    gx = load_cuda().device_array((n, c, *input_hw), dtype=gyd.dtype)
-    _, bwd = _global_kernels(gyd.dtype)
-    _launch(bwd, gx.size, gyd, gx)
-    return gx
-
-
+    if tuple(gyd.shape[2:]) == (1, 1):
+        _launch("global_avg_backward", gx.size, gyd, gyd.dtype.type(input_hw[0] * input_hw[1]),
+                gx)
+    else:
+        _launch("adaptive_avg_backward", gx.size, gyd, gx)
+    return from_device(gx)

@@ -1,10 +1,11 @@
 """Softmax, log-softmax and fused cross-entropy on the GPU, over the rows of a 2-D array.
 
 Mirrors ``kernels/cpu/softmax.py`` (same functions, same arguments, same NaN behaviour: a row
-holding NaN or only -inf gives NaN). One block per row (grid-stride over rows): the block's
-threads stride over the row's columns, then combine their partial max / sum / dot in a float64
-shared-memory tree (``THREADS`` wide, a power of two). Every row is shifted by its maximum before
-``exp`` (log-sum-exp), so no input overflows; sums accumulate in float64.
+holding NaN or only -inf gives NaN); results are ``CudaArray``. One block per row (grid-stride
+over rows): the block's threads stride over the row's columns, then combine their partial max /
+sum / dot in a float64 shared-memory tree (``_runtime.block_reduce``, ``THREADS`` wide, a power
+of two). Every row is shifted by its maximum before ``exp`` (log-sum-exp), so no input
+overflows; sums accumulate in float64.
 
 Cross-entropy, per row ``i`` with target ``t``, class weights ``w``, smoothing ``eps``, ``C``
 classes, ``logp = x - lse``::
@@ -21,238 +22,200 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.ops.kernels.cuda._common import float_dtype, launch, load_cuda, to_device
+from minigrad.cuda._runtime import add, block_reduce, load_cuda
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cuda._common import float_dtype, from_device, to_device
 
-cuda: Any = None  # numba.cuda, bound on first use (see _common.load_cuda)
-
-__all__ = [
-    "softmax_forward",
-    "log_softmax_forward",
-    "softmax_backward",
-    "log_softmax_backward",
-    "cross_entropy_forward",
-    "cross_entropy_backward",
-    "cross_entropy_total",
-    "cross_entropy_coefficients",
-    "nll_weights",
-]
+__all__ = list(api.SOFTMAX)
 
 THREADS = 64  # per block (one row); a power of two
 MAX_BLOCKS = 65535
 
 
-@functools.cache
-def _kernels(dtype: np.dtype) -> dict[str, Any]:
-    global cuda
-    cuda = load_cuda()
-    ft = np.dtype(dtype).type
-    t = THREADS
-    neg_inf = -math.inf
+# numba.cuda and the device functions the kernels call, bound by _kernels() on first use
+cuda: Any = None
+block_sum: Any = None
+block_max: Any = None
+row_lse: Any = None
+weight_sum: Any = None
 
-    @cuda.jit(device=True)
-    def block_sum(buf, v):
-        """Sum of ``v`` over the block's threads, returned to every thread."""
-        tid = cuda.threadIdx.x
-        buf[tid] = v
-        cuda.syncthreads()
-        step = t // 2
-        while step > 0:
-            if tid < step:
-                buf[tid] += buf[tid + step]
-            cuda.syncthreads()
-            step //= 2
-        r = buf[0]
-        cuda.syncthreads()  # everyone has read buf[0] before the next reduction writes
-        return r
 
-    @cuda.jit(device=True)
-    def block_max(buf, v):
-        """Maximum over the block (NaN ignored here; exp(NaN - m) propagates it later)."""
-        tid = cuda.threadIdx.x
-        buf[tid] = v
-        cuda.syncthreads()
-        step = t // 2
-        while step > 0:
-            if tid < step:
-                o = buf[tid + step]
-                if o > buf[tid]:
-                    buf[tid] = o
-            cuda.syncthreads()
-            step //= 2
-        r = buf[0]
-        cuda.syncthreads()
-        return r
+def _larger(a, b):
+    """The max combine (NaN ignored here; exp(NaN - m) propagates it later)."""
+    return b if b > a else a
 
-    @cuda.jit(device=True)
-    def row_lse(buf, x, i):
-        """log-sum-exp of row i (float64)."""
-        tid = cuda.threadIdx.x
-        m = neg_inf
-        for k in range(tid, x.shape[1], t):
-            if x[i, k] > m:
-                m = x[i, k]
-        m = block_max(buf, m)
+
+def _weight_sum(buf, weight):
+    """sum(weight) over the block's threads (float64), returned to every thread."""
+    part = 0.0
+    for k in range(cuda.threadIdx.x, weight.shape[0], cuda.blockDim.x):
+        part += weight[k]
+    return block_sum(buf, part)
+
+
+def _row_lse(buf, x, i):
+    """log-sum-exp of row i (float64)."""
+    tid = cuda.threadIdx.x
+    m = -math.inf
+    for k in range(tid, x.shape[1], cuda.blockDim.x):
+        if x[i, k] > m:
+            m = x[i, k]
+    m = block_max(buf, m)
+    s = 0.0
+    for k in range(tid, x.shape[1], cuda.blockDim.x):
+        s += math.exp(x[i, k] - m)
+    return m + math.log(block_sum(buf, s))
+
+
+def _softmax_rows(x, y):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+        lse = row_lse(buf, x, i)
+        for k in range(cuda.threadIdx.x, x.shape[1], cuda.blockDim.x):
+            y[i, k] = math.exp(x[i, k] - lse)
+
+
+def _log_softmax_rows(x, y):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+        lse = row_lse(buf, x, i)
+        for k in range(cuda.threadIdx.x, x.shape[1], cuda.blockDim.x):
+            y[i, k] = x[i, k] - lse
+
+
+def _softmax_backward_rows(gy, y, gx):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    for i in range(cuda.blockIdx.x, y.shape[0], cuda.gridDim.x):
+        d = 0.0
+        for k in range(cuda.threadIdx.x, y.shape[1], cuda.blockDim.x):
+            d += gy[i, k] * y[i, k]
+        d = block_sum(buf, d)
+        for k in range(cuda.threadIdx.x, y.shape[1], cuda.blockDim.x):
+            gx[i, k] = y[i, k] * (gy[i, k] - d)
+
+
+def _log_softmax_backward_rows(gy, y, gx):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    for i in range(cuda.blockIdx.x, y.shape[0], cuda.gridDim.x):
         s = 0.0
-        for k in range(tid, x.shape[1], t):
-            s += math.exp(x[i, k] - m)
-        return m + math.log(block_sum(buf, s))
+        for k in range(cuda.threadIdx.x, y.shape[1], cuda.blockDim.x):
+            s += gy[i, k]
+        s = block_sum(buf, s)
+        for k in range(cuda.threadIdx.x, y.shape[1], cuda.blockDim.x):
+            gx[i, k] = gy[i, k] - math.exp(y[i, k]) * s
 
-    @cuda.jit
-    def softmax_rows(x, y):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
-            lse = row_lse(buf, x, i)
-            for k in range(cuda.threadIdx.x, x.shape[1], t):
-                y[i, k] = ft(math.exp(x[i, k] - lse))
 
-    @cuda.jit
-    def log_softmax_rows(x, y):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
-            lse = row_lse(buf, x, i)
-            for k in range(cuda.threadIdx.x, x.shape[1], t):
-                y[i, k] = ft(x[i, k] - lse)
-
-    @cuda.jit
-    def softmax_backward_rows(gy, y, gx):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        for i in range(cuda.blockIdx.x, y.shape[0], cuda.gridDim.x):
+def _cross_entropy_rows(x, target, weight, ignore_index, eps, loss, lse_out):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    tid = cuda.threadIdx.x
+    c = x.shape[1]
+    w_sum = weight_sum(buf, weight)
+    for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+        lse = row_lse(buf, x, i)
+        tgt = target[i]
+        smooth = 0.0
+        if eps > 0.0:
             d = 0.0
-            for k in range(cuda.threadIdx.x, y.shape[1], t):
-                d += gy[i, k] * y[i, k]
-            d = block_sum(buf, d)
-            for k in range(cuda.threadIdx.x, y.shape[1], t):
-                gx[i, k] = ft(y[i, k] * (gy[i, k] - d))
-
-    @cuda.jit
-    def log_softmax_backward_rows(gy, y, gx):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        for i in range(cuda.blockIdx.x, y.shape[0], cuda.gridDim.x):
-            s = 0.0
-            for k in range(cuda.threadIdx.x, y.shape[1], t):
-                s += gy[i, k]
-            s = block_sum(buf, s)
-            for k in range(cuda.threadIdx.x, y.shape[1], t):
-                gx[i, k] = ft(gy[i, k] - math.exp(y[i, k]) * s)
-
-    @cuda.jit
-    def cross_entropy_rows(x, target, weight, ignore_index, eps, loss, lse_out):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        tid = cuda.threadIdx.x
-        c = x.shape[1]
-        w_part = 0.0
-        for k in range(tid, c, t):
-            w_part += weight[k]
-        w_sum = block_sum(buf, w_part)
-        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
-            lse = row_lse(buf, x, i)
-            tgt = target[i]
-            smooth = 0.0
-            if eps > 0.0:
-                d = 0.0
-                for k in range(tid, c, t):
-                    d += weight[k] * x[i, k]
-                smooth = lse * w_sum - block_sum(buf, d)
-            if tid == 0:
-                lse_out[i] = ft(lse)
-                if tgt == ignore_index:
-                    loss[i] = ft(0.0)
-                else:
-                    nll = -weight[tgt] * (x[i, tgt] - lse)
-                    loss[i] = ft((1.0 - eps) * nll + eps / c * smooth)
-
-    @cuda.jit
-    def cross_entropy_backward_rows(g, x, target, weight, lse, ignore_index, eps, gx):
-        buf = cuda.shared.array(t, dtype=np.float64)
-        tid = cuda.threadIdx.x
-        c = x.shape[1]
-        w_part = 0.0
-        for k in range(tid, c, t):
-            w_part += weight[k]
-        w_sum = block_sum(buf, w_part)
-        for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
-            tgt = target[i]
-            if tgt == ignore_index:
-                for k in range(tid, c, t):
-                    gx[i, k] = ft(0.0)
-                continue
-            a = g[i] * ((1.0 - eps) * weight[tgt] + eps / c * w_sum)  # coefficient of p_c
-            b = g[i] * eps / c  # coefficient of -w_c
-            li = lse[i]
-            for k in range(tid, c, t):
-                v = a * math.exp(x[i, k] - li) - b * weight[k]
-                if k == tgt:
-                    v -= g[i] * (1.0 - eps) * weight[tgt]
-                gx[i, k] = ft(v)
-
-    @cuda.jit
-    def cross_entropy_total(loss, has_loss, target, weight, ignore_index, mean, out, scale):
-        """One block: out[0] = sum(loss) (/ total weight of the valid targets when ``mean``);
-        scale[0] = the factor applied (NaN when no target is valid, as on the CPU)."""
-        buf = cuda.shared.array(t, dtype=np.float64)
-        tid = cuda.threadIdx.x
-        lp = 0.0
-        wp = 0.0
-        for i in range(tid, target.shape[0], t):
-            if has_loss:
-                lp += loss[i]
-            tg = target[i]
-            if tg != ignore_index:
-                wp += weight[tg]
-        ls = block_sum(buf, lp)
-        ws = block_sum(buf, wp)
+            for k in range(tid, c, cuda.blockDim.x):
+                d += weight[k] * x[i, k]
+            smooth = lse * w_sum - block_sum(buf, d)
         if tid == 0:
-            s = 1.0
-            if mean:
-                s = 1.0 / ws if ws != 0.0 else math.nan
-            scale[0] = ft(s)
-            out[0] = ft(ls * s)
+            lse_out[i] = lse
+            if tgt == ignore_index:
+                loss[i] = 0.0
+            else:
+                nll = -weight[tgt] * (x[i, tgt] - lse)
+                loss[i] = (1.0 - eps) * nll + eps / c * smooth
 
-    @cuda.jit
-    def cross_entropy_coefficients(target, weight, ignore_index, eps, a, b):
-        """a[i], b[i, :] with dloss_i/dx_i = a_i * softmax(x_i) - b_i (0 rows if ignored)."""
-        buf = cuda.shared.array(t, dtype=np.float64)
-        tid = cuda.threadIdx.x
-        c = b.shape[1]
-        w_part = 0.0
-        for k in range(tid, c, t):
-            w_part += weight[k]
-        w_sum = block_sum(buf, w_part)
-        for i in range(cuda.blockIdx.x, b.shape[0], cuda.gridDim.x):
-            tg = target[i]
-            valid = tg != ignore_index
-            wt = weight[tg] if valid else 0.0
-            if tid == 0:
-                a[i] = ft((1.0 - eps) * wt + eps / c * w_sum) if valid else ft(0.0)
-            for k in range(tid, c, t):
-                v = 0.0
-                if valid:
-                    v = eps / c * weight[k]
-                    if k == tg:
-                        v += (1.0 - eps) * wt
-                b[i, k] = ft(v)
 
-    @cuda.jit
-    def nll_weights(target, weight, ignore_index, m):
-        """m[i, k] = -weight[k] where k == target[i] (not ignored), else 0."""
-        c = m.shape[1]
-        for e in range(cuda.grid(1), m.shape[0] * c, cuda.gridsize(1)):
-            i = e // c
-            k = e - i * c
-            tg = target[i]
-            m[i, k] = -weight[k] if (k == tg and tg != ignore_index) else ft(0.0)
+def _cross_entropy_backward_rows(g, x, target, weight, lse, ignore_index, eps, gx):
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    tid = cuda.threadIdx.x
+    c = x.shape[1]
+    w_sum = weight_sum(buf, weight)
+    for i in range(cuda.blockIdx.x, x.shape[0], cuda.gridDim.x):
+        tgt = target[i]
+        if tgt == ignore_index:
+            for k in range(tid, c, cuda.blockDim.x):
+                gx[i, k] = 0.0
+            continue
+        a = g[i] * ((1.0 - eps) * weight[tgt] + eps / c * w_sum)  # coefficient of p_c
+        b = g[i] * eps / c  # coefficient of -w_c
+        li = lse[i]
+        for k in range(tid, c, cuda.blockDim.x):
+            v = a * math.exp(x[i, k] - li) - b * weight[k]
+            if k == tgt:
+                v -= g[i] * (1.0 - eps) * weight[tgt]
+            gx[i, k] = v
 
-    return {
-        "cross_entropy_total": cross_entropy_total,
-        "cross_entropy_coefficients": cross_entropy_coefficients,
-        "nll_weights": nll_weights,
-        "softmax": softmax_rows,
-        "log_softmax": log_softmax_rows,
-        "softmax_backward": softmax_backward_rows,
-        "log_softmax_backward": log_softmax_backward_rows,
-        "cross_entropy": cross_entropy_rows,
-        "cross_entropy_backward": cross_entropy_backward_rows,
+
+def _cross_entropy_total(loss, has_loss, target, weight, ignore_index, mean, out, scale):
+    """One block: out[0] = sum(loss) (/ total weight of the valid targets when ``mean``);
+    scale[0] = the factor applied (NaN when no target is valid, as on the CPU)."""
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    tid = cuda.threadIdx.x
+    lp = 0.0
+    wp = 0.0
+    for i in range(tid, target.shape[0], cuda.blockDim.x):
+        if has_loss:
+            lp += loss[i]
+        tg = target[i]
+        if tg != ignore_index:
+            wp += weight[tg]
+    ls = block_sum(buf, lp)
+    ws = block_sum(buf, wp)
+    if tid == 0:
+        s = 1.0
+        if mean:
+            s = 1.0 / ws if ws != 0.0 else math.nan
+        scale[0] = s
+        out[0] = ls * s
+
+
+def _cross_entropy_coefficients(target, weight, ignore_index, eps, a, b):
+    """a[i], b[i, :] with dloss_i/dx_i = a_i * softmax(x_i) - b_i (0 rows if ignored)."""
+    buf = cuda.shared.array(THREADS, dtype=np.float64)
+    tid = cuda.threadIdx.x
+    c = b.shape[1]
+    w_sum = weight_sum(buf, weight)
+    for i in range(cuda.blockIdx.x, b.shape[0], cuda.gridDim.x):
+        tg = target[i]
+        valid = tg != ignore_index
+        wt = weight[tg] if valid else 0.0
+        if tid == 0:
+            a[i] = (1.0 - eps) * wt + eps / c * w_sum if valid else 0.0
+        for k in range(tid, c, cuda.blockDim.x):
+            v = 0.0
+            if valid:
+                v = eps / c * weight[k]
+                if k == tg:
+                    v += (1.0 - eps) * wt
+            b[i, k] = v
+
+
+@functools.cache
+
+
+def _kernels() -> dict[str, Any]:
+    """The kernels above compiled for numba.cuda (first, the device functions they call);
+    numba specialises each per dtype at its first launch."""
+    global cuda, block_sum, block_max, row_lse, weight_sum
+    cuda = load_cuda()
+    block_sum = block_reduce(add())
+    block_max = block_reduce(cuda.jit(device=True)(_larger))
+    row_lse = cuda.jit(device=True)(_row_lse)
+    weight_sum = cuda.jit(device=True)(_weight_sum)
+    kernels = {
+        "softmax": _softmax_rows,
+        "log_softmax": _log_softmax_rows,
+        "softmax_backward": _softmax_backward_rows,
+        "log_softmax_backward": _log_softmax_backward_rows,
+        "cross_entropy": _cross_entropy_rows,
+        "cross_entropy_backward": _cross_entropy_backward_rows,
+        "cross_entropy_total": _cross_entropy_total,
+        "cross_entropy_coefficients": _cross_entropy_coefficients,
     }
+    return {name: cuda.jit(fn) for name, fn in kernels.items()}
 
 
 def _rows(a: Any, dtype: np.dtype, op: str, name: str) -> Any:
@@ -269,8 +232,8 @@ def _row_op(kind: str, x: Any) -> Any:
     dt = float_dtype(x, op=kind)
     xd = _rows(x, dt, kind, "input")
     y = load_cuda().device_array(xd.shape, dtype=dt)
-    _kernels(dt)[kind][_grid(xd.shape[0]), THREADS](xd, y)
-    return y.reshape(*x.shape)
+    _kernels()[kind][_grid(xd.shape[0]), THREADS](xd, y)
+    return from_device(y, tuple(x.shape))
 
 
 def _row_backward(kind: str, gy: Any, y: Any) -> Any:
@@ -281,8 +244,8 @@ def _row_backward(kind: str, gy: Any, y: Any) -> Any:
     gyd = _rows(gy, dt, kind, "grad_output")
     yd = _rows(y, dt, kind, "output")
     gx = load_cuda().device_array(yd.shape, dtype=dt)
-    _kernels(dt)[kind][_grid(yd.shape[0]), THREADS](gyd, yd, gx)
-    return gx.reshape(*y.shape)
+    _kernels()[kind][_grid(yd.shape[0]), THREADS](gyd, yd, gx)
+    return from_device(gx, tuple(y.shape))
 
 
 def softmax_forward(x: Any) -> Any:
@@ -319,9 +282,9 @@ def cross_entropy_forward(x: Any, target: Any, weight: Any, ignore_index: int,
     cu = load_cuda()
     loss = cu.device_array(n, dtype=dt)
     lse = cu.device_array(n, dtype=dt)
-    _kernels(dt)["cross_entropy"][_grid(n), THREADS](
+    _kernels()["cross_entropy"][_grid(n), THREADS](
         xd, td, wd, int(ignore_index), float(label_smoothing), loss, lse)
-    return loss, lse
+    return from_device(loss), from_device(lse)
 
 
 def cross_entropy_backward(g: Any, x: Any, target: Any, weight: Any, lse: Any,
@@ -335,9 +298,9 @@ def cross_entropy_backward(g: Any, x: Any, target: Any, weight: Any, lse: Any,
     wd = to_device(weight, dt, op=op, name="weight")
     ld = to_device(lse, dt, op=op, name="lse")
     gx = load_cuda().device_array(xd.shape, dtype=dt)
-    _kernels(dt)["cross_entropy_backward"][_grid(xd.shape[0]), THREADS](
+    _kernels()["cross_entropy_backward"][_grid(xd.shape[0]), THREADS](
         gd, xd, td, wd, ld, int(ignore_index), float(label_smoothing), gx)
-    return gx
+    return from_device(gx)
 
 
 def cross_entropy_total(loss: Any, target: Any, weight: Any, ignore_index: int,
@@ -356,9 +319,9 @@ def cross_entropy_total(loss: Any, target: Any, weight: Any, ignore_index: int,
     ld = wd if loss is None else to_device(loss, np.dtype(loss.dtype), op=op, name="loss")
     out = cu.device_array(1, dtype=dt)
     scale = cu.device_array(1, dtype=dt)
-    _kernels(dt)["cross_entropy_total"][1, THREADS](ld, loss is not None, td, wd,
+    _kernels()["cross_entropy_total"][1, THREADS](ld, loss is not None, td, wd,
                                                     int(ignore_index), bool(mean), out, scale)
-    return out, scale
+    return from_device(out), from_device(scale)
 
 
 def cross_entropy_coefficients(target: Any, weight: Any, ignore_index: int,
@@ -372,18 +335,6 @@ def cross_entropy_coefficients(target: Any, weight: Any, ignore_index: int,
     cu = load_cuda()
     a = cu.device_array(m, dtype=dt)
     b = cu.device_array((m, c), dtype=dt)
-    _kernels(dt)["cross_entropy_coefficients"][_grid(m), THREADS](
+    _kernels()["cross_entropy_coefficients"][_grid(m), THREADS](
         td, wd, int(ignore_index), float(label_smoothing), a, b)
-    return a, b
-
-
-def nll_weights(target: Any, weight: Any, ignore_index: int) -> Any:
-    """(M, C) matrix with -weight[t_i] at (i, t_i) for non-ignored rows, 0 elsewhere: the
-    per-row NLL is the row sum of ``x * matrix`` (weight's dtype)."""
-    op = "nll_loss"
-    dt = float_dtype(weight, op=op)
-    td = to_device(target, np.int64, op=op, name="target")
-    wd = to_device(weight, dt, op=op, name="weight")
-    m = load_cuda().device_array((td.shape[0], wd.shape[0]), dtype=dt)
-    _kernels(dt)["nll_weights"][launch(m.size, 256)](td, wd, int(ignore_index), m)
-    return m
+    return from_device(a), from_device(b)
