@@ -27,6 +27,8 @@ from minigrad import random as mg_random
 from minigrad.autograd import Function, is_grad_enabled
 from minigrad.ops._args import float_tensor, probability, real
 from minigrad.ops.elementwise import broadcast_shape, where
+from minigrad.ops.kernels import kernels_for
+from minigrad.ops.kernels.cpu.attention import dropout_keep
 from minigrad.ops.softmax import softmax
 from minigrad.tensor import Tensor
 
@@ -34,17 +36,6 @@ __all__ = ["scaled_dot_product_attention", "attention_probabilities",
            "ScaledDotProductAttentionFn"]
 
 _OP = "scaled_dot_product_attention"
-
-
-def _kernels(a: Any) -> Any:
-    """The attention kernels of ``a``'s device."""
-    if _device.is_cuda(a):
-        from minigrad.ops.kernels.cuda import attention
-
-        return attention
-    from minigrad.ops.kernels.cpu import attention
-
-    return attention
 
 
 def _contiguous(a: Any) -> Any:
@@ -98,7 +89,8 @@ class ScaledDotProductAttentionFn(Function):
     def forward(ctx, q, k, v, bias, *, batch, causal, scale, p_drop, seed):
         qa, ka, va = (_contiguous(t.data) for t in (q, k, v))
         ba = None if bias is None else bias.data
-        o, lse = _kernels(qa).sdpa_forward(qa, ka, va, ba, batch, causal, scale, p_drop, seed)
+        o, lse = kernels_for(qa).attention.sdpa_forward(qa, ka, va, ba, batch, causal, scale,
+                                                        p_drop, seed)
         ctx.save_for_backward(q, k, v, bias, o, lse)
         ctx.args = (batch, causal, scale, p_drop, seed)
         return o
@@ -111,7 +103,7 @@ class ScaledDotProductAttentionFn(Function):
         batch, causal, scale, p_drop, seed = ctx.args
         need = ctx.needs_input_grad
         qa, ka, va, ga = (_contiguous(t.data) for t in (q, k, v, g))
-        dq, dk, dv, dbias = _kernels(qa).sdpa_backward(
+        dq, dk, dv, dbias = kernels_for(qa).attention.sdpa_backward(
             qa, ka, va, None if bias is None else bias.data, batch, causal, scale, p_drop, seed,
             o.data, lse.data, ga, bool(need[3]))
         out = [Tensor._make(a) if n else None for a, n in zip((dq, dk, dv), need)]
@@ -134,8 +126,6 @@ def _differentiable_backward(ctx: Function, q: Tensor, k: Tensor, v: Tensor,
     p = attention_probabilities(q, k, b3, causal, scale)
     keep = None
     if p_drop > 0.0:
-        from minigrad.ops.kernels.cpu.attention import dropout_keep
-
         factor = 1.0 / (1.0 - p_drop) if p_drop < 1.0 else 0.0
         host = dropout_keep(seed, p.shape, p_drop).astype(q.dtype) * q.dtype.type(factor)
         keep = Tensor._make(_device.asarray(host, like=q.data))

@@ -22,8 +22,6 @@ Backpropagation through time is the ordinary backward pass over the unrolled gra
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from minigrad import _device
@@ -31,22 +29,12 @@ from minigrad.autograd import Function, is_grad_enabled
 from minigrad.ops._args import float_tensor
 from minigrad.ops.activation import relu, sigmoid
 from minigrad.ops.elementwise import tanh
+from minigrad.ops.kernels import kernels_for
 from minigrad.ops.shape import cat, stack
 from minigrad.tensor import Tensor
 
 __all__ = ["unbind", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "UnbindFn",
            "LSTMCellFn", "GRUCellFn"]
-
-
-def _kernels(a: Any) -> Any:
-    """The gate kernels of ``a``'s device."""
-    if _device.is_cuda(a):
-        from minigrad.ops.kernels.cuda import rnn
-
-        return rnn
-    from minigrad.ops.kernels.cpu import rnn
-
-    return rnn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +97,7 @@ class LSTMCellFn(Function):
 
     @staticmethod
     def forward(ctx, xg, hg, c):
-        h_new, c_new = _kernels(xg.data).lstm_cell_forward(xg.data, hg.data, c.data)
+        h_new, c_new = kernels_for(xg.data).rnn.lstm_cell_forward(xg.data, hg.data, c.data)
         ctx.save_for_backward(xg, hg, c, c_new)
         return h_new, c_new
 
@@ -126,8 +114,8 @@ class LSTMCellFn(Function):
                           dh * tc * o * (1 - o)], dim=-1)
             return (dgates if need[0] else None, dgates if need[1] else None,
                     dct * f if need[2] else None)
-        dgates, dc = _kernels(xg.data).lstm_cell_backward(xg.data, hg.data, c.data, c_new.data,
-                                                          dh.data, dc_new.data)
+        dgates, dc = kernels_for(xg.data).rnn.lstm_cell_backward(
+            xg.data, hg.data, c.data, c_new.data, dh.data, dc_new.data)
         dg = Tensor._make(dgates)
         return (dg if need[0] else None, dg if need[1] else None,
                 Tensor._make(dc) if need[2] else None)
@@ -142,7 +130,7 @@ class GRUCellFn(Function):
     @staticmethod
     def forward(ctx, xg, hg, h):
         ctx.save_for_backward(xg, hg, h)
-        return _kernels(xg.data).gru_cell_forward(xg.data, hg.data, h.data)
+        return kernels_for(xg.data).rnn.gru_cell_forward(xg.data, hg.data, h.data)
 
     @staticmethod
     def backward(ctx, dh_out):
@@ -159,7 +147,7 @@ class GRUCellFn(Function):
             return (cat([dr, dz, dn], dim=-1) if need[0] else None,
                     cat([dr, dz, dn * r], dim=-1) if need[1] else None,
                     dh_out * z if need[2] else None)
-        dxg, dhg, dh = _kernels(xg.data).gru_cell_backward(xg.data, hg.data, h.data,
+        dxg, dhg, dh = kernels_for(xg.data).rnn.gru_cell_backward(xg.data, hg.data, h.data,
                                                             dh_out.data)
         return tuple(Tensor._make(a) if n else None for a, n in zip((dxg, dhg, dh), need))
 

@@ -16,6 +16,9 @@ SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_so
            "cross_entropy_coefficients")
 NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward")
 DROPOUT = ("scaled_mask",)
+# issue 15, sequence models (h15b)
+ATTENTION = ("sdpa_forward", "sdpa_backward")
+RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward")
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
-            "norm": NORM, "dropout": DROPOUT}
+            "norm": NORM, "dropout": DROPOUT, "attention": ATTENTION, "rnn": RNN}

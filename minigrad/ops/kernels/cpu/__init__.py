@@ -7,4 +7,7 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 
 from minigrad.ops.kernels.cpu import activation, conv, dropout, norm, pool, softmax
 
-__all__ = ["activation", "conv", "dropout", "norm", "pool", "softmax"]
+# issue 15, sequence models (h15b)
+from minigrad.ops.kernels.cpu import attention, rnn  # isort: skip
+
+__all__ = ["activation", "conv", "dropout", "norm", "pool", "softmax", "attention", "rnn"]

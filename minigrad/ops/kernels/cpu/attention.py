@@ -43,12 +43,13 @@ import math
 import numpy as np
 from numba import njit
 
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu import conv_split
 from minigrad.ops.kernels.cpu._jit import wide_vectors
-from minigrad.ops.kernels.cpu.activation import exp_nonpos
-from minigrad.ops.kernels.cpu.conv import _split as split_batch
+from minigrad.ops.kernels.cpu.f32math import exp_nonpos
 from minigrad.ops.kernels.cpu.softmax import lane_max, lane_sum
 
-__all__ = ["sdpa_forward", "sdpa_backward", "dropout_keep", "BLOCK"]
+__all__ = [*api.ATTENTION, "dropout_keep", "BLOCK", "CACHE_BYTES"]
 
 BLOCK = 128  # keys per block
 CACHE_BYTES = 1 << 19  # score blocks per batch slice (see _cache_sized)
@@ -106,7 +107,7 @@ def _drop(row, b, i, j0, n_q, n_k, p_drop, seed, factor):
 
 
 # Serial kernels that release the GIL: the batch is split over threads around them (see
-# split_batch), each thread running its slice's BLAS products and kernels.
+# _in_slices), each thread running its slice's BLAS products and kernels.
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
@@ -234,10 +235,8 @@ def _blocks(n_k: int, causal: bool):
 def _in_slices(nb: int, flops: int, work) -> None:
     """Run ``work(b_lo, b_hi)`` over slices of the batch, in threads when it pays (chunks of
     at least the conv's splitting threshold)."""
-    from minigrad.ops.kernels.cpu.conv import _SPLIT_FLOPS
-
-    chunks = max(1, min(nb, flops // _SPLIT_FLOPS))
-    split_batch(chunks, lambda lo, hi: work(nb * lo // chunks, nb * hi // chunks),
+    chunks = max(1, min(nb, flops // conv_split.SPLIT_FLOPS))
+    conv_split.split(chunks, lambda lo, hi: work(nb * lo // chunks, nb * hi // chunks),
                 flops // chunks * chunks)
 
 

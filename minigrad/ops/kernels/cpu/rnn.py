@@ -24,10 +24,11 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
-from minigrad.ops.kernels.cpu.activation import exp_nonpos, tanh_f32
+from minigrad.ops.kernels.cpu.f32math import exp_nonpos, tanh_f32
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward"]
+__all__ = list(api.RNN)
 
 
 def _sigmoid(x):  # pragma: no cover - resolved at compile time by the overload below

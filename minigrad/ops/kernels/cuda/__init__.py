@@ -16,7 +16,11 @@ from __future__ import annotations
 
 from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, softmax
 
-__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "softmax"]
+# issue 15, sequence models (h15b)
+from minigrad.ops.kernels.cuda import attention, rnn  # isort: skip
+
+__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "softmax", "attention",
+           "rnn"]
 
 
 def is_available() -> bool:

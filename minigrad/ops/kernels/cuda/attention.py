@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from minigrad import _device
+from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu.attention import dropout_keep
 
-__all__ = ["sdpa_forward", "sdpa_backward"]
+__all__ = list(api.ATTENTION)
 
 
 def _full_bias(bias: Any, batch: tuple[int, ...], n_q: int, n_k: int) -> Any:

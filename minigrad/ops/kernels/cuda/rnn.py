@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward"]
+from minigrad.ops.kernels import api
+
+__all__ = list(api.RNN)
 
 
 def _sigmoid(x: Any) -> Any:
