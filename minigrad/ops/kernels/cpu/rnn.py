@@ -25,7 +25,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from minigrad.ops.kernels import api
-from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
+from minigrad.ops.kernels.cpu._jit import Kernel, kernel, wide_vectors
 from minigrad.ops.kernels.cpu.f32math import exp_nonpos, tanh_f32
 
 __all__ = list(api.RNN)
@@ -135,8 +135,19 @@ def _gru_backward(xg, hg, h, dh_out, dxg, dhg, dh, one):
             dhg[b, 2 * nh + j] = dn * r
 
 
+# A step's gate work is small (tens of ns per hidden unit): split it over threads only from this
+# many hidden units (batch x hidden) on. The elementwise kernels' threshold (PARALLEL_MIN_SIZE
+# elements of the largest array) would split a (32, 256) LSTM step, whose 4 gate columns make
+# 32768 elements, and a parallel launch costs more than the step when the cores are busy.
+PARALLEL_MIN_UNITS = 1 << 17
+
+
 def _c(*arrays: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(a) for a in arrays]
+
+
+def _pick(k: Kernel, units: int):
+    return k.parallel if units >= PARALLEL_MIN_UNITS else k.serial
 
 
 def lstm_cell_forward(xg: np.ndarray, hg: np.ndarray,
@@ -144,7 +155,7 @@ def lstm_cell_forward(xg: np.ndarray, hg: np.ndarray,
     """(h', c'): (N, H) each, from the two parts of the gate pre-activations xg, hg: (N, 4H)
     (chunks i, f, g, o) and the cell state c: (N, H)."""
     h_out, c_out = np.empty_like(c), np.empty_like(c)
-    _lstm_forward(*_c(xg, hg, c), h_out, c_out)
+    _pick(_lstm_forward, c.size)(*_c(xg, hg, c), h_out, c_out)
     return h_out, c_out
 
 
@@ -152,7 +163,8 @@ def lstm_cell_backward(xg: np.ndarray, hg: np.ndarray, c: np.ndarray, c_new: np.
                        dh: np.ndarray, dc_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(d gates: (N, 4H), dc: (N, H)) for the upstream gradients dh, dc_new of h', c'."""
     dgates, dc = np.empty_like(xg), np.empty_like(c)
-    _lstm_backward(*_c(xg, hg, c, c_new, dh, dc_new), dgates, dc, xg.dtype.type(1))
+    _pick(_lstm_backward, c.size)(*_c(xg, hg, c, c_new, dh, dc_new), dgates, dc,
+                                  xg.dtype.type(1))
     return dgates, dc
 
 
@@ -160,7 +172,7 @@ def gru_cell_forward(xg: np.ndarray, hg: np.ndarray, h: np.ndarray) -> np.ndarra
     """h': (N, H) from xg = x W_ih^T + b_ih, hg = h W_hh^T + b_hh: (N, 3H) (chunks r, z, n)
     and h: (N, H)."""
     h_out = np.empty_like(h)
-    _gru_forward(*_c(xg, hg, h), h_out)
+    _pick(_gru_forward, h.size)(*_c(xg, hg, h), h_out)
     return h_out
 
 
@@ -168,5 +180,5 @@ def gru_cell_backward(xg: np.ndarray, hg: np.ndarray, h: np.ndarray,
                       dh_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d xg, d hg: (N, 3H), dh: (N, H), the direct part through z*h) for dh_out."""
     dxg, dhg, dh = np.empty_like(xg), np.empty_like(xg), np.empty_like(h)
-    _gru_backward(*_c(xg, hg, h, dh_out), dxg, dhg, dh, xg.dtype.type(1))
+    _pick(_gru_backward, h.size)(*_c(xg, hg, h, dh_out), dxg, dhg, dh, xg.dtype.type(1))
     return dxg, dhg, dh
