@@ -62,11 +62,14 @@ MODULES = (
 )
 VALIDATION_EVERY = 10  # every 10th docstring is validation text
 
-ARCH_DEFAULTS = {  # per architecture: model settings and learning rate
+ARCH_DEFAULTS = {  # per architecture: model settings, learning rate, context length
     "transformer": {"model": {"d_model": 128, "nhead": 4, "num_layers": 2,
-                              "dim_feedforward": 512, "dropout": 0.1}, "lr": 2e-3},
+                              "dim_feedforward": 512, "dropout": 0.1}, "lr": 2e-3,
+                    "context": 128},
+    # truncated backpropagation through time over 64 steps: the recurrence is sequential, so
+    # shorter windows mean more updates in the same time
     "lstm": {"model": {"embed_dim": 64, "hidden_size": 256, "num_layers": 2, "dropout": 0.1},
-             "lr": 3e-3},
+             "lr": 3e-3, "context": 64},
 }
 PROMPT = "Return the "
 
@@ -140,8 +143,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=positive_int, default=1000, help="training steps (batches)")
     p.add_argument("--max-minutes", type=positive_float, default=3.0,
                    help="stop training after this many minutes even if --steps are not done")
-    p.add_argument("--context", type=positive_int, default=128,
-                   help="characters per training sequence (the Transformer's window)")
+    p.add_argument("--context", type=positive_int, default=None,
+                   help="characters per training sequence (default: 128 transformer, 64 lstm)")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive_float, default=None,
                    help="peak learning rate of AdamW (default: 2e-3 transformer, 3e-3 lstm)")
@@ -158,6 +161,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="checkpoint and plot go here (created, and checked before training)")
     p.add_argument("--no-plots", action="store_true")
     args = p.parse_args(argv)
+    if args.context is None:
+        args.context = ARCH_DEFAULTS[args.arch]["context"]
     if args.context < 2:
         p.error(f"argument --context: must be at least 2, got {args.context}")
     problem = check_out_dir(args.out_dir)
@@ -191,7 +196,7 @@ def batch(data: np.ndarray, starts: np.ndarray, context: int,
 
 
 def evaluate(model: nn.Module, data: np.ndarray, context: int, device: str,
-             windows: int | None = None, batch_size: int = 64) -> float:
+             windows: int | None = None, batch_size: int = 256) -> float:
     """Mean cross-entropy in bits per character over non-overlapping windows of ``data`` (the
     first ``windows`` of them, or all), in eval mode and without a graph."""
     n = (len(data) - 1) // context

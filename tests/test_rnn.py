@@ -327,3 +327,31 @@ def test_bad_constructor_arguments(kwargs, err, words):
         nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="proj_size is only supported by LSTM"):
         nn.modules.rnn.RNNBase("GRU", 3, 4, proj_size=2)
+
+
+@pytest.mark.cuda
+def test_lstm_on_the_gpu_matches_the_cpu():
+    """Strict mode: every op of the layer runs on the (simulated) GPU, none falls back (the GRU
+    and LSTM gate kernels themselves are in the registry's GPU parity test)."""
+    import minigrad.cuda as mcuda
+
+    if not mcuda.is_available():
+        pytest.skip("CUDA (or its simulator) is not available")
+    cpu = nn.LSTM(3, 4)  # small: the simulator runs every GPU thread in Python
+    gpu = nn.LSTM(3, 4)
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.to("cuda")
+    x = rng.standard_normal((3, 2, 3)).astype(np.float32)
+    out_c = cpu(mg.tensor(x))[0]
+    prev = mcuda.strict(True)
+    try:
+        out_g = gpu(mg.tensor(x, device="cuda"))[0]
+        out_g.sum().backward()
+    finally:
+        mcuda.strict(prev)
+    out_c.sum().backward()
+    assert out_g.device == "cuda"
+    np.testing.assert_allclose(out_g.numpy(), out_c.numpy(), rtol=1e-4, atol=1e-5)
+    for (n, pc), pg in zip(cpu.named_parameters(), gpu.parameters()):
+        np.testing.assert_allclose(pg.grad.numpy(), pc.grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=n)

@@ -362,3 +362,33 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match=r"Transformer: src \(3, 2, 6\) and tgt \(4, 2, 8\) must "
                                          r"end in d_model=8"):
         nn.Transformer(8, 2, 1, 1, 16)(mg.randn(3, 2, 6), mg.randn(4, 2, 8))
+
+
+@pytest.mark.cuda
+def test_encoder_layer_and_mha_weights_on_the_gpu_match_the_cpu():
+    import minigrad.cuda as mcuda
+
+    if not mcuda.is_available():
+        pytest.skip("CUDA (or its simulator) is not available")
+    cpu = nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, batch_first=True)
+    gpu = nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, batch_first=True)
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.to("cuda")
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    kpm = np.zeros((2, 3), dtype=bool)
+    kpm[1, 2:] = True
+    out_c = cpu(mg.tensor(x), src_key_padding_mask=mg.tensor(kpm))
+    prev = mcuda.strict(True)
+    try:
+        out_g = gpu(mg.tensor(x, device="cuda"),
+                    src_key_padding_mask=mg.tensor(kpm, device="cuda"))
+        out_g.sum().backward()
+        _, w = gpu.self_attn(*(mg.tensor(x, device="cuda"),) * 3)
+    finally:
+        mcuda.strict(prev)
+    out_c.sum().backward()
+    np.testing.assert_allclose(out_g.numpy(), out_c.numpy(), rtol=1e-4, atol=1e-5)
+    for (n, pc), pg in zip(cpu.named_parameters(), gpu.parameters()):
+        np.testing.assert_allclose(pg.grad.numpy(), pc.grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=n)
+    assert w.device == "cuda" and w.shape == (2, 3, 3)
