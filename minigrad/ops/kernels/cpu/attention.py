@@ -9,7 +9,7 @@ values ``v: (S, Ev)``, an additive ``bias`` (the float form of a mask) and a cau
     o[i]    = sum_j drop[i, j] * p[i, j] * v[j]
 
 Forward walks the keys in blocks of ``BLOCK``. Per block, one BLAS product gives the block's raw
-scores for every query, one Numba kernel (rows in parallel) turns them into probabilities against
+scores for every query, one Numba kernel turns them into probabilities against
 the running row maximum ``m`` and updates the running sum ``l`` (float64), rescaling the partial
 output by ``exp(m_old - m_new)`` when the maximum grew (Milakov and Gimelshein 2018; Dao et al.
 2022), and a second BLAS product adds ``p @ v_block`` to the partial output. It returns the output
@@ -25,6 +25,11 @@ The two matrix products per block go to NumPy's BLAS: a Numba loop nest reached 
 speed (16-32 GFLOP/s against 90 on one core of the development machine), and Numba can call BLAS
 only through SciPy, which minigrad does not require. PyTorch's CPU flash-attention kernel is
 built the same way (its ``cpublas::gemm`` between vectorised softmax code).
+
+Threads: the batch rows are split over OpenBLAS's thread count with ``conv_split.split`` (each
+thread runs its rows' products with a single-threaded BLAS and the kernels, which release the
+GIL), and each thread walks its rows in slices whose score blocks fit in about ``CACHE_BYTES``,
+so the kernel and the second product read what the first product wrote from cache.
 
 A row whose every key is masked (all ``-inf``) has ``lse = -inf``; its output and gradients are
 0, as PyTorch's CPU kernel gives.
@@ -237,7 +242,7 @@ def _in_slices(nb: int, flops: int, work) -> None:
     at least the conv's splitting threshold)."""
     chunks = max(1, min(nb, flops // conv_split.SPLIT_FLOPS))
     conv_split.split(chunks, lambda lo, hi: work(nb * lo // chunks, nb * hi // chunks),
-                flops // chunks * chunks)
+                     flops // chunks * chunks)
 
 
 def _cache_sized(lo: int, hi: int, row_bytes: int):
