@@ -7,7 +7,8 @@ An f x f filter slid over an n x n image with padding p and stride s gives an ou
 "valid" means p = 0, "same" p = (f - 1) / 2 (the size is kept at stride 1, odd f), "full"
 p = f - 1 (every partial overlap: n + f - 1). We check the formula against minigrad's conv2d,
 count how often each pixel is read (edge pixels are read less without padding), stack
-filters into a feature-map volume, and run classic edge kernels over a real digit.
+filters into a feature-map volume, and run classic edge kernels over a real digit. Last, im2col:
+F.unfold copies every window into a column, and the convolution becomes one matrix product.
 """
 
 from __future__ import annotations
@@ -122,6 +123,37 @@ def main(argv: Sequence[str] | None = None) -> None:
           "the horizontal kernel on the digit is the vertical one on the transposed digit")
     magnitude = np.hypot(maps["Sobel x"], maps["Sobel y"])
     claim(magnitude.shape == digit.shape, "'same' padding keeps the digit's size")
+
+    title("5. im2col: a convolution is one matrix product")
+    say("""F.unfold copies every f x f window of every channel into a column: the 6x6x3 input
+        of section 3 becomes a matrix with 3*3*3 = 27 rows (one per weight of a filter) and
+        16 columns (one per output position). Each filter, flattened to a row of 27 weights,
+        times that matrix gives its whole output map at once; the 4 filters stacked as a 4x27
+        matrix give the volume. minigrad's CPU conv2d runs this way for most layer shapes (im2col
+        one sample at a time, then a BLAS matrix multiply).""")
+    cols = F.unfold(mg.tensor(x), kernel_size=3)
+    via_matmul = (mg.tensor(W).reshape(4, 27) @ cols + mg.tensor(b).reshape(4, 1)).reshape(
+        1, 4, 4, 4)
+    print(f"  unfold: input {x.shape} -> columns {cols.shape}")
+    print(f"  weights {W.shape} -> (4, 27);  (4, 27) @ (27, 16) + bias -> (4, 16) -> "
+          f"{via_matmul.shape}")
+    claim(cols.shape == (1, 27, 16), "unfold makes 27 rows (3 channels x 3 x 3) by 16 windows")
+    claim(max_abs_diff(via_matmul.numpy(), y) < 1e-10,
+          "unfold -> matmul -> reshape equals conv2d")
+    strided = F.conv2d(mg.tensor(x), mg.tensor(W), mg.tensor(b), stride=2, padding=1).numpy()
+    cols2 = F.unfold(mg.tensor(x), 3, padding=1, stride=2)
+    claim(max_abs_diff((mg.tensor(W).reshape(4, 27) @ cols2 + mg.tensor(b).reshape(4, 1))
+                       .reshape(strided.shape).numpy(), strided) < 1e-10,
+          f"with stride 2 and padding 1 too: {cols2.shape[-1]} windows, output {strided.shape}")
+    say("""F.fold is the transpose: it adds every column back onto the pixels its window came
+        from. Folding the columns of an image of ones counts how many windows read each pixel,
+        the table of section 2.""")
+    reads = F.fold(F.unfold(mg.ones(1, 1, 6, 6, dtype=mg.float64), 3), (6, 6), 3)
+    show("fold(unfold(ones)): windows reading each pixel", reads.numpy()[0, 0].astype(int))
+    ones_grad = mg.zeros(1, 1, 6, 6, dtype=mg.float64, requires_grad=True)
+    F.conv2d(ones_grad, mg.ones(1, 1, 3, 3, dtype=mg.float64)).sum().backward()
+    claim(np.array_equal(reads.numpy(), ones_grad.grad.numpy()),
+          "fold(unfold(ones)) equals section 2's counts (conv2d's input gradient)")
 
     plt = pyplot()
     if plt is not None:

@@ -122,10 +122,6 @@ NN: dict[str, str] = {
     "InstanceNorm2d": _NOT_YET,
     "BatchNorm3d": "not supported (2-d and 1-d only: nn.BatchNorm2d, nn.BatchNorm1d)",
     "Conv3d": "not supported (nn.Conv1d and nn.Conv2d only)",
-    "MaxPool1d": "use nn.MaxPool2d((1, k)) on the input reshaped to (N, C, 1, L)",
-    "AvgPool1d": "use nn.AvgPool2d((1, k)) on the input reshaped to (N, C, 1, L)",
-    "AdaptiveMaxPool2d": _NOT_YET,
-    "Upsample": f"{_NOT_YET}; nn.ConvTranspose2d upsamples with learned weights",
     "ZeroPad2d": "use `nn.functional.pad(x, (left, right, top, bottom))`",
     "Unflatten": "use `x.reshape(...)` in forward",
     "Softmax2d": "use `nn.Softmax(dim=-3)`",
@@ -142,10 +138,6 @@ NN: dict[str, str] = {
 # ``minigrad.nn.functional.name``.
 FUNCTIONAL: dict[str, str] = {
     "one_hot": f"{_NOT_YET}; use `mg.eye(num_classes)[target]`",
-    "interpolate": _NOT_YET,
-    "max_pool1d": "use `F.max_pool2d` with kernel (1, k) on the input reshaped to (N, C, 1, L)",
-    "avg_pool1d": "use `F.avg_pool2d` with kernel (1, k) on the input reshaped to (N, C, 1, L)",
-    "adaptive_max_pool2d": _NOT_YET,
     "layer_norm": _NOT_YET,
     "group_norm": _NOT_YET,
     "embedding": _NOT_YET,
@@ -155,8 +147,6 @@ FUNCTIONAL: dict[str, str] = {
     "smooth_l1_loss": _NOT_YET,
     "huber_loss": _NOT_YET,
     "kl_div": _NOT_YET,
-    "unfold": "not supported",
-    "fold": "not supported",
     "grid_sample": "not supported",
 }
 

@@ -90,6 +90,16 @@ RULES: dict[str, str] = {
     "PlaneGather": "the adjoint of a gather is a scatter-add: dSrc = dY added at the indices",
     "AvgPool2dGrad": "linear in dY; its adjoint is average pooling again",
     "AdaptiveAvgPool2dGrad": "linear in dY; its adjoint is adaptive average pooling again",
+    # upsampling and dense prediction
+    "AdaptiveMaxPool2d": "route dY through the mask of max positions: each adaptive window's dY "
+                         "goes to the input that was its max",
+    "Interpolate": "linear: each output read one input (nearest) or blended two with weights "
+                   "w0, w1; dX = dY added back to those inputs with the same weights",
+    "InterpolateGrad": "linear in dY (a scatter-add); its adjoint is the interpolation again",
+    "Unfold": "im2col copies pixels into columns: dX = col2im(dY), each column entry added "
+              "back onto its pixel (fold)",
+    "Fold": "col2im adds columns onto pixels: dCols = im2col(dY) (unfold), each entry reads "
+            "its pixel's gradient",
     # activations: one Function class, one kernel per name; the rules sit beside the scalar
     # functions (kernels/scalar.py)
     **{f"Activation[{name}]": act.explain for name, act in ACTIVATIONS.items()},

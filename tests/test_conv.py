@@ -407,6 +407,14 @@ BAD_OTHERS = [
     (C.conv_transpose2d, (_x(1, 1, 3, 3), _x(1, 2, 3, 3), _x(3)), {}, ValueError, "bias"),
     (C.conv_transpose2d, (_x(1, 1, 3, 3, dtype=mg.int64), _x(1, 1, 3, 3)), {}, TypeError,
      "input"),
+    (C.conv_transpose1d, (_x(1, 2, 3), _x(3, 1, 3)), {}, ValueError, "channels"),
+    (C.conv_transpose1d, (_x(1, 2, 3, 3), _x(2, 1, 3)), {}, ValueError, "(1, 2, 3, 3)"),
+    (C.conv_transpose1d, (_x(1, 2, 3), _x(2, 1, 3, 3)), {}, ValueError, "weight must be 3-D"),
+    (C.conv_transpose1d, (_x(1, 1, 3), _x(1, 1, 3)), dict(output_padding=1), ValueError,
+     "output_padding"),
+    (C.conv_transpose1d, (_x(1, 1, 3), _x(1, 1, 3)), dict(stride=(1, 1)), ValueError, "stride"),
+    (C.conv_transpose1d, (_x(1, 1, 1), _x(1, 1, 1)), dict(padding=1), ValueError, "output"),
+    (C.conv_transpose1d, (_x(1, 1, 3), _x(1, 2, 3), _x(3)), {}, ValueError, "bias"),
 ]
 
 
@@ -488,3 +496,73 @@ def test_conv_transpose2d_and_conv1d_match_torch(seed, stride, padding, dilation
     t1 = F.conv1d(torch.tensor(x1), torch.tensor(w1), None, stride, padding, dilation, groups)
     m1 = C.conv1d(mg.tensor(x1), mg.tensor(w1), None, stride, padding, dilation, groups)
     np.testing.assert_allclose(m1.numpy(), t1.numpy(), atol=1e-10)
+
+
+@given(seed=st.integers(0, 2**16), stride=st.integers(1, 3), padding=st.integers(0, 2),
+       dilation=st.integers(1, 3), groups=st.integers(1, 2), out_pad=st.integers(0, 2),
+       length=st.integers(1, 6), kernel=st.integers(1, 4), batched=st.booleans(),
+       bias=st.booleans())
+def test_conv_transpose1d_matches_torch_and_loops(seed, stride, padding, dilation, groups,
+                                                  out_pad, length, kernel, batched, bias):
+    torch = pytest.importorskip("torch")
+    assume(out_pad < max(stride, dilation))
+    assume((length - 1) * stride - 2 * padding + dilation * (kernel - 1) + out_pad + 1 >= 1)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 2 * groups, length) if batched else (2 * groups, length))
+    w = rng.standard_normal((2 * groups, 3, kernel))
+    b = rng.standard_normal(3 * groups) if bias else None
+    args = (stride, padding, out_pad, groups, dilation)
+    want = R.conv_transpose1d(x if batched else x[None], w, b, *args)
+    tx, tw = (torch.tensor(a, requires_grad=True) for a in (x, w))
+    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    ty = torch.nn.functional.conv_transpose1d(tx, tw, tb, *args)
+    mx, mw = (mg.tensor(a, requires_grad=True) for a in (x, w))
+    mb = None if b is None else mg.tensor(b, requires_grad=True)
+    my = C.conv_transpose1d(mx, mw, mb, *args)
+    assert my.shape == tuple(ty.shape)
+    np.testing.assert_allclose(my.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(my.numpy(), want if batched else want[0], rtol=1e-10, atol=1e-10)
+    g = rng.standard_normal(my.shape)
+    ty.backward(torch.tensor(g))
+    my.backward(mg.tensor(g))
+    pairs = [(mx, tx), (mw, tw)] + ([(mb, tb)] if bias else [])
+    for m, t in pairs:
+        np.testing.assert_allclose(m.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_conv_transpose1d_layer_matches_torch():
+    torch = pytest.importorskip("torch")
+    import minigrad.nn as nn
+
+    for kw in (dict(), dict(stride=2, padding=1, output_padding=1, groups=2, bias=False),
+               dict(dilation=2, stride=3)):
+        ours = nn.ConvTranspose1d(4, 6, 3, **kw).double()
+        theirs = torch.nn.ConvTranspose1d(4, 6, 3, **kw).double()
+        assert ours.weight.shape == tuple(theirs.weight.shape)
+        with torch.no_grad():
+            theirs.weight.copy_(torch.tensor(ours.weight.numpy()))
+            if ours.bias is not None:
+                theirs.bias.copy_(torch.tensor(ours.bias.numpy()))
+        x = np.random.default_rng(1).standard_normal((2, 4, 5))
+        mx, tx = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        my, ty = ours(mx), theirs(tx)
+        np.testing.assert_allclose(my.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+        g = np.random.default_rng(2).standard_normal(my.shape)
+        my.backward(mg.tensor(g))
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(),
+                                   rtol=1e-10, atol=1e-10)
+        # unbatched input and output_size, as PyTorch
+        np.testing.assert_allclose(ours(mg.tensor(x[0])).numpy(),
+                                   theirs(torch.tensor(x[0])).detach().numpy(), atol=1e-10)
+        base = ours(mx).shape[-1] - kw.get("output_padding", 0)
+        size = base + (1 if kw.get("stride", 1) > 1 else 0)
+        assert ours(mx, output_size=[size]).shape == tuple(theirs(tx, output_size=[size]).shape)
+    # PyTorch's initialisation bounds: U(+-1/sqrt(fan_in)), fan_in from weight axis 1 (* k)
+    m = nn.ConvTranspose1d(8, 4, 5)
+    assert np.abs(m.weight.numpy()).max() <= 1 / np.sqrt(4 * 5)
+    with pytest.raises(ValueError, match="ConvTranspose1d: expected input"):
+        m(mg.randn(2, 3, 5))
+    with pytest.raises(ValueError, match="not reachable"):
+        m(mg.randn(1, 8, 5), output_size=(20,))

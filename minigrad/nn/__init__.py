@@ -12,12 +12,16 @@ the maths and the gradients live in the ops.
 
 from minigrad import _hints
 from minigrad.nn import functional, init, models, utils
-from minigrad.nn.modules import (
+from minigrad.nn.modules import (  # upsampling and dense prediction
     CELU,
     ELU,
     GELU,
     SELU,
+    AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -25,11 +29,13 @@ from minigrad.nn.modules import (
     BCEWithLogitsLoss,
     Conv1d,
     Conv2d,
+    ConvTranspose1d,
     ConvTranspose2d,
     CrossEntropyLoss,
     Dropout,
     Dropout2d,
     Flatten,
+    Fold,
     GlobalAvgPool2d,
     Hardtanh,
     Identity,
@@ -39,6 +45,7 @@ from minigrad.nn.modules import (
     LogSigmoid,
     LogSoftmax,
     Maxout,
+    MaxPool1d,
     MaxPool2d,
     MaxUnpool2d,
     Module,
@@ -46,6 +53,8 @@ from minigrad.nn.modules import (
     ModuleList,
     MSELoss,
     NLLLoss,
+    PixelShuffle,
+    PixelUnshuffle,
     ReLU,
     ReLU6,
     Sequential,
@@ -55,6 +64,10 @@ from minigrad.nn.modules import (
     Softplus,
     SyncBatchNorm,
     Tanh,
+    Unfold,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )
 from minigrad.nn.parameter import Parameter
 
@@ -84,6 +97,10 @@ __all__ = [
     "Sigmoid", "LogSigmoid", "Tanh", "SiLU", "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss",
+    # upsampling and dense prediction
+    "ConvTranspose1d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle",
+    "PixelUnshuffle", "Fold", "Unfold", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
     # issue 15, sequence models (h15b)
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",

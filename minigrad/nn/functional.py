@@ -28,8 +28,9 @@ from minigrad.ops.activation import (
     softplus,
     tanh,
 )
-from minigrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from minigrad.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from minigrad.ops.dropout import dropout, dropout2d
+from minigrad.ops.fold import fold, unfold
 from minigrad.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -40,14 +41,20 @@ from minigrad.ops.loss import (
 )
 from minigrad.ops.normalization import batch_norm
 from minigrad.ops.pool import (
+    adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
     avg_pool2d,
     global_avg_pool2d,
+    max_pool1d,
     max_pool2d,
     max_unpool2d,
 )
 from minigrad.ops.shape import pad as _core_pad
 from minigrad.ops.softmax import log_softmax, softmax
+from minigrad.ops.upsample import interpolate, pixel_shuffle, pixel_unshuffle
 from minigrad.tensor import Tensor
 
 # issue 15, sequence models (h15b)
@@ -55,12 +62,15 @@ from minigrad.ops.attention import scaled_dot_product_attention  # isort: skip
 
 __all__ = [
     "linear", "pad",
-    "conv1d", "conv2d", "conv_transpose2d",
+    "conv1d", "conv2d", "conv_transpose2d", "conv_transpose1d",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "max_unpool2d",
     "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "sigmoid", "logsigmoid", "tanh",
     "silu", "gelu", "softplus", "hardtanh", "maxout", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
+    # upsampling and dense prediction
+    "interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "max_pool1d",
+    "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     # issue 15, sequence models (h15b)
     "scaled_dot_product_attention",
 ]

@@ -11,6 +11,7 @@ from minigrad.ops import (  # noqa: F401
     conv,
     dropout,
     elementwise,
+    fold,
     linalg,
     loss,
     normalization,
@@ -19,4 +20,5 @@ from minigrad.ops import (  # noqa: F401
     shape,
     softmax,
     to_device,
+    upsample,
 )

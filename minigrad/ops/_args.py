@@ -172,15 +172,15 @@ def padding_pairs(op: str, padding: Any, kernel: tuple[int, ...], stride: tuple[
 
 
 def pool_window(op: str, kernel_size: Any, stride: Any, padding: Any,
-                half_kernel_padding: bool = True) -> tuple[tuple[int, int], ...]:
-    """A 2-D pooling window's ``kernel_size``, ``stride`` (None or ``()``: the kernel) and
-    ``padding`` as (h, w) pairs: kernel and stride >= 1, padding >= 0 and, with
-    ``half_kernel_padding`` (max and average pooling), at most half the kernel on each axis, so
-    no window lies wholly in the padding (PyTorch's rule)."""
-    k = ntuple(op, "kernel_size", kernel_size, 2, minimum=1)
+                half_kernel_padding: bool = True, n: int = 2) -> tuple[tuple[int, ...], ...]:
+    """A pooling window's ``kernel_size``, ``stride`` (None or ``()``: the kernel) and
+    ``padding`` as n-tuples ((h, w) pairs for 2-d pooling): kernel and stride >= 1, padding >= 0
+    and, with ``half_kernel_padding`` (max and average pooling), at most half the kernel on each
+    axis, so no window lies wholly in the padding (PyTorch's rule)."""
+    k = ntuple(op, "kernel_size", kernel_size, n, minimum=1)
     default = stride is None or (isinstance(stride, tuple | list) and len(stride) == 0)
-    s = k if default else ntuple(op, "stride", stride, 2, minimum=1)
-    p = ntuple(op, "padding", padding, 2, minimum=0)
+    s = k if default else ntuple(op, "stride", stride, n, minimum=1)
+    p = ntuple(op, "padding", padding, n, minimum=0)
     if half_kernel_padding and any(2 * pp > kk for pp, kk in zip(p, k)):
         raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k} on each "
                          f"axis")

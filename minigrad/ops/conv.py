@@ -1,4 +1,5 @@
-"""Convolutions: ``conv2d``, ``conv1d``, ``conv_transpose2d`` (PyTorch names, arguments, layouts).
+"""Convolutions: ``conv2d``, ``conv1d``, ``conv_transpose2d``, ``conv_transpose1d`` (PyTorch
+names, arguments, layouts).
 
 Three Functions, each the others' derivative, so gradients of gradients work
 (``create_graph=True``):
@@ -36,7 +37,7 @@ from minigrad.ops._args import (
 from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
 
-__all__ = ["conv2d", "conv1d", "conv_transpose2d", "conv_output_size",
+__all__ = ["conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d", "conv_output_size",
            "Conv2dFn", "ConvTranspose2dFn", "Conv2dWeightGradFn"]
 
 Pair = tuple[int, int]
@@ -267,16 +268,40 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     ``output_padding`` adds rows/columns at the bottom/right and must be smaller than stride or
     dilation. Output size: ``(H - 1)*stride - 2*padding + dilation*(R - 1) + output_padding + 1``.
     """
-    op = "conv_transpose2d"
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose1d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """Transposed 1-D convolution (the gradient of conv1d w.r.t. its input; learned upsampling of
+    sequences), as ``torch.nn.functional.conv_transpose1d``.
+
+    input: (N, C_in, L) or unbatched (C_in, L); weight: (C_in, C_out // groups, K); bias:
+    (C_out,) or None. Options as in :func:`conv_transpose2d`, as ints (or 1-tuples). Output
+    length ``(L - 1)*stride - 2*padding + dilation*(K - 1) + output_padding + 1``. Runs as a
+    conv_transpose2d over a unit height axis (the reshapes are views).
+    """
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def _conv_transpose(op: str, spatial: int, input: Any, weight: Any, bias: Any, stride: Any,
+                    padding: Any, output_padding: Any, groups: Any, dilation: Any) -> Tensor:
+    """conv_transpose1d/2d: arguments checked with ``op``'s name and ``spatial`` axes, then one
+    ConvTranspose2dFn (a 1-d input gets a unit height axis)."""
     x = float_tensor(op, "input", input)
     w = float_tensor(op, "weight", weight)
-    x, unbatched = _batched(op, x, 4)
-    if w.ndim != 4:
-        raise ValueError(f"{op}: weight must be 4-D (in_channels, out_channels/groups, kH, kW), "
-                         f"got shape {w.shape}")
-    if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D unbatched, got shape "
-                         f"{x.shape}")
+    nd = spatial + 2
+    x, unbatched = _batched(op, x, nd)
+    axes = "kH, kW" if spatial == 2 else "kL"
+    if w.ndim != nd:
+        raise ValueError(f"{op}: weight must be {nd}-D (in_channels, out_channels/groups, "
+                         f"{axes}), got shape {w.shape}")
+    if x.ndim != nd:
+        raise ValueError(f"{op}: input must be {nd}-D (N, C, {'H, W' if spatial == 2 else 'L'}) "
+                         f"or {nd - 1}-D unbatched, got shape {x.shape}")
     groups = integer(op, "groups", groups, minimum=1)
     c_in = x.shape[1]
     if w.shape[0] != c_in:
@@ -285,29 +310,35 @@ def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     if c_in % groups:
         raise ValueError(f"{op}: groups={groups} must divide the input channels ({c_in}, input "
                          f"{x.shape})")
-    stride = ntuple(op, "stride", stride, 2, minimum=1)
-    dilation = ntuple(op, "dilation", dilation, 2, minimum=1)
+    stride = ntuple(op, "stride", stride, spatial, minimum=1)
+    dilation = ntuple(op, "dilation", dilation, spatial, minimum=1)
     if isinstance(padding, str):
-        raise TypeError(f"{op}: padding must be an int or a pair (no string modes, as in "
+        raise TypeError(f"{op}: padding must be an int or a tuple (no string modes, as in "
                         f"PyTorch), got {padding!r}")
-    pad = ntuple(op, "padding", padding, 2, minimum=0)
-    out_pad = ntuple(op, "output_padding", output_padding, 2, minimum=0)
-    for ax in range(2):
+    pad = ntuple(op, "padding", padding, spatial, minimum=0)
+    out_pad = ntuple(op, "output_padding", output_padding, spatial, minimum=0)
+    for ax in range(spatial):
         if out_pad[ax] >= max(stride[ax], dilation[ax]):
             raise ValueError(f"{op}: output_padding {out_pad} must be smaller than stride "
                              f"{stride} or dilation {dilation} along each axis")
-    out_hw = tuple(conv_transpose_output_size(x.shape[2 + ax], w.shape[2 + ax], stride[ax],
-                                              pad[ax], dilation[ax], out_pad[ax])
-                   for ax in range(2))
-    if min(out_hw) < 1:
-        raise ValueError(f"{op}: output size {out_hw} is empty: padding {pad} crops more than "
+    out_size = tuple(conv_transpose_output_size(x.shape[2 + ax], w.shape[2 + ax], stride[ax],
+                                                pad[ax], dilation[ax], out_pad[ax])
+                     for ax in range(spatial))
+    if min(out_size) < 1:
+        raise ValueError(f"{op}: output size {out_size} is empty: padding {pad} crops more than "
                          f"the full output of input {x.shape} with weight {w.shape}")
     c_out = w.shape[1] * groups
     b = _check_bias(op, bias, c_out, np.result_type(x.dtype, w.dtype))
     x, w = _common_dtype(x, w)
-    y = ConvTranspose2dFn.apply(x, w, input_hw=out_hw, stride=stride,
+    if spatial == 1:  # (N, C, L) as (N, C, 1, L): a unit height axis everywhere
+        x, w = x.reshape(*x.shape[:2], 1, x.shape[2]), w.reshape(*w.shape[:2], 1, w.shape[2])
+        out_size, stride, dilation, pad = ((1, *out_size), (1, *stride), (1, *dilation),
+                                           (0, *pad))
+    y = ConvTranspose2dFn.apply(x, w, input_hw=out_size, stride=stride,
                                 padding=(pad[0], pad[0], pad[1], pad[1]), dilation=dilation,
                                 groups=groups)
+    if spatial == 1:
+        y = y.reshape(y.shape[0], y.shape[1], y.shape[3])
     if b is not None:
-        y = y + b.reshape(1, c_out, 1, 1)
+        y = y + b.reshape(1, c_out, *(1,) * spatial)
     return y.reshape(*y.shape[1:]) if unbatched else y

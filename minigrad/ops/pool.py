@@ -1,9 +1,12 @@
-"""2-D pooling: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``, ``global_avg_pool2d``,
-``max_unpool2d`` (PyTorch names, arguments and floor-mode output sizes; no ceil_mode/dilation).
+"""Pooling: ``max_pool2d``, ``max_pool1d``, ``avg_pool2d``, ``avg_pool1d``,
+``adaptive_avg_pool2d``/``1d``, ``adaptive_max_pool2d``/``1d``, ``global_avg_pool2d``,
+``max_unpool2d`` (PyTorch names, arguments and output sizes, with ``ceil_mode``, ``dilation`` for
+max pooling and ``count_include_pad``/``divisor_override`` for average pooling).
 
 Functions and how they differentiate each other (so ``create_graph=True`` works):
 
     MaxPool2dFn        y = max over windows        dx = PlaneScatterFn(gy, argmax)
+    AdaptiveMaxPool2dFn  the same over adaptive windows
     PlaneScatterFn     z = scatter-add(src, idx)   dsrc = PlaneGatherFn(gz, idx)
     PlaneGatherFn      z = src[idx]                dsrc = PlaneScatterFn(gz, idx)
     AvgPool2dFn        y = window means            dx = AvgPool2dGradFn(gy)
@@ -11,8 +14,11 @@ Functions and how they differentiate each other (so ``create_graph=True`` works)
     AdaptiveAvgPool2dFn / AdaptiveAvgPool2dGradFn  the same pair for adaptive windows
 
 Shapes: input (N, C, H, W) or unbatched (C, H, W); output (N, C, OH, OW) with
-``OH = (H + 2*padding - kernel) // stride + 1``. Max-pool indices are flat positions in each
-H*W plane (int64); ties go to the first maximum in row-major window order. Kernels live in
+``OH = (H + 2*padding - dilation*(kernel - 1) - 1) // stride + 1``, the division rounded up with
+``ceil_mode`` (but the last window must start inside the input or the left padding, PyTorch's
+rule). The 1-d ops take (N, C, L) or (C, L) and run the 2-d Functions on (N, C, 1, L). Max-pool
+indices are flat positions in each H*W plane (int64; positions along L in 1-d); ties go to the
+first maximum in row-major window order. Kernels live in
 :mod:`minigrad.ops.kernels.cpu.pool` and :mod:`minigrad.ops.kernels.cuda.pool`.
 """
 
@@ -24,13 +30,14 @@ import numpy as np
 
 from minigrad.autograd import Function
 from minigrad.ops._args import (
-    conv_output_size,
     conv_transpose_output_size,
     float_tensor,
+    integer,
     ntuple,
     pool_window,
 )
 from minigrad.ops.kernels import kernels_for
+from minigrad.ops.kernels.cpu.pool import pool_output_size
 from minigrad.tensor import Tensor
 
 __all__ = [
@@ -39,6 +46,11 @@ __all__ = [
     "adaptive_avg_pool2d",
     "global_avg_pool2d",
     "max_unpool2d",
+    "max_pool1d",
+    "avg_pool1d",
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool1d",
 ]
 
 Pair = tuple[int, int]
@@ -54,11 +66,31 @@ class MaxPool2dFn(Function):
     kinks = "ties in a window: the first maximum (row-major) takes the gradient"
 
     @staticmethod
-    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair):
-        y, idx = kernels_for(x.data).pool.max_pool2d_forward(x.data, kernel, stride, padding)
+    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair = (1, 1),
+                ceil_mode: bool = False):
+        y, idx = kernels_for(x.data).pool.max_pool2d_forward(x.data, kernel, stride, padding,
+                                                             dilation, ceil_mode)
         # a view, not the returned array itself: a saved *output* would come back linked to this
         # node as if it were differentiable, and the indices are integer constants
         ctx.save_for_backward(idx.view())
+        ctx.input_hw = x.shape[2:]
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, gy, _gidx):
+        (idx,) = ctx.saved_tensors
+        return PlaneScatterFn.apply(gy, idx, plane_hw=ctx.input_hw)
+
+
+class AdaptiveMaxPool2dFn(Function):
+    """x: (N, C, H, W) -> (y, indices), both (N, C, OH, OW), over adaptive windows."""
+
+    kinks = MaxPool2dFn.kinks
+
+    @staticmethod
+    def forward(ctx, x, *, output_size: Pair):
+        y, idx = kernels_for(x.data).pool.adaptive_max_pool2d_forward(x.data, tuple(output_size))
+        ctx.save_for_backward(idx.view())  # a view: see MaxPool2dFn
         ctx.input_hw = x.shape[2:]
         return y, idx
 
@@ -99,13 +131,15 @@ class PlaneGatherFn(Function):
 
 class AvgPool2dFn(Function):
     @staticmethod
-    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair, count_include_pad: bool):
-        ctx.geometry = dict(
-            kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
-        )
+    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair, count_include_pad: bool,
+                ceil_mode: bool = False, divisor_override: int | None = None):
+        ctx.geometry = dict(kernel=kernel, stride=stride, padding=padding,
+                            count_include_pad=count_include_pad, ceil_mode=ceil_mode,
+                            divisor_override=divisor_override)
         ctx.input_hw = x.shape[2:]
         return kernels_for(x.data).pool.avg_pool2d_forward(x.data, kernel, stride, padding,
-                                                           count_include_pad)
+                                                           count_include_pad, ceil_mode,
+                                                           divisor_override)
 
     @staticmethod
     def backward(ctx, gy):
@@ -125,12 +159,15 @@ class AvgPool2dGradFn(Function):
         stride: Pair,
         padding: Pair,
         count_include_pad: bool,
+        ceil_mode: bool = False,
+        divisor_override: int | None = None,
     ):
-        ctx.geometry = dict(
-            kernel=kernel, stride=stride, padding=padding, count_include_pad=count_include_pad
-        )
+        ctx.geometry = dict(kernel=kernel, stride=stride, padding=padding,
+                            count_include_pad=count_include_pad, ceil_mode=ceil_mode,
+                            divisor_override=divisor_override)
         return kernels_for(gy.data).pool.avg_pool2d_backward(gy.data, tuple(input_hw), kernel,
-                                                             stride, padding, count_include_pad)
+                                                             stride, padding, count_include_pad,
+                                                             ceil_mode, divisor_override)
 
     @staticmethod
     def backward(ctx, ggx):
@@ -160,39 +197,73 @@ class AdaptiveAvgPool2dGradFn(Function):
 
 
 # ------------------------------------------------------------------------------------------------
-# Argument checking (before any kernel runs)
+# Argument checking (before any kernel runs). The 1-d ops run the 2-d ones on (N, C, 1, L).
 
 
-def _input(op: str, x: Any) -> tuple[Tensor, bool]:
-    """The input as (N, C, H, W) and whether it was unbatched (C, H, W)."""
+def _input(op: str, x: Any, spatial: int = 2) -> tuple[Tensor, bool]:
+    """The input as (N, C, H, W) and whether it was unbatched; a 1-d op's (N, C, L) or (C, L)
+    becomes (N, C, 1, L)."""
     x = float_tensor(op, "input", x)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
-    if 0 in x.shape[-2:] or (x.ndim == 4 and x.shape[1] == 0):
+    if x.ndim not in (spatial + 1, spatial + 2):
+        axes = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
+        raise ValueError(f"{op}: input must be {axes}, got shape {x.shape}")
+    if 0 in x.shape[-spatial:] or (x.ndim == spatial + 2 and x.shape[1] == 0):
         raise ValueError(f"{op}: input has an empty spatial or channel axis: shape {x.shape}")
-    return (x.reshape(1, *x.shape) if x.ndim == 3 else x), x.ndim == 3
+    unbatched = x.ndim == spatial + 1
+    x = x.reshape(1, *x.shape) if unbatched else x
+    return (x.reshape(x.shape[0], x.shape[1], 1, x.shape[2]) if spatial == 1 else x), unbatched
 
 
-def _windows(op: str, input: Any, kernel_size: Any, stride: Any,
-             padding: Any) -> tuple[Tensor, bool, Pair, Pair, Pair]:
-    """max_pool2d's and avg_pool2d's arguments checked: the (N, C, H, W) input, whether it was
-    unbatched, and kernel, stride and padding pairs whose windows fit in the padded input."""
-    x, unbatched = _input(op, input)
-    k, s, p = pool_window(op, kernel_size, stride, padding)
-    h, w = x.shape[-2:]
-    oh, ow = (conv_output_size(n, kk, ss, pp) for n, kk, ss, pp in zip((h, w), k, s, p))
-    if oh < 1 or ow < 1:
+def _result(y: Tensor, spatial: int, unbatched: bool) -> Tensor:
+    """A (N, C, OH, OW) result back in the input's form: (N, C, OL) for a 1-d op, no batch axis
+    for an unbatched input."""
+    if spatial == 1:
+        y = y.reshape(y.shape[0], y.shape[1], y.shape[3])
+    return y.reshape(*y.shape[1:]) if unbatched else y
+
+
+def _pairs(spatial: int, *values: tuple[int, ...]) -> tuple[Pair, ...]:
+    """Per-axis tuples (kernel, stride, padding, dilation) as (h, w) pairs; a 1-d op's (v,)
+    becomes (unit, v): kernel, stride and dilation 1 and padding 0 along the added height axis."""
+    if spatial == 2:
+        return values
+    return tuple((0 if i == 2 else 1, v[0]) for i, v in enumerate(values))
+
+
+def _windows(op: str, spatial: int, input: Any, kernel_size: Any, stride: Any, padding: Any,
+             dilation: Any = 1, ceil_mode: Any = False) -> tuple[Any, ...]:
+    """max and avg pooling's arguments checked: the (N, C, H, W) input, whether it was
+    unbatched, and the kernel, stride, padding and dilation pairs, whose windows fit in the
+    padded input and (with a dilation) each read at least one input element."""
+    x, unbatched = _input(op, input, spatial)
+    k, s, p = pool_window(op, kernel_size, stride, padding, n=spatial)
+    d = ntuple(op, "dilation", dilation, spatial, minimum=1)
+    size = tuple(input.shape[-spatial:])
+    out = tuple(pool_output_size(n, kk, ss, pp, dd, bool(ceil_mode))
+                for n, kk, ss, pp, dd in zip(size, k, s, p, d))
+    if min(out) < 1:
+        span = tuple(dd * (kk - 1) + 1 for kk, dd in zip(k, d))
+        padded = tuple(n + 2 * pp for n, pp in zip(size, p))
         raise ValueError(
-            f"{op}: kernel {k} is larger than the padded input {(h + 2 * p[0], w + 2 * p[1])} "
-            f"(input shape {x.shape}, padding {p}); output would be {(oh, ow)}"
-        )
-    return x, unbatched, k, s, p
+            f"{op}: kernel {k} (dilation {d}: a window spans {span}) is larger than the padded "
+            f"input {padded} (input shape {tuple(input.shape)}, padding {p}); output would be "
+            f"{out}")
+    for axis, (n, kk, ss, pp, dd, o) in enumerate(zip(size, k, s, p, d, out)):
+        taps = (np.arange(o)[:, None] * ss - pp) + np.arange(kk) * dd
+        empty = np.flatnonzero(~((taps >= 0) & (taps < n)).any(axis=1))
+        if empty.size:  # only a dilation can step over the whole input
+            raise ValueError(
+                f"{op}: window {int(empty[0])} along spatial axis {axis} reads only padding "
+                f"(positions {taps[empty[0]].tolist()} of an input of length {n}; kernel {k}, "
+                f"dilation {d}, padding {p}, input shape {tuple(input.shape)})")
+    return (x, unbatched, *_pairs(spatial, k, s, p, d))
 
 
-def _output_size(op: str, x: Tensor, output_size: Any) -> Pair:
-    """An int, or a pair whose None entries keep the input's size, as a pair of ints >= 1."""
-    size = ntuple(op, "output_size", output_size, 2, minimum=1, allow_none=True)
-    return tuple(x.shape[2 + i] if o is None else o for i, o in enumerate(size))
+def _output_size(op: str, x: Tensor, output_size: Any, spatial: int = 2) -> Pair:
+    """An int, or a tuple (None entries keep the input's size), as a pair of ints >= 1."""
+    size = ntuple(op, "output_size", output_size, spatial, minimum=1, allow_none=True)
+    size = tuple(x.shape[4 - spatial + i] if o is None else o for i, o in enumerate(size))
+    return (1, size[0]) if spatial == 1 else size
 
 
 # ------------------------------------------------------------------------------------------------
@@ -200,31 +271,84 @@ def _output_size(op: str, x: Tensor, output_size: Any) -> Pair:
 
 
 def max_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
-               padding: int | Pair = 0,
+               padding: int | Pair = 0, dilation: int | Pair = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-    """Max over sliding windows. input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW).
+    """Max over sliding windows, as ``torch.nn.functional.max_pool2d``.
 
-    ``stride`` defaults to ``kernel_size``; padding (at most kernel_size // 2) is never selected.
-    With ``return_indices`` also returns the int64 argmax, a flat index into each H*W plane.
+    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), ``OH = (H + 2*padding -
+    dilation*(kernel - 1) - 1) // stride + 1``. ``stride`` defaults to ``kernel_size``; padding
+    (at most kernel_size // 2) is never selected; ``dilation`` spaces a window's taps.
+    ``ceil_mode`` rounds the division up: a last, partial window covers the leftover rows and
+    columns, unless it would start in the right padding (PyTorch's rule). With
+    ``return_indices`` also returns the int64 argmax, a flat index into each H*W plane.
+
+    Difference from PyTorch: a dilated window whose taps all fall in the padding (possible only
+    with a dilation) is a ValueError; PyTorch returns -inf there, with an index outside the input.
     """
-    x, unbatched, k, s, p = _windows("max_pool2d", input, kernel_size, stride, padding)
-    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p)
-    if unbatched:
-        y, idx = y.reshape(*y.shape[1:]), idx.reshape(*idx.shape[1:])
+    op = "max_pool2d"
+    x, unbatched, k, s, p, d = _windows(op, 2, input, kernel_size, stride, padding, dilation,
+                                        ceil_mode)
+    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p, dilation=d,
+                               ceil_mode=bool(ceil_mode))
+    y, idx = _result(y, 2, unbatched), _result(idx, 2, unbatched)
+    return (y, idx) if return_indices else y
+
+
+def max_pool1d(input: Tensor, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
+               padding: int | tuple[int] = 0, dilation: int | tuple[int] = 1,
+               ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over sliding windows of a sequence, as ``torch.nn.functional.max_pool1d``.
+
+    input: (N, C, L) or (C, L) -> (N, C, OL); options as :func:`max_pool2d`, as ints. Indices
+    are positions along L. Runs as max_pool2d on (N, C, 1, L).
+    """
+    op = "max_pool1d"
+    x, unbatched, k, s, p, d = _windows(op, 1, input, kernel_size, stride, padding, dilation,
+                                        ceil_mode)
+    y, idx = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p, dilation=d,
+                               ceil_mode=bool(ceil_mode))
+    y, idx = _result(y, 1, unbatched), _result(idx, 1, unbatched)
     return (y, idx) if return_indices else y
 
 
 def avg_pool2d(input: Tensor, kernel_size: int | Pair, stride: int | Pair | None = None,
-               padding: int | Pair = 0, count_include_pad: bool = True) -> Tensor:
-    """Mean over sliding windows. input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW).
+               padding: int | Pair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over sliding windows, as ``torch.nn.functional.avg_pool2d``.
 
-    ``count_include_pad=True`` divides by the full window size (padding counts as zeros);
-    ``False`` divides by the number of input elements in the window (PyTorch semantics).
+    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), sizes as :func:`max_pool2d`'s
+    (``ceil_mode`` included). ``count_include_pad=True`` divides by the window's size within the
+    padded input (padding counts as zeros, what a ``ceil_mode`` window reaches past the padding
+    does not); ``False`` divides by the number of input elements in the window;
+    ``divisor_override`` (an int >= 1) divides every window sum by that number instead (PyTorch
+    semantics).
     """
-    x, unbatched, k, s, p = _windows("avg_pool2d", input, kernel_size, stride, padding)
-    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p,
-                          count_include_pad=bool(count_include_pad))
-    return y.reshape(*y.shape[1:]) if unbatched else y
+    op = "avg_pool2d"
+    if divisor_override is not None:
+        divisor_override = integer(op, "divisor_override", divisor_override, minimum=1)
+    x, unbatched, k, s, p, _ = _windows(op, 2, input, kernel_size, stride, padding, 1,
+                                        ceil_mode)
+    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, ceil_mode=bool(ceil_mode),
+                          count_include_pad=bool(count_include_pad),
+                          divisor_override=divisor_override)
+    return _result(y, 2, unbatched)
+
+
+def avg_pool1d(input: Tensor, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
+               padding: int | tuple[int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over sliding windows of a sequence, as ``torch.nn.functional.avg_pool1d``.
+
+    input: (N, C, L) or (C, L) -> (N, C, OL); options as :func:`avg_pool2d`, as ints. Runs as
+    avg_pool2d on (N, C, 1, L).
+    """
+    op = "avg_pool1d"
+    x, unbatched, k, s, p, _ = _windows(op, 1, input, kernel_size, stride, padding, 1,
+                                        ceil_mode)
+    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, ceil_mode=bool(ceil_mode),
+                          count_include_pad=bool(count_include_pad), divisor_override=None)
+    return _result(y, 1, unbatched)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
@@ -235,8 +359,42 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
     """
     x, unbatched = _input("adaptive_avg_pool2d", input)
     size = _output_size("adaptive_avg_pool2d", x, output_size)
-    y = AdaptiveAvgPool2dFn.apply(x, output_size=size)
-    return y.reshape(*y.shape[1:]) if unbatched else y
+    return _result(AdaptiveAvgPool2dFn.apply(x, output_size=size), 2, unbatched)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: int | tuple[int]) -> Tensor:
+    """Average pooling of a sequence to a fixed length: (N, C, L) or (C, L) -> (N, C, OL), with
+    the windows of :func:`adaptive_avg_pool2d`."""
+    x, unbatched = _input("adaptive_avg_pool1d", input, 1)
+    size = _output_size("adaptive_avg_pool1d", x, output_size, 1)
+    return _result(AdaptiveAvgPool2dFn.apply(x, output_size=size), 1, unbatched)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None],
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling to a fixed output size, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    input: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); output cell i covers rows
+    [floor(i*H/OH), ceil((i+1)*H/OH)) and the same for columns. ``None`` in ``output_size``
+    keeps that input size. ``return_indices``: also the int64 argmax, a flat index into each
+    H*W plane (ties: the first maximum in row-major order).
+    """
+    op = "adaptive_max_pool2d"
+    x, unbatched = _input(op, input)
+    y, idx = AdaptiveMaxPool2dFn.apply(x, output_size=_output_size(op, x, output_size))
+    y, idx = _result(y, 2, unbatched), _result(idx, 2, unbatched)
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: int | tuple[int],
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling of a sequence to a fixed length: (N, C, L) or (C, L) -> (N, C, OL), windows
+    as :func:`adaptive_max_pool2d`; indices are positions along L."""
+    op = "adaptive_max_pool1d"
+    x, unbatched = _input(op, input, 1)
+    y, idx = AdaptiveMaxPool2dFn.apply(x, output_size=_output_size(op, x, output_size, 1))
+    y, idx = _result(y, 1, unbatched), _result(idx, 1, unbatched)
+    return (y, idx) if return_indices else y
 
 
 def global_avg_pool2d(input: Tensor) -> Tensor:

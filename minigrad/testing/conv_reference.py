@@ -158,6 +158,28 @@ def conv_transpose2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0), output_pad
     return np.ascontiguousarray(y)
 
 
+def conv_transpose1d_ref(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1,
+                         dilation=1):
+    """PyTorch's conv_transpose1d: x (N, C_in, L), w (C_in, C_out // groups, F). Each input
+    x[n, ci, i] scatters x * w[ci] onto the full output at i*stride + f*dilation; ``padding`` is
+    cropped from both ends and ``output_padding`` extra positions kept at the end."""
+    n_, ci_, l_ = x.shape
+    _, cog, f_ = w.shape
+    cig = ci_ // groups
+    full_l = (l_ - 1) * stride + dilation * (f_ - 1) + 1 + output_padding
+    full = np.zeros((n_, cog * groups, full_l), dtype=np.result_type(x, w))
+    for ci in range(ci_):
+        g = ci // cig
+        for i in range(l_):
+            for co in range(cog):
+                for f in range(f_):
+                    full[:, g * cog + co, i * stride + f * dilation] += x[:, ci, i] * w[ci, co, f]
+    y = full[:, :, padding : full_l - padding]
+    if b is not None:
+        y = y + b.reshape(1, -1, 1)
+    return np.ascontiguousarray(y)
+
+
 def conv1d_ref(x, w, b=None, stride=1, padding=(0, 0), dilation=1, groups=1):
     """x: (N, C, L), w: (K, C // groups, F) -> (N, K, OL), by loops over output positions."""
     n_, c_, l_ = x.shape
@@ -220,3 +242,11 @@ def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     return conv_transpose2d_ref(x, w, b, _two(stride), _two(padding), _two(output_padding), groups,
                                 _two(dilation))
+
+
+def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    def one(v):
+        return v if isinstance(v, int) else v[0]
+
+    return conv_transpose1d_ref(x, w, b, one(stride), one(padding), one(output_padding), groups,
+                                one(dilation))

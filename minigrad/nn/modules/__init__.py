@@ -20,8 +20,9 @@ from minigrad.nn.modules.activation import (
 )
 from minigrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from minigrad.nn.modules.container import ModuleDict, ModuleList, Sequential
-from minigrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d
+from minigrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from minigrad.nn.modules.dropout import Dropout, Dropout2d
+from minigrad.nn.modules.fold import Fold, Unfold
 from minigrad.nn.modules.linear import Flatten, Identity, Linear
 from minigrad.nn.modules.loss import (
     BCELoss,
@@ -32,14 +33,21 @@ from minigrad.nn.modules.loss import (
     NLLLoss,
 )
 from minigrad.nn.modules.module import Module, RemovableHandle
+from minigrad.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle
 from minigrad.nn.modules.pooling import (
+    AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
     AvgPool2d,
     GlobalAvgPool2d,
+    MaxPool1d,
     MaxPool2d,
     MaxUnpool2d,
 )
 from minigrad.nn.modules.syncbatchnorm import SyncBatchNorm
+from minigrad.nn.modules.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 # issue 15, sequence models (h15b): recurrent layers, attention and Transformers
 from minigrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # isort: skip
@@ -60,6 +68,10 @@ __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "Sigmoid", "LogSigmoid", "Tanh", "SiLU",
     "GELU", "Softplus", "Hardtanh", "Maxout", "Softmax", "LogSoftmax", "CrossEntropyLoss",
     "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+    # upsampling and dense prediction
+    "ConvTranspose1d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle",
+    "PixelUnshuffle", "Fold", "Unfold", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
     # issue 15, sequence models (h15b)
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",

@@ -1,4 +1,4 @@
-"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose2d``."""
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from minigrad.ops._args import (
 )
 from minigrad.tensor import Tensor
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -155,34 +155,28 @@ class Conv1d(_ConvNd):
                          groups, bias, padding_mode, dtype)
 
 
-class ConvTranspose2d(Module):
-    """Transposed 2-D convolution (the gradient of :class:`Conv2d` w.r.t. its input; learned
-    upsampling).
+class _ConvTransposeNd(Module):
+    """Shared state of ConvTranspose1d/2d: weight (in, out // groups, *kernel), optional bias
+    (out,), PyTorch's initialisation (its fan_in taken from weight axis 1), and the output_size
+    logic of ``forward``."""
 
-    x: (N, in_channels, H, W) -> y: (N, out_channels, OH, OW) with
-    ``OH = (H - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``.
-    ``forward(x, output_size=(OH, OW))`` picks ``output_padding`` to reach that size (as
-    PyTorch). weight: (in_channels, out_channels // groups, kh, kw), bias: (out_channels,),
-    initialised as PyTorch does (including its fan_in taken from weight axis 1).
-    """
+    _n = 2
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-                 output_padding: int | tuple[int, int] = 0, groups: int = 1, bias: bool = True,
-                 dilation: int | tuple[int, int] = 1, padding_mode: str = "zeros",
-                 dtype: Any = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any,
+                 padding: Any, output_padding: Any, groups: int, bias: bool, dilation: Any,
+                 padding_mode: str, dtype: Any) -> None:
         super().__init__()
-        who = "ConvTranspose2d"
+        who, n = type(self).__name__, self._n
         in_channels, out_channels, groups = _channels(who, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f"{who}: only padding_mode='zeros' is supported (as PyTorch), got "
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = ntuple(who, "kernel_size", kernel_size, 2, minimum=1)
-        self.stride = ntuple(who, "stride", stride, 2, minimum=1)
-        self.padding = ntuple(who, "padding", padding, 2, minimum=0)
-        self.output_padding = ntuple(who, "output_padding", output_padding, 2, minimum=0)
-        self.dilation = ntuple(who, "dilation", dilation, 2, minimum=1)
+        self.kernel_size = ntuple(who, "kernel_size", kernel_size, n, minimum=1)
+        self.stride = ntuple(who, "stride", stride, n, minimum=1)
+        self.padding = ntuple(who, "padding", padding, n, minimum=0)
+        self.output_padding = ntuple(who, "output_padding", output_padding, n, minimum=0)
+        self.dilation = ntuple(who, "dilation", dilation, n, minimum=1)
         self.padding_mode = padding_mode
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
@@ -193,48 +187,101 @@ class ConvTranspose2d(Module):
 
     reset_parameters = _ConvNd.reset_parameters
 
-    def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, int]:
+    def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, ...]:
+        who, n = type(self).__name__, self._n
         if output_size is None:
             return self.output_padding
-        size = tuple(int(s) for s in output_size)[-2:]
-        if len(size) != 2:
-            raise ValueError(f"ConvTranspose2d: output_size must give (OH, OW), got "
-                             f"{output_size!r}")
+        size = tuple(int(s) for s in output_size)[-n:]
+        if len(size) != n:
+            raise ValueError(f"{who}: output_size must give the {n} output size(s) "
+                             f"{'(OH, OW)' if n == 2 else '(OL,)'}, got {output_size!r}")
+        spatial = input.shape[-n:]
         out = []
-        for i in range(2):
-            base = conv_transpose_output_size(input.shape[2 + i], self.kernel_size[i],
-                                              self.stride[i], self.padding[i], self.dilation[i])
+        for i in range(n):
+            base = conv_transpose_output_size(spatial[i], self.kernel_size[i], self.stride[i],
+                                              self.padding[i], self.dilation[i])
             extra = size[i] - base
             if not 0 <= extra < max(self.stride[i], self.dilation[i]):
-                raise ValueError(f"ConvTranspose2d: output_size {size} is not reachable from "
-                                 f"input {input.shape} (sizes from {base} to "
+                raise ValueError(f"{who}: output_size {size} is not reachable from input "
+                                 f"{input.shape} (sizes from {base} to "
                                  f"{base + max(self.stride[i], self.dilation[i]) - 1} on axis "
-                                 f"{2 + i})")
+                                 f"{input.ndim - n + i})")
             out.append(extra)
-        return out[0], out[1]
+        return tuple(out)
 
     def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
-        if not isinstance(input, Tensor) or input.ndim != 4 \
-                or input.shape[1] != self.in_channels:
+        who, n = type(self).__name__, self._n
+        if not isinstance(input, Tensor) or input.ndim not in (n + 1, n + 2) \
+                or input.shape[-n - 1] != self.in_channels:
             shape = getattr(input, "shape", type(input).__name__)
-            raise ValueError(f"ConvTranspose2d: expected input (N, C, H, W) with C = "
-                             f"in_channels = {self.in_channels}, got {shape}")
-        check_input_dtype(type(self).__name__, input, self.weight)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(input, output_size), self.groups,
-                                  self.dilation)
+            axes = "(N, C, L) or (C, L)" if n == 1 else "(N, C, H, W) or (C, H, W)"
+            raise ValueError(f"{who}: expected input {axes} with C = in_channels = "
+                             f"{self.in_channels}, got {shape}")
+        check_input_dtype(who, input, self.weight)
+        conv = F.conv_transpose1d if n == 1 else F.conv_transpose2d
+        return conv(input, self.weight, self.bias, self.stride, self.padding,
+                    self._output_padding(input, output_size), self.groups, self.dilation)
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
+        n = self._n
+
+        def show(t: Any) -> Any:
+            return t[0] if n == 1 else t
+
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={show(self.kernel_size)}, "
+             f"stride={show(self.stride)}")
+        if self.padding != (0,) * n:
+            s += f", padding={show(self.padding)}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={show(self.output_padding)}"
+        if self.dilation != (1,) * n:
+            s += f", dilation={show(self.dilation)}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
         return s
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (the gradient of :class:`Conv2d` w.r.t. its input; learned
+    upsampling).
+
+    x: (N, in_channels, H, W) (or unbatched (in_channels, H, W)) -> y: (N, out_channels, OH, OW)
+    with ``OH = (H - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``.
+    ``forward(x, output_size=(OH, OW))`` picks ``output_padding`` to reach that size (as
+    PyTorch). weight: (in_channels, out_channels // groups, kh, kw), bias: (out_channels,),
+    initialised as PyTorch does (including its fan_in taken from weight axis 1).
+    """
+
+    _n = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 output_padding: int | tuple[int, int] = 0, groups: int = 1, bias: bool = True,
+                 dilation: int | tuple[int, int] = 1, padding_mode: str = "zeros",
+                 dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding,
+                         output_padding, groups, bias, dilation, padding_mode, dtype)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (the gradient of :class:`Conv1d` w.r.t. its input; learned
+    upsampling of sequences).
+
+    x: (N, in_channels, L) (or unbatched (in_channels, L)) -> y: (N, out_channels, OL) with
+    ``OL = (L - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1``;
+    ``forward(x, output_size=(OL,))`` picks ``output_padding``. Options as
+    :class:`ConvTranspose2d`, as ints (or 1-tuples). weight: (in_channels,
+    out_channels // groups, k), bias: (out_channels,), PyTorch's initialisation.
+    """
+
+    _n = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int],
+                 stride: int | tuple[int] = 1, padding: int | tuple[int] = 0,
+                 output_padding: int | tuple[int] = 0, groups: int = 1, bias: bool = True,
+                 dilation: int | tuple[int] = 1, padding_mode: str = "zeros",
+                 dtype: Any = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding,
+                         output_padding, groups, bias, dilation, padding_mode, dtype)

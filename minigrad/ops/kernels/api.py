@@ -10,15 +10,19 @@ ACTIVATION = ("ACTIVATIONS", "FROM_OUTPUT", "forward", "backward", "backward_fro
 CONV = ("conv_out_size", "conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight")
 POOL = ("pool_output_size", "max_pool2d_forward", "scatter_add_planes", "gather_planes",
         "avg_pool2d_forward", "avg_pool2d_backward", "adaptive_avg_pool2d_forward",
-        "adaptive_avg_pool2d_backward")
+        "adaptive_avg_pool2d_backward", "adaptive_max_pool2d_forward")
 SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward",
            "cross_entropy_forward", "cross_entropy_backward", "cross_entropy_total",
            "cross_entropy_coefficients")
 NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward")
 DROPOUT = ("scaled_mask",)
+UPSAMPLE = ("resample_forward", "resample_backward")
+FOLD = ("fold_blocks", "unfold", "fold")
+
 # issue 15, sequence models (h15b)
 ATTENTION = ("sdpa_forward", "sdpa_backward")
 RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward")
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
-            "norm": NORM, "dropout": DROPOUT, "attention": ATTENTION, "rnn": RNN}
+            "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
+            "attention": ATTENTION, "rnn": RNN}

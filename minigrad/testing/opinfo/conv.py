@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from minigrad.ops.conv import Conv2dFn, conv1d, conv2d, conv_transpose2d
+from minigrad.ops.conv import Conv2dFn, conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from minigrad.testing import conv_reference as R
 from minigrad.testing import strategies as S
 from minigrad.testing.opinfo.core import OpInfo, Sample
@@ -35,6 +35,10 @@ def _conv_samples(spatial: int, transpose: bool = False):
             out = [(i - 1) * s - 2 * p + d * (f - 1) + op + 1
                    for i, s, p, d, f, op in zip(sizes, stride, pad, dilation, kernel, out_pad)]
             assume(min(out) >= 1)
+            if spatial == 1:  # ints or 1-tuples, as PyTorch takes them
+                stride, pad, out_pad, dilation = (
+                    v[0] if draw(st.booleans(), label="as_int") else v
+                    for v in (stride, pad, out_pad, dilation))
             kwargs.update(stride=stride, padding=pad, output_padding=out_pad, dilation=dilation)
             x_shape = (n, groups * cg, *sizes)
             w_shape = (groups * cg, kg, *kernel)
@@ -78,4 +82,6 @@ op_db = [
     OpInfo("conv1d", conv1d, lambda: _conv_samples(1), ref=R.conv1d, kinks=Conv2dFn.kinks),
     OpInfo("conv_transpose2d", conv_transpose2d, lambda: _conv_samples(2, transpose=True),
            ref=R.conv_transpose2d, kinks=Conv2dFn.kinks),
+    OpInfo("conv_transpose1d", conv_transpose1d, lambda: _conv_samples(1, transpose=True),
+           ref=R.conv_transpose1d, kinks=Conv2dFn.kinks),
 ]

@@ -27,7 +27,7 @@ __all__ = ["OpInfo", "Sample", "register", "registry", "get", "FAMILIES"]
 
 # the modules of minigrad.testing.opinfo that hold an ``op_db`` list, in registry order
 FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg", "softmax",
-            "loss", "normalization", "pool", "reduce", "shape", "distributed",
+            "loss", "normalization", "pool", "reduce", "shape", "distributed", "upsample", "fold",
             # issue 15, sequence models (h15b)
             "attention", "rnn")
 

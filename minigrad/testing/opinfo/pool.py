@@ -3,16 +3,25 @@ the definitions, not from the kernels."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from minigrad.ops.pool import (
+    AdaptiveMaxPool2dFn,
     MaxPool2dFn,
+    adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
     avg_pool2d,
     global_avg_pool2d,
+    max_pool1d,
     max_pool2d,
     max_unpool2d,
 )
@@ -20,53 +29,76 @@ from minigrad.testing import strategies as S
 from minigrad.testing.opinfo.core import OpInfo, Sample
 
 
-def _two(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+def _per_axis(v, n):
+    return (v,) * n if isinstance(v, int) else tuple(v)
 
 
-def _windows(x, kernel_size, stride, padding, fill):
-    """x padded with ``fill`` and the window geometry: (xp, k, s, p, oh, ow)."""
-    k = _two(kernel_size)
-    s = k if stride is None else _two(stride)
-    p = _two(padding)
-    n, c, h, w = x.shape
-    xp = np.full((n, c, h + 2 * p[0], w + 2 * p[1]), fill)
-    xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = x
-    oh, ow = (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1
-    return xp, k, s, p, oh, ow
+def pool_output_length(n, k, s, p, d=1, ceil_mode=False):
+    """PyTorch's pooling output length along one axis; with ``ceil_mode`` rounded up, but the
+    last window must start inside the input or its left padding."""
+    span = d * (k - 1) + 1
+    if not ceil_mode:
+        return (n + 2 * p - span) // s + 1
+    out = -(-(n + 2 * p - span) // s) + 1
+    return out - 1 if (out - 1) * s >= n + p else out
 
 
-def _ref_max_pool2d(x, kernel_size, stride=None, padding=0):
-    xp, k, s, _, oh, ow = _windows(x, kernel_size, stride, padding, -np.inf)
-    y = np.empty((*x.shape[:2], oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            win = xp[:, :, i * s[0] : i * s[0] + k[0], j * s[1] : j * s[1] + k[1]]
-            y[:, :, i, j] = win.max(axis=(2, 3))
+def _pool_windows(x, spatial, kernel_size, stride, padding, dilation, ceil_mode):
+    """Per output position (a tuple of indices): the list of in-range input positions of its
+    window (each a tuple), and the window's size counted PyTorch's ``count_include_pad`` way
+    (the window clipped to the padded input, padding included)."""
+    k = _per_axis(kernel_size, spatial)
+    s = k if stride is None else _per_axis(stride, spatial)
+    p, d = _per_axis(padding, spatial), _per_axis(dilation, spatial)
+    size = x.shape[2:]
+    out = tuple(pool_output_length(*a, ceil_mode) for a in zip(size, k, s, p, d))
+    windows = {}
+    for o in np.ndindex(*out):
+        starts = [oo * ss - pp for oo, ss, pp in zip(o, s, p)]
+        axes = [[st_ + t * dd for t in range(kk) if 0 <= st_ + t * dd < n]
+                for st_, kk, dd, n in zip(starts, k, d, size)]
+        padded = int(np.prod([min(st_ + kk, n + pp) - st_
+                              for st_, kk, n, pp in zip(starts, k, size, p)]))
+        windows[o] = (list(itertools.product(*axes)), padded)
+    return out, windows
+
+
+def ref_max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 return_indices=False, spatial=2):
+    """Max over each window's in-range inputs (padding never wins)."""
+    out, windows = _pool_windows(x, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    y = np.empty(x.shape[:2] + out)
+    for o, (taps, _) in windows.items():
+        y[(slice(None), slice(None), *o)] = np.max([x[(slice(None), slice(None), *t)]
+                                                   for t in taps], axis=0)
     return y
 
 
-def _ref_avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
-    xp, k, s, _, oh, ow = _windows(x, kernel_size, stride, padding, 0.0)
-    ones, *_ = _windows(np.ones((1, 1, *x.shape[2:])), kernel_size, stride, padding, 0.0)
-    y = np.empty((*x.shape[:2], oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            rows, cols = slice(i * s[0], i * s[0] + k[0]), slice(j * s[1], j * s[1] + k[1])
-            count = k[0] * k[1] if count_include_pad else ones[0, 0, rows, cols].sum()
-            y[:, :, i, j] = xp[:, :, rows, cols].sum(axis=(2, 3)) / count
+def ref_avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None, spatial=2):
+    """Sum of each window's in-range inputs over the window size (padding included or not), or
+    over ``divisor_override``."""
+    out, windows = _pool_windows(x, spatial, kernel_size, stride, padding, 1, ceil_mode)
+    y = np.empty(x.shape[:2] + out)
+    for o, (taps, padded) in windows.items():
+        total = np.sum([x[(slice(None), slice(None), *t)] for t in taps], axis=0)
+        div = divisor_override or (padded if count_include_pad else len(taps))
+        y[(slice(None), slice(None), *o)] = total / div
     return y
 
 
-def _ref_adaptive_avg_pool2d(x, output_size):
-    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
-    n, c, h, w = x.shape
-    y = np.empty((n, c, oh, ow))
-    for i in range(oh):
-        r0, r1 = int(np.floor(i * h / oh)), int(np.ceil((i + 1) * h / oh))
-        for j in range(ow):
-            c0, c1 = int(np.floor(j * w / ow)), int(np.ceil((j + 1) * w / ow))
-            y[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+def ref_adaptive(x, output_size, how):
+    """``how`` (mean or max) over PyTorch's adaptive windows: output cell i of an axis of length
+    n covers [floor(i*n/m), ceil((i+1)*n/m)), m = its output length."""
+    spatial = x.ndim - 2
+    out = tuple(x.shape[2 + a] if o is None else o
+                for a, o in enumerate(_per_axis(output_size, spatial)))
+    y = np.empty(x.shape[:2] + out)
+    for o in np.ndindex(*out):
+        sl = tuple(slice((i * n) // m, -((-(i + 1) * n) // m))
+                   for i, n, m in zip(o, x.shape[2:], out))
+        y[(slice(None), slice(None), *o)] = how(x[(slice(None), slice(None), *sl)],
+                                               axis=tuple(range(2, x.ndim)))
     return y
 
 
@@ -90,27 +122,39 @@ def _distinct(d, shape):
     return (perm * 0.2 - 0.1 * n).reshape(shape)
 
 
-def _pool_samples(kind: str):
+def _pool_samples(kind: str, spatial: int = 2):
     def strategy():
         @st.composite
         def draw(d):
-            kh, kw = d(st.integers(1, 3)), d(st.integers(1, 3))
-            sh, sw = d(st.integers(1, 3)), d(st.integers(1, 3))
-            ph, pw = d(st.integers(0, kh // 2)), d(st.integers(0, kw // 2))
-            h = d(st.integers(max(1, kh - 2 * ph), 6))
-            w = d(st.integers(max(1, kw - 2 * pw), 6))
-            shape = (d(st.integers(1, 2)), d(st.integers(1, 2)), h, w)
-            kwargs: dict[str, Any] = {
-                "kernel_size": (kh, kw),
-                "stride": (sh, sw),
-                "padding": (ph, pw),
-            }
-            if kind == "avg":
-                kwargs["count_include_pad"] = d(st.booleans())
             if kind == "unpool":
                 k = d(st.integers(1, 3))
-                shape = shape[:2] + (k * d(st.integers(1, 3)), k * d(st.integers(1, 3)))
-                kwargs = {"kernel_size": k}
+                shape = (d(st.integers(1, 2)), d(st.integers(1, 2)), k * d(st.integers(1, 3)),
+                         k * d(st.integers(1, 3)))
+                return Sample((_distinct(d, shape),), {"kernel_size": k})
+            k = tuple(d(st.integers(1, 3), label="kernel") for _ in range(spatial))
+            s = tuple(d(st.integers(1, 3), label="stride") for _ in range(spatial))
+            p = tuple(d(st.integers(0, kk // 2), label="padding") for kk in k)
+            dil = tuple(d(st.integers(1, 2), label="dilation") if kind == "max" else 1
+                        for _ in range(spatial))
+            ceil_mode = d(st.booleans(), label="ceil_mode")
+            size = tuple(d(st.integers(max(1, dd * (kk - 1) + 1 - 2 * pp), 6), label="size")
+                         for kk, pp, dd in zip(k, p, dil))
+            shape = (d(st.integers(1, 2)), d(st.integers(1, 2)), *size)
+
+            def form(v):  # 1-d: an int or a 1-tuple; 2-d: the pair
+                return v[0] if spatial == 1 and d(st.booleans()) else v
+
+            kwargs: dict[str, Any] = {"kernel_size": form(k), "stride": form(s),
+                                      "padding": form(p), "ceil_mode": ceil_mode}
+            if kind == "max":
+                kwargs["dilation"] = form(dil)
+                # a dilated window can step over the whole input (the op refuses it)
+                _, windows = _pool_windows(np.zeros(shape), spatial, k, s, p, dil, ceil_mode)
+                assume(all(taps for taps, _ in windows.values()))
+            if kind == "avg":
+                kwargs["count_include_pad"] = d(st.booleans())
+                if spatial == 2 and d(st.booleans(), label="divisor_override"):
+                    kwargs["divisor_override"] = d(st.integers(1, 5))
             return Sample((_distinct(d, shape),), kwargs)
 
         return draw()
@@ -118,17 +162,14 @@ def _pool_samples(kind: str):
     return strategy
 
 
-def _adaptive_samples():
+def _adaptive_samples(spatial: int = 2, distinct: bool = False):
     @st.composite
     def draw(d):
-        shape = (
-            d(st.integers(1, 2)),
-            d(st.integers(1, 2)),
-            d(st.integers(1, 7)),
-            d(st.integers(1, 7)),
-        )
-        out = (d(st.integers(1, shape[2] + 1)), d(st.integers(1, shape[3] + 1)))
-        return Sample((d(S.arrays(shape)),), {"output_size": out})
+        size = tuple(d(st.integers(1, 7), label="size") for _ in range(spatial))
+        shape = (d(st.integers(1, 2)), d(st.integers(1, 2)), *size)
+        out = tuple(d(st.integers(1, n + 1), label="output_size") for n in size)
+        x = _distinct(d, shape) if distinct else d(S.arrays(shape))
+        return Sample((x,), {"output_size": out if spatial == 2 or d(st.booleans()) else out[0]})
 
     return draw()
 
@@ -143,14 +184,25 @@ def _unpool_roundtrip(x, kernel_size):
 
 
 op_db = [
-    OpInfo("max_pool2d", max_pool2d, _pool_samples("max"), ref=_ref_max_pool2d,
+    OpInfo("max_pool2d", max_pool2d, _pool_samples("max"), ref=ref_max_pool,
            kinks=MaxPool2dFn.kinks),
-    OpInfo("avg_pool2d", avg_pool2d, _pool_samples("avg"), ref=_ref_avg_pool2d),
+    OpInfo("avg_pool2d", avg_pool2d, _pool_samples("avg"), ref=ref_avg_pool),
     OpInfo("adaptive_avg_pool2d", adaptive_avg_pool2d, _adaptive_samples,
-           ref=_ref_adaptive_avg_pool2d),
+           ref=functools.partial(ref_adaptive, how=np.mean)),
     OpInfo("global_avg_pool2d", global_avg_pool2d, _global_samples,
            ref=lambda x: x.mean(axis=(2, 3), keepdims=True)),
     # values drawn distinct: no ties in a window
     OpInfo("max_unpool2d", _unpool_roundtrip, _pool_samples("unpool"),
            ref=_ref_max_unpool_roundtrip, kinks=MaxPool2dFn.kinks),
+    # 1-d pooling and adaptive max pooling (windows as the 2-d ops'; values distinct: no ties)
+    OpInfo("max_pool1d", max_pool1d, _pool_samples("max", 1),
+           ref=functools.partial(ref_max_pool, spatial=1), kinks=MaxPool2dFn.kinks),
+    OpInfo("avg_pool1d", avg_pool1d, _pool_samples("avg", 1),
+           ref=functools.partial(ref_avg_pool, spatial=1)),
+    OpInfo("adaptive_avg_pool1d", adaptive_avg_pool1d, lambda: _adaptive_samples(1),
+           ref=functools.partial(ref_adaptive, how=np.mean)),
+    OpInfo("adaptive_max_pool2d", adaptive_max_pool2d, lambda: _adaptive_samples(2, True),
+           ref=functools.partial(ref_adaptive, how=np.max), kinks=AdaptiveMaxPool2dFn.kinks),
+    OpInfo("adaptive_max_pool1d", adaptive_max_pool1d, lambda: _adaptive_samples(1, True),
+           ref=functools.partial(ref_adaptive, how=np.max), kinks=AdaptiveMaxPool2dFn.kinks),
 ]

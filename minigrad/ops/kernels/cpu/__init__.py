@@ -5,9 +5,19 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 (never at import), caching to disk.
 """
 
-from minigrad.ops.kernels.cpu import activation, conv, dropout, norm, pool, softmax
+from minigrad.ops.kernels.cpu import (
+    activation,
+    conv,
+    dropout,
+    fold,
+    norm,
+    pool,
+    softmax,
+    upsample,
+)
 
 # issue 15, sequence models (h15b)
 from minigrad.ops.kernels.cpu import attention, rnn  # isort: skip
 
-__all__ = ["activation", "conv", "dropout", "norm", "pool", "softmax", "attention", "rnn"]
+__all__ = ["activation", "conv", "dropout", "fold", "norm", "pool", "softmax", "upsample",
+           "attention", "rnn"]

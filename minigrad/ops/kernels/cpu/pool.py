@@ -1,4 +1,6 @@
-"""2-D pooling kernels on (N, C, H, W) arrays, float32 and float64 (PyTorch semantics, floor mode).
+"""2-D pooling kernels on (N, C, H, W) arrays, float32 and float64 (PyTorch's semantics: output
+sizes with or without ``ceil_mode``, ``dilation`` for max pooling, ``count_include_pad`` and
+``divisor_override`` for average pooling; adaptive windows).
 
 Every kernel works plane by plane (one plane = one (n, c) image) and runs the planes in parallel, so
 no two threads ever write the same output element and the scatter-adds need no atomics.
@@ -10,6 +12,10 @@ PyTorch. Padded positions are never selected (PyTorch's "-inf padding").
 
 The backward of max pooling is a scatter-add of ``gy`` through those indices (overlapping windows
 accumulate); its own backward is the matching gather, so the pair closes under differentiation.
+
+Contiguous windows (dilation 1, any ``ceil_mode``) are tabulated per axis (:func:`window_bounds`)
+and share one kernel per operation; the 2x2 / stride 2 geometry of most CNNs has unrolled kernels
+of its own, and dilated max pooling a general kernel that skips the taps outside the input.
 """
 
 from __future__ import annotations
@@ -24,9 +30,20 @@ from minigrad.ops.kernels.cpu.softmax import lane_sum
 __all__ = [*api.POOL, "window_bounds", "adaptive_window_bounds"]
 
 
-def pool_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """PyTorch's floor-mode output length: ``(size + 2*padding - kernel) // stride + 1``."""
-    return (size + 2 * padding - kernel) // stride + 1
+def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
+                     ceil_mode: bool = False) -> int:
+    """PyTorch's pooling output length along one axis.
+
+    Floor mode: ``(size + 2*padding - dilation*(kernel - 1) - 1) // stride + 1`` (every window
+    inside the padded input). ``ceil_mode`` rounds that division up, so a last, partial window
+    covers the leftover inputs, but drops that window if it would start in the right padding
+    (PyTorch's rule: the last window starts inside the input or the left padding).
+    """
+    span = dilation * (kernel - 1) + 1
+    if not ceil_mode:
+        return (size + 2 * padding - span) // stride + 1
+    n_out = -(-(size + 2 * padding - span) // stride) + 1
+    return n_out - 1 if (n_out - 1) * stride >= size + padding else n_out
 
 
 def _planes(x: np.ndarray) -> np.ndarray:
@@ -34,14 +51,15 @@ def _planes(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).reshape(n * c, h, w)
 
 
-def window_bounds(size: int, kernel: int, stride: int, padding: int) -> tuple[np.ndarray, ...]:
+def window_bounds(size: int, kernel: int, stride: int, padding: int,
+                  ceil_mode: bool = False) -> tuple[np.ndarray, ...]:
     """Per output index along one axis: (lo, hi, padded_len) of its window, clipped to [0, size).
 
-    ``padded_len`` counts padding too (PyTorch's ``count_include_pad`` divisor). Windows are
-    tabulated once per call because clipping them inside the kernel's inner loop measured 1.4x
-    slower.
+    ``padded_len`` counts padding too but not what lies past it (a ``ceil_mode`` window can reach
+    beyond the right padding): PyTorch's ``count_include_pad`` divisor. Windows are tabulated once
+    per call because clipping them inside the kernel's inner loop measured 1.4x slower.
     """
-    n_out = pool_output_size(size, kernel, stride, padding)
+    n_out = pool_output_size(size, kernel, stride, padding, 1, ceil_mode)
     start = np.arange(n_out, dtype=np.int64) * stride - padding
     end = np.minimum(start + kernel, size + padding)
     return np.maximum(start, 0), np.minimum(end, size), end - start
@@ -79,9 +97,11 @@ def _max_pool_planes(x, h_lo, h_hi, w_lo, w_hi, y, idx):
                 idx[p, i, j] = best_at
 
 
-def _is_2x2(kernel, stride, padding) -> bool:
-    """The common CNN geometry (2x2 windows, stride 2, no padding), which has its own kernels."""
-    return tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+def _is_2x2(kernel, stride, padding, hw=None, ceil_mode=False) -> bool:
+    """The common CNN geometry (2x2 windows, stride 2, no padding), which has its own kernels;
+    with ``ceil_mode`` only when it changes nothing (even ``hw``)."""
+    return (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+            and not (ceil_mode and (hw[0] % 2 or hw[1] % 2)))
 
 
 @njit(cache=True, inline="always")
@@ -119,19 +139,60 @@ def _max_pool_2x2_planes(x, y, idx):
                 idx[p, i, j] = at
 
 
+@kernel
+def _max_pool_dilated_planes(x, h_start, w_start, kh, kw, dh, dw, y, idx):
+    """Max pooling with dilated windows: taps ``start + t * dilation``, those outside the input
+    skipped (the general path; contiguous windows take ``_max_pool_planes``). The caller
+    guarantees every window has a tap inside the input."""
+    planes, h, w = x.shape
+    _, oh, ow = y.shape
+    for p in prange(planes):
+        for i in range(oh):
+            for j in range(ow):
+                best = x[p, 0, 0]
+                best_at = -1
+                for r in range(kh):
+                    row = h_start[i] + r * dh
+                    if row < 0 or row >= h:
+                        continue
+                    for c in range(kw):
+                        col = w_start[j] + c * dw
+                        if col < 0 or col >= w:
+                            continue
+                        v = x[p, row, col]
+                        if best_at < 0 or _take(v, best):
+                            best = v
+                            best_at = row * w + col
+                y[p, i, j] = best
+                idx[p, i, j] = best_at
+
+
 def max_pool2d_forward(
-    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1), ceil_mode: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """x: (N, C, H, W) -> y: (N, C, OH, OW), indices: (N, C, OH, OW) int64 into each H*W plane.
 
-    Caller guarantees a valid geometry (every window overlaps the input: padding <= kernel // 2).
+    Caller guarantees a valid geometry: padding <= kernel // 2, and with ``dilation`` every
+    window has a tap inside the input. ``ceil_mode``: PyTorch's output size (see
+    :func:`pool_output_size`).
     """
     n, c, h, w = x.shape
-    h_lo, h_hi, _ = window_bounds(h, kernel[0], stride[0], padding[0])
-    w_lo, w_hi, _ = window_bounds(w, kernel[1], stride[1], padding[1])
+    if tuple(dilation) != (1, 1):
+        oh, ow = (pool_output_size(x.shape[2 + d], kernel[d], stride[d], padding[d], dilation[d],
+                                   ceil_mode) for d in (0, 1))
+        y = np.empty((n * c, oh, ow), dtype=x.dtype)
+        idx = np.empty(y.shape, dtype=np.int64)
+        h_start = np.arange(oh, dtype=np.int64) * stride[0] - padding[0]
+        w_start = np.arange(ow, dtype=np.int64) * stride[1] - padding[1]
+        _max_pool_dilated_planes(_planes(x), h_start, w_start, kernel[0], kernel[1],
+                                 dilation[0], dilation[1], y, idx)
+        return y.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
+    h_lo, h_hi, _ = window_bounds(h, kernel[0], stride[0], padding[0], ceil_mode)
+    w_lo, w_hi, _ = window_bounds(w, kernel[1], stride[1], padding[1], ceil_mode)
     y = np.empty((n * c, h_lo.size, w_lo.size), dtype=x.dtype)
     idx = np.empty(y.shape, dtype=np.int64)
-    if _is_2x2(kernel, stride, padding):
+    if _is_2x2(kernel, stride, padding, (h, w), ceil_mode):
         _max_pool_2x2_planes(_planes(x), y, idx)
     else:
         _max_pool_planes(_planes(x), h_lo, h_hi, w_lo, w_hi, y, idx)
@@ -228,13 +289,17 @@ def _window_mean_backward(gy, h_lo, h_hi, w_lo, w_hi, div, gx):
                         gx[p, r, c] += g
 
 
-def _avg_tables(hw, kernel, stride, padding, count_include_pad):
+def _avg_tables(hw, kernel, stride, padding, count_include_pad, ceil_mode=False,
+                divisor_override=None):
     (h_lo, h_hi, h_len), (w_lo, w_hi, w_len) = (
-        window_bounds(hw[d], kernel[d], stride[d], padding[d]) for d in (0, 1)
+        window_bounds(hw[d], kernel[d], stride[d], padding[d], ceil_mode) for d in (0, 1)
     )
     if not count_include_pad:
         h_len, w_len = h_hi - h_lo, w_hi - w_lo
-    return h_lo, h_hi, w_lo, w_hi, np.outer(h_len, w_len).astype(np.float64)
+    div = np.outer(h_len, w_len).astype(np.float64)
+    if divisor_override is not None:
+        div[...] = divisor_override
+    return h_lo, h_hi, w_lo, w_hi, div
 
 
 def _adaptive_tables(hw, output_size):
@@ -339,14 +404,18 @@ def avg_pool2d_forward(
     stride: tuple[int, int],
     padding: tuple[int, int],
     count_include_pad: bool = True,
+    ceil_mode: bool = False,
+    divisor_override: int | None = None,
 ) -> np.ndarray:
-    """x: (N, C, H, W) -> y: (N, C, OH, OW). ``count_include_pad`` as in PyTorch."""
-    if _is_2x2(kernel, stride, padding):
+    """x: (N, C, H, W) -> y: (N, C, OH, OW). ``count_include_pad``, ``ceil_mode`` and
+    ``divisor_override`` (every window sum divided by it) as in PyTorch."""
+    if _is_2x2(kernel, stride, padding, x.shape[2:], ceil_mode) and divisor_override is None:
         n, c, h, w = x.shape
         y = np.empty((n * c, h // 2, w // 2), dtype=x.dtype)
         _avg_pool_2x2_planes(_planes(x), y)
         return y.reshape(n, c, h // 2, w // 2)
-    return _mean_forward(x, _avg_tables(x.shape[2:], kernel, stride, padding, count_include_pad))
+    return _mean_forward(x, _avg_tables(x.shape[2:], kernel, stride, padding, count_include_pad,
+                                        ceil_mode, divisor_override))
 
 
 def avg_pool2d_backward(
@@ -356,14 +425,17 @@ def avg_pool2d_backward(
     stride: tuple[int, int],
     padding: tuple[int, int],
     count_include_pad: bool = True,
+    ceil_mode: bool = False,
+    divisor_override: int | None = None,
 ) -> np.ndarray:
     """gy: (N, C, OH, OW) -> gx: (N, C, H, W), H, W = input_hw (the transpose of the forward)."""
-    if _is_2x2(kernel, stride, padding):
+    if _is_2x2(kernel, stride, padding, input_hw, ceil_mode) and divisor_override is None:
         n, c = gy.shape[:2]
         gx = np.empty((n * c, *input_hw), dtype=gy.dtype)
         _avg_pool_2x2_backward_planes(_planes(gy), gx)
         return gx.reshape(n, c, *input_hw)
-    tables = _avg_tables(input_hw, kernel, stride, padding, count_include_pad)
+    tables = _avg_tables(input_hw, kernel, stride, padding, count_include_pad, ceil_mode,
+                         divisor_override)
     return _mean_backward(gy, input_hw, tables)
 
 
@@ -375,3 +447,16 @@ def adaptive_avg_pool2d_forward(x: np.ndarray, output_size: tuple[int, int]) -> 
 def adaptive_avg_pool2d_backward(gy: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
     """gy: (N, C, OH, OW) -> gx: (N, C, H, W)."""
     return _mean_backward(gy, input_hw, _adaptive_tables(input_hw, gy.shape[2:]))
+
+
+def adaptive_max_pool2d_forward(x: np.ndarray, output_size: tuple[int, int]
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """x: (N, C, H, W) -> y, indices: (N, C, OH, OW) over PyTorch's adaptive windows (those of
+    :func:`adaptive_window_bounds`); indices and ties as :func:`max_pool2d_forward`."""
+    n, c, h, w = x.shape
+    (h_lo, h_hi), (w_lo, w_hi) = (adaptive_window_bounds(x.shape[2 + d], output_size[d])
+                                  for d in (0, 1))
+    y = np.empty((n * c, *output_size), dtype=x.dtype)
+    idx = np.empty(y.shape, dtype=np.int64)
+    _max_pool_planes(_planes(x), h_lo, h_hi, w_lo, w_hi, y, idx)
+    return y.reshape(n, c, *output_size), idx.reshape(n, c, *output_size)

@@ -14,13 +14,22 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-from minigrad.ops.kernels.cuda import activation, conv, dropout, norm, pool, softmax
+from minigrad.ops.kernels.cuda import (
+    activation,
+    conv,
+    dropout,
+    fold,
+    norm,
+    pool,
+    softmax,
+    upsample,
+)
 
 # issue 15, sequence models (h15b)
 from minigrad.ops.kernels.cuda import attention, rnn  # isort: skip
 
-__all__ = ["activation", "conv", "dropout", "is_available", "norm", "pool", "softmax", "attention",
-           "rnn"]
+__all__ = ["activation", "conv", "dropout", "fold", "is_available", "norm", "pool", "softmax",
+           "upsample", "attention", "rnn"]
 
 
 def is_available() -> bool:

@@ -1,8 +1,10 @@
-"""2-D pooling on the GPU, (N, C, H, W) arrays, float32 and float64 (PyTorch, floor mode).
+"""2-D pooling on the GPU, (N, C, H, W) arrays, float32 and float64 (PyTorch's semantics, with
+``ceil_mode``, ``dilation`` for max pooling and ``divisor_override`` for average pooling).
 
 Same names, signatures and semantics as ``kernels/cpu/pool.py``; results are ``CudaArray``:
 
-* max pooling returns flat argmax indices into each H*W plane (int64); the FIRST maximum in
+* max pooling (plain, dilated and adaptive) returns flat argmax indices into each H*W plane
+  (int64); the FIRST maximum in
   row-major window order wins, the first NaN wins over every number, padding is never selected;
 * its backward scatters ``gy`` through the indices. Overlapping windows (kernel > stride) can send
   two outputs to one input, so that variant adds with ``cuda.atomic.add``; without overlap every
@@ -88,6 +90,50 @@ def _max_pool(x, kh, kw, sh, sw, ph, pw, y, idx):
         idx[n, c, i, j] = best_at
 
 
+def _max_pool_dilated(x, kh, kw, sh, sw, ph, pw, dh, dw, y, idx):
+    """Max pooling with dilated windows: taps ``start + t * dilation``, those outside the input
+    skipped; the caller guarantees each window has a tap inside."""
+    n_, c_, oh, ow = y.shape
+    h, w = x.shape[2], x.shape[3]
+    for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
+        n, c, i, j = nchw(e, c_, oh, ow)
+        best = x[n, c, 0, 0]
+        best_at = -1
+        for r in range(kh):
+            row = i * sh - ph + r * dh
+            if 0 <= row < h:
+                for s in range(kw):
+                    col = j * sw - pw + s * dw
+                    if 0 <= col < w:
+                        v = x[n, c, row, col]
+                        if best_at < 0 or v > best or (v != v and best == best):
+                            best = v
+                            best_at = row * w + col
+        y[n, c, i, j] = best
+        idx[n, c, i, j] = best_at
+
+
+def _adaptive_max(x, y, idx):
+    n_, c_, oh, ow = y.shape
+    h, w = x.shape[2], x.shape[3]
+    for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
+        n, c, i, j = nchw(e, c_, oh, ow)
+        h0 = (i * h) // oh
+        h1 = ((i + 1) * h + oh - 1) // oh
+        w0 = (j * w) // ow
+        w1 = ((j + 1) * w + ow - 1) // ow
+        best = x[n, c, h0, w0]
+        best_at = h0 * w + w0
+        for r in range(h0, h1):
+            for s in range(w0, w1):
+                v = x[n, c, r, s]
+                if v > best or (v != v and best == best):
+                    best = v
+                    best_at = r * w + s
+        y[n, c, i, j] = best
+        idx[n, c, i, j] = best_at
+
+
 def _scatter_atomic(src, idx, out):
     planes, length = src.shape
     for e in range(cuda.grid(1), planes * length, cuda.gridsize(1)):
@@ -112,7 +158,7 @@ def _gather(src, idx, out):
         out[p, k] = src[p, idx[p, k]]
 
 
-def _avg_pool(x, kh, kw, sh, sw, ph, pw, include_pad, y):
+def _avg_pool(x, kh, kw, sh, sw, ph, pw, include_pad, div_override, y):
     n_, c_, oh, ow = y.shape
     h, w = x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
@@ -124,10 +170,12 @@ def _avg_pool(x, kh, kw, sh, sw, ph, pw, include_pad, y):
             for s in range(max(ws, 0), min(ws + kw, w)):
                 acc += x[n, c, r, s]
         div = (divisor(hs, kh, ph, h, include_pad) * divisor(ws, kw, pw, w, include_pad))
+        if div_override > 0:
+            div = div_override
         y[n, c, i, j] = acc / div
 
 
-def _avg_pool_backward(gy, kh, kw, sh, sw, ph, pw, include_pad, gx):
+def _avg_pool_backward(gy, kh, kw, sh, sw, ph, pw, include_pad, div_override, gx):
     n_, c_, h, w = gx.shape
     oh, ow = gy.shape[2], gy.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * h * w, cuda.gridsize(1)):
@@ -143,7 +191,10 @@ def _avg_pool_backward(gy, kh, kw, sh, sw, ph, pw, include_pad, gx):
             dh_ = divisor(hs, kh, ph, h, include_pad)
             for j in range(j0, j1):
                 ws = j * sw - pw
-                acc += gy[n, c, i, j] / (dh_ * divisor(ws, kw, pw, w, include_pad))
+                div = dh_ * divisor(ws, kw, pw, w, include_pad)
+                if div_override > 0:
+                    div = div_override
+                acc += gy[n, c, i, j] / div
         gx[n, c, row, col] = acc
 
 
@@ -222,9 +273,9 @@ def _kernels() -> dict[str, Any]:
     cuda = load_cuda()
     nchw, divisor = cuda.jit(device=True)(_nchw), cuda.jit(device=True)(_divisor)
     block_sum = block_reduce(add())
-    kernels = (_max_pool, _scatter_atomic, _scatter_plain, _gather, _avg_pool,
-               _avg_pool_backward, _adaptive_avg, _adaptive_avg_backward, _global_avg,
-               _global_avg_backward)
+    kernels = (_max_pool, _max_pool_dilated, _adaptive_max, _scatter_atomic, _scatter_plain,
+               _gather, _avg_pool, _avg_pool_backward, _adaptive_avg, _adaptive_avg_backward,
+               _global_avg, _global_avg_backward)
     return {k.__name__[1:]: cuda.jit(k) for k in kernels}
 
 
@@ -241,19 +292,35 @@ def _in(a, op, name="input"):
 
 
 def max_pool2d_forward(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
-                       padding: tuple[int, int]) -> tuple[Any, Any]:
+                       padding: tuple[int, int], dilation: tuple[int, int] = (1, 1),
+                       ceil_mode: bool = False) -> tuple[Any, Any]:
     """x: (N, C, H, W) -> y: (N, C, OH, OW), indices: (N, C, OH, OW) int64 into each H*W plane.
 
-    Caller guarantees a valid geometry (padding <= kernel // 2).
+    Caller guarantees a valid geometry (padding <= kernel // 2; with ``dilation``, every window
+    has a tap inside the input).
     """
     xd = _in(x, "max_pool2d")
     n, c, h, w = xd.shape
-    oh = pool_output_size(h, kernel[0], stride[0], padding[0])
-    ow = pool_output_size(w, kernel[1], stride[1], padding[1])
+    oh = pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    ow = pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
     cu = load_cuda()
     y = cu.device_array((n, c, oh, ow), dtype=xd.dtype)
     idx = cu.device_array((n, c, oh, ow), dtype=np.int64)
-    _launch("max_pool", y.size, xd, *kernel, *stride, *padding, y, idx)
+    if tuple(dilation) == (1, 1):
+        _launch("max_pool", y.size, xd, *kernel, *stride, *padding, y, idx)
+    else:
+        _launch("max_pool_dilated", y.size, xd, *kernel, *stride, *padding, *dilation, y, idx)
+    return from_device(y), from_device(idx)
+
+
+def adaptive_max_pool2d_forward(x: Any, output_size: tuple[int, int]) -> tuple[Any, Any]:
+    """x: (N, C, H, W) -> y, indices: (N, C, OH, OW) over PyTorch's adaptive windows."""
+    xd = _in(x, "adaptive_max_pool2d")
+    n, c = xd.shape[:2]
+    cu = load_cuda()
+    y = cu.device_array((n, c, *output_size), dtype=xd.dtype)
+    idx = cu.device_array((n, c, *output_size), dtype=np.int64)
+    _launch("adaptive_max", y.size, xd, y, idx)
     return from_device(y), from_device(idx)
 
 
@@ -287,26 +354,30 @@ def gather_planes(src: Any, idx: Any) -> Any:
 
 
 def avg_pool2d_forward(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
-                       padding: tuple[int, int], count_include_pad: bool = True) -> Any:
-    """x: (N, C, H, W) -> y: (N, C, OH, OW). ``count_include_pad`` as in PyTorch."""
+                       padding: tuple[int, int], count_include_pad: bool = True,
+                       ceil_mode: bool = False, divisor_override: int | None = None) -> Any:
+    """x: (N, C, H, W) -> y: (N, C, OH, OW). ``count_include_pad``, ``ceil_mode`` and
+    ``divisor_override`` as in PyTorch."""
     xd = _in(x, "avg_pool2d")
     n, c, h, w = xd.shape
-    oh = pool_output_size(h, kernel[0], stride[0], padding[0])
-    ow = pool_output_size(w, kernel[1], stride[1], padding[1])
+    oh = pool_output_size(h, kernel[0], stride[0], padding[0], 1, ceil_mode)
+    ow = pool_output_size(w, kernel[1], stride[1], padding[1], 1, ceil_mode)
     y = load_cuda().device_array((n, c, oh, ow), dtype=xd.dtype)
-    _launch("avg_pool", y.size, xd, *kernel, *stride, *padding, bool(count_include_pad), y)
+    _launch("avg_pool", y.size, xd, *kernel, *stride, *padding, bool(count_include_pad),
+            int(divisor_override or 0), y)
     return from_device(y)
 
 
 def avg_pool2d_backward(gy: Any, input_hw: tuple[int, int], kernel: tuple[int, int],
                         stride: tuple[int, int], padding: tuple[int, int],
-                        count_include_pad: bool = True) -> Any:
+                        count_include_pad: bool = True, ceil_mode: bool = False,
+                        divisor_override: int | None = None) -> Any:
     """gy: (N, C, OH, OW) -> gx: (N, C, H, W), H, W = input_hw (the transpose of the forward)."""
     gyd = _in(gy, "avg_pool2d_backward", "grad_output")
     n, c = gyd.shape[:2]
     gx = load_cuda().device_array((n, c, *input_hw), dtype=gyd.dtype)
     _launch("avg_pool_backward", gx.size, gyd, *kernel, *stride, *padding,
-            bool(count_include_pad), gx)
+            bool(count_include_pad), int(divisor_override or 0), gx)
     return from_device(gx)
 
 
