@@ -51,7 +51,7 @@ def _sum_to_shape(a: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _expand_bias(mask: Tensor, batch: tuple[int, ...], n_q: int, n_k: int) -> Tensor:
-    """A mask broadcastable to (*batch, L, S) as a (B, L, S) Tensor (in the graph)."""
+    """A mask broadcastable to ``(*batch, L, S)`` as a (B, L, S) Tensor (in the graph)."""
     shape = (1,) * (len(batch) + 2 - mask.ndim) + mask.shape
     nb = int(np.prod(batch, dtype=np.int64))
     return mask.reshape(shape).expand(*batch, n_q, n_k).reshape(nb, n_q, n_k)
@@ -80,7 +80,7 @@ def attention_probabilities(q: Tensor, k: Tensor, bias: Tensor | None, causal: b
 
 class ScaledDotProductAttentionFn(Function):
     """out: (B, L, Ev) = attention of q: (B, L, E), k: (B, S, E), v: (B, S, Ev) with an additive
-    ``bias`` Tensor broadcastable to (*batch, L, S) (or None; B = prod(batch))."""
+    ``bias`` Tensor broadcastable to ``(*batch, L, S)`` (or None; B = prod(batch))."""
 
     kinks = ("none: smooth in query, key, value and a float mask; a query row with every key "
              "masked is the constant 0 (gradient 0)")

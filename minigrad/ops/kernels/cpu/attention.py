@@ -219,7 +219,7 @@ _NO_INDEX = np.zeros(0, dtype=np.int64)
 
 def _bias_args(bias: np.ndarray | None, batch: tuple[int, ...], n_q: int, n_k: int,
                dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The mask ``bias`` (broadcastable to (*batch, L, S)) as a view (Bm, L, S) without copies
+    """The mask ``bias`` (broadcastable to ``(*batch, L, S)``) as a view (Bm, L, S) without copies
     (broadcast axes get stride 0), and per flat batch row the index of its (L, S) slice."""
     if bias is None:
         return np.zeros((0, 1, 1), dtype=dtype), _NO_INDEX
@@ -260,7 +260,7 @@ def sdpa_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray |
     """Attention output and per-row log-sum-exp.
 
     q: (B, L, E), k: (B, S, E), v: (B, S, Ev), C-contiguous, one float dtype, B = prod(batch);
-    bias: None or an additive mask of q's dtype broadcastable to (*batch, L, S). Returns
+    bias: None or an additive mask of q's dtype broadcastable to ``(*batch, L, S)``. Returns
     o: (B, L, Ev) and lse: (B, L), both in q's dtype (lse = -inf for fully masked rows).
     """
     nb, n_q, e = q.shape

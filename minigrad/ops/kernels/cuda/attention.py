@@ -23,7 +23,7 @@ __all__ = list(api.ATTENTION)
 
 
 def _full_bias(bias: Any, batch: tuple[int, ...], n_q: int, n_k: int) -> Any:
-    """The mask ``bias`` (broadcastable to (*batch, L, S)) as a (B, L, S) device array."""
+    """The mask ``bias`` (broadcastable to ``(*batch, L, S)``) as a (B, L, S) device array."""
     nb = int(np.prod(batch, dtype=np.int64))
     shape = (1,) * (len(batch) + 2 - bias.ndim) + tuple(bias.shape)
     return np.broadcast_to(bias.reshape(shape), (*batch, n_q, n_k)).reshape(nb, n_q, n_k)
