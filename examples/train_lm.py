@@ -319,8 +319,10 @@ def save_plot(history: dict, baseline: float, path: Path, arch: str) -> None:
         print("(matplotlib not installed: no plots; pip install 'minigrad[examples]')")
         return
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(history["step"], history["train_bits"], label="training (mean since last point)")
-    ax.plot(history["step"], history["val_bits"], label="validation")
+    # markers: a run cut short by --max-minutes may have a single point
+    ax.plot(history["step"], history["train_bits"], marker=".",
+            label="training (mean since last point)")
+    ax.plot(history["step"], history["val_bits"], marker=".", label="validation")
     ax.axhline(baseline, color="gray", linestyle="--", label="unigram baseline")
     ax.set(xlabel="step", ylabel="bits per character", title=f"character-level {arch}")
     ax.legend()
