@@ -26,15 +26,18 @@ from typing import Any, TextIO
 import numpy as np
 
 from minigrad import _device, autograd
+from minigrad import tensor as _tensor_module
 from minigrad.autograd import Function, graph
 from minigrad.ops.kernels.scalar import ACTIVATIONS
 from minigrad.tensor import Tensor
 
 __all__ = ["explain", "local_rule", "op_name", "graph_nodes", "RULES"]
 
-# The local gradient rule of each built-in op, keyed by its Function's display name (the class name
-# without its ``Fn`` suffix: ``Conv2dFn`` -> ``Conv2d``). dY is the gradient arriving at the op's
-# output, dX (dA, dB, dW, db...) what the rule sends to each input.
+#: The local gradient rule of each built-in op, keyed by its Function's display name (the class
+#: name without its ``Fn`` suffix: ``Conv2dFn`` -> ``Conv2d``). dY is the gradient arriving at the
+#: op's output, dX (dA, dB, dW, db...) what the rule sends to each input.
+#:
+#: :meta hide-value:
 RULES: dict[str, str] = {
     # elementwise arithmetic
     "Add": "d(a+b)/da = 1, d/db = 1: dY passes unchanged to both inputs",
@@ -262,3 +265,8 @@ def explain(
     for leaf in leaves.values():
         name = names.get(id(leaf), "leaf")
         p(f"{name} {_shape(leaf.shape)}: .grad norm {_norm(leaf.grad)}")
+
+
+# ``Tensor.backward(explain=True)`` calls this module's ``explain``; minigrad.tensor sits below this
+# module and cannot import it, so the link is made here.
+_tensor_module._explain = explain

@@ -261,6 +261,16 @@ _SUPPORTED = ("Tensors, NumPy arrays and scalars, Python numbers, str, bool, Non
               "dicts, lists and tuples of these")
 
 
+# ``nn.Parameter`` sits above this module (nn imports serialization for Module.save), so it names
+# itself here when minigrad.nn.parameter is imported; a saved Parameter loads back as one.
+_PARAMETER_TYPE: list[Any] = [None]
+
+
+def register_parameter_type(cls: type) -> None:
+    """Make ``cls`` (``nn.Parameter``) the type that saved parameters load back as."""
+    _PARAMETER_TYPE[0] = cls
+
+
 def _key_path(path: str, key: Any) -> str:
     return f"{path}[{key!r}]"
 
@@ -310,7 +320,7 @@ class _Encoder:
         if isinstance(obj, Tensor):
             out = {"$tensor": self._store(obj, _device.to_host(obj.data), parts, path),
                    "requires_grad": bool(obj.requires_grad)}
-            if type(obj).__name__ == "Parameter":
+            if type(obj) is _PARAMETER_TYPE[0]:
                 out["parameter"] = True
             return out
         if isinstance(obj, np.ndarray):
@@ -358,10 +368,9 @@ class _Decoder:
         name = node["$tensor"]
         if name not in self.made:
             array = self._array(name)
-            if node.get("parameter"):
-                from minigrad.nn.parameter import Parameter
-
-                t: Tensor = Parameter(array, requires_grad=bool(node.get("requires_grad")))
+            if node.get("parameter") and _PARAMETER_TYPE[0] is not None:
+                t: Tensor = _PARAMETER_TYPE[0](array,
+                                               requires_grad=bool(node.get("requires_grad")))
             else:
                 t = from_numpy(array)
                 if node.get("requires_grad"):

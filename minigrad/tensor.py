@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import _device, autograd
+from minigrad import _device, _hints, autograd
 from minigrad._device import device, device_of, move
 from minigrad.cuda.array import CudaArray
 from minigrad.random import generator
@@ -251,8 +251,6 @@ class Tensor:
         afterwards unless ``retain_graph=True``. ``explain=True`` prints each backward step.
         """
         if explain:
-            from minigrad.explain import explain as _explain
-
             _explain(self, gradient=gradient, retain_graph=retain_graph, create_graph=create_graph)
             return
         autograd.backward(self, gradient, retain_graph, create_graph)
@@ -929,12 +927,15 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
                  requires_grad, device)
 
 
-# The ops modules import Tensor from here; import them last to close the cycle.
-from minigrad import _hints  # noqa: E402
-from minigrad.ops import activation as _act  # noqa: E402
-from minigrad.ops import elementwise as _ew  # noqa: E402
-from minigrad.ops import linalg as _la  # noqa: E402
-from minigrad.ops import reduce as _red  # noqa: E402
-from minigrad.ops import shape as _sh  # noqa: E402
-from minigrad.ops import softmax as _sm  # noqa: E402
-from minigrad.ops import to_device as _dev  # noqa: E402
+# Tensor's methods call the op modules through these names. The op modules import Tensor from
+# here, so this module does not import them back: minigrad/ops/__init__.py binds them when it is
+# imported (``import minigrad`` always does), keeping every import pointing one way (ops -> tensor).
+_act: Any = None  # minigrad.ops.activation
+_ew: Any = None  # minigrad.ops.elementwise
+_la: Any = None  # minigrad.ops.linalg
+_red: Any = None  # minigrad.ops.reduce
+_sh: Any = None  # minigrad.ops.shape
+_sm: Any = None  # minigrad.ops.softmax
+_dev: Any = None  # minigrad.ops.to_device
+# ``backward(explain=True)``: minigrad/explain.py sets this to its ``explain`` when imported.
+_explain: Any = None

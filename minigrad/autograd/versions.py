@@ -20,7 +20,7 @@ from minigrad import _device
 
 __all__ = ["epoch", "bump", "version", "written_since", "note_views", "is_graph_view"]
 
-epoch = [0]  # in-place writes so far in this process
+epoch = [0]  #: in-place writes so far in this process (one counter in a list, so it can be bumped)
 _writes: dict[int, list[int]] = {}  # id(storage) -> [version, epoch of its last write]
 _viewed: dict[int, weakref.ref] = {}  # id(storage) -> weak reference to it
 _viewed_limit = [1024]  # purge dead entries when the dict grows past this

@@ -1,5 +1,6 @@
 """Data loading for minigrad: datasets, a DataLoader that yields ``minigrad.Tensor`` batches,
 bundled / on-disk data sets and NumPy transforms. PyTorch's names and defaults where they exist.
+Typical use::
 
     from minigrad.data import DataLoader, TensorDataset, load_digits, random_split
     X, y = load_digits()                                   # (1797, 1, 8, 8) float32, (1797,) int64

@@ -71,7 +71,7 @@ def _stack(arrays: list[np.ndarray]) -> np.ndarray:
 def default_collate(batch: list[Any]) -> Any:
     """Merge a list of samples into a batch (PyTorch's rules, minigrad dtypes).
 
-    Arrays / Tensors of shape S -> Tensor (B, *S); numbers -> Tensor (B,); str -> list;
+    Arrays / Tensors of shape S -> Tensor ``(B, *S)``; numbers -> Tensor (B,); str -> list;
     dicts collate per key; tuples and lists collate field-wise into a list (a namedtuple keeps
     its type), so ``for x, y in loader`` works.
     """
@@ -203,34 +203,35 @@ _FIXED_AFTER_INIT = frozenset(
 class DataLoader:
     """Iterate over ``dataset`` in batches, in this process or in worker processes.
 
-    PyTorch's arguments and rules (``torch.utils.data.DataLoader``):
+    PyTorch's arguments and rules (``torch.utils.data.DataLoader``).
 
-    batch_size: samples per batch, or None to yield single converted samples (no batching).
-    shuffle: draw a fresh order each epoch (a :class:`RandomSampler` over ``generator``).
-    sampler: the indices to visit (a Sampler or any iterable of ints with ``__len__``, e.g. a
-        ``DistributedSampler``); excludes ``shuffle``.
-    batch_sampler: yields lists of indices, one per batch; excludes ``batch_size``, ``shuffle``,
-        ``sampler`` and ``drop_last``.
-    num_workers: 0 loads in this process (the default and the fastest for in-memory data);
-        N > 0 starts N worker processes (see the module docstring for how they start).
-    collate_fn: merges a list of samples into a batch; default :func:`default_collate`
-        (:func:`default_convert` without batching).
-    pin_memory: accepted for PyTorch compatibility and ignored: batches are host (NumPy) arrays,
-        and ``.to("cuda")`` copies them to the GPU either way.
-    drop_last: drop the final batch when it is smaller than ``batch_size``.
-    timeout: seconds to wait for a batch from the workers before raising RuntimeError (0: wait
-        for ever, while checking that the workers are alive).
-    worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding.
-    multiprocessing_context: a start method name (``"fork"``, ``"spawn"``, ``"forkserver"``) or
-        a ``multiprocessing`` context; default: see the module docstring.
-    generator: a numpy Generator, an int seed for a private Generator, or None for minigrad's
-        global generator (seeded by ``minigrad.manual_seed``). It draws the shuffling order, so
-        epochs of one loader differ from each other but a run repeats from its seed; build the
-        loader once, outside the epoch loop (a new loader per epoch with ``generator=0`` repeats
-        the first epoch's order every time).
-    prefetch_factor: batches each worker loads ahead (default 2 with workers; must stay None
-        without them).
-    persistent_workers: keep the workers (and their state) alive between epochs.
+    Args:
+        batch_size: samples per batch, or None to yield single converted samples (no batching).
+        shuffle: draw a fresh order each epoch (a :class:`RandomSampler` over ``generator``).
+        sampler: the indices to visit (a Sampler or any iterable of ints with ``__len__``, e.g. a
+            ``DistributedSampler``); excludes ``shuffle``.
+        batch_sampler: yields lists of indices, one per batch; excludes ``batch_size``, ``shuffle``,
+            ``sampler`` and ``drop_last``.
+        num_workers: 0 loads in this process (the default and the fastest for in-memory data);
+            N > 0 starts N worker processes (see the module docstring for how they start).
+        collate_fn: merges a list of samples into a batch; default :func:`default_collate`
+            (:func:`default_convert` without batching).
+        pin_memory: accepted for PyTorch compatibility and ignored: batches are host (NumPy) arrays,
+            and ``.to("cuda")`` copies them to the GPU either way.
+        drop_last: drop the final batch when it is smaller than ``batch_size``.
+        timeout: seconds to wait for a batch from the workers before raising RuntimeError (0: wait
+            for ever, while checking that the workers are alive).
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding.
+        multiprocessing_context: a start method name (``"fork"``, ``"spawn"``, ``"forkserver"``) or
+            a ``multiprocessing`` context; default: see the module docstring.
+        generator: a numpy Generator, an int seed for a private Generator, or None for minigrad's
+            global generator (seeded by ``minigrad.manual_seed``). It draws the shuffling order, so
+            epochs of one loader differ from each other but a run repeats from its seed; build the
+            loader once, outside the epoch loop (a new loader per epoch with ``generator=0`` repeats
+            the first epoch's order every time).
+        prefetch_factor: batches each worker loads ahead (default 2 with workers; must stay None
+            without them).
+        persistent_workers: keep the workers (and their state) alive between epochs.
 
     Seeding of workers: at the start of each epoch a 63-bit ``base_seed`` is derived from the
     generator's state and the loader's epoch count (without drawing from the generator, so the

@@ -119,7 +119,7 @@ class Subset(Dataset):
 def random_split(
     dataset: Dataset, lengths: Sequence[int | float], generator: GeneratorLike = None
 ) -> list[Subset]:
-    """Split ``dataset`` into disjoint random ``Subset``s of the given lengths (as PyTorch).
+    """Split ``dataset`` into disjoint random ``Subset`` objects of the given lengths (as PyTorch).
 
     lengths: ints summing to ``len(dataset)``, or fractions summing to 1; fractional lengths are
     floored and the remainder is handed out one by one, round-robin from the first split.

@@ -25,11 +25,13 @@ __all__ = ["DistributedSampler"]
 class DistributedSampler(Sampler):
     """Yield this rank's indices into ``dataset`` (anything with ``__len__``) for one epoch.
 
-    num_replicas, rank: the number of ranks and this one's (default: the MPI world's, through
-        :mod:`minigrad.distributed`, which initialises it).
-    shuffle: a fresh permutation every epoch (``set_epoch``); False: 0, 1, 2, ... in order.
-    seed: the same on every rank.
-    drop_last: cut the tail that does not divide evenly instead of padding it with repeats.
+    Args:
+        num_replicas: the number of ranks (default: the MPI world's size, through
+            :mod:`minigrad.distributed`, which initialises it).
+        rank: this rank's index (default: the MPI world's rank).
+        shuffle: a fresh permutation every epoch (``set_epoch``); False: 0, 1, 2, ... in order.
+        seed: the same on every rank.
+        drop_last: cut the tail that does not divide evenly instead of padding it with repeats.
 
     Use it as a DataLoader's ``sampler=`` (with ``shuffle=False`` there), or iterate it.
     """
@@ -40,10 +42,10 @@ class DistributedSampler(Sampler):
             raise TypeError(f"DistributedSampler: dataset must have a length, got "
                             f"{type(dataset).__name__}")
         if num_replicas is None or rank is None:
-            from minigrad import distributed
+            from minigrad.distributed import _comm
 
-            num_replicas = distributed.world_size() if num_replicas is None else num_replicas
-            rank = distributed.rank() if rank is None else rank
+            num_replicas = _comm.world_size() if num_replicas is None else num_replicas
+            rank = _comm.rank() if rank is None else rank
         for name, v in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer):
                 raise TypeError(f"DistributedSampler: {name} must be an int, got {v!r}")

@@ -417,7 +417,7 @@ class PCAWhitening(_Whitening):
     """PCA whitening: coordinates along the covariance eigenvectors (largest variance first),
     each scaled to unit variance: ``(x - mean) @ U[:, :k] / sqrt(lambda[:k] + eps)``.
 
-    Output is flat: samples (N, *feature_shape) -> (N, k); one sample -> (k,).
+    Output is flat: samples ``(N, *feature_shape)`` -> (N, k); one sample -> (k,).
     n_components: k (default: all D).
     """
 
@@ -445,7 +445,7 @@ class PCAWhitening(_Whitening):
         return out if batched else out[0]
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        """(N, k) or (k,) -> samples (N, *feature_shape); exact when k == D."""
+        """(N, k) or (k,) -> samples ``(N, *feature_shape)``; exact when k == D."""
         if self.mean_ is None:
             raise RuntimeError("PCAWhitening.inverse_transform: call fit(X) first")
         Z = np.asarray(Z)
@@ -464,7 +464,7 @@ class ZCAWhitening(_Whitening):
 
     Of all whitening maps, ZCA's output stays closest (least squares) to the centred input, so
     whitened images still look like images. Output keeps the input's shape:
-    (N, *feature_shape) or one sample of feature_shape.
+    ``(N, *feature_shape)`` or one sample of feature_shape.
     """
 
     _name = "ZCAWhitening"

@@ -155,17 +155,17 @@ class DistributedDataParallel(Module):
     ``loss.backward()`` every parameter's ``.grad`` holds the average over ranks of the ranks'
     gradients, so an optimizer step on each rank keeps the replicas equal.
 
-    module:           the model (parameters on the CPU or the GPU).
-    bucket_cap_mb:    size of each all-reduce buffer (PyTorch's default, 25 MB; the first bucket,
-                      the last layers' gradients, closes at 1 MB, as in PyTorch).
-    broadcast_buffers: before every training forward, overwrite the buffers (batch-norm running
-                      statistics) with rank 0's, as PyTorch does.
-    find_unused_parameters: after each forward, walk the graph from the outputs and count the
-                      parameters it does not reach as done (their gradient, zero on this rank,
-                      still enters the average; a parameter no rank used keeps ``grad=None``).
-                      Without it, a parameter that gets no gradient stalls its bucket and the
-                      next forward raises.
-    process_group:    an mpi4py communicator (default: the world; ``init()`` is called).
+    Args:
+        module: the model (parameters on the CPU or the GPU).
+        bucket_cap_mb: size of each all-reduce buffer (PyTorch's default, 25 MB; the first
+            bucket, the last layers' gradients, closes at 1 MB, as in PyTorch).
+        broadcast_buffers: before every training forward, overwrite the buffers (batch-norm
+            running statistics) with rank 0's, as PyTorch does.
+        find_unused_parameters: after each forward, walk the graph from the outputs and count
+            the parameters it does not reach as done (their gradient, zero on this rank, still
+            enters the average; a parameter no rank used keeps ``grad=None``). Without it, a
+            parameter that gets no gradient stalls its bucket and the next forward raises.
+        process_group: an mpi4py communicator (default: the world; ``init()`` is called).
 
     Rank 0's parameters and buffers are broadcast to every rank at construction; the model must
     have the same parameter shapes and dtypes on every rank (checked). The wrapper is a Module

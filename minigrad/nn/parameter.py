@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import serialization
 from minigrad.tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = ["Parameter"]
@@ -35,3 +36,6 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+serialization.register_parameter_type(Parameter)

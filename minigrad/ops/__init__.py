@@ -3,9 +3,7 @@ Tensors) with its ``kinks``, and the public function that checks its arguments a
 Argument and geometry helpers shared by the ops, kernels and nn layers are in :mod:`._args`; the
 op database that tests every op is :mod:`minigrad.testing.opinfo`."""
 
-# Tensor first, whichever module is imported first: minigrad.tensor imports the op modules at its
-# end, and they import Tensor back.
-import minigrad.tensor  # noqa: F401  # isort: skip
+from minigrad import tensor as _tensor
 from minigrad.ops import (  # noqa: F401
     activation,
     conv,
@@ -22,3 +20,8 @@ from minigrad.ops import (  # noqa: F401
     to_device,
     upsample,
 )
+
+# Tensor's methods reach the ops through names this package fills in (minigrad.tensor cannot import
+# the ops that import it).
+_tensor._act, _tensor._ew, _tensor._la = activation, elementwise, linalg
+_tensor._red, _tensor._sh, _tensor._sm, _tensor._dev = reduce, shape, softmax, to_device

@@ -248,7 +248,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """|input - target|, reduced; gradient 0 where input == target."""
+    """``abs(input - target)``, reduced; gradient 0 where input == target."""
     _check_reduction("l1_loss", reduction)
     x, t = _pair_inputs("l1_loss", input, target)
     return _reduce((x - t).abs(), reduction)

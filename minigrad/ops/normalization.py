@@ -105,7 +105,7 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Normalize each channel (axis 1) of ``input`` (N, C, *) and apply ``weight``/``bias`` (C,).
+    """Normalize each channel (axis 1) of ``input`` ``(N, C, *)``; apply ``weight``, ``bias`` (C,).
 
     training=True: batch mean and biased variance; running stats (if given) are updated in place
     with the unbiased variance. training=False: running stats are required and used.

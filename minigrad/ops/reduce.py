@@ -315,7 +315,7 @@ def std(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: AxisArg = 
 
 def logsumexp(x: Any, axis: AxisArg = None, keepdims: bool = False, *, dim: AxisArg = None,
               keepdim: bool | None = None) -> Tensor:
-    """log(sum(exp(x), axis)), stable for large |x|."""
+    """``log(sum(exp(x), axis))``, stable for large ``abs(x)``."""
     x, axes, keep = _args("logsumexp", x, axis, keepdims, dim, keepdim)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)

@@ -32,16 +32,19 @@ ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 class Optimizer:
     """Base class of the optimizers (PyTorch's ``torch.optim.Optimizer`` API).
 
-    params:   an iterable of Tensors (``requires_grad=True`` leaves, e.g. ``model.parameters()``),
-              or of dicts ``{"params": [...], <option>: value}`` defining parameter groups with
-              their own options; options a group leaves out take the optimizer's defaults::
+    Args:
+        params: an iterable of Tensors (``requires_grad=True`` leaves, e.g.
+            ``model.parameters()``), or of dicts ``{"params": [...], <option>: value}``
+            defining parameter groups with their own options; options a group leaves out take
+            the optimizer's defaults::
 
-                  decay, no_decay = [], []
-                  for name, p in model.named_parameters():
-                      (no_decay if name.endswith("bias") else decay).append(p)
-                  opt = optim.SGD([{"params": decay}, {"params": no_decay, "weight_decay": 0}],
-                                  lr=0.1, momentum=0.9, weight_decay=5e-4)
-    defaults: the optimizer's options and their default values.
+                decay, no_decay = [], []
+                for name, p in model.named_parameters():
+                    (no_decay if name.endswith("bias") else decay).append(p)
+                opt = optim.SGD([{"params": decay}, {"params": no_decay, "weight_decay": 0}],
+                                lr=0.1, momentum=0.9, weight_decay=5e-4)
+
+        defaults: the optimizer's options and their default values.
 
     ``state[p]`` holds each parameter's buffers (arrays of the parameter's shape and dtype on the
     parameter's device, plus a ``"step"`` count where the method needs one).

@@ -83,6 +83,7 @@ def conv2d_grad_input_rot180(gy, w, input_hw, stride=(1, 1), padding=(0, 0, 0, 0
     2. Pad it by the dilated kernel extent minus one on every side ("full" convolution).
     3. Correlate with the kernel rotated by 180 degrees, input and output channels swapped within
        each group (w: (K, C/g, R, S) -> (C, K/g, R, S)), same dilation, stride 1.
+
     The result covers the padded input; crop the padding off (rows a strided window never reached
     stay zero).
     """

@@ -71,9 +71,11 @@ def gradcheck(
 ) -> bool:
     """Compare the gradients of ``fn`` at ``inputs`` with central finite differences.
 
-    fn:      callable taking ``*inputs`` and returning a Tensor or a sequence of Tensors.
-    inputs:  Tensors (those with ``requires_grad=True`` are checked; they must be float64) and
-             any other arguments, passed through unchanged.
+    Args:
+        fn: callable taking ``*inputs`` and returning a Tensor or a sequence of Tensors.
+        inputs: Tensors (those with ``requires_grad=True`` are checked; they must be float64)
+            and any other arguments, passed through unchanged.
+
     Checks the vector-Jacobian product with a seeded random cotangent for every input, and
     the full Jacobian when the output has at most ``FULL_JACOBIAN_MAX_OUTPUTS`` elements (or
     when ``full_jacobian=True``). Elementwise criterion:

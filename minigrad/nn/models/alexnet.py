@@ -36,12 +36,14 @@ class AlexNet(Module):
     response normalisation is left out (it was dropped by later work, torchvision included).
 
     x: (N, in_channels, image_size, image_size) -> logits (N, num_classes).
-    width:      multiplies every layer's size; 1.0 is the paper's 96-256-384-384-256 channels and
-                4096-unit FC layers (channel counts are rounded to even numbers for the split).
-    image_size: 224 (or anything >= 64) uses the paper's 11x11 stride-4 first layer (with
-                torchvision's padding 2); smaller images, e.g. 32x32 CIFAR, get a 3x3 stride-1
-                first layer instead, so the three poolings leave a 3x3 map.
-    model_parallel: run as one of two towers under ``mpiexec -n 2`` (see below).
+
+    Args:
+        width: multiplies every layer's size; 1.0 is the paper's 96-256-384-384-256 channels
+            and 4096-unit FC layers (channel counts are rounded to even numbers for the split).
+        image_size: 224 (or anything >= 64) uses the paper's 11x11 stride-4 first layer (with
+            torchvision's padding 2); smaller images, e.g. 32x32 CIFAR, get a 3x3 stride-1
+            first layer instead, so the three poolings leave a 3x3 map.
+        model_parallel: run as one of two towers under ``mpiexec -n 2`` (see below).
 
     Model parallel (``model_parallel=True``, exactly two MPI ranks): rank r holds tower r, the
     paper's GPU r: half of conv1's filters, group r of conv2, conv4 and conv5, half of conv3's
@@ -132,16 +134,16 @@ class AlexNet(Module):
 
     def _keep_tower(self) -> None:
         """Replace every split layer by this rank's half (sliced from the full layer)."""
-        from minigrad import distributed
+        from minigrad.distributed import _comm
 
-        if distributed.world_size() != 2:
+        if _comm.world_size() != 2:
             raise ValueError(f"AlexNet(model_parallel=True) splits the model over exactly 2 MPI "
-                             f"ranks (mpiexec -n 2); this job has {distributed.world_size()}")
+                             f"ranks (mpiexec -n 2); this job has {_comm.world_size()}")
         fc1, fc2 = self.classifier.fc1, self.classifier.fc2
         if fc1.out_features % 2:
             raise ValueError(f"AlexNet(model_parallel=True): the FC width {fc1.out_features} "
                              "must be even to split it over two ranks")
-        r = distributed.rank()
+        r = _comm.rank()
         # building the halves must not draw from the global generator: the tower's dropout
         # masks then follow the same random stream as the one-process model's
         gen = mg_random.generator()
@@ -163,11 +165,11 @@ class AlexNet(Module):
 
     def _tower_forward(self, x: Tensor) -> Tensor:
         """One tower's forward; ``exchange`` is where the towers swap halves (all-gather)."""
-        from minigrad import distributed
+        from minigrad.distributed import functional
         from minigrad.ops.shape import cat
 
         def exchange(h: Tensor, axis: int, replicated_after: bool = False) -> Tensor:
-            return cat(distributed.all_gather(h, sum_grads=not replicated_after), axis=axis)
+            return cat(functional.all_gather(h, sum_grads=not replicated_after), axis=axis)
 
         f, c = self.features, self.classifier
         h = f.pool1(F.relu(f.conv1(x)))

@@ -36,9 +36,11 @@ class VGG(Module):
     then three fully connected layers with dropout.
 
     x: (N, in_channels, image_size, image_size) -> logits (N, num_classes).
-    cfg:    a name in ``CONFIGS`` ("small" (default), "vgg11", "vgg13", "vgg16") or a list of
+
+    Args:
+        cfg: a name in ``CONFIGS`` ("small" (default), "vgg11", "vgg13", "vgg16") or a list of
             channel counts and "M" (max-pool) entries.
-    hidden: width of the two hidden FC layers (the paper's 4096; the default 256 suits the
+        hidden: width of the two hidden FC layers (the paper's 4096; the default 256 suits the
             small configuration on 32x32 images).
 
     Example::

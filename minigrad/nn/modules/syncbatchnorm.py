@@ -22,7 +22,7 @@ __all__ = ["SyncBatchNorm"]
 
 
 class SyncBatchNorm(_BatchNorm):
-    """Batch normalisation with statistics over every rank's batch: x: (N, C, *) -> same shape.
+    """Batch normalisation with statistics over every rank's batch: x: ``(N, C, *)`` -> same shape.
 
     Same arguments and state as :class:`BatchNorm2d` plus ``process_group`` (an mpi4py
     communicator; default: the world). It synchronises in training mode when

@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["OpInfo", "Sample", "register", "registry", "get", "FAMILIES"]
 
-# the modules of minigrad.testing.opinfo that hold an ``op_db`` list, in registry order
+#: The modules of minigrad.testing.opinfo that hold an ``op_db`` list, in registry order.
 FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg", "softmax",
             "loss", "normalization", "pool", "reduce", "shape", "distributed", "upsample", "fold",
             # issue 15, sequence models (h15b)
@@ -60,15 +60,17 @@ class Sample:
 class OpInfo:
     """Description of one differentiable op.
 
-    name:      the public name (``"conv2d"``, ``"Tensor.__mul__"`` ...).
-    fn:        callable taking Tensors (and plain values) as laid out by the strategy's Samples.
-    strategy:  zero-argument callable returning a Hypothesis strategy of :class:`Sample`.
-    ref:       NumPy reference forward, same positional layout with arrays.
-    kinks:     the non-differentiable points and the convention used there, in words (the
-               ``kinks`` of the op's Function).
-    gradgrad:  whether second-order gradients are checked (``gradgradcheck``).
-    atol/rtol: forward tolerances against ``ref`` in float64.
-    check_kwargs: extra keyword arguments for ``gradcheck`` (e.g. a larger ``eps``).
+    Args:
+        name: the public name (``"conv2d"``, ``"Tensor.__mul__"`` ...).
+        fn: callable taking Tensors (and plain values) as laid out by the strategy's Samples.
+        strategy: zero-argument callable returning a Hypothesis strategy of :class:`Sample`.
+        ref: NumPy reference forward, same positional layout with arrays.
+        kinks: the non-differentiable points and the convention used there, in words (the
+            ``kinks`` of the op's Function).
+        gradgrad: whether second-order gradients are checked (``gradgradcheck``).
+        atol: absolute forward tolerance against ``ref`` in float64.
+        rtol: relative forward tolerance against ``ref`` in float64.
+        check_kwargs: extra keyword arguments for ``gradcheck`` (e.g. a larger ``eps``).
     """
 
     name: str
