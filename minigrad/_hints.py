@@ -116,21 +116,12 @@ MINIGRAD: dict[str, str] = {
 
 # ``minigrad.nn.Name``.
 NN: dict[str, str] = {
-    "Embedding": _NOT_YET,
-    "LayerNorm": _NOT_YET,
-    "GroupNorm": _NOT_YET,
-    "InstanceNorm2d": _NOT_YET,
     "BatchNorm3d": "not supported (2-d and 1-d only: nn.BatchNorm2d, nn.BatchNorm1d)",
     "Conv3d": "not supported (nn.Conv1d and nn.Conv2d only)",
     "ZeroPad2d": "use `nn.functional.pad(x, (left, right, top, bottom))`",
     "Unflatten": "use `x.reshape(...)` in forward",
     "Softmax2d": "use `nn.Softmax(dim=-3)`",
     "PReLU": f"{_NOT_YET}; nn.LeakyReLU has a fixed slope",
-    "SmoothL1Loss": _NOT_YET,
-    "HuberLoss": _NOT_YET,
-    "KLDivLoss": _NOT_YET,
-    "ParameterList": "not supported; register parameters on a Module (or use nn.ModuleList)",
-    "ParameterDict": "not supported; register parameters on a Module (or use nn.ModuleDict)",
     "LazyLinear": "not supported; give in_features to nn.Linear",
     "DataParallel": "not supported (one GPU)",
 }
@@ -138,15 +129,8 @@ NN: dict[str, str] = {
 # ``minigrad.nn.functional.name``.
 FUNCTIONAL: dict[str, str] = {
     "one_hot": f"{_NOT_YET}; use `mg.eye(num_classes)[target]`",
-    "layer_norm": _NOT_YET,
-    "group_norm": _NOT_YET,
-    "embedding": _NOT_YET,
     "normalize": "use `x / (x * x).sum(dim, keepdim=True).sqrt().clamp(min=eps)`",
-    "cosine_similarity": _NOT_YET,
     "softmin": "use `F.softmax(-x, dim)`",
-    "smooth_l1_loss": _NOT_YET,
-    "huber_loss": _NOT_YET,
-    "kl_div": _NOT_YET,
     "grid_sample": "not supported",
 }
 

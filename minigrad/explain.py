@@ -127,6 +127,17 @@ RULES: dict[str, str] = {
                       "x_hat * mean(dY * x_hat)); dW = sum(dY * x_hat); db = sum(dY)",
     "SyncBatchNormTrain": "BatchNormTrain's rule with mean(dY) and mean(dY * x_hat) over every "
                           "rank's batch (one all-reduce of the two sums); dW, db local",
+    "LayerNorm": "per row, with x_hat = (x - mean) * rstd and dH = dY * w: dX = rstd * (dH - "
+                 "mean(dH) - x_hat * mean(dH * x_hat)); dW = sum over rows of dY * x_hat; "
+                 "db = sum over rows of dY",
+    "GroupNorm": "LayerNorm's rule on each sample's group of channels (w, b per channel): "
+                 "dW[c], db[c] summed over samples and positions",
+    "GatherRows": "rows looked up (an embedding): dW = zeros with each row of dY added at its "
+                  "index (repeated indices accumulate; padding entries add nothing)",
+    "ScatterAddRows": "rows added at indices (an embedding's gradient, a bag's sum): dG = dY read "
+                      "at the indices (the adjoint of scatter-add is gather)",
+    "BackwardHook": "identity (a module's full backward hooks see the gradients here): dX = dY, "
+                    "or what a hook returns",
     # collectives (minigrad.distributed)
     "AllGather": "y_r = x of rank r: dX = sum over ranks of dY_(this rank) (a reduce-scatter), "
                  "or this rank's own with sum_grads=False",

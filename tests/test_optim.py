@@ -229,8 +229,13 @@ def test_add_param_group_and_duplicates():
         optim.SGD([], lr=0.1)
     with pytest.raises(TypeError, match="set"):
         optim.SGD({a}, lr=0.1)
-    with pytest.raises(ValueError, match="does not require grad"):
-        optim.SGD([mg.tensor(np.ones(2))], lr=0.1)
+    with pytest.raises(ValueError, match="floating-point"):
+        optim.SGD([mg.tensor(np.ones(2, dtype=np.int64))], lr=0.1)
+    frozen = mg.tensor(np.ones(2))  # accepted and skipped while it has no gradient (PyTorch)
+    opt = optim.SGD([frozen, a], lr=0.1)
+    (a * a).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(frozen.numpy(), [1.0, 1.0])
     with pytest.raises(ValueError, match="nesterov"):
         optim.SGD([a], lr=0.1, nesterov=True)
 

@@ -69,6 +69,25 @@ from minigrad.nn.modules import (  # upsampling and dense prediction
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
 )
+from minigrad.nn.modules.container import ParameterDict, ParameterList  # issue 15
+from minigrad.nn.modules.distance import CosineSimilarity, PairwiseDistance  # issue 15
+from minigrad.nn.modules.loss import (  # issue 15
+    CosineEmbeddingLoss,
+    CTCLoss,
+    HuberLoss,
+    KLDivLoss,
+    MarginRankingLoss,
+    SmoothL1Loss,
+    TripletMarginLoss,
+)
+from minigrad.nn.modules.normalization import (  # issue 15
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
+from minigrad.nn.modules.sparse import Embedding, EmbeddingBag  # issue 15
 from minigrad.nn.parameter import Parameter
 
 # issue 15, sequence models (h15b)
@@ -101,6 +120,11 @@ __all__ = [
     "ConvTranspose1d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle",
     "PixelUnshuffle", "Fold", "Unfold", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+    # issue 15: normalisation, embeddings, losses, containers
+    "LayerNorm", "GroupNorm", "RMSNorm", "InstanceNorm1d", "InstanceNorm2d", "Embedding",
+    "EmbeddingBag", "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss",
+    "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance", "CTCLoss",
+    "ParameterList", "ParameterDict",
     # issue 15, sequence models (h15b)
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",

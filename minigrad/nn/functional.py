@@ -30,16 +30,32 @@ from minigrad.ops.activation import (
 )
 from minigrad.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from minigrad.ops.dropout import dropout, dropout2d
+from minigrad.ops.embedding import embedding, embedding_bag
 from minigrad.ops.fold import fold, unfold
 from minigrad.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cosine_similarity,
     cross_entropy,
+    ctc_loss,
+    huber_loss,
+    kl_div,
     l1_loss,
+    margin_ranking_loss,
     mse_loss,
     nll_loss,
+    pairwise_distance,
+    smooth_l1_loss,
+    triplet_margin_loss,
 )
-from minigrad.ops.normalization import batch_norm
+from minigrad.ops.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    rms_norm,
+)
 from minigrad.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -68,6 +84,10 @@ __all__ = [
     "silu", "gelu", "softplus", "hardtanh", "maxout", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "dropout", "dropout2d", "batch_norm",
+    # issue 15: normalisation, embeddings, losses
+    "layer_norm", "group_norm", "instance_norm", "rms_norm", "embedding", "embedding_bag",
+    "kl_div", "huber_loss", "smooth_l1_loss", "margin_ranking_loss", "cosine_embedding_loss",
+    "triplet_margin_loss", "cosine_similarity", "pairwise_distance", "ctc_loss",
     # upsampling and dense prediction
     "interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "max_pool1d",
     "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d",

@@ -9,6 +9,7 @@ from minigrad.ops import (  # noqa: F401
     conv,
     dropout,
     elementwise,
+    embedding,
     fold,
     linalg,
     loss,

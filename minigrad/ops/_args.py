@@ -14,6 +14,7 @@ probabilities in [0, 1], ``eps`` > 0; the ops check the same arguments again wit
 helpers, so ``F.conv2d(x, w, stride=0)`` and ``nn.Conv2d(2, 2, 3, stride=0)`` say the same thing.
 
 - :func:`ntuple`: an int or a sequence of ``n`` ints as an n-tuple (PyTorch's ``_pair``);
+  :func:`int_tuple`: an int or a sequence of any length (a shape argument) as a tuple;
   :func:`integer`, :func:`real`, :func:`probability`, :func:`positive`, :func:`one_of`: one
   scalar argument.
 - :func:`conv_output_size`: the length of a convolution's or a pooling window's output on one axis;
@@ -35,7 +36,8 @@ import numpy as np
 
 from minigrad.tensor import Tensor
 
-__all__ = ["ntuple", "integer", "real", "probability", "positive", "one_of", "REDUCTIONS",
+__all__ = ["ntuple", "int_tuple", "integer", "real", "probability", "positive", "one_of",
+           "REDUCTIONS",
            "conv_output_size", "conv_transpose_output_size", "padding_pairs", "PADDING_MODES",
            "pool_window", "float_tensor", "FLOAT_DTYPES", "check_input_dtype"]
 
@@ -74,6 +76,23 @@ def ntuple(op: str, name: str, value: Any, n: int, minimum: int | None = None,
         vals = tuple(None if v is None else int(v) for v in vals)
     if minimum is not None and any(v is not None and v < minimum for v in vals):
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return vals
+
+
+def int_tuple(op: str, name: str, value: Any, minimum: int | None = None) -> tuple[int, ...]:
+    """``value`` (an int, or a sequence of any number of ints: a shape such as a layer norm's
+    ``normalized_shape``) as a tuple of ints. ``int_tuple("layer_norm", "normalized_shape", 5)
+    == (5,)``. ``TypeError`` when it or an entry is not an int, ``ValueError`` when an entry is
+    below ``minimum``."""
+    if _is_int(value):
+        vals: tuple[int, ...] = (int(value),)
+    else:
+        seq = tuple(value) if isinstance(value, Iterable) and not isinstance(value, str) else None
+        if seq is None or not all(_is_int(v) for v in seq):
+            raise TypeError(f"{op}: {name} must be an int or a sequence of ints, got {value!r}")
+        vals = tuple(int(v) for v in seq)
+    if minimum is not None and any(v < minimum for v in vals):
+        raise ValueError(f"{op}: {name} must have entries >= {minimum}, got {value!r}")
     return vals
 
 

@@ -33,8 +33,9 @@ class Optimizer:
     """Base class of the optimizers (PyTorch's ``torch.optim.Optimizer`` API).
 
     Args:
-        params: an iterable of Tensors (``requires_grad=True`` leaves, e.g.
-            ``model.parameters()``), or of dicts ``{"params": [...], <option>: value}``
+        params: an iterable of float leaf Tensors, e.g. ``model.parameters()`` (frozen ones,
+            with ``requires_grad=False``, are kept and skipped while they have no gradient),
+            or of dicts ``{"params": [...], <option>: value}``
             defining parameter groups with their own options; options a group leaves out take
             the optimizer's defaults::
 
@@ -91,9 +92,11 @@ class Optimizer:
                 raise TypeError(f"{name}: can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor (shape {p.shape})")
-            if not p.requires_grad or not np.issubdtype(p.dtype, np.floating):
-                raise ValueError(f"{name}: parameter of shape {p.shape} and dtype {p.dtype} "
-                                 "does not require grad")
+            # a frozen parameter (requires_grad False) is accepted and skipped while it has no
+            # gradient, as in PyTorch: freeze with requires_grad_(False), unfreeze later
+            if not np.issubdtype(p.dtype, np.floating):
+                raise ValueError(f"{name}: can only optimize floating-point Tensors, got a "
+                                 f"parameter of shape {p.shape} and dtype {p.dtype}")
         if len({id(p) for p in params}) != len(params):
             raise ValueError(f"{name}: a parameter appears twice in one parameter group")
         seen = {id(p) for g in self.param_groups for p in g["params"]}

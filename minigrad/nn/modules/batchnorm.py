@@ -1,4 +1,5 @@
-"""Batch normalisation: ``BatchNorm1d``, ``BatchNorm2d``."""
+"""Batch normalisation: ``BatchNorm1d``, ``BatchNorm2d``; ``_NormBase``, the per-channel
+parameters and running statistics that batch and instance norm share (PyTorch's layout)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from minigrad.tensor import Tensor
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
-class _BatchNorm(Module):
-    _dims: tuple[int, ...] = ()
-    _layout = ""
+class _NormBase(Module):
+    """Per-channel ``weight`` (ones) and ``bias`` (zeros; none with ``bias=False``) when
+    ``affine``; buffers
+    ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked`` when
+    ``track_running_stats`` (None otherwise, as in PyTorch's state dicts)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         who = type(self).__name__
         num_features = integer(who, "num_features", num_features, 1)
@@ -34,7 +37,10 @@ class _BatchNorm(Module):
         dt = np.dtype(dtype) if dtype is not None else np.float32
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dt))
-            self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -55,9 +61,22 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Batch norm's forward on top of :class:`_NormBase` (``SyncBatchNorm`` builds on it)."""
+
+    _dims: tuple[int, ...] = ()
+    _layout = ""
 
     def forward(self, input: Tensor) -> Tensor:
         if not isinstance(input, Tensor) or input.ndim not in self._dims \
@@ -80,10 +99,6 @@ class _BatchNorm(Module):
                             self.running_var if track else None, self.weight, self.bias,
                             use_batch, factor, self.eps)
 
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
 
 class BatchNorm1d(_BatchNorm):
     """Normalise each feature over the batch (and length): x: (N, C) or (N, C, L).
@@ -92,8 +107,9 @@ class BatchNorm1d(_BatchNorm):
     biased variance; the running stats are updated as ``r = (1 - momentum) * r + momentum *
     batch_stat`` with the *unbiased* batch variance (``momentum=None``: cumulative average).
     Eval: the running stats replace the batch's (unless ``track_running_stats=False``).
-    weight (ones) and bias (zeros) are learnt when ``affine``. num_features >= 1, eps > 0,
-    momentum in [0, 1] or None; x must have the parameters' dtype (else ``TypeError``).
+    weight (ones) and bias (zeros; ``bias=False``: none) are learnt when ``affine``.
+    num_features >= 1, eps > 0, momentum in [0, 1] or None; x must have the parameters' dtype
+    (else ``TypeError``).
     """
 
     _dims = (2, 3)

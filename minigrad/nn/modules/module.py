@@ -18,7 +18,7 @@ import numpy as np
 
 from minigrad import _device as _device
 from minigrad import serialization
-from minigrad.autograd import RemovableHandle, no_grad
+from minigrad.autograd import RemovableHandle, is_grad_enabled, no_grad
 from minigrad.nn.parameter import Parameter
 from minigrad.tensor import Tensor
 
@@ -55,20 +55,58 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_hooks_with_kwargs", set())  # handle ids: hook gets kwargs
+        object.__setattr__(self, "_forward_hooks_always_called", set())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, out)
+        for hid, hook in list(self._forward_pre_hooks.items()):
+            if hid in self._hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            f"{type(self).__name__}: a forward pre-hook registered with "
+                            f"with_kwargs=True must return None or (args, kwargs), got "
+                            f"{type(result).__name__}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        bw = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            from minigrad.nn.modules._hooks import CallHooks
+
+            bw = CallHooks(self, list(self._backward_hooks.values()),
+                           list(self._backward_pre_hooks.values()))
+            args = bw.wrap_inputs(args)
+        try:
+            out = self.forward(*args, **kwargs)
+        except BaseException:
+            for hid, hook in list(self._forward_hooks.items()):
+                if hid in self._forward_hooks_always_called:
+                    try:
+                        if hid in self._hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception:  # noqa: BLE001 - the forward's error is the one to see
+                        pass
+            raise
+        for hid, hook in list(self._forward_hooks.items()):
+            if hid in self._hooks_with_kwargs:
+                result = hook(self, args, kwargs, out)
+            else:
+                result = hook(self, args, out)
             if result is not None:
                 out = result
+        if bw is not None:
+            out = bw.wrap_outputs(out)
         return out
 
     # -- registration --------------------------------------------------------------------------
@@ -176,31 +214,78 @@ class Module:
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"invalid attribute name {name!r} (a non-empty string without '.')")
 
-    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> RemovableHandle:
-        """``hook(module, inputs, output)`` runs after every ``forward``; a non-None return
-        replaces the output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
+    def _add_hook(self, hooks: OrderedDict, hook: Callable, prepend: bool,
+                  with_kwargs: bool = False) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}: a hook must be callable, got "
+                            f"{type(hook).__name__}")
+        handle = _Handle(hooks, self._hooks_with_kwargs, self._forward_hooks_always_called)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
         return handle
 
-    def register_forward_pre_hook(self, hook: Callable[[Module, tuple], Any]) -> RemovableHandle:
-        """``hook(module, inputs)`` runs before every ``forward``; a non-None return replaces
-        the inputs."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` runs after every ``forward``; a non-None return
+        replaces the output. ``with_kwargs``: ``hook(module, args, kwargs, output)``.
+        ``prepend``: run before the hooks already registered. ``always_call``: also run (with
+        output None) when ``forward`` raises."""
+        handle = self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
         return handle
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` runs before every ``forward``; a non-None return replaces the
+        positional arguments (a non-tuple is wrapped into one). ``with_kwargs``:
+        ``hook(module, args, kwargs)`` returning None or ``(args, kwargs)``. ``prepend``: run
+        before the hooks already registered."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False
+                                    ) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs when the gradients with respect to
+        the inputs of a call of this module have been computed; it may return a tuple that
+        replaces ``grad_input``. ``grad_input``: one entry per positional argument of the call
+        (None for non-tensors, zeros for tensors that do not require grad; all None when no
+        input requires grad); ``grad_output``: one per output tensor. The hook must not modify
+        its arguments in place. Only calls made with grad mode on are hooked (see
+        :mod:`minigrad.nn.modules._hooks`)."""
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False
+                                        ) -> RemovableHandle:
+        """``hook(module, grad_output)`` runs when the gradients with respect to the outputs of
+        a call of this module are in, before anything inside the module back-propagates; it may
+        return a tuple that replaces ``grad_output``."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Not supported: PyTorch deprecated it for giving wrong ``grad_input`` on modules of
+        several ops; use :meth:`register_full_backward_hook`."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.register_backward_hook is not supported (PyTorch deprecated "
+            "it: its grad_input is wrong for modules made of several ops); use "
+            "register_full_backward_hook(hook), which has the same signature")
 
     # -- traversal -----------------------------------------------------------------------------
-    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
+    def named_modules(self, memo: set[Module] | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
-        """``(name, module)`` for this module (name ``prefix``) and every descendant, depth first;
-        a module reachable twice is yielded once."""
+        """``(name, module)`` for this module (name ``prefix``) and every descendant, depth first,
+        as PyTorch: a module in ``memo`` (a set of modules, filled as the walk goes) is skipped
+        with its subtree, so a module reachable twice is yielded once; with
+        ``remove_duplicate=False`` the walk adds nothing to ``memo`` and yields every path."""
         if memo is None:
             memo = set()
+        if self in memo:
+            return
         if remove_duplicate:
-            if id(self) in memo:
-                return
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
@@ -225,12 +310,14 @@ class Module:
     def _named_members(self, registry: str, prefix: str, recurse: bool,
                        remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
+                else [(prefix, self)])
         for mod_prefix, m in mods:
             for name, t in getattr(m, registry).items():
-                if t is None or (remove_duplicate and id(t) in seen):
+                if t is None or id(t) in seen:
                     continue
-                seen.add(id(t))
+                if remove_duplicate:
+                    seen.add(id(t))
                 yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
@@ -275,7 +362,11 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
-        """Turn gradient tracking of every parameter on or off (freezing layers)."""
+        """Turn gradient tracking of every parameter on or off, in place; returns the module.
+
+        Freezing for transfer learning: ``model.requires_grad_(False)`` then
+        ``model.fc.requires_grad_(True)`` trains only the head (frozen parameters get no
+        ``.grad``, and optimizers skip parameters without one)."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -446,7 +537,7 @@ class Module:
         for name, m in self._modules.items():
             body = repr(m).replace("\n", "\n  ")
             lines.append(f"({name}): {body}")
-        if not self._modules:
+        if not self._modules and "\n" not in extra:
             return f"{type(self).__name__}({extra})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
@@ -524,6 +615,19 @@ class Module:
         if print_fn is not None:
             print_fn(s)
         return s
+
+
+class _Handle(RemovableHandle):
+    """A module hook's handle: removing it also forgets the hook's flags."""
+
+    def __init__(self, hooks: dict, *flag_sets: set) -> None:
+        super().__init__(hooks)
+        self._flag_sets = flag_sets
+
+    def remove(self) -> None:
+        super().remove()
+        for flags in self._flag_sets:
+            flags.discard(self.id)
 
 
 def _is_dtype_name(s: str) -> bool:

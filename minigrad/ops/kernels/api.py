@@ -14,8 +14,10 @@ POOL = ("pool_output_size", "max_pool2d_forward", "scatter_add_planes", "gather_
 SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward",
            "cross_entropy_forward", "cross_entropy_backward", "cross_entropy_total",
            "cross_entropy_coefficients")
-NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward")
+NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward", "layer_norm_forward",
+        "layer_norm_backward", "group_norm_forward", "group_norm_backward")
 DROPOUT = ("scaled_mask",)
+EMBEDDING = ("gather_rows", "scatter_add_rows")
 UPSAMPLE = ("resample_forward", "resample_backward")
 FOLD = ("fold_blocks", "unfold", "fold")
 
@@ -25,4 +27,4 @@ RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
-            "attention": ATTENTION, "rnn": RNN}
+            "embedding": EMBEDDING, "attention": ATTENTION, "rnn": RNN}

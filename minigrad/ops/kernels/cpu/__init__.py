@@ -9,6 +9,7 @@ from minigrad.ops.kernels.cpu import (
     activation,
     conv,
     dropout,
+    embedding,
     fold,
     norm,
     pool,
@@ -19,5 +20,5 @@ from minigrad.ops.kernels.cpu import (
 # issue 15, sequence models (h15b)
 from minigrad.ops.kernels.cpu import attention, rnn  # isort: skip
 
-__all__ = ["activation", "conv", "dropout", "fold", "norm", "pool", "softmax", "upsample",
-           "attention", "rnn"]
+__all__ = ["activation", "conv", "dropout", "embedding", "fold", "norm", "pool", "softmax",
+           "upsample", "attention", "rnn"]

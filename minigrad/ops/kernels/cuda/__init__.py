@@ -18,6 +18,7 @@ from minigrad.ops.kernels.cuda import (
     activation,
     conv,
     dropout,
+    embedding,
     fold,
     norm,
     pool,
@@ -28,8 +29,8 @@ from minigrad.ops.kernels.cuda import (
 # issue 15, sequence models (h15b)
 from minigrad.ops.kernels.cuda import attention, rnn  # isort: skip
 
-__all__ = ["activation", "conv", "dropout", "fold", "is_available", "norm", "pool", "softmax",
-           "upsample", "attention", "rnn"]
+__all__ = ["activation", "conv", "dropout", "embedding", "fold", "is_available", "norm", "pool",
+           "softmax", "upsample", "attention", "rnn"]
 
 
 def is_available() -> bool:
