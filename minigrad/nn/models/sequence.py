@@ -24,9 +24,10 @@ from minigrad.nn import init
 from minigrad.nn.modules.dropout import Dropout
 from minigrad.nn.modules.linear import Linear
 from minigrad.nn.modules.module import Module
+from minigrad.nn.modules.normalization import LayerNorm
 from minigrad.nn.modules.rnn import LSTM
+from minigrad.nn.modules.sparse import Embedding
 from minigrad.nn.modules.transformer import (
-    LayerNorm,
     TransformerEncoder,
     TransformerEncoderLayer,
     generate_square_subsequent_mask,
@@ -111,21 +112,6 @@ class LearnedPositionalEmbedding(Module):
         return f"max_len={self.max_len}, d_model={self.d_model}"
 
 
-# ------------------------------------------------------------------------------------------------
-# TEMPORARY (h15b): a token embedding (a (vocab, dim) weight indexed by the tokens) until
-# nn.Embedding (h15a-norm) lands on main; same parameter name and N(0, 1) initialisation.
-class _Embedding(Module):
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = None) -> None:
-        super().__init__()
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dt))
-        init.normal_(self.weight)
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        return self.weight[tokens]
-# ------------------------------------------------------------------------------------------------
-
-
 def _check_tokens(who: str, tokens: Any, vocab_size: int) -> None:
     if not isinstance(tokens, Tensor) or tokens.ndim != 2 or \
             not np.issubdtype(tokens.dtype, np.integer):
@@ -158,7 +144,7 @@ class TransformerLM(Module):
         self.max_len = integer(who, "max_len", max_len, 1)
         self.positional = one_of(who, "positional", positional, ("sinusoidal", "learned"))
         probability(who, "dropout", dropout)
-        self.embed = _Embedding(self.vocab_size, self.d_model, dtype=dtype)
+        self.embed = Embedding(self.vocab_size, self.d_model, dtype=dtype)
         if positional == "sinusoidal":
             self.pos = PositionalEncoding(self.d_model, self.max_len, dtype=dtype)
         else:
@@ -202,7 +188,7 @@ class LSTMLM(Module):
         super().__init__()
         who = "LSTMLM"
         self.vocab_size = integer(who, "vocab_size", vocab_size, 1)
-        self.embed = _Embedding(self.vocab_size, embed_dim, dtype=dtype)
+        self.embed = Embedding(self.vocab_size, embed_dim, dtype=dtype)
         self.drop = Dropout(dropout)
         self.lstm = LSTM(embed_dim, hidden_size, num_layers, batch_first=True,
                          dropout=dropout if num_layers > 1 else 0.0, dtype=dtype)

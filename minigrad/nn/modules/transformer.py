@@ -30,6 +30,7 @@ from minigrad.nn.modules.container import ModuleList
 from minigrad.nn.modules.dropout import Dropout
 from minigrad.nn.modules.linear import Linear
 from minigrad.nn.modules.module import Module
+from minigrad.nn.modules.normalization import LayerNorm
 from minigrad.nn.parameter import Parameter
 from minigrad.ops._args import check_input_dtype, integer, positive, probability
 from minigrad.ops.attention import attention_probabilities, scaled_dot_product_attention
@@ -40,37 +41,6 @@ from minigrad.tensor import Tensor, zeros
 __all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
            "TransformerEncoder", "TransformerDecoder", "Transformer",
            "generate_square_subsequent_mask"]
-
-
-# ------------------------------------------------------------------------------------------------
-# TEMPORARY (h15b): a layer norm composed of Tensor ops until nn.LayerNorm (h15a-norm) lands on
-# main; same parameter names (weight, bias), initialisation and maths. Replace by nn.LayerNorm.
-class _LayerNorm(Module):
-    def __init__(self, normalized_shape: int, eps: float = 1e-5, bias: bool = True,
-                 dtype: Any = None) -> None:
-        super().__init__()
-        dt = np.dtype(dtype) if dtype is not None else np.float32
-        self.normalized_shape = (int(normalized_shape),)
-        self.eps = eps
-        self.weight = Parameter(np.ones(normalized_shape, dtype=dt))
-        if bias:
-            self.bias = Parameter(np.zeros(normalized_shape, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-
-    def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean(axis=-1, keepdims=True)
-        xc = x - mean
-        var = (xc * xc).mean(axis=-1, keepdims=True)
-        y = xc / (var + self.eps).sqrt() * self.weight
-        return y if self.bias is None else y + self.bias
-
-    def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
-
-
-LayerNorm = _LayerNorm
-# ------------------------------------------------------------------------------------------------
 
 
 def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
