@@ -16,7 +16,8 @@ import numpy as np
 from minigrad.cuda.array import CudaArray
 
 __all__ = ["device", "device_of", "move", "zeros", "empty", "full", "asarray", "is_cuda", "wrap",
-           "to_host", "is_array", "storage", "is_writeable", "count_nonfinite", "zeros_on"]
+           "to_host", "is_array", "storage", "is_writeable", "count_nonfinite", "zeros_on",
+           "sum_to"]
 
 
 class device(str):  # noqa: N801 - PyTorch's name
@@ -176,3 +177,14 @@ def zeros_on(shape: Any, dtype: Any, dev: Any) -> Any:
 
         return ca.zeros(shape, dtype)
     return np.zeros(shape, dtype)
+
+
+def sum_to(a: Any, shape: tuple[int, ...]) -> Any:
+    """``a`` summed over the axes along which ``shape`` broadcasts to ``a.shape`` (unchecked):
+    ``SumToFn``'s arithmetic, which the backward engine also calls directly when it records no
+    graph. Returns ``a`` itself when nothing is summed. Works on both devices."""
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and a.shape[lead + i] != 1
+    )
+    return np.sum(a, axis=axes, keepdims=True).reshape(shape) if axes else a

@@ -32,7 +32,7 @@ def _version(dist: str) -> str:
 
 
 def _blas() -> list[str]:
-    """NumPy's BLAS as built, and at run time (library, threads) when threadpoolctl is present."""
+    """NumPy's BLAS as built, and at run time (library, threads, as threadpoolctl finds them)."""
     import numpy as np
 
     lines = []
@@ -41,11 +41,8 @@ def _blas() -> list[str]:
         lines.append(f"built against {cfg.get('name')} {cfg.get('version', '')}".rstrip())
     except Exception:  # noqa: BLE001 - show_config's layout differs between NumPy versions
         lines.append("built against: unknown")
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        lines.append("run time: threadpoolctl not installed (pip install threadpoolctl to see)")
-        return lines
+    from threadpoolctl import threadpool_info
+
     for pool in threadpool_info():
         lines.append(f"{pool.get('internal_api')} {pool.get('version')} "
                      f"({pool.get('threading_layer', '?')} threads): "

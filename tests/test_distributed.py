@@ -525,4 +525,4 @@ def test_init_caps_threads_to_cores_per_rank(tmp_path):
         info = json.loads((tmp_path / f"rank{r}.json").read_text())
         expected = max(1, info["cores"] // info["local_world_size"])
         assert info["numba_threads"] == expected, info
-        assert info["capped"].get("blas", expected) == expected, info
+        assert info["capped"]["blas"] == expected, info

@@ -175,6 +175,71 @@ def test_against_torch(name, kwargs, ref):
         np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+FUSED = [(n, kw, r) for n, kw, r in CASES if n in ("SGD", "Adam", "AdamW")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("name", "kwargs", "ref"), FUSED,
+                         ids=[i for i, c in zip(IDS, CASES) if c in FUSED])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the NaN and inf on purpose
+def test_fused_update_equals_numpy_update_bit_for_bit(name, kwargs, ref, dtype, monkeypatch):
+    """SGD and Adam(W) run one fused Numba pass per parameter on contiguous host arrays; it
+    must give exactly the parameters and state of the NumPy update it replaces (same operation
+    order, same roundings), on parameters large enough for the parallel kernel too."""
+    import minigrad.optim.adam as adam_mod
+    import minigrad.optim.sgd as sgd_mod
+    from minigrad.ops.kernels.cpu import optim as kernels
+
+    rng = np.random.default_rng(7)
+    shapes = [(3, 4), (), (40_000,)]  # the last runs the parallel variant
+    init = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(dtype) * 3 for s in shapes] for _ in range(5)]
+    grads[2][0][1, 1] = np.nan  # NaN and inf go through both paths alike
+    grads[3][2][7] = np.inf
+
+    def run(fused: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        calls = [0]
+
+        def spy(*arrays):
+            ok = kernels.fusable(*arrays)
+            calls[0] += ok
+            return ok and fused
+
+        monkeypatch.setattr(sgd_mod, "fusable", spy)
+        monkeypatch.setattr(adam_mod, "fusable", spy)
+        ps = [mg.tensor(p.copy(), requires_grad=True) for p in init]
+        opt = getattr(optim, name)(ps, **kwargs)
+        for gs in grads:
+            for p, g in zip(ps, gs):
+                p.grad = mg.tensor(g)
+            opt.step()
+        assert calls[0] == len(shapes) * len(grads)  # every update could take the kernel
+        state = [v for p in ps for v in opt.state[p].values() if isinstance(v, np.ndarray)]
+        return [p.data for p in ps], state
+
+    (p_fused, s_fused), (p_numpy, s_numpy) = run(True), run(False)
+    for a, b in zip(p_fused + s_fused, p_numpy + s_numpy, strict=True):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fused_update_falls_back_on_strided_arrays():
+    """A parameter whose storage is a strided view (or a gradient of another dtype) takes the
+    NumPy update, with the same result as the same update on a contiguous copy."""
+    base = np.arange(24, dtype=np.float32).reshape(4, 6) / 7
+    strided = mg.tensor(np.zeros(1), requires_grad=True)
+    strided.data = base[:, ::2]
+    plain = mg.tensor(base[:, ::2].copy(), requires_grad=True)
+    g = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    for p in (strided, plain):
+        opt = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
+        for _ in range(3):
+            p.grad = mg.tensor(g)
+            opt.step()
+    np.testing.assert_array_equal(strided.data, plain.data)
+    assert np.shares_memory(strided.data, base)
+
+
 @pytest.mark.parametrize(("name", "kwargs", "ref"), CASES, ids=IDS)
 def test_state_dict_resumes_identically(name, kwargs, ref):
     grads = _grads(steps=8)

@@ -395,3 +395,27 @@ def test_shared_gradients_are_copied_before_they_become_grad():
     z = mg.randn(3, requires_grad=True)
     z.backward(g[0])  # a leaf root gets a copy of the caller's gradient
     assert not np.shares_memory(z.grad.data, g.data)
+
+
+def test_gradient_summed_to_a_broadcast_input_is_taken_over_without_a_copy(monkeypatch):
+    """Add hands its incoming gradient to both inputs; the one summed back over a broadcast
+    axis (a bias) is new memory made for that input alone, so it is offered for take-over (and
+    becomes ``.grad`` uncopied), while the passed-through one is copied; both are right."""
+    from minigrad.autograd import engine
+
+    offered = []
+    real = engine._unshared
+
+    def spy(t):
+        offered.append(t.shape)
+        return real(t)
+
+    monkeypatch.setattr(engine, "_unshared", spy)
+    x = mg.randn(4, 3, requires_grad=True)
+    b = mg.randn(3, requires_grad=True)
+    ((x + b) * 2).backward(mg.ones(4, 3))
+    np.testing.assert_array_equal(b.grad.numpy(), np.full(3, 8.0, np.float32))
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((4, 3), 2.0, np.float32))
+    assert offered == [(3,)]
+    assert b.grad.data.base is not None and b.grad.data.base.shape == (1, 3)  # the sum itself
+    assert not np.shares_memory(x.grad.data, b.grad.data)

@@ -26,7 +26,7 @@ import numpy as np
 
 from minigrad import _device
 from minigrad.autograd import anomaly_mode
-from minigrad.autograd.grad_mode import set_grad_enabled
+from minigrad.autograd.grad_mode import is_grad_enabled, set_grad_enabled
 from minigrad.autograd.graph import TensorMeta, backward_order
 from minigrad.autograd.hooks import run_hooks
 
@@ -69,8 +69,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                     continue
                 g = None if gins is None else gins[i]
                 if g is not None:
-                    exclusive = _made_for_one_input(g, gins, gouts)
-                    grads.add_edge(edge, fit_gradient(g, node, i), exclusive)
+                    fitted = fit_gradient(g, node, i)
+                    grads.add_edge(edge, fitted, _made_for_one_input(g, fitted, gins, gouts))
                 if leaf is not None:  # one fewer node left to feed it
                     plan.uses[id(leaf)] -= 1
                     grads.deliver_if_complete(leaf)
@@ -101,9 +101,16 @@ def _call_backward(node: Function, gouts: tuple[Tensor, ...]) -> tuple[Any, ...]
     return gins
 
 
-def _made_for_one_input(g: Any, gins: tuple[Any, ...], gouts: tuple[Tensor, ...]) -> bool:
-    """Whether ``g`` is this node's own result for one input: not an incoming gradient passed
-    through (Add), not the same object returned for two inputs."""
+def _made_for_one_input(g: Any, fitted: Tensor, gins: tuple[Any, ...],
+                        gouts: tuple[Tensor, ...]) -> bool:
+    """Whether ``fitted`` (what the node returned, ``g``, fitted to its input) is this node's
+    own result for one input: new data made by the fitting (a sum over broadcast axes, a cast),
+    or ``g`` itself when it is not an incoming gradient passed through (Add) nor the same object
+    returned for two inputs."""
+    from minigrad.tensor import Tensor
+
+    if fitted.data is not (g.data if isinstance(g, Tensor) else g):
+        return True
     return not any(g is go for go in gouts) and sum(1 for x in gins if x is g) == 1
 
 
@@ -294,25 +301,40 @@ def fit_gradient(g: Any, node: Function, i: int) -> Tensor:
     from minigrad.tensor import Tensor
 
     meta = node.input_metadata[i]
-    if not isinstance(g, Tensor):
-        arr = g if _device.is_array(g) else np.asarray(g, dtype=meta.dtype)
-        g = Tensor._make(_device.move(arr, meta.device))
-    if g.device != meta.device:
-        raise RuntimeError(
-            f"{node.display_name()}.backward returned a gradient on {g.device} for input {i}, "
-            f"which is on {meta.device}"
-        )
-    if g.shape != meta.shape:
-        try:
-            g = g.sum_to(meta.shape)
-        except ValueError:
+    if isinstance(g, Tensor) and type(g.data) is np.ndarray and meta.device is _device.CPU:
+        pass  # the common case: a host gradient for a host input, no conversion or check
+    else:
+        if not isinstance(g, Tensor):
+            arr = g if _device.is_array(g) else np.asarray(g, dtype=meta.dtype)
+            g = Tensor._make(_device.move(arr, meta.device))
+        if g.device != meta.device:
             raise RuntimeError(
-                f"{node.display_name()}.backward returned a gradient of shape {g.shape} for input "
-                f"{i} of shape {meta.shape}"
-            ) from None
-    if g.dtype != meta.dtype:
+                f"{node.display_name()}.backward returned a gradient on {g.device} for input "
+                f"{i}, which is on {meta.device}"
+            )
+    if g.data.shape != meta.shape:
+        g = _sum_to(g, meta.shape, node, i)
+    if g.data.dtype != meta.dtype:
         g = g.astype(meta.dtype)
     return g
+
+
+def _sum_to(g: Tensor, shape: tuple[int, ...], node: Function, i: int) -> Tensor:
+    """``g`` summed over the axes input ``i`` of ``node`` was broadcast along: recorded when
+    backward builds a graph (``create_graph``), else the same sum straight on the array."""
+    from minigrad.tensor import Tensor
+
+    try:
+        if is_grad_enabled():
+            return g.sum_to(shape)
+        if np.broadcast_shapes(shape, g.shape) != g.shape:
+            raise ValueError
+        return Tensor._make(_device.sum_to(g.data, shape))
+    except ValueError:
+        raise RuntimeError(
+            f"{node.display_name()}.backward returned a gradient of shape {g.shape} for input "
+            f"{i} of shape {shape}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,9 +16,11 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from minigrad import _device
 from minigrad.autograd import anomaly_mode, versions
-from minigrad.autograd.grad_mode import _set_enabled, is_grad_enabled
+from minigrad.autograd.grad_mode import _state
 from minigrad.autograd.graph import TensorMeta
 
 if TYPE_CHECKING:
@@ -29,16 +31,25 @@ __all__ = ["Function"]
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # minigrad/
 
 
+# file name -> whether it is minigrad's own (file names are interned strings that cache their
+# hash, so this lookup is cheaper than a prefix test per frame)
+_INSIDE: dict[str, bool] = {}
+
+
 def _user_frame() -> tuple[Any, int] | None:
     """``(code, last instruction offset)`` of the first stack frame outside minigrad. Run for
     every recorded op, so it is kept cheap: the line number (a scan of the code's line table) is
     left to :func:`_line_of`, for the nodes whose ``site`` someone reads. (A dict keyed by code
-    objects would be slower than the filename test: code objects hash by content.)"""
+    objects would be slower than one keyed by file name: code objects hash by content.)"""
     f: Any = sys._getframe(1)  # minigrad's frames are skipped, so start at the caller
-    pkg = _PKG_DIR
+    inside = _INSIDE
     while f is not None:
         code = f.f_code
-        if not code.co_filename.startswith(pkg):
+        name = code.co_filename
+        own = inside.get(name)
+        if own is None:
+            own = inside[name] = name.startswith(_PKG_DIR)
+        if not own:
             return code, f.f_lasti
         f = f.f_back
     return None
@@ -91,9 +102,29 @@ def _check_devices(cls: type, args: tuple, tensor_type: type) -> None:
 
 _SEQUENCE = itertools.count()  # numbers the recorded nodes in creation order
 
+# (shape, dtype, array type) -> its TensorMeta: a training loop records the same few hundred
+# shapes every step, and a lookup costs half of building the named tuple
+_METAS: dict[tuple[Any, Any, type], TensorMeta] = {}
+
 
 def _meta(arr: Any) -> TensorMeta:
-    return TensorMeta(arr.shape, arr.dtype, _device.device_of(arr))
+    key = (arr.shape, arr.dtype, type(arr))
+    meta = _METAS.get(key)
+    if meta is None:
+        if len(_METAS) >= 4096:
+            _METAS.clear()
+        meta = _METAS[key] = TensorMeta(arr.shape, arr.dtype, _device.device_of(arr))
+    return meta
+
+
+_TENSOR: list[type] = []  # [minigrad.tensor.Tensor], filled on first use (it imports us)
+
+
+def _tensor_type() -> type:
+    from minigrad.tensor import Tensor
+
+    _TENSOR.append(Tensor)
+    return Tensor
 
 
 class Function:
@@ -214,38 +245,56 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` with recording off; when grad mode is on and an input requires grad,
-        record the call as the outputs' node. Returns a Tensor or a tuple of Tensors."""
-        from minigrad.tensor import Tensor
+        record the call as the outputs' node. Returns a Tensor or a tuple of Tensors.
 
-        needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        _check_devices(cls, args, Tensor)
+        Called for every op, forward and backward, so the common case (host arrays, one output)
+        takes the fewest steps: one pass over the arguments, no device check unless some input
+        lives on the GPU, no grad-mode switch when recording is already off."""
+        tensor = _TENSOR[0] if _TENSOR else _tensor_type()
+        wants = gpu = False
+        for a in args:
+            if isinstance(a, tensor):
+                if a._requires_grad:
+                    wants = True
+                if type(a.data) is not np.ndarray:
+                    gpu = True
+        if gpu:
+            _check_devices(cls, args, tensor)
         ctx = cls()
         ctx._to_save = ()
-        prev = is_grad_enabled()
-        _set_enabled(False)
-        try:
+        state = _state
+        prev = getattr(state, "enabled", True)
+        if prev:
+            state.enabled = False
+            try:
+                raw = cls.forward(ctx, *args, **kwargs)
+            finally:
+                state.enabled = prev
+        else:
             raw = cls.forward(ctx, *args, **kwargs)
-        finally:
-            _set_enabled(prev)
         multi = isinstance(raw, tuple)
-        raws = raw if multi else (raw,)
-        arrays = [r.data if isinstance(r, Tensor) else _device.wrap(r) for r in raws]
+        if not multi and type(raw) is np.ndarray:  # the common case
+            arrays = [raw]
+        else:
+            arrays = [r.data if isinstance(r, tensor) else _device.wrap(r)
+                      for r in (raw if multi else (raw,))]
         if anomaly_mode.enabled[0]:
             anomaly_mode.check_forward(cls, args, kwargs, arrays, user_site)
-        outs = [Tensor._make(a) for a in arrays]
-        if prev and any(needs):
-            datas = [a.data if isinstance(a, Tensor) else None for a in args]
-            ctx._record(args, kwargs, needs, datas, raws, arrays, outs)
+        make = tensor._make
+        outs = [make(a) for a in arrays]
+        if prev and wants:
+            ctx._record(args, kwargs, raw if multi else (raw,), arrays, outs, tensor)
         del ctx._to_save
         return tuple(outs) if multi else outs[0]
 
-    def _record(self, args: tuple, kwargs: dict, needs: tuple[bool, ...], datas: list[Any],
-                raws: tuple, arrays: list[Any], outs: list[Tensor]) -> None:
-        """Make this context the node of ``outs``: edges, metadata, saved tensors. ``datas``:
-        each input's array (None for non-tensor arguments); ``raws``/``arrays``: what forward
-        returned and the arrays the outputs wrap."""
+    def _record(self, args: tuple, kwargs: dict, raws: tuple, arrays: list[Any],
+                outs: list[Tensor], tensor: type) -> None:
+        """Make this context the node of ``outs``: edges, metadata, saved tensors.
+        ``raws``/``arrays``: what forward returned and the arrays the outputs wrap."""
         self._epoch = versions.epoch[0]
-        versions.note_views([a for a in datas if a is not None], arrays)
+        datas = [a.data if isinstance(a, tensor) else None for a in args]
+        needs = tuple(d is not None and a._requires_grad for a, d in zip(args, datas))
+        versions.note_views(datas, arrays)
         self.inputs = args
         self.kwargs = kwargs
         self.needs_input_grad = needs
@@ -258,15 +307,18 @@ class Function:
         self._freed = False
         self._sequence_nr = next(_SEQUENCE)
         self._frame = _user_frame()
-        saved = []
-        for item in self._to_save:
-            for i, (r, a) in enumerate(zip(raws, arrays)):
-                if item is r or item is a:
-                    saved.append(_SavedOutput(i, a))
-                    break
-            else:
-                saved.append(item)
-        self._saved = tuple(saved)
+        if self._to_save:
+            saved = []
+            for item in self._to_save:
+                for i, (r, a) in enumerate(zip(raws, arrays)):
+                    if item is r or item is a:
+                        saved.append(_SavedOutput(i, a))
+                        break
+                else:
+                    saved.append(item)
+            self._saved = tuple(saved)
+        else:
+            self._saved = ()
         refs = []
         for i, t in enumerate(outs):
             if t.data.dtype.kind == "f":  # only floating outputs carry gradients

@@ -16,6 +16,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+import numpy as np
+
 from minigrad import _device
 
 __all__ = ["epoch", "bump", "version", "written_since", "note_views", "is_graph_view"]
@@ -56,10 +58,15 @@ def written_since(arr: Any, when: int) -> bool:
 
 
 def note_views(inputs: list[Any], outputs: list[Any]) -> None:
-    """Remember the storage a recorded op's output array shares with one of its input arrays."""
+    """Remember the storage a recorded op's output array shares with one of its input arrays
+    (``inputs`` may hold None for arguments that are not tensors)."""
     for a in outputs:
-        st = _device.storage(a)
+        # an array that owns its memory (what most kernels return) shares it only by being an
+        # input itself; only views need their storage looked up
+        st = a if type(a) is np.ndarray and a.base is None else _device.storage(a)
         for x in inputs:
+            if x is None:
+                continue
             if (x is a) if st is a else (_device.storage(x) is st):
                 _viewed[id(st)] = weakref.ref(st)
                 if len(_viewed) > _viewed_limit[0]:

@@ -39,22 +39,25 @@ def _bind() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def maximum(a, b):
-    """``np.maximum`` of two scalars: NaN wins (the reductions' ``max`` combine too)."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a >= b else b
+def extremum(larger: bool, nan_wins: bool) -> Callable[[Any, Any], Any]:
+    """The larger (``larger``) or smaller of two scalars; a NaN operand wins (``np.maximum``,
+    ``np.minimum``) or, ``nan_wins=False``, loses (the nan-reductions' combine: only an all-NaN
+    input gives NaN). The flags are constants of the compiled function."""
+
+    def pick(a, b):
+        if a != a:
+            return a if nan_wins else b
+        if b != b:
+            return b if nan_wins else a
+        if larger:
+            return a if a >= b else b
+        return a if a <= b else b
+
+    return pick
 
 
-def minimum(a, b):
-    """``np.minimum`` of two scalars: NaN wins."""
-    if a != a:
-        return a
-    if b != b:
-        return b
-    return a if a <= b else b
+maximum = extremum(True, True)  # np.maximum (the reductions' ``max`` combine too)
+minimum = extremum(False, True)  # np.minimum
 
 
 @functools.cache

@@ -46,6 +46,30 @@ def _config() -> tuple[int, int, int, int, int]:
     return 16, 16, 4, 4, 16
 
 
+def _tile_loader(rows: int, cols: int, nthreads: int, transpose: bool, vt: Any) -> Any:
+    """A device function staging the ``rows x cols`` block at (r0, c0) of a row-major matrix
+    (element (r, c) at ``src[off + r * ld + c]``, ``nrows x ncols``) in a shared tile, zero
+    outside the matrix; element e of the block is (e // cols, e % cols), so a warp reads
+    contiguous runs of a row. ``transpose`` stores it as tile[c, r]. The sizes and the flag are
+    compile-time constants of the closure."""
+    zero = vt(0)
+
+    @cuda.jit(device=True)
+    def load(tile, src, off, ld, nrows, ncols, r0, c0, tid):
+        for e in range(tid, rows * cols, nthreads):
+            r = e // cols
+            c = e - r * cols
+            gr = r0 + r
+            gc = c0 + c
+            v = src[off + gr * ld + gc] if gr < nrows and gc < ncols else zero
+            if transpose:
+                tile[c, r] = v
+            else:
+                tile[r, c] = v
+
+    return load
+
+
 @functools.cache
 def _gemm_kernel(dtype: np.dtype) -> Any:
     _bind()
@@ -54,6 +78,8 @@ def _gemm_kernel(dtype: np.dtype) -> Any:
     nthreads = ty_ * tx_
     vt = np.dtype(dtype).type
     batch_offsets = L.offsets2_fn()
+    load_a = _tile_loader(bm, bk, nthreads, True, vt)  # stored As[kk, row]
+    load_b = _tile_loader(bk, bn, nthreads, False, vt)
 
     @cuda.jit
     def gemm(c, a, b, nb, m, n, k, bshape, abst, bbst):
@@ -79,26 +105,8 @@ def _gemm_kernel(dtype: np.dtype) -> Any:
                         for j in range(wn):
                             acc[i, j] = 0
                     for k0 in range(0, k, bk):
-                        # A tile: element e -> (row e // bk, col e % bk): a warp reads rows'
-                        # contiguous k-runs
-                        for e in range(tid, bm * bk, nthreads):
-                            r = e // bk
-                            kk = e - r * bk
-                            gr = m0 + r
-                            gk = k0 + kk
-                            if gr < m and gk < k:
-                                As[kk, r] = a[ao + gr * k + gk]
-                            else:
-                                As[kk, r] = 0
-                        for e in range(tid, bk * bn, nthreads):
-                            kk = e // bn
-                            col = e - kk * bn
-                            gk = k0 + kk
-                            gc = n0 + col
-                            if gk < k and gc < n:
-                                Bs[kk, col] = b[bo + gk * n + gc]
-                            else:
-                                Bs[kk, col] = 0
+                        load_a(As, a, ao, k, m, k, m0, k0, tid)
+                        load_b(Bs, b, bo, n, k, n, k0, n0, tid)
                         cuda.syncthreads()
                         for kk in range(bk):
                             for i in range(wm):

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda import _launch as L
-from minigrad.cuda._elementwise import maximum, minimum
+from minigrad.cuda._elementwise import extremum, maximum, minimum
 from minigrad.cuda._runtime import block_reduce, launch, load_cuda, sim
 from minigrad.cuda.array import CudaArray, empty, from_host, full, implements
 
@@ -67,22 +67,9 @@ def _combine_fns() -> dict[str, Callable[..., Any]]:
     def mul(a, b):
         return a * b
 
-    def nanmax(a, b):  # NaN loses (an all-NaN row keeps the NaN initial value)
-        if b != b:
-            return a
-        if a != a:
-            return b
-        return a if a >= b else b
-
-    def nanmin(a, b):
-        if b != b:
-            return a
-        if a != a:
-            return b
-        return a if a <= b else b
-
-    return {"add": add, "mul": mul, "max": maximum, "min": minimum, "nanmax": nanmax,
-            "nanmin": nanmin}
+    # nanmax/nanmin: NaN loses (an all-NaN row keeps the NaN initial value)
+    return {"add": add, "mul": mul, "max": maximum, "min": minimum,
+            "nanmax": extremum(True, False), "nanmin": extremum(False, False)}
 
 
 def _identity(x):

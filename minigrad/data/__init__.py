@@ -13,20 +13,13 @@ Typical use::
 ``num_workers=N`` loads batches in N worker processes (see :class:`DataLoader`).
 """
 
-from minigrad.data import transforms
+from minigrad.data import sampler, transforms
 from minigrad.data._worker import WorkerInfo, get_worker_info
 from minigrad.data.dataloader import DataLoader, default_collate, default_convert
 from minigrad.data.dataset import Dataset, Subset, TensorDataset, random_split
 from minigrad.data.datasets import MNIST, load_digits, read_idx
 from minigrad.data.distributed import DistributedSampler
-from minigrad.data.sampler import (
-    BatchSampler,
-    RandomSampler,
-    Sampler,
-    SequentialSampler,
-    SubsetRandomSampler,
-    WeightedRandomSampler,
-)
+from minigrad.data.sampler import *  # noqa: F403 (the samplers: sampler.__all__)
 
 __all__ = [
     "Dataset",
@@ -37,12 +30,7 @@ __all__ = [
     "DataLoader",
     "get_worker_info",
     "WorkerInfo",
-    "Sampler",
-    "SequentialSampler",
-    "RandomSampler",
-    "SubsetRandomSampler",
-    "WeightedRandomSampler",
-    "BatchSampler",
+    *sampler.__all__,
     "default_collate",
     "default_convert",
     "load_digits",

@@ -153,13 +153,10 @@ def _cap_threads(local_size: int) -> None:
             numba.set_num_threads(n)
         done["numba"] = numba.get_num_threads()
     if not any(v in os.environ for v in _USER_THREAD_VARS[1:]):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            pass  # the distributed extra installs it; without it the BLAS keeps its threads
-        else:
-            _state.blas_limiter = threadpool_limits(limits=n)
-            done["blas"] = n
+        from threadpoolctl import threadpool_limits
+
+        _state.blas_limiter = threadpool_limits(limits=n)
+        done["blas"] = n
     _state.threads = done
 
 

@@ -173,14 +173,19 @@ def _check_geometry(op: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
                 f"{tuple(w_shape)}")
 
 
-def _check_conv_args(op: str, x: Tensor, w: Tensor, groups: Any, spatial: int) -> int:
+def _check_ranks(op: str, x: Tensor, w: Tensor, spatial: int, weight_channels: str) -> None:
+    """x must be (N, C, *spatial axes) and w (``weight_channels``, *kernel axes)."""
     nd = spatial + 2
     if w.ndim != nd:
-        raise ValueError(f"{op}: weight must be {nd}-D (out_channels, in_channels/groups, "
+        raise ValueError(f"{op}: weight must be {nd}-D ({weight_channels}, "
                          f"{'kH, kW' if spatial == 2 else 'kL'}), got shape {w.shape}")
     if x.ndim != nd:
         raise ValueError(f"{op}: input must be {nd}-D (N, C, {'H, W' if spatial == 2 else 'L'}) "
                          f"or {nd - 1}-D unbatched, got shape {x.shape}")
+
+
+def _check_conv_args(op: str, x: Tensor, w: Tensor, groups: Any, spatial: int) -> int:
+    _check_ranks(op, x, w, spatial, "out_channels, in_channels/groups")
     groups = integer(op, "groups", groups, minimum=1)
     c, k = x.shape[1], w.shape[0]
     if c % groups or k % groups:
@@ -293,15 +298,8 @@ def _conv_transpose(op: str, spatial: int, input: Any, weight: Any, bias: Any, s
     ConvTranspose2dFn (a 1-d input gets a unit height axis)."""
     x = float_tensor(op, "input", input)
     w = float_tensor(op, "weight", weight)
-    nd = spatial + 2
-    x, unbatched = _batched(op, x, nd)
-    axes = "kH, kW" if spatial == 2 else "kL"
-    if w.ndim != nd:
-        raise ValueError(f"{op}: weight must be {nd}-D (in_channels, out_channels/groups, "
-                         f"{axes}), got shape {w.shape}")
-    if x.ndim != nd:
-        raise ValueError(f"{op}: input must be {nd}-D (N, C, {'H, W' if spatial == 2 else 'L'}) "
-                         f"or {nd - 1}-D unbatched, got shape {x.shape}")
+    x, unbatched = _batched(op, x, spatial + 2)
+    _check_ranks(op, x, w, spatial, "in_channels, out_channels/groups")
     groups = integer(op, "groups", groups, minimum=1)
     c_in = x.shape[1]
     if w.shape[0] != c_in:

@@ -70,6 +70,11 @@ class MaxPool2dFn(Function):
                 ceil_mode: bool = False):
         y, idx = kernels_for(x.data).pool.max_pool2d_forward(x.data, kernel, stride, padding,
                                                              dilation, ceil_mode)
+        return MaxPool2dFn.keep_indices(ctx, x, y, idx)
+
+    @staticmethod
+    def keep_indices(ctx, x, y, idx):
+        """Save the argmax indices and the input's H, W for backward; returns (y, idx)."""
         # a view, not the returned array itself: a saved *output* would come back linked to this
         # node as if it were differentiable, and the indices are integer constants
         ctx.save_for_backward(idx.view())
@@ -82,22 +87,16 @@ class MaxPool2dFn(Function):
         return PlaneScatterFn.apply(gy, idx, plane_hw=ctx.input_hw)
 
 
-class AdaptiveMaxPool2dFn(Function):
-    """x: (N, C, H, W) -> (y, indices), both (N, C, OH, OW), over adaptive windows."""
+class AdaptiveMaxPool2dFn(MaxPool2dFn):
+    """x: (N, C, H, W) -> (y, indices), both (N, C, OH, OW), over adaptive windows; backward is
+    MaxPool2dFn's (the gradient goes back to each window's argmax)."""
 
     kinks = MaxPool2dFn.kinks
 
     @staticmethod
     def forward(ctx, x, *, output_size: Pair):
         y, idx = kernels_for(x.data).pool.adaptive_max_pool2d_forward(x.data, tuple(output_size))
-        ctx.save_for_backward(idx.view())  # a view: see MaxPool2dFn
-        ctx.input_hw = x.shape[2:]
-        return y, idx
-
-    @staticmethod
-    def backward(ctx, gy, _gidx):
-        (idx,) = ctx.saved_tensors
-        return PlaneScatterFn.apply(gy, idx, plane_hw=ctx.input_hw)
+        return MaxPool2dFn.keep_indices(ctx, x, y, idx)
 
 
 class PlaneScatterFn(Function):

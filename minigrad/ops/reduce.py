@@ -84,11 +84,7 @@ class SumToFn(Function):
     @staticmethod
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
-        )
-        return np.sum(x.data, axis=axes, keepdims=True).reshape(shape) if axes else x.data
+        return _device.sum_to(x.data, shape)
 
     @staticmethod
     def backward(ctx, g):

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.ops.kernels.cpu.optim import adam_step, fusable
 from minigrad.optim.optimizer import Optimizer, ParamsT
 
 __all__ = ["Adam", "AdamW"]
@@ -58,6 +59,12 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = np.zeros_like(p)
         state["step"] += 1
         t = state["step"]
+        vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
+        if fusable(p, grad, state["exp_avg"], state["exp_avg_sq"], vmax):
+            adam_step(p, grad, state["exp_avg"], state["exp_avg_sq"], vmax, step=t, lr=lr,
+                      betas=(b1, b2), eps=eps, weight_decay=wd, decoupled=self._decoupled,
+                      amsgrad=group["amsgrad"], maximize=False)
+            return
         if wd != 0:
             if self._decoupled:
                 p *= 1 - lr * wd

@@ -158,8 +158,8 @@ class Optimizer:
                         if _device.is_cuda(grad):
                             grad = grad.get()
                         _follow(state, p.data)
-                        if maximize:
-                            grad = -grad
+                        if maximize:  # (an array even for 0-d parameters)
+                            grad = np.negative(grad, out=np.empty_like(grad))
                         self._update(p.data, grad, state, group)
         return loss
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.ops.kernels.cpu.optim import fusable, sgd_step
 from minigrad.optim.optimizer import Optimizer, ParamsT
 
 __all__ = ["SGD"]
@@ -46,6 +47,14 @@ class SGD(Optimizer):
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
+        buf = state.get("momentum_buffer") if momentum != 0 else None
+        if fusable(p, grad, buf):  # one pass over memory, the same arithmetic as below
+            first = momentum != 0 and buf is None
+            if first:
+                buf = state["momentum_buffer"] = np.empty_like(p)
+            sgd_step(p, grad, buf, lr=lr, momentum=momentum, dampening=group["dampening"],
+                     weight_decay=wd, nesterov=group["nesterov"], maximize=False, first=first)
+            return
         d_p = grad + wd * p if wd != 0 else grad
         if momentum != 0:
             buf = state.get("momentum_buffer")

@@ -1,7 +1,9 @@
 """Model zoo: classic CNNs built from :mod:`minigrad.nn` layers, and sequence models
 (positional embeddings, a Transformer and an LSTM language model).
 
-Each CNN's docstring shows its ``summary()``: output shape and parameter count per layer.
+Every model is a :class:`~minigrad.nn.Module`, so ``model.summary(input_shape)`` tabulates the
+output shape and parameter count of every layer; :class:`LeNet5`'s docstring shows the table,
+the others' examples show their output shapes and parameter counts.
 """
 
 from minigrad.nn.models.alexnet import AlexNet

@@ -10,10 +10,9 @@ import numpy as np
 from minigrad import random as mg_random
 from minigrad.autograd import no_grad
 from minigrad.nn import functional as F
-from minigrad.nn.models._util import conv_out, even
+from minigrad.nn.models._util import conv_out, even, fc_stack
 from minigrad.nn.modules import (
     Conv2d,
-    Dropout,
     Flatten,
     Linear,
     MaxPool2d,
@@ -56,43 +55,15 @@ class AlexNet(Module):
     its gradients (the matching slices) and its dropout masks equal the one-process model's.
     ``examples/alexnet_model_parallel.py`` walks through the split.
 
-    Example::
+    Example (``summary()`` tabulates every layer; :class:`LeNet5` shows the table)::
 
+        >>> import minigrad as mg
         >>> from minigrad.nn.models import AlexNet
-        >>> _ = AlexNet(num_classes=10, width=0.25, image_size=32).summary((1, 3, 32, 32))
-        AlexNet summary
-        -----------------------------------------------------
-        Layer (type)              Output Shape        Param #
-        =====================================================
-        Input                     (1, 3, 32, 32)
-        features (Sequential)     (1, 64, 3, 3)       144,608
-          conv1 (Conv2d)          (1, 24, 32, 32)         672
-          relu1 (ReLU)            (1, 24, 32, 32)           0
-          pool1 (MaxPool2d)       (1, 24, 15, 15)           0
-          conv2 (Conv2d)          (1, 64, 15, 15)      19,264
-          relu2 (ReLU)            (1, 64, 15, 15)           0
-          pool2 (MaxPool2d)       (1, 64, 7, 7)             0
-          conv3 (Conv2d)          (1, 96, 7, 7)        55,392
-          relu3 (ReLU)            (1, 96, 7, 7)             0
-          conv4 (Conv2d)          (1, 96, 7, 7)        41,568
-          relu4 (ReLU)            (1, 96, 7, 7)             0
-          conv5 (Conv2d)          (1, 64, 7, 7)        27,712
-          relu5 (ReLU)            (1, 64, 7, 7)             0
-          pool3 (MaxPool2d)       (1, 64, 3, 3)             0
-        flatten (Flatten)         (1, 576)                  0
-        classifier (Sequential)   (1, 10)           1,650,698
-          drop1 (Dropout)         (1, 576)                  0
-          fc1 (Linear)            (1, 1024)           590,848
-          relu6 (ReLU)            (1, 1024)                 0
-          drop2 (Dropout)         (1, 1024)                 0
-          fc2 (Linear)            (1, 1024)         1,049,600
-          relu7 (ReLU)            (1, 1024)                 0
-          fc3 (Linear)            (1, 10)              10,250
-        -----------------------------------------------------
-        Output: (1, 10)
-        Total params: 1,795,306
-        Trainable params: 1,795,306
-        Non-trainable params: 0
+        >>> m = AlexNet(num_classes=10, width=0.25, image_size=32)
+        >>> m.features(mg.zeros(1, 3, 32, 32)).shape, m(mg.zeros(1, 3, 32, 32)).shape
+        ((1, 64, 3, 3), (1, 10))
+        >>> m.num_parameters()
+        1795306
     """
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, width: float = 1.0,
@@ -122,12 +93,8 @@ class AlexNet(Module):
             ("pool3", MaxPool2d(3, 2)),
         ]))
         self.flatten = Flatten()
-        self.classifier = Sequential(OrderedDict([
-            ("drop1", Dropout(dropout)), ("fc1", Linear(c2 * size * size, hidden)),
-            ("relu6", ReLU()),
-            ("drop2", Dropout(dropout)), ("fc2", Linear(hidden, hidden)), ("relu7", ReLU()),
-            ("fc3", Linear(hidden, num_classes)),
-        ]))
+        self.classifier = fc_stack([c2 * size * size, hidden, hidden, num_classes], first_act=6,
+                                   dropout=dropout, dropout_first=True)
         self.model_parallel = bool(model_parallel)
         if self.model_parallel:
             self._keep_tower()
@@ -189,11 +156,7 @@ def _half_conv(conv: Conv2d, r: int, split_in: bool) -> Conv2d:
     cin = conv.in_channels // 2 if split_in else conv.in_channels
     half = Conv2d(cin, out_half, conv.kernel_size, stride=conv.stride, padding=conv.padding,
                   bias=conv.bias is not None, dtype=conv.weight.dtype)
-    rows = slice(r * out_half, (r + 1) * out_half)
-    with no_grad():
-        half.weight.data = np.ascontiguousarray(conv.weight.data[rows])
-        if conv.bias is not None:
-            half.bias.data = np.ascontiguousarray(conv.bias.data[rows])
+    _copy_rows(conv, half, slice(r * out_half, (r + 1) * out_half))
     return half
 
 
@@ -201,9 +164,13 @@ def _half_linear(fc: Linear, r: int) -> Linear:
     """Rank r's half of ``fc``'s units, each over all the inputs."""
     half_out = fc.out_features // 2
     half = Linear(fc.in_features, half_out, bias=fc.bias is not None, dtype=fc.weight.dtype)
-    rows = slice(r * half_out, (r + 1) * half_out)
-    with no_grad():
-        half.weight.data = np.ascontiguousarray(fc.weight.data[rows])
-        if fc.bias is not None:
-            half.bias.data = np.ascontiguousarray(fc.bias.data[rows])
+    _copy_rows(fc, half, slice(r * half_out, (r + 1) * half_out))
     return half
+
+
+def _copy_rows(full: Conv2d | Linear, half: Conv2d | Linear, rows: slice) -> None:
+    """Set ``half``'s weight and bias to ``rows`` (output units) of ``full``'s."""
+    with no_grad():
+        half.weight.data = np.ascontiguousarray(full.weight.data[rows])
+        if full.bias is not None:
+            half.bias.data = np.ascontiguousarray(full.bias.data[rows])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from minigrad.nn.models._util import fc_stack
 from minigrad.nn.modules import (
     AvgPool2d,
     Conv2d,
     Flatten,
-    Linear,
     MaxPool2d,
     Module,
     ReLU,
@@ -76,11 +76,7 @@ class LeNet5(Module):
             ("conv2", Conv2d(6, 16, 5)), ("act2", act()), ("pool2", pooling(2)),
         ]))
         self.flatten = Flatten()
-        self.classifier = Sequential(OrderedDict([
-            ("fc1", Linear(16 * 5 * 5, 120)), ("act3", act()),
-            ("fc2", Linear(120, 84)), ("act4", act()),
-            ("fc3", Linear(84, num_classes)),
-        ]))
+        self.classifier = fc_stack([16 * 5 * 5, 120, 84, num_classes], act, "act", first_act=3)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[2:] != (32, 32):

@@ -64,31 +64,13 @@ class ResNet(Module):
     (torchvision's initialisation); ``zero_init_residual=True`` starts each block's last batch
     norm at weight 0, so every block starts as the identity.
 
-    Example::
+    Example (``summary()`` tabulates every layer; :class:`LeNet5` shows the table)::
 
+        >>> import minigrad as mg
         >>> from minigrad.nn.models import ResNet
-        >>> _ = ResNet(layers=(1, 1, 1), num_classes=10).summary((1, 3, 32, 32), max_depth=2)
-        ResNet summary
-        -----------------------------------------------------
-        Layer (type)                Output Shape      Param #
-        =====================================================
-        Input                       (1, 3, 32, 32)
-        conv1 (Conv2d)              (1, 16, 32, 32)       432
-        bn1 (BatchNorm2d)           (1, 16, 32, 32)        32
-        relu (ReLU)                 (1, 16, 32, 32)         0
-        layer1 (Sequential)         (1, 16, 32, 32)     4,672
-          0 (BasicBlock)            (1, 16, 32, 32)     4,672
-        layer2 (Sequential)         (1, 32, 16, 16)    14,528
-          0 (BasicBlock)            (1, 32, 16, 16)    14,528
-        layer3 (Sequential)         (1, 64, 8, 8)      57,728
-          0 (BasicBlock)            (1, 64, 8, 8)      57,728
-        avgpool (GlobalAvgPool2d)   (1, 64)                 0
-        fc (Linear)                 (1, 10)               650
-        -----------------------------------------------------
-        Output: (1, 10)
-        Total params: 78,042
-        Trainable params: 78,042
-        Non-trainable params: 0
+        >>> m = ResNet(layers=(1, 1, 1), num_classes=10)
+        >>> m.layer3(m.layer2(mg.zeros(1, 16, 32, 32))).shape, m.num_parameters()
+        ((1, 64, 8, 8), 78042)
     """
 
     def __init__(self, layers: Sequence[int] = (2, 2, 2), widths: Sequence[int] = (16, 32, 64),

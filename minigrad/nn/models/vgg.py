@@ -6,15 +6,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from minigrad.nn.models._util import conv_relu, fc_stack
 from minigrad.nn.modules import (
-    BatchNorm2d,
-    Conv2d,
-    Dropout,
     Flatten,
-    Linear,
     MaxPool2d,
     Module,
-    ReLU,
     Sequential,
 )
 from minigrad.tensor import Tensor
@@ -43,45 +39,15 @@ class VGG(Module):
         hidden: width of the two hidden FC layers (the paper's 4096; the default 256 suits the
             small configuration on 32x32 images).
 
-    Example::
+    Example (``summary()`` tabulates every layer; :class:`LeNet5` shows the table)::
 
+        >>> import minigrad as mg
         >>> from minigrad.nn.models import VGG
-        >>> _ = VGG("small", num_classes=10, batch_norm=True).summary((1, 3, 32, 32))
-        VGG summary
-        ---------------------------------------------------
-        Layer (type)              Output Shape      Param #
-        ===================================================
-        Input                     (1, 3, 32, 32)
-        features (Sequential)     (1, 128, 4, 4)    241,184
-          conv1 (Conv2d)          (1, 32, 32, 32)       864
-          bn1 (BatchNorm2d)       (1, 32, 32, 32)        64
-          relu1 (ReLU)            (1, 32, 32, 32)         0
-          pool1 (MaxPool2d)       (1, 32, 16, 16)         0
-          conv2 (Conv2d)          (1, 64, 16, 16)    18,432
-          bn2 (BatchNorm2d)       (1, 64, 16, 16)       128
-          relu2 (ReLU)            (1, 64, 16, 16)         0
-          pool2 (MaxPool2d)       (1, 64, 8, 8)           0
-          conv3 (Conv2d)          (1, 128, 8, 8)     73,728
-          bn3 (BatchNorm2d)       (1, 128, 8, 8)        256
-          relu3 (ReLU)            (1, 128, 8, 8)          0
-          conv4 (Conv2d)          (1, 128, 8, 8)    147,456
-          bn4 (BatchNorm2d)       (1, 128, 8, 8)        256
-          relu4 (ReLU)            (1, 128, 8, 8)          0
-          pool3 (MaxPool2d)       (1, 128, 4, 4)          0
-        flatten (Flatten)         (1, 2048)               0
-        classifier (Sequential)   (1, 10)           592,906
-          fc1 (Linear)            (1, 256)          524,544
-          relu1 (ReLU)            (1, 256)                0
-          drop1 (Dropout)         (1, 256)                0
-          fc2 (Linear)            (1, 256)           65,792
-          relu2 (ReLU)            (1, 256)                0
-          drop2 (Dropout)         (1, 256)                0
-          fc3 (Linear)            (1, 10)             2,570
-        ---------------------------------------------------
-        Output: (1, 10)
-        Total params: 834,090
-        Trainable params: 834,090
-        Non-trainable params: 0
+        >>> m = VGG("small", num_classes=10, batch_norm=True)
+        >>> [type(layer).__name__ for layer in m.features][:4], m.num_parameters()
+        (['Conv2d', 'BatchNorm2d', 'ReLU', 'MaxPool2d'], 834090)
+        >>> m(mg.zeros(2, 3, 32, 32)).shape
+        (2, 10)
     """
 
     def __init__(self, cfg: str | Sequence[int | str] = "small", num_classes: int = 10,
@@ -105,20 +71,13 @@ class VGG(Module):
                                      f"{j} poolings")
                 continue
             i += 1
-            layers.append((f"conv{i}", Conv2d(c, int(v), 3, padding=1, bias=not batch_norm)))
-            if batch_norm:
-                layers.append((f"bn{i}", BatchNorm2d(int(v))))
-            layers.append((f"relu{i}", ReLU()))
+            layers += conv_relu(c, int(v), 3, batch_norm, suffix=str(i))
             c = int(v)
         self.image_size = image_size
         self.features = Sequential(OrderedDict(layers))
         self.flatten = Flatten()
-        self.classifier = Sequential(OrderedDict([
-            ("fc1", Linear(c * size * size, hidden)), ("relu1", ReLU()),
-            ("drop1", Dropout(dropout)),
-            ("fc2", Linear(hidden, hidden)), ("relu2", ReLU()), ("drop2", Dropout(dropout)),
-            ("fc3", Linear(hidden, num_classes)),
-        ]))
+        self.classifier = fc_stack([c * size * size, hidden, hidden, num_classes],
+                                   dropout=dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[2:] != (self.image_size, self.image_size):

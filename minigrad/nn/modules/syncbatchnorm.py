@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from minigrad.nn import functional as F
 from minigrad.nn.modules.batchnorm import _BatchNorm
 from minigrad.nn.modules.module import Module
 from minigrad.ops._args import check_input_dtype
@@ -31,6 +30,7 @@ class SyncBatchNorm(_BatchNorm):
     model's batch norms into it with :meth:`convert_sync_batchnorm`.
     """
 
+    _dims = tuple(range(2, 65))  # (N, C, *): every rank NumPy allows
     _layout = "(N, C, *)"
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
@@ -49,6 +49,9 @@ class SyncBatchNorm(_BatchNorm):
         return None
 
     def forward(self, input: Tensor) -> Tensor:
+        group = self._group() if self.training else None
+        if group is None:  # an ordinary batch norm (the checks included)
+            return super().forward(input)
         if not isinstance(input, Tensor) or input.ndim < 2 \
                 or input.shape[1] != self.num_features:
             shape = getattr(input, "shape", type(input).__name__)
@@ -57,9 +60,6 @@ class SyncBatchNorm(_BatchNorm):
         # before anything is updated: a failed call leaves the running statistics untouched
         check_input_dtype("SyncBatchNorm", input,
                           self.weight if self.affine else self.running_mean)
-        group = self._group() if self.training else None
-        if group is None:
-            return self._local_forward(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats:
             self.num_batches_tracked.data += 1
@@ -71,19 +71,6 @@ class SyncBatchNorm(_BatchNorm):
         return sync_batch_norm(input, self.running_mean if track else None,
                                self.running_var if track else None, self.weight, self.bias,
                                factor, self.eps, group=group)
-
-    def _local_forward(self, input: Tensor) -> Tensor:
-        # BatchNorm's forward without its dimension check (SyncBatchNorm takes any (N, C, *))
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
-        use_batch = self.training or self.running_mean is None
-        track = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if track else None,
-                            self.running_var if track else None, self.weight, self.bias,
-                            use_batch, factor, self.eps)
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:

@@ -11,20 +11,8 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from minigrad.ops.pool import (
-    AdaptiveMaxPool2dFn,
-    MaxPool2dFn,
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    adaptive_max_pool1d,
-    adaptive_max_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    global_avg_pool2d,
-    max_pool1d,
-    max_pool2d,
-    max_unpool2d,
-)
+from minigrad.ops import pool as P
+from minigrad.ops.pool import AdaptiveMaxPool2dFn, MaxPool2dFn
 from minigrad.testing import strategies as S
 from minigrad.testing.opinfo.core import OpInfo, Sample
 
@@ -179,30 +167,30 @@ def _global_samples():
 
 
 def _unpool_roundtrip(x, kernel_size):
-    y, idx = max_pool2d(x, kernel_size, return_indices=True)
-    return max_unpool2d(y, idx, kernel_size, output_size=x.shape)
+    y, idx = P.max_pool2d(x, kernel_size, return_indices=True)
+    return P.max_unpool2d(y, idx, kernel_size, output_size=x.shape)
 
 
 op_db = [
-    OpInfo("max_pool2d", max_pool2d, _pool_samples("max"), ref=ref_max_pool,
+    OpInfo("max_pool2d", P.max_pool2d, _pool_samples("max"), ref=ref_max_pool,
            kinks=MaxPool2dFn.kinks),
-    OpInfo("avg_pool2d", avg_pool2d, _pool_samples("avg"), ref=ref_avg_pool),
-    OpInfo("adaptive_avg_pool2d", adaptive_avg_pool2d, _adaptive_samples,
+    OpInfo("avg_pool2d", P.avg_pool2d, _pool_samples("avg"), ref=ref_avg_pool),
+    OpInfo("adaptive_avg_pool2d", P.adaptive_avg_pool2d, _adaptive_samples,
            ref=functools.partial(ref_adaptive, how=np.mean)),
-    OpInfo("global_avg_pool2d", global_avg_pool2d, _global_samples,
+    OpInfo("global_avg_pool2d", P.global_avg_pool2d, _global_samples,
            ref=lambda x: x.mean(axis=(2, 3), keepdims=True)),
     # values drawn distinct: no ties in a window
     OpInfo("max_unpool2d", _unpool_roundtrip, _pool_samples("unpool"),
            ref=_ref_max_unpool_roundtrip, kinks=MaxPool2dFn.kinks),
     # 1-d pooling and adaptive max pooling (windows as the 2-d ops'; values distinct: no ties)
-    OpInfo("max_pool1d", max_pool1d, _pool_samples("max", 1),
+    OpInfo("max_pool1d", P.max_pool1d, _pool_samples("max", 1),
            ref=functools.partial(ref_max_pool, spatial=1), kinks=MaxPool2dFn.kinks),
-    OpInfo("avg_pool1d", avg_pool1d, _pool_samples("avg", 1),
+    OpInfo("avg_pool1d", P.avg_pool1d, _pool_samples("avg", 1),
            ref=functools.partial(ref_avg_pool, spatial=1)),
-    OpInfo("adaptive_avg_pool1d", adaptive_avg_pool1d, lambda: _adaptive_samples(1),
+    OpInfo("adaptive_avg_pool1d", P.adaptive_avg_pool1d, lambda: _adaptive_samples(1),
            ref=functools.partial(ref_adaptive, how=np.mean)),
-    OpInfo("adaptive_max_pool2d", adaptive_max_pool2d, lambda: _adaptive_samples(2, True),
+    OpInfo("adaptive_max_pool2d", P.adaptive_max_pool2d, lambda: _adaptive_samples(2, True),
            ref=functools.partial(ref_adaptive, how=np.max), kinks=AdaptiveMaxPool2dFn.kinks),
-    OpInfo("adaptive_max_pool1d", adaptive_max_pool1d, lambda: _adaptive_samples(1, True),
+    OpInfo("adaptive_max_pool1d", P.adaptive_max_pool1d, lambda: _adaptive_samples(1, True),
            ref=functools.partial(ref_adaptive, how=np.max), kinks=AdaptiveMaxPool2dFn.kinks),
 ]

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.ops import reduce as R  # R.max, R.sum: no shadowed builtins
 from minigrad.ops.elementwise import SqrtFn
-from minigrad.ops.reduce import (
-    MaxMinDimFn,
-    MaxMinFn,
-    logsumexp,
-    max,
-    mean,
-    min,
-    std,
-    sum,
-    sum_to,
-    var,
-)
+from minigrad.ops.reduce import MaxMinDimFn, MaxMinFn
 from minigrad.testing import strategies as S
 from minigrad.testing.opinfo.core import OpInfo, Sample
 
@@ -57,21 +47,21 @@ def _ref_sum_to(a, shape):
 
 
 op_db = [
-    OpInfo("sum", sum, _reduction(), ref=_np_kw(np.sum)),
-    OpInfo("mean", mean, _reduction(), ref=_np_kw(np.mean)),
-    OpInfo("max", max, _reduction(distinct=True), ref=_np_kw(np.max), kinks=MaxMinFn.kinks),
-    OpInfo("min", min, _reduction(distinct=True), ref=_np_kw(np.min), kinks=MaxMinFn.kinks),
+    OpInfo("sum", R.sum, _reduction(), ref=_np_kw(np.sum)),
+    OpInfo("mean", R.mean, _reduction(), ref=_np_kw(np.mean)),
+    OpInfo("max", R.max, _reduction(distinct=True), ref=_np_kw(np.max), kinks=MaxMinFn.kinks),
+    OpInfo("min", R.min, _reduction(distinct=True), ref=_np_kw(np.min), kinks=MaxMinFn.kinks),
     # max(x, dim) / min(x, dim=d): PyTorch's (values, indices); the values are differentiated
-    OpInfo("max_dim", lambda a, axis, keepdims: max(a, axis, keepdims).values,
+    OpInfo("max_dim", lambda a, axis, keepdims: R.max(a, axis, keepdims).values,
            _one_axis(_reduction(distinct=True)), ref=_np_kw(np.max), kinks=MaxMinDimFn.kinks),
-    OpInfo("min_dim", lambda a, axis, keepdims: min(a, dim=axis, keepdim=keepdims).values,
+    OpInfo("min_dim", lambda a, axis, keepdims: R.min(a, dim=axis, keepdim=keepdims).values,
            _one_axis(_reduction(distinct=True)), ref=_np_kw(np.min), kinks=MaxMinDimFn.kinks),
-    OpInfo("var", lambda a, axis=None, keepdims=False: var(a, axis, keepdims, ddof=0),
+    OpInfo("var", lambda a, axis=None, keepdims=False: R.var(a, axis, keepdims, ddof=0),
            _reduction(), ref=_np_kw(np.var)),
-    OpInfo("var_unbiased", var, _reduction(min_reduced=2), ref=_np_kw(np.var, ddof=1)),
+    OpInfo("var_unbiased", R.var, _reduction(min_reduced=2), ref=_np_kw(np.var, ddof=1)),
     # std = sqrt(var): sqrt's kink at a constant input (std = 0)
-    OpInfo("std", std, _reduction(distinct=True, min_reduced=2), ref=_np_kw(np.std, ddof=1),
+    OpInfo("std", R.std, _reduction(distinct=True, min_reduced=2), ref=_np_kw(np.std, ddof=1),
            kinks=SqrtFn.kinks),
-    OpInfo("logsumexp", logsumexp, _reduction(), ref=_ref_lse),
-    OpInfo("sum_to", sum_to, S.sum_to_samples, ref=_ref_sum_to),
+    OpInfo("logsumexp", R.logsumexp, _reduction(), ref=_ref_lse),
+    OpInfo("sum_to", R.sum_to, S.sum_to_samples, ref=_ref_sum_to),
 ]

@@ -5,20 +5,20 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 (never at import), caching to disk.
 """
 
-from minigrad.ops.kernels.cpu import (
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu import (  # noqa: F401  (the names __all__ lists)
     activation,
+    attention,
     conv,
     dropout,
     embedding,
     fold,
     norm,
     pool,
+    rnn,
     softmax,
     upsample,
 )
 
-# issue 15, sequence models (h15b)
-from minigrad.ops.kernels.cpu import attention, rnn  # isort: skip
-
-__all__ = ["activation", "conv", "dropout", "embedding", "fold", "norm", "pool", "softmax",
-           "upsample", "attention", "rnn"]
+# one module per kernel family, as listed once in api.FAMILIES for both backends
+__all__ = [*api.FAMILIES]

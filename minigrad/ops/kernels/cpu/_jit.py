@@ -53,8 +53,10 @@ class Kernel:
         self.__doc__ = fn.__doc__
 
     def __call__(self, *args):
-        size = max(a.size for a in args if isinstance(a, np.ndarray))
-        return (self.parallel if size >= PARALLEL_MIN_SIZE else self.serial)(*args)
+        for a in args:  # (a plain loop: this runs for every kernel call)
+            if isinstance(a, np.ndarray) and a.size >= PARALLEL_MIN_SIZE:
+                return self.parallel(*args)
+        return self.serial(*args)
 
 
 def kernel(fn) -> Kernel:

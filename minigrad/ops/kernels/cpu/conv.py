@@ -18,10 +18,15 @@ Faster paths for particular layers, each in its own file and each tested equal t
 
 * 1x1 kernels with stride 1 and no padding: no im2col, the image already is the column matrix
   (here, after the im2col path);
-* ``conv_direct.py``: layers with few channels, by register-blocked loops on a batch-innermost
-  copy of the data (im2col + GEMM spends most of its time off the GEMM there);
-* ``conv_winograd.py``: 3x3 stride-1 layers with >= 16 channels in and out, by Winograd
-  F(2x2, 3x3) (2.25x fewer GEMM multiply-adds), forward and input gradient;
+* ``conv_planes.py``: every other layer with output planes of at least 16 pixels (the input
+  gradient: most of them, see ``planes_grad_input``), by register-tiled multiply-adds
+  (``conv_microkernel.py``) on zero-padded planes of one sample at a time (no im2col, no
+  transposed copy);
+* ``conv_direct.py``: the input gradient of layers with few channels and many taps, by
+  register-blocked loops on a batch-innermost copy of the data;
+* ``conv_winograd.py``: 3x3 stride-1 layers with >= 16 channels in and out and planes too small
+  for ``conv_planes``, by Winograd F(2x2, 3x3) (2.25x fewer GEMM multiply-adds), forward and
+  input gradient;
 * ``conv_split.py``: the im2col and Winograd paths run slices of the batch in threads.
 
 The dispatch that picks a path is at the end of this file (:func:`conv2d_forward`,
@@ -38,7 +43,7 @@ import numpy as np
 from numba import njit, uint64
 
 from minigrad.ops.kernels import api
-from minigrad.ops.kernels.cpu import conv_direct, conv_split, conv_winograd
+from minigrad.ops.kernels.cpu import conv_direct, conv_planes, conv_split, conv_winograd
 
 __all__ = list(api.CONV)
 
@@ -364,10 +369,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, di
     ow = conv_out_size(wd, kw, sw, left, right, dw)
     if bias is not None:
         bias = np.asarray(bias, dtype=x.dtype)
-    if conv_direct.use_direct(cg, k, kh, kw, stride, groups, n, ow):
-        return conv_direct.forward(x, w, stride, padding, dilation, bias, oh, ow)
     if _is_pointwise(kh, kw, stride, padding):
         return _pointwise_forward(x, w, groups, bias)
+    if conv_planes.use_planes(oh, ow):
+        return conv_planes.forward(x, w, stride, padding, dilation, groups, bias)
     if conv_winograd.use_winograd(cg, k // groups, kh, kw, stride, dilation, groups):
         return conv_winograd.conv(x, w, padding, bias)
     return _im2col_forward(x, w, stride, padding, dilation, groups, bias, oh, ow)
@@ -385,15 +390,20 @@ def conv2d_grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pai
     _, cg, kh, kw = w.shape
     h, wd = input_hw
     top, bottom, left, right = padding
-    # the direct input gradient pads C to a multiple of 4: with 1-2 channels that wastes 2-4x
-    if conv_direct.use_direct(cg, k, kh, kw, stride, groups, n, ow, min_out=3):
-        return conv_direct.grad_input(gy, w, input_hw, stride, padding, dilation)
     if _is_pointwise(kh, kw, stride, padding) and (h, wd) == (oh, ow):
         return _pointwise_grad_input(gy, w, groups)
+    # the planes kernels also multiply the zeros around gy by the weights: an inf weight would
+    # give NaN where the loops (and col2im) form no product, so finite weights only
+    if (conv_planes.use_planes(h, wd) and conv_planes.planes_grad_input(cg, k // groups, kh, kw)
+            and np.isfinite(w).all()):
+        return conv_planes.grad_input(gy, w, input_hw, stride, padding, dilation, groups)
     if (conv_winograd.use_winograd(k // groups, cg, kh, kw, stride, dilation, groups)
             and max(padding) <= 2
             and (h, wd) == (oh + 2 - top - bottom, ow + 2 - left - right)):
         return conv_winograd.grad_input(gy, w, padding)
+    # the direct input gradient pads C to a multiple of 4: with 1-2 channels that wastes 2-4x
+    if conv_direct.use_direct(cg, k, kh, kw, stride, groups, n, ow, min_out=3):
+        return conv_direct.grad_input(gy, w, input_hw, stride, padding, dilation)
     return _im2col_grad_input(gy, w, input_hw, stride, padding, dilation, groups)
 
 
@@ -407,8 +417,12 @@ def conv2d_grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: P
     n, c, h, wd = x.shape
     _, k, oh, ow = gy.shape
     kh, kw = kernel_hw
-    if conv_direct.use_direct(c // groups, k, kh, kw, stride, groups, n, ow):
-        return conv_direct.grad_weight(x, gy, kernel_hw, stride, padding, dilation)
     if _is_pointwise(kh, kw, stride, padding) and (h, wd) == (oh, ow):
         return _pointwise_grad_weight(x, gy, groups)
+    if conv_planes.use_planes(oh, ow):
+        gw = conv_planes.grad_weight(x, gy, kernel_hw, stride, padding, dilation, groups)
+        # NaN from an inf input times a zero garbage lane of gy (conv_planes' docstring):
+        # recomputed on the im2col path, which never forms those products
+        if np.isfinite(gw).all():
+            return gw
     return _im2col_grad_weight(x, gy, kernel_hw, stride, padding, dilation, groups)

@@ -1,21 +1,18 @@
-"""Direct convolution kernels for layers with few channels, vectorised over the batch.
+"""Direct input gradient for layers with few channels, vectorised over the batch.
 
-For layers with few output channels (K <= 16) and taps per output (C*R*S <= 256), one group and
-stride 1 along the width (:func:`use_direct`), im2col + GEMM spends most of its time off the
-GEMM: im2col copies rows of ~10 values, col2im scatters them back, and GEMMs with 16 rows run far
-below peak. Here x (and gy) are copied to a batch-innermost layout, "CHWN": a (C, H, W) image
-stack stored as flat (C, H, W*N). Every output row of every channel is then one contiguous run of
-OW*N values, and each tap (c, r, s) of a convolution with stride 1 along the width reads another
-contiguous run of the same length: a convolution becomes "output row += weight * shifted input
-row", a loop LLVM vectorises with no gathers.
+Used by ``conv.py`` for the input gradient of layers with few output channels (K <= 16), one
+group and stride 1 along the width (:func:`use_direct`) that the packed-plane kernels
+(``conv_planes.py``) do not take: there it was measured faster than both them and col2im (the
+(64, 6, 14, 14) -> 16 5x5 layer: 6 written channels from 400 taps each). gy is copied to a
+batch-innermost layout, "CHWN": a (K, OH, OW) stack stored as flat (K, OH, OW*N). Every row of
+every channel is then one contiguous run of OW*N values, and each tap reads another contiguous
+run of the same length: the input gradient becomes "input row += weight * shifted gy row", a
+loop LLVM vectorises with no gathers; :func:`_rows` does 4 written channels x 4 taps per pass
+(16 multiply-adds per 4 loads of inputs, 4 loads and 4 stores of accumulators), the scatter
+written as a gather per input row (its tap tables).
 
-* forward and input gradient: :func:`_rows`, 4 output channels x 4 taps per pass (16
-  multiply-adds per 4 loads of inputs, 4 loads and 4 stores of accumulators); the input gradient
-  is a scatter written as a gather per input row (its tap tables);
-* weight gradient: :func:`_dots`, 4 x 4 dot products per pass over the batch and output pixels.
-
-The work items (4 output channels of one output row; 4 x 4 weight-gradient sums) split over
-Numba's threads from ``SPLIT_MACS`` multiply-adds on. These loops are FMA-port bound, not
+The work items (4 written channels of one row) split over Numba's threads from ``SPLIT_MACS``
+multiply-adds on. These loops are FMA-port bound, not
 instruction bound, so they do not use 512-bit vectors (``wide_vectors`` made them slower).
 Measurements: bench/RESULTS.md, "Conv kernel design history".
 """
@@ -28,7 +25,7 @@ import numba
 import numpy as np
 from numba import njit, prange, uint64
 
-__all__ = ["use_direct", "forward", "grad_input", "grad_weight"]
+__all__ = ["use_direct", "grad_input"]
 
 Pair = tuple[int, int]
 Quad = tuple[int, int, int, int]
@@ -117,7 +114,7 @@ def _rows_range(src, off, widx, grp, ngrp, wmat, bias, lq, width, col0, out, pit
 def _rows(src: np.ndarray, off: np.ndarray, widx: np.ndarray, grp: np.ndarray,
           ngrp: np.ndarray, wmat: np.ndarray, bias: np.ndarray, lq: int, width: int, col0: int,
           out: np.ndarray) -> None:
-    """Row kernel shared by the direct forward and input gradient.
+    """Row kernel of the direct input gradient.
 
     For every output row ``row`` (NR of them) and output channel k, an accumulator row of
     ``width`` values (CHWN, batch innermost) starts at ``bias[k]`` and receives, for each tap
@@ -155,83 +152,6 @@ def _rows_parallel(src, off, widx, grp, ngrp, wmat, bias, lq, width, col0, out, 
                     p * items // parts, (p + 1) * items // parts)
 
 
-# The weight gradient's sums are reductions over the batch and the output pixels. "reassoc" (no
-# other fast-math flag: inf and NaN still propagate) lets LLVM keep each of the 16 sums as a
-# vector of partial sums; without it the loop stays scalar (measured 4x slower). The summation
-# order changes only the rounding, as BLAS's blocking does.
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
-def _dots_range(g, x, off, nrows, g_row, x_row, lq, gw, lo, hi):
-    """Work items ``lo:hi`` of :func:`_dots`: an item is 4 output channels x 4 taps."""
-    k_out, taps = gw.shape
-    groups = off.shape[0] // 4
-    g_plane = nrows * g_row
-    zero = np.zeros(1, dtype=gw.dtype)[0]
-    for item in range(lo, hi):
-        k0 = (item // groups) * 4
-        t0 = (item % groups) * 4
-        s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-        s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
-        for i in range(nrows):
-            e0 = uint64(k0 * g_plane + i * g_row)
-            e1 = e0 + uint64(g_plane)
-            e2 = e1 + uint64(g_plane)
-            e3 = e2 + uint64(g_plane)
-            xb = i * x_row
-            a0, a1 = uint64(off[t0] + xb), uint64(off[t0 + 1] + xb)
-            a2, a3 = uint64(off[t0 + 2] + xb), uint64(off[t0 + 3] + xb)
-            for q in range(lq):
-                uq = uint64(q)
-                x0, x1, x2, x3 = x[a0 + uq], x[a1 + uq], x[a2 + uq], x[a3 + uq]
-                y0, y1, y2, y3 = g[e0 + uq], g[e1 + uq], g[e2 + uq], g[e3 + uq]
-                s00 += y0 * x0
-                s01 += y0 * x1
-                s02 += y0 * x2
-                s03 += y0 * x3
-                s10 += y1 * x0
-                s11 += y1 * x1
-                s12 += y1 * x2
-                s13 += y1 * x3
-                s20 += y2 * x0
-                s21 += y2 * x1
-                s22 += y2 * x2
-                s23 += y2 * x3
-                s30 += y3 * x0
-                s31 += y3 * x1
-                s32 += y3 * x2
-                s33 += y3 * x3
-        sums = ((s00, s01, s02, s03), (s10, s11, s12, s13), (s20, s21, s22, s23),
-                (s30, s31, s32, s33))
-        for kk in range(4):
-            for j in range(4):
-                if k0 + kk < k_out and t0 + j < taps:
-                    gw[k0 + kk, t0 + j] = sums[kk][j]
-
-
-def _dots(g: np.ndarray, x: np.ndarray, off: np.ndarray, nrows: int, g_row: int, x_row: int,
-          lq: int, gw: np.ndarray) -> None:
-    """Weight-gradient sums, gw: (K, T)::
-
-        gw[k, t] = sum_{i < nrows} sum_{q < lq} g[(k*nrows + i)*g_row + q] * x[off[t] + i*x_row + q]
-
-    ``g`` holds K rounded up to 4 planes (the extra ones zero), ``off`` T rounded up to 4 taps
-    (the extra ones anywhere readable: their sums are dropped).
-    """
-    args = (g, x, off, nrows, g_row, x_row, lq, gw)
-    items = (-(-gw.shape[0] // 4)) * (off.shape[0] // 4)
-    parts = _parts(items, gw.size * nrows * lq)
-    if parts > 1:
-        _dots_parallel(*args, items, parts)
-    else:
-        _dots_range(*args, 0, items)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _dots_parallel(g, x, off, nrows, g_row, x_row, lq, gw, items, parts):
-    for p in prange(parts):
-        _dots_range(g, x, off, nrows, g_row, x_row, lq, gw,
-                    p * items // parts, (p + 1) * items // parts)
-
-
 # ------------------------------------------------------------------------------------------------
 # drivers: layouts, tap tables, the three products
 
@@ -245,23 +165,6 @@ def _odd_lines(length: int, itemsize: int) -> int:
 
 def _up4(a: int) -> int:
     return -(-a // 4) * 4
-
-
-@functools.lru_cache(maxsize=64)
-def _forward_taps(n: int, c: int, hp: int, wp: int, kh: int, kw: int, sh: int, dh: int, dw: int,
-                  oh: int) -> tuple[np.ndarray, ...]:
-    """Tap tables of the direct forward (see _rows): output row i reads, for tap (c, r, s), the
-    run of the padded CHWN input at row i*sh + r*dh, column s*dw. One group per row."""
-    crs = c * kh * kw
-    ci, ri, si = np.meshgrid(np.arange(c), np.arange(kh), np.arange(kw), indexing="ij")
-    base = (((ci * hp + ri * dh) * wp + si * dw) * n).ravel()
-    off = np.full((oh, _up4(crs)), c * hp * wp * n, dtype=np.int64)  # padding taps: zero run
-    off[:, :crs] = base[None, :] + (np.arange(oh) * sh * wp * n)[:, None]
-    widx = np.full((oh, _up4(crs)), crs, dtype=np.int64)  # padding taps: zero weight column
-    widx[:, :crs] = np.arange(crs)
-    grp = np.zeros((oh, 1, 3), dtype=np.int64)
-    grp[:, 0, 2] = _up4(crs)
-    return off, widx, grp, np.ones(oh, dtype=np.int64)
 
 
 @functools.lru_cache(maxsize=64)
@@ -305,16 +208,6 @@ def _grad_input_taps(n: int, k: int, oh: int, ow: int, h: int, kh: int, kw: int,
     return off, widx, grp, ngrp
 
 
-@functools.lru_cache(maxsize=64)
-def _weight_taps(n: int, c: int, hp: int, wp: int, kh: int, kw: int, dh: int,
-                 dw: int) -> np.ndarray:
-    """Start of tap (c, r, s)'s run in the padded CHWN input for output row 0 (see _dots)."""
-    ci, ri, si = np.meshgrid(np.arange(c), np.arange(kh), np.arange(kw), indexing="ij")
-    off = np.zeros(_up4(c * kh * kw), dtype=np.int64)  # padding taps: any readable run
-    off[:c * kh * kw] = (((ci * hp + ri * dh) * wp + si * dw) * n).ravel()
-    return off
-
-
 def _chwn(x: np.ndarray, padding: Quad, tail: int) -> np.ndarray:
     """x: (N, C, H, W) -> flat CHWN copy (C, H + top + bottom, (W + left + right)*N) with zeros
     around the image, then ``tail`` zeros. NumPy's strided copy does the transpose: 2x faster
@@ -329,27 +222,6 @@ def _chwn(x: np.ndarray, padding: Quad, tail: int) -> np.ndarray:
     planes = buf[:size].reshape(c, hp, wp, n)
     np.copyto(planes[:, top:top + h, left:left + w], x.transpose(1, 2, 3, 0))
     return buf
-
-
-def forward(x: np.ndarray, w: np.ndarray, stride: Pair, padding: Quad, dilation: Pair,
-            bias: np.ndarray | None, oh: int, ow: int) -> np.ndarray:
-    """conv2d_forward by the direct CHWN row kernel (x, w contiguous, one group, stride 1 along
-    the width); y: (N, K, oh, ow)."""
-    n, c, h, wd = x.shape
-    k, _, kh, kw = w.shape
-    (sh, _sw), (top, bottom, left, right), (dh, dw) = stride, padding, dilation
-    hp, wp = h + top + bottom, wd + left + right
-    crs = c * kh * kw
-    src = _chwn(x, padding, ow * n)
-    off, widx, grp, ngrp = _forward_taps(n, c, hp, wp, kh, kw, sh, dh, dw, oh)
-    wmat = np.zeros((_up4(k), crs + 1), dtype=x.dtype)
-    wmat[:k, :crs] = w.reshape(k, crs)
-    b = np.zeros(_up4(k), dtype=x.dtype)
-    if bias is not None:
-        b[:k] = bias
-    y = np.empty((n, k, oh, ow), dtype=x.dtype)
-    _rows(src, off, widx, grp, ngrp, wmat, b, ow * n, ow * n, 0, y)
-    return y
 
 
 def grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pair, padding: Quad,
@@ -368,19 +240,3 @@ def grad_input(gy: np.ndarray, w: np.ndarray, input_hw: Pair, stride: Pair, padd
     _rows(src, off, widx, grp, ngrp, wmat, np.zeros(_up4(c), dtype=gy.dtype), lq,
           (wd + left + right) * n, left, gx)
     return gx
-
-
-def grad_weight(x: np.ndarray, gy: np.ndarray, kernel_hw: Pair, stride: Pair, padding: Quad,
-                dilation: Pair) -> np.ndarray:
-    """conv2d_grad_weight by the direct CHWN sums (one group, stride 1 along the width)."""
-    n, c, h, wd = x.shape
-    _, k, oh, ow = gy.shape
-    kh, kw = kernel_hw
-    (sh, _sw), (top, bottom, left, right), (dh, dw) = stride, padding, dilation
-    hp, wp = h + top + bottom, wd + left + right
-    lq = ow * n
-    src = _chwn(x, padding, 0)
-    g = _chwn(gy, (0, 0, 0, 0), (_up4(k) - k) * oh * lq)  # zero planes up to a multiple of 4
-    gw = np.empty((k, c * kh * kw), dtype=x.dtype)
-    _dots(g, src, _weight_taps(n, c, hp, wp, kh, kw, dh, dw), oh, lq, sh * wp * n, lq, gw)
-    return gw.reshape(k, c, kh, kw)

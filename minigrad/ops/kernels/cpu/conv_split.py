@@ -4,10 +4,11 @@ OpenBLAS's own threads busy-wait between GEMMs, so they cannot share the cores w
 im2col (a ``prange`` im2col between threaded GEMMs made the op up to 10x slower under OpenMP).
 Instead each of T Python threads (T = the OpenBLAS thread count) takes a contiguous slice of the
 batch and runs the whole pipeline on it (nogil Numba im2col, then single-threaded GEMMs), with
-OpenBLAS limited to one thread meanwhile through threadpoolctl (optional: without it everything
-runs in the calling thread). Besides using both cores, this makes the large layers far less
-sensitive to other processes on a shared machine (OpenBLAS's spinning workers lose their time
-slices). Measurements: bench/RESULTS.md, "Conv kernel design history".
+OpenBLAS limited to one thread meanwhile through threadpoolctl. threadpoolctl is a dependency,
+not an option: an optional one made the same install fast or slow depending on whether some
+unrelated package had brought it in. Besides using both cores, this makes the large layers far
+less sensitive to other processes on a shared machine (OpenBLAS's spinning workers lose their
+time slices). Measurements: bench/RESULTS.md, "Conv kernel design history".
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ SPLIT_FLOPS = 1 << 23
 
 
 class _Blas:
-    """OpenBLAS thread control through threadpoolctl (optional: without it, no splitting)."""
+    """OpenBLAS thread control through threadpoolctl, set up on the first conv large enough to
+    split (finding the loaded BLAS libraries takes milliseconds, so not at import)."""
 
     lock = threading.Lock()
     controller: Any = None
@@ -46,10 +48,8 @@ class _Blas:
         if cls.ready:
             return
         cls.ready = True
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            return
+        from threadpoolctl import ThreadpoolController
+
         ctl = ThreadpoolController().select(user_api="blas")
         counts = [lib["num_threads"] for lib in ctl.info()]
         if counts:
@@ -60,7 +60,7 @@ def split(count: int, work: Callable[[int, int], Any], flops: int) -> list[Any]:
     """``[work(lo, hi) for each contiguous slice of range(count)]``, the slices run in threads.
 
     ``flops``: of all ``count`` items together. Serial (one slice) for small items
-    (``flops / count < SPLIT_FLOPS``), when threadpoolctl is missing,
+    (``flops / count < SPLIT_FLOPS``), when threadpoolctl finds no BLAS library or
     OpenBLAS has one thread, there is one item, or another thread is inside a split conv right
     now (the BLAS limit is process-wide, so only one caller may set and restore it).
     """

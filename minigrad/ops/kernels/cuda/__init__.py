@@ -14,23 +14,23 @@ first imported); the same code runs on a real GPU.
 
 from __future__ import annotations
 
-from minigrad.ops.kernels.cuda import (
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cuda import (  # noqa: F401  (the names __all__ lists)
     activation,
+    attention,
     conv,
     dropout,
     embedding,
     fold,
     norm,
     pool,
+    rnn,
     softmax,
     upsample,
 )
 
-# issue 15, sequence models (h15b)
-from minigrad.ops.kernels.cuda import attention, rnn  # isort: skip
-
-__all__ = ["activation", "conv", "dropout", "embedding", "fold", "is_available", "norm", "pool",
-           "softmax", "upsample", "attention", "rnn"]
+# one module per kernel family, as listed once in api.FAMILIES for both backends
+__all__ = [*api.FAMILIES, "is_available"]
 
 
 def is_available() -> bool:

@@ -42,6 +42,9 @@ REDUCE_THREADS = 128  # per block (one plane), global pooling; a power of two
 cuda: Any = None
 nchw: Any = None
 divisor: Any = None
+window_max: Any = None
+adaptive_span: Any = None
+adaptive_window: Any = None
 block_sum: Any = None
 
 
@@ -64,6 +67,35 @@ def _divisor(lo, kernel, pad, size, include_pad):
     return min(lo + kernel, size) - max(lo, 0)
 
 
+def _adaptive_span(i, size, out):
+    """[start, stop) of PyTorch's adaptive window ``i`` of ``out`` along an axis of ``size``."""
+    return (i * size) // out, ((i + 1) * size + out - 1) // out
+
+
+def _adaptive_window(e, c_, oh, ow, h, w):
+    """(n, c, i, j) of output element ``e`` of (N, C, OH, OW) and its adaptive window's rows
+    [h0, h1) and columns [w0, w1) in the (H, W) input."""
+    n, c, i, j = nchw(e, c_, oh, ow)
+    h0, h1 = adaptive_span(i, h, oh)
+    w0, w1 = adaptive_span(j, w, ow)
+    return n, c, i, j, h0, h1, w0, w1
+
+
+def _window_max(x, n, c, h0, h1, w0, w1):
+    """(max, flat index r * W + s of the first maximum) of x[n, c, h0:h1, w0:w1] (a non-empty
+    window): strict > keeps the first maximum; the NaN test takes the first NaN."""
+    w = x.shape[3]
+    best = x[n, c, h0, w0]
+    best_at = h0 * w + w0
+    for r in range(h0, h1):
+        for s in range(w0, w1):
+            v = x[n, c, r, s]
+            if v > best or (v != v and best == best):
+                best = v
+                best_at = r * w + s
+    return best, best_at
+
+
 # ------------------------------------------------------------------------------------------------
 # kernels
 
@@ -77,17 +109,7 @@ def _max_pool(x, kh, kw, sh, sw, ph, pw, y, idx):
         h1 = min(i * sh - ph + kh, h)
         w0 = max(j * sw - pw, 0)
         w1 = min(j * sw - pw + kw, w)
-        best = x[n, c, h0, w0]
-        best_at = h0 * w + w0
-        for r in range(h0, h1):
-            for s in range(w0, w1):
-                v = x[n, c, r, s]
-                # strict > keeps the first maximum; the NaN test takes the first NaN
-                if v > best or (v != v and best == best):
-                    best = v
-                    best_at = r * w + s
-        y[n, c, i, j] = best
-        idx[n, c, i, j] = best_at
+        y[n, c, i, j], idx[n, c, i, j] = window_max(x, n, c, h0, h1, w0, w1)
 
 
 def _max_pool_dilated(x, kh, kw, sh, sw, ph, pw, dh, dw, y, idx):
@@ -117,21 +139,8 @@ def _adaptive_max(x, y, idx):
     n_, c_, oh, ow = y.shape
     h, w = x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
-        n, c, i, j = nchw(e, c_, oh, ow)
-        h0 = (i * h) // oh
-        h1 = ((i + 1) * h + oh - 1) // oh
-        w0 = (j * w) // ow
-        w1 = ((j + 1) * w + ow - 1) // ow
-        best = x[n, c, h0, w0]
-        best_at = h0 * w + w0
-        for r in range(h0, h1):
-            for s in range(w0, w1):
-                v = x[n, c, r, s]
-                if v > best or (v != v and best == best):
-                    best = v
-                    best_at = r * w + s
-        y[n, c, i, j] = best
-        idx[n, c, i, j] = best_at
+        n, c, i, j, h0, h1, w0, w1 = adaptive_window(e, c_, oh, ow, h, w)
+        y[n, c, i, j], idx[n, c, i, j] = window_max(x, n, c, h0, h1, w0, w1)
 
 
 def _scatter_atomic(src, idx, out):
@@ -202,11 +211,7 @@ def _adaptive_avg(x, y):
     n_, c_, oh, ow = y.shape
     h, w = x.shape[2], x.shape[3]
     for e in range(cuda.grid(1), n_ * c_ * oh * ow, cuda.gridsize(1)):
-        n, c, i, j = nchw(e, c_, oh, ow)
-        h0 = (i * h) // oh
-        h1 = ((i + 1) * h + oh - 1) // oh
-        w0 = (j * w) // ow
-        w1 = ((j + 1) * w + ow - 1) // ow
+        n, c, i, j, h0, h1, w0, w1 = adaptive_window(e, c_, oh, ow, h, w)
         acc = 0.0
         for r in range(h0, h1):
             for s in range(w0, w1):
@@ -226,12 +231,10 @@ def _adaptive_avg_backward(gy, gx):
         j_hi = min(ow, ((col + 1) * ow) // w + 2)
         acc = 0.0
         for i in range(i_lo, i_hi):
-            h0 = (i * h) // oh
-            h1 = ((i + 1) * h + oh - 1) // oh
+            h0, h1 = adaptive_span(i, h, oh)
             if h0 <= row < h1:
                 for j in range(j_lo, j_hi):
-                    w0 = (j * w) // ow
-                    w1 = ((j + 1) * w + ow - 1) // ow
+                    w0, w1 = adaptive_span(j, w, ow)
                     if w0 <= col < w1:
                         acc += gy[n, c, i, j] / ((h1 - h0) * (w1 - w0))
         gx[n, c, row, col] = acc
@@ -269,9 +272,12 @@ def _global_avg_backward(gy, hw_f, gx):
 @functools.cache
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda (first, the device functions they call)."""
-    global cuda, nchw, divisor, block_sum
+    global cuda, nchw, divisor, window_max, adaptive_span, adaptive_window, block_sum
     cuda = load_cuda()
     nchw, divisor = cuda.jit(device=True)(_nchw), cuda.jit(device=True)(_divisor)
+    window_max = cuda.jit(device=True)(_window_max)
+    adaptive_span = cuda.jit(device=True)(_adaptive_span)
+    adaptive_window = cuda.jit(device=True)(_adaptive_window)
     block_sum = block_reduce(add())
     kernels = (_max_pool, _max_pool_dilated, _adaptive_max, _scatter_atomic, _scatter_plain,
                _gather, _avg_pool, _avg_pool_backward, _adaptive_avg, _adaptive_avg_backward,

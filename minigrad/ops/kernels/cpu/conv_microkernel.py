@@ -1,0 +1,260 @@
+"""Register-tiled multiply-add micro-kernels for the direct convolution (``conv_direct.py``).
+
+A direct convolution on packed planes (see ``conv_direct``) is two kinds of inner loop:
+
+* **rows** (forward, input gradient): a tile of ``KB`` output channels x ``VB`` vectors of lanes,
+  ``acc[kk][v] += w[t, kk] * src[off[t] + lane]`` over a list of taps ``t``;
+* **dots** (weight gradient): ``KB`` x ``TB`` dot products over the same lanes,
+  ``acc[kk][tt] += g[kk, lane] * src[off[tt] + lane]``.
+
+Both only run at the multiply-add peak when the accumulators stay in vector registers for the
+whole tap (or lane) loop, which a Numba loop cannot express: LLVM vectorises innermost loops, so
+the accumulators of a loop over lanes live in memory, one load and one store per multiply-add
+group. These kernels are therefore written as LLVM IR (Numba ``@intrinsic``): explicit vectors of
+``L`` lanes (one register), ``KB*VB`` accumulators held across the loop, a broadcast per weight,
+``llvm.fma``. LLVM still does register allocation and instruction selection, so the same IR runs
+on any CPU; the tile sizes are picked for the host's vector width and register count
+(:data:`LANES_BYTES`, :func:`rows_shapes`) so that nothing spills.
+
+Semantics are those of the scalar loop with fused multiply-adds (one rounding per step, as
+``fastmath={"contract"}``): IEEE inf and NaN propagate, nothing is reassociated except the final
+sum of a dot product's lanes (a fixed shuffle tree).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+__all__ = ["LANES_BYTES", "lanes", "rows_shapes", "dots_shape", "rows_tile", "dots_tile"]
+
+
+def _host_vectors() -> tuple[int, int]:
+    """(bytes per vector register, number of vector registers) of the CPU Numba compiles for."""
+    features = llvm.get_host_cpu_features()
+    if features.get("avx512f", False):
+        return 64, 32
+    if features.get("avx", False):
+        return 32, 16
+    return 16, 16 if features.get("sse2", False) else 32  # SSE: 16 xmm; NEON and others: 32
+
+
+LANES_BYTES, _REGISTERS = _host_vectors()
+
+
+def lanes(dtype: np.dtype) -> int:
+    """Values per vector register for ``dtype`` (16 float32 with AVX-512)."""
+    return LANES_BYTES // np.dtype(dtype).itemsize
+
+
+def rows_shapes() -> dict[int, int]:
+    """{KB: VB}: the rows tile for each supported channel block (8, 6, 4, 2, 1 channels): the
+    most vectors per tile such that KB*VB accumulators, VB inputs and a broadcast fit the
+    registers. AVX-512: 8x3 (24 accumulators), 6x4, 4x5, 2x9, 1x12."""
+    regs = _REGISTERS - 2
+    return {kb: max(1, min(12, (regs - 1) // (kb + 1))) for kb in (8, 6, 4, 2, 1)}
+
+
+def dots_shape() -> tuple[int, int]:
+    """(KB, TB) of the dots tile: 4 x 6 with 32 registers (24 sums, 4 + 1 operands), 3 x 3
+    with 16."""
+    return (4, 6) if _REGISTERS >= 32 else (3, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# IR helpers
+
+
+def _i64(builder: ir.IRBuilder, context, value, ty) -> ir.Value:
+    return context.cast(builder, value, ty, types.int64)
+
+
+def _data(context, builder, ty, value) -> ir.Value:
+    """The data pointer of an array argument."""
+    return context.make_array(ty)(context, builder, value).data
+
+
+def _vec_ptr(builder, base, index, vty):
+    return builder.bitcast(builder.gep(base, [index]), vty.as_pointer())
+
+
+def _fma(builder, vty):
+    suffix = "f32" if isinstance(vty.element, ir.FloatType) else "f64"
+    name = f"llvm.fma.v{vty.count}{suffix}"
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), name)
+
+
+def _broadcast(builder, scalar, vty):
+    i32 = ir.IntType(32)
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), scalar, ir.Constant(i32, 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(i32, vty.count), [0] * vty.count))
+
+
+def _hsum(builder, vec):
+    """Sum of a vector's lanes by halving (a fixed order: the same bits on every call)."""
+    i32 = ir.IntType(32)
+    n = vec.type.count
+    while n > 1:
+        half = n // 2
+        lo = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, half),
+                                                          list(range(half))))
+        hi = builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(i32, half),
+                                                          list(range(half, n))))
+        vec = builder.fadd(lo, hi)
+        n = half
+    return builder.extract_element(vec, ir.Constant(i32, 0))
+
+
+def _float_vector(context, arr_ty) -> tuple[ir.Type, int]:
+    fty = context.get_value_type(arr_ty.dtype)
+    n = LANES_BYTES // np.dtype(str(arr_ty.dtype)).itemsize
+    return ir.VectorType(fty, n), np.dtype(str(arr_ty.dtype)).itemsize
+
+
+def _check_arrays(*arrs) -> bool:
+    return all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in arrs)
+
+
+# ------------------------------------------------------------------------------------------------
+# the rows tile
+
+
+@functools.cache
+def rows_tile(kb: int, vb: int):
+    """``tile(src, s0, off, ntaps, w, w0, wstep, bias, b0, dst, d0, pitch)``, all arrays 1-D::
+
+        for kk < kb, lane < vb*L:
+            dst[d0 + kk*pitch + lane] = bias[b0 + kk]
+                + sum_{t < ntaps} w[w0 + t*wstep + kk] * src[s0 + off[t] + lane]
+
+    (the sum in tap order, one fused multiply-add per tap). ``src``, ``w``, ``bias``, ``dst`` of
+    one float dtype, ``off`` int64. No bounds checks: the caller sizes the buffers.
+    """
+
+    @intrinsic
+    def tile(typingctx, src, s0, off, ntaps, w, w0, wstep, bias, b0, dst, d0, pitch):
+        floats = (src, w, bias, dst)
+        if not (_check_arrays(*floats, off) and len({a.dtype for a in floats}) == 1
+                and isinstance(src.dtype, types.Float) and off.dtype == types.int64):
+            return None
+        sig = types.void(src, s0, off, ntaps, w, w0, wstep, bias, b0, dst, d0, pitch)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            src_p, off_p, w_p, bias_p, dst_p = (_data(context, builder, tys[i], args[i])
+                                                for i in (0, 2, 4, 7, 9))
+            s0_, nt, w0_, wst, b0_, d0_, pit = (_i64(builder, context, args[i], tys[i])
+                                                for i in (1, 3, 5, 6, 8, 10, 11))
+            vty, itemsize = _float_vector(context, tys[0])
+            n_l = vty.count
+            i64 = ir.IntType(64)
+            fma = _fma(builder, vty)
+            acc = [[cgutils.alloca_once(builder, vty) for _ in range(vb)] for _ in range(kb)]
+            for kk in range(kb):
+                bv = _broadcast(builder, builder.load(builder.gep(
+                    bias_p, [builder.add(b0_, ir.Constant(i64, kk))])), vty)
+                for v in range(vb):
+                    builder.store(bv, acc[kk][v])
+            with cgutils.for_range(builder, nt) as loop:
+                t = loop.index
+                base = builder.add(s0_, builder.load(builder.gep(off_p, [t])))
+                xs = [builder.load(_vec_ptr(builder, src_p,
+                                            builder.add(base, ir.Constant(i64, v * n_l)), vty),
+                                   align=itemsize) for v in range(vb)]
+                wbase = builder.add(w0_, builder.mul(t, wst))
+                for kk in range(kb):
+                    wv = _broadcast(builder, builder.load(builder.gep(
+                        w_p, [builder.add(wbase, ir.Constant(i64, kk))])), vty)
+                    for v in range(vb):
+                        builder.store(builder.call(fma, [wv, xs[v], builder.load(acc[kk][v])]),
+                                      acc[kk][v])
+            for kk in range(kb):
+                row = builder.add(d0_, builder.mul(pit, ir.Constant(i64, kk)))
+                for v in range(vb):
+                    ptr = _vec_ptr(builder, dst_p, builder.add(row, ir.Constant(i64, v * n_l)),
+                                   vty)
+                    builder.store(builder.load(acc[kk][v]), ptr, align=itemsize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+# ------------------------------------------------------------------------------------------------
+# the dots tile
+
+
+@functools.cache
+def dots_tile(kb: int, tb: int):
+    """``tile(g, g0, gpitch, src, s0, off, t0, nsamp, gstep, sstep, nvec, out, o0, opitch)``::
+
+        for kk < kb, tt < tb:
+            out[o0 + kk*opitch + tt] += sum_{m < nsamp} sum_{lane < nvec*L}
+                g[g0 + m*gstep + kk*gpitch + lane] * src[s0 + m*sstep + off[t0 + tt] + lane]
+
+    Each of the kb*tb sums is a vector of partial sums (one fused multiply-add per vector of
+    lanes) reduced to a scalar at the end. Arrays 1-D, one float dtype, ``off`` int64.
+    """
+
+    @intrinsic
+    def tile(typingctx, g, g0, gpitch, src, s0, off, t0, nsamp, gstep, sstep, nvec, out, o0,
+             opitch):
+        floats = (g, src, out)
+        if not (_check_arrays(*floats, off) and len({a.dtype for a in floats}) == 1
+                and isinstance(g.dtype, types.Float) and off.dtype == types.int64):
+            return None
+        sig = types.void(g, g0, gpitch, src, s0, off, t0, nsamp, gstep, sstep, nvec, out, o0,
+                         opitch)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            g_p, src_p, off_p, out_p = (_data(context, builder, tys[i], args[i])
+                                        for i in (0, 3, 5, 11))
+            g0_, gpit, s0_, t0_, nsm, gst, sst, nv, o0_, opit = (
+                _i64(builder, context, args[i], tys[i]) for i in (1, 2, 4, 6, 7, 8, 9, 10, 12, 13))
+            vty, itemsize = _float_vector(context, tys[0])
+            n_l = vty.count
+            i64 = ir.IntType(64)
+            fma = _fma(builder, vty)
+            zero = ir.Constant(vty, [0.0] * n_l)
+            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(tb)]
+                   for _ in range(kb)]
+            offs = [builder.load(builder.gep(off_p, [builder.add(t0_, ir.Constant(i64, tt))]))
+                    for tt in range(tb)]
+            with cgutils.for_range(builder, nsm) as sample:
+                m = sample.index
+                gbase = builder.add(g0_, builder.mul(m, gst))
+                sbase = builder.add(s0_, builder.mul(m, sst))
+                grows = [builder.add(gbase, builder.mul(gpit, ir.Constant(i64, kk)))
+                         for kk in range(kb)]
+                srows = [builder.add(sbase, offs[tt]) for tt in range(tb)]
+                with cgutils.for_range(builder, nv) as vec:
+                    lane = builder.mul(vec.index, ir.Constant(i64, n_l))
+                    gv = [builder.load(_vec_ptr(builder, g_p, builder.add(grows[kk], lane), vty),
+                                       align=itemsize) for kk in range(kb)]
+                    for tt in range(tb):
+                        sv = builder.load(_vec_ptr(builder, src_p, builder.add(srows[tt], lane),
+                                                   vty), align=itemsize)
+                        for kk in range(kb):
+                            builder.store(builder.call(fma, [gv[kk], sv,
+                                                             builder.load(acc[kk][tt])]),
+                                          acc[kk][tt])
+            for kk in range(kb):
+                row = builder.add(o0_, builder.mul(opit, ir.Constant(i64, kk)))
+                for tt in range(tb):
+                    ptr = builder.gep(out_p, [builder.add(row, ir.Constant(i64, tt))])
+                    builder.store(builder.fadd(builder.load(ptr),
+                                               _hsum(builder, builder.load(acc[kk][tt]))), ptr)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile

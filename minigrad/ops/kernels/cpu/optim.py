@@ -1,0 +1,133 @@
+"""Fused optimizer updates on the CPU: one pass over memory per parameter and step.
+
+``sgd_step`` and ``adam_step`` read the parameter, its gradient and its state buffers once and
+write the parameter and the state back, where the NumPy form of the same update makes four to
+ten passes and as many temporaries (the update of a 1M-parameter layer is memory-bound, so the
+passes are the cost). Same names and signatures as ``kernels/cuda/optim.py``.
+
+The arithmetic is the NumPy updates' of ``minigrad.optim``, operation by operation: the same
+order, the same intermediate roundings (no contraction into FMAs: these kernels are compiled
+without ``fastmath``), every scalar converted to the parameter's dtype first as NumPy converts a
+Python float applied to a float32 array. So a fused step gives bit-for-bit the parameters and
+state of the NumPy step (``tests/test_optim.py`` checks it). Arrays must be C-contiguous, of one
+size and one float dtype; callers fall back to NumPy otherwise (see :func:`fusable`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from minigrad.ops.kernels.cpu._jit import PARALLEL_MIN_SIZE
+
+__all__ = ["sgd_step", "adam_step", "fusable"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def fusable(p: Any, *others: Any) -> bool:
+    """Whether the fused kernels take ``p`` and ``others`` (None entries are skipped): host
+    arrays, C-contiguous, one float dtype and one shape, ``p`` writeable."""
+    if type(p) is not np.ndarray or p.dtype not in _FLOATS or not p.flags.c_contiguous \
+            or not p.flags.writeable:
+        return False
+    for o in others:
+        if o is not None and (type(o) is not np.ndarray or o.dtype != p.dtype
+                              or o.shape != p.shape or not o.flags.c_contiguous):
+            return False
+    return True
+
+
+def _sgd(p, g, buf, lr, momentum, damp1, wd, use_wd, use_momentum, nesterov, first):
+    for i in prange(p.size):
+        d = g[i]
+        pi = p[i]
+        if use_wd:
+            d = d + wd * pi
+        if use_momentum:
+            if first:
+                b = d
+            else:
+                b = buf[i] * momentum + damp1 * d
+            buf[i] = b
+            if nesterov:
+                d = d + momentum * b
+            else:
+                d = b
+        p[i] = pi - lr * d
+
+
+def _adam(p, g, m, v, vmax, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_size, wd, decay,
+          l2_wd, decoupled_wd, amsgrad):
+    for i in prange(p.size):
+        gi = g[i]
+        pi = p[i]
+        if l2_wd:
+            gi = gi + wd * pi
+        if decoupled_wd:  # AdamW
+            pi = pi * decay
+        mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the NumPy code
+        vi = v[i] * b2 + (gi * gi) * one_m_b2
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            w = vmax[i]
+            if vi > w or vi != vi:
+                w = vi
+            vmax[i] = w
+            vi = w
+        denom = math.sqrt(vi) / bc2_sqrt + eps
+        p[i] = pi - (mi / denom) * step_size
+
+
+def _pair(fn):
+    """A parallel (prange over threads) and a serial compilation of one loop."""
+    opts = dict(cache=True, error_model="numpy")
+    return njit(parallel=True, **opts)(fn), njit(**opts)(fn)
+
+
+_SGD = _pair(_sgd)
+_ADAM = _pair(_adam)
+
+
+def _run(pair: tuple[Any, Any], p: np.ndarray, *args: Any) -> None:
+    if p.size:
+        pair[0 if p.size >= PARALLEL_MIN_SIZE else 1](p.reshape(-1), *args)
+
+
+def _flat(a: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    """``a`` flattened (a view), or a 1-element stand-in for a buffer the options do not use."""
+    return np.empty(1, like.dtype) if a is None else a.reshape(-1)
+
+
+def sgd_step(p: np.ndarray, g: np.ndarray, buf: np.ndarray | None, *, lr: float,
+             momentum: float, dampening: float, weight_decay: float, nesterov: bool,
+             maximize: bool, first: bool) -> None:
+    """In place: ``p`` (and the momentum ``buf`` when ``momentum != 0``, else None) updated by
+    one SGD step; ``first``: the buffer is initialised to the gradient. ``maximize`` must be
+    applied by the caller (``g`` already negated), as for the NumPy update."""
+    if maximize:
+        raise ValueError("sgd_step: negate the gradient before the CPU kernel (maximize)")
+    ft = p.dtype.type
+    _run(_SGD, p, g.reshape(-1), _flat(buf, p), ft(lr), ft(momentum), ft(1 - dampening),
+         ft(weight_decay), weight_decay != 0, momentum != 0, bool(nesterov), bool(first))
+
+
+def adam_step(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+              vmax: np.ndarray | None, *, step: int, lr: float, betas: tuple[float, float],
+              eps: float, weight_decay: float, decoupled: bool, amsgrad: bool,
+              maximize: bool) -> None:
+    """In place: one Adam (``decoupled=False``) or AdamW step of ``p`` and its moments ``m``,
+    ``v`` (and ``vmax`` with AMSGrad, else None); ``step`` counts from 1. ``maximize`` must be
+    applied by the caller, as for ``sgd_step``."""
+    if maximize:
+        raise ValueError("adam_step: negate the gradient before the CPU kernel (maximize)")
+    ft = p.dtype.type
+    b1, b2 = betas
+    _run(_ADAM, p, g.reshape(-1), m.reshape(-1), v.reshape(-1), _flat(vmax, p), ft(1 - b1),
+         ft(b2), ft(1 - b2), ft(eps), ft(math.sqrt(1 - b2**step)), ft(lr / (1 - b1**step)),
+         ft(weight_decay), ft(1 - lr * weight_decay), weight_decay != 0 and not decoupled,
+         weight_decay != 0 and bool(decoupled), bool(amsgrad))
