@@ -99,8 +99,66 @@ from minigrad.tensor import (
     zeros_like,
 )
 
-# issue 15, sequence models (h15b)
-from minigrad.ops.rnn import unbind  # noqa: E402  # isort: skip
+# isort: split
+# -- issue 14 (h14b): reductions, scans, sorting, selection and scatter, shape, products ------
+from minigrad import linalg
+from minigrad.ops._args import AxisError
+from minigrad.ops.einsum import einsum, tensordot
+from minigrad.ops.index import (
+    argwhere,
+    bincount,
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    take_along_dim,
+    unique,
+)
+from minigrad.ops.linalg import addmm, baddbmm, bmm, dot, ger, kron, mm, mv, outer
+from minigrad.ops.reduce import (
+    all,
+    any,
+    count_nonzero,
+    norm,
+    prod,
+    std_mean,
+    var_mean,
+)
+from minigrad.ops.scan import cummax, cummin, cumprod, cumsum, logcumsumexp
+from minigrad.ops.shape import (
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    broadcast_tensors,
+    chunk,
+    diag,
+    diag_embed,
+    diagonal,
+    flip,
+    fliplr,
+    flipud,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
+    repeat_interleave,
+    roll,
+    rot90,
+    tile,
+    trace,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+)
+from minigrad.ops.sort import argsort, kthvalue, median, mode, sort, topk
+
+# -- end of issue 14 (h14b) --------------------------------------------------------------------
 
 __version__ = "0.1.0"
 
@@ -119,6 +177,18 @@ __all__ = [
     "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
     # issue 15, sequence models (h15b)
     "unbind",
+]
+
+__all__ += [  # issue 14 (h14b)
+    "AxisError", "linalg", "einsum", "tensordot", "argwhere", "bincount", "gather", "index_add",
+    "index_select", "masked_fill", "masked_select", "nonzero", "scatter", "scatter_add",
+    "scatter_reduce", "take_along_dim", "unique", "addmm", "baddbmm", "bmm", "dot", "ger", "kron",
+    "mm", "mv", "outer", "all", "any", "count_nonzero", "norm", "prod", "std_mean", "var_mean",
+    "cummax", "cummin", "cumprod", "cumsum", "logcumsumexp", "atleast_1d", "atleast_2d",
+    "atleast_3d", "broadcast_tensors", "chunk", "diag", "diag_embed", "diagonal", "flip", "fliplr",
+    "flipud", "meshgrid", "moveaxis", "movedim", "narrow", "repeat_interleave", "roll", "rot90",
+    "tile", "trace", "tril", "triu", "unbind", "unflatten", "argsort", "kthvalue", "median",
+    "mode", "sort", "topk",
 ]
 
 # An unknown attribute whose PyTorch name we know gets a hint (`mg.float` -> use `mg.float32`).

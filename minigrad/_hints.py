@@ -3,7 +3,7 @@
 ``Tensor``, ``minigrad``, ``minigrad.nn`` and ``minigrad.nn.functional`` define ``__getattr__``,
 which Python calls only after the normal lookup has failed, so a hit costs nothing. It raises an
 ``AttributeError`` that, for a name a PyTorch user would type, says what to write instead
-("minigrad has no `Tensor.view_as`; use `x.reshape(other.shape)`"); any other name gets Python's
+("minigrad has no `Tensor.type_as`; use `x.astype(other.dtype)`"); any other name gets Python's
 usual message. The tables hold only names that do not exist: ``tests/test_torch_compat.py`` fails
 when one of them is implemented (delete its entry then).
 """
@@ -24,13 +24,7 @@ TENSOR: dict[str, str] = {
     "div": "use `x / y` or `mg.div(x, y)`",
     "neg": "use `-x`",
     "square": "use `x * x` or `x ** 2`",
-    "mm": "use `x @ y` or `x.matmul(y)`",
-    "bmm": "use `x @ y` (matmul broadcasts over leading axes)",
-    "dot": "use `x @ y` (1-D @ 1-D is the dot product)",
     "t": "use `x.T` or `x.transpose(0, 1)`",
-    "view_as": "use `x.reshape(other.shape)`",
-    "reshape_as": "use `x.reshape(other.shape)`",
-    "expand_as": "use `x.expand(other.shape)`",
     "type_as": "use `x.astype(other.dtype)`",
     "int": "use `x.astype(mg.int32)` (or `x.long()` for int64)",
     "bool": "use `x.astype(mg.bool_)`",
@@ -43,14 +37,6 @@ TENSOR: dict[str, str] = {
     "pin_memory": "not supported (host tensors are ordinary NumPy arrays)",
     "share_memory_": "not supported (host tensors are ordinary NumPy arrays)",
     "is_floating_point": "use `np.issubdtype(x.dtype, np.floating)`",
-    "chunk": "use `x.split(size, dim)` with `size = ceil(x.shape[dim] / chunks)`",
-    "masked_fill": "use `mg.where(mask, value, x)`",
-    "masked_select": "use `x[mask]`",
-    "index_select": "use indexing: `x[idx]` (dim 0) or `x[:, idx]` (dim 1)",
-    "gather": f"{_NOT_YET}; one index per row is `x[mg.arange(len(idx)), idx]`",
-    "repeat": "use `x.expand(...)` (broadcast) or `mg.cat([x] * n, dim)`",
-    "flip": "use a negative-step slice, e.g. `x[..., ::-1]`",
-    "norm": f"{_NOT_YET}; the 2-norm is `(x * x).sum().sqrt()`",
     "clamp_min": "use `x.clamp(min=v)`",
     "clamp_max": "use `x.clamp(max=v)`",
     "logical_not": "use `~x` (a bool tensor)",
@@ -58,10 +44,6 @@ TENSOR: dict[str, str] = {
     "new_ones": "use `mg.ones(shape, dtype=x.dtype, device=x.device)`",
     "new_full": "use `mg.full(shape, value, dtype=x.dtype, device=x.device)`",
     "new_tensor": "use `mg.tensor(data, dtype=x.dtype, device=x.device)`",
-    "nonzero": "use `np.nonzero(x.numpy())`",
-    "prod": _NOT_YET,
-    "cumsum": _NOT_YET,
-    "unfold": "not supported",
 }
 
 # ``minigrad.name`` (PyTorch's ``torch.name``).
@@ -92,14 +74,10 @@ MINIGRAD: dict[str, str] = {
     "randperm": "use `mg.tensor(mg.random.generator().permutation(n))`",
     "linspace": "use `mg.tensor(np.linspace(start, end, steps), dtype=mg.float32)`",
     "seed": "use `mg.manual_seed(n)` (or `mg.random.seed()`)",
-    "mm": "use `mg.matmul(a, b)` or `a @ b`",
-    "bmm": "use `mg.matmul(a, b)` or `a @ b` (matmul broadcasts over leading axes)",
-    "dot": "use `mg.matmul(a, b)` or `a @ b`",
     "relu": "use `mg.nn.functional.relu(x)` or `x.relu()`",
     "sigmoid": "use `mg.nn.functional.sigmoid(x)` or `x.sigmoid()`",
     "softmax": "use `mg.nn.functional.softmax(x, dim)` or `x.softmax(dim)`",
     "log_softmax": "use `mg.nn.functional.log_softmax(x, dim)` or `x.log_softmax(dim)`",
-    "chunk": "use `mg.split(x, size, dim)` with `size = ceil(x.shape[dim] / chunks)`",
     "allclose": "use `np.allclose(a.numpy(), b.numpy())`",
     "equal": "use `a.shape == b.shape and (a == b).all()`",
     "set_default_dtype": "not supported: the default is float32; pass `dtype=` to constructors",
@@ -109,9 +87,6 @@ MINIGRAD: dict[str, str] = {
     "autocast": "not supported (no mixed precision)",
     "amp": "not supported (no mixed precision)",
     "utils": "`torch.utils.data` is `minigrad.data` (Dataset, DataLoader)",
-    "einsum": _NOT_YET,
-    "prod": _NOT_YET,
-    "cumsum": _NOT_YET,
 }
 
 # ``minigrad.nn.Name``.
@@ -128,8 +103,6 @@ NN: dict[str, str] = {
 
 # ``minigrad.nn.functional.name``.
 FUNCTIONAL: dict[str, str] = {
-    "one_hot": f"{_NOT_YET}; use `mg.eye(num_classes)[target]`",
-    "normalize": "use `x / (x * x).sum(dim, keepdim=True).sqrt().clamp(min=eps)`",
     "softmin": "use `F.softmax(-x, dim)`",
     "grid_sample": "not supported",
 }

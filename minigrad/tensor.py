@@ -468,7 +468,8 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         """``t[index] = value`` writes in place. It is not recorded in the graph: in grad mode it
         refuses tensors that require grad and values that require grad (build the result out of
-        place with ``minigrad.where``/``cat``, or assign under ``no_grad()``)."""
+        place with ``minigrad.where``/``cat``, or assign under ``no_grad()``). Index arrays are
+        placed as in PyTorch (see ``__getitem__``)."""
         if autograd.check_inplace(self, "__setitem__", value):
             raise RuntimeError(
                 f"__setitem__: assignment into a tensor of shape {self.shape} is not recorded "
@@ -479,7 +480,7 @@ class Tensor:
         if not _device.is_writeable(self.data):
             raise RuntimeError(f"__setitem__: the tensor of shape {self.shape} is a read-only "
                                "broadcast view (from expand); .clone() it first")
-        self.data[_sh._index_value(index)] = value.data if isinstance(value, Tensor) else value
+        _sh.setitem(self, index, value.data if isinstance(value, Tensor) else value)
         autograd.versions.bump(self.data)
 
     # -- arithmetic -----------------------------------------------------------------------------
@@ -659,12 +660,6 @@ class Tensor:
         """Sum broadcast axes away so the result has ``shape`` (the adjoint of ``expand``)."""
         return _red.sum_to(self, shape)
 
-    def any(self) -> bool:
-        return bool(self.data.any())
-
-    def all(self) -> bool:
-        return bool(self.data.all())
-
     # -- shape ----------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
         return _sh.reshape(self, *shape)
@@ -762,6 +757,222 @@ class Tensor:
             return self.to("cuda" if prefix.endswith("cuda") else "cpu", by_name[name])
         return self.to(dtype=dtype)
 
+    # -- issue 14: reductions, scans, sorting, selection, shape, products (h14b) ------------------
+    # Thin methods over minigrad.ops.{reduce, scan, sort, index, shape, einsum, linalg}; each
+    # function's docstring there has the details.
+    def prod(self, dim: Axis = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        return _red.prod(self, dim, keepdim, dtype=dtype)
+
+    def any(self, dim: Axis = None, keepdim: bool = False) -> Tensor:
+        """A bool tensor (0-d without ``dim``; ``if t.any():`` reads it as a Python bool)."""
+        return _red.any(self, dim, keepdim)
+
+    def all(self, dim: Axis = None, keepdim: bool = False) -> Tensor:
+        return _red.all(self, dim, keepdim)
+
+    def count_nonzero(self, dim: Axis = None) -> Tensor:
+        return _red.count_nonzero(self, dim)
+
+    def norm(self, p: Any = "fro", dim: Axis = None, keepdim: bool = False,
+             dtype: Any = None) -> Tensor:
+        return _red.norm(self, p, dim, keepdim, dtype)
+
+    def cumsum(self, dim: int, *, dtype: Any = None) -> Tensor:
+        return _scan.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype: Any = None) -> Tensor:
+        return _scan.cumprod(self, dim, dtype=dtype)
+
+    def cummax(self, dim: int) -> Any:
+        return _scan.cummax(self, dim)
+
+    def cummin(self, dim: int) -> Any:
+        return _scan.cummin(self, dim)
+
+    def logcumsumexp(self, dim: int) -> Tensor:
+        return _scan.logcumsumexp(self, dim)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return _sort.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        return _sort.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+        return _sort.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+        return _sort.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        return _sort.median(self, dim, keepdim)
+
+    def mode(self, dim: int = -1, keepdim: bool = False) -> Any:
+        return _sort.mode(self, dim, keepdim)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return _idx.gather(self, dim, index)
+
+    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None,
+                reduce: str | None = None) -> Tensor:
+        return _idx.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return _idx.scatter_add(self, dim, index, src)
+
+    def scatter_reduce(self, dim: int, index: Any, src: Any, reduce: str, *,
+                       include_self: bool = True) -> Tensor:
+        return _idx.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        return _idx.index_select(self, dim, index)
+
+    def index_add(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
+        return _idx.index_add(self, dim, index, source, alpha=alpha)
+
+    def take_along_dim(self, indices: Any, dim: int | None = None) -> Tensor:
+        return _idx.take_along_dim(self, indices, dim)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _idx.masked_fill(self, mask, value)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return _idx.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Any:
+        return _idx.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        return _idx.argwhere(self)
+
+    def bincount(self, weights: Any = None, minlength: int = 0) -> Tensor:
+        return _idx.bincount(self, weights, minlength)
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+               return_counts: bool = False, dim: int | None = None) -> Any:
+        return _idx.unique(self, sorted, return_inverse, return_counts, dim)
+
+    # in-place forms: the out-of-place op, written back by apply_inplace (which writes nothing
+    # when the op raises or changes the shape)
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        return autograd.apply_inplace(
+            self, "masked_fill_", lambda t: _idx.masked_fill(t, mask, value), value)
+
+    def scatter_(self, dim: int, index: Any, src: Any = None, *, value: Any = None,
+                 reduce: str | None = None) -> Tensor:
+        return autograd.apply_inplace(self, "scatter_", lambda t: _idx.scatter(
+            t, dim, index, src, value=value, reduce=reduce), src)
+
+    def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
+        return autograd.apply_inplace(self, "scatter_add_", lambda t: _idx.scatter_add(
+            t, dim, index, src), src)
+
+    def scatter_reduce_(self, dim: int, index: Any, src: Any, reduce: str, *,
+                        include_self: bool = True) -> Tensor:
+        return autograd.apply_inplace(self, "scatter_reduce_", lambda t: _idx.scatter_reduce(
+            t, dim, index, src, reduce, include_self=include_self), src)
+
+    def index_add_(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
+        return autograd.apply_inplace(self, "index_add_", lambda t: _idx.index_add(
+            t, dim, index, source, alpha=alpha), source)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        return _sh.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats: Any, dim: int | None = None, *,
+                          output_size: int | None = None) -> Tensor:
+        return _sh.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def tile(self, dims: Any) -> Tensor:
+        return _sh.tile(self, dims)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return _sh.roll(self, shifts, dims)
+
+    def flip(self, dims: Any) -> Tensor:
+        return _sh.flip(self, dims)
+
+    def fliplr(self) -> Tensor:
+        return _sh.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        return _sh.flipud(self)
+
+    def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+        return _sh.rot90(self, k, dims)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _sh.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _sh.triu(self, diagonal)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return _sh.diag(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        return _sh.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+        return _sh.diag_embed(self, offset, dim1, dim2)
+
+    def trace(self) -> Tensor:
+        return _sh.trace(self)
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        """Sliding windows along ``dimension`` (see :func:`minigrad.ops.shape.unfold`)."""
+        return _sh.unfold(self, dimension, size, step)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return _sh.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        return _sh.unflatten(self, dim, sizes)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        return _sh.narrow(self, dim, start, length)
+
+    def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+        return _sh.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        return _sh.unbind(self, dim)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _sh.reshape(self, _shape_of("view_as", other))
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _sh.reshape(self, _shape_of("reshape_as", other))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _sh.expand(self, _shape_of("expand_as", other))
+
+    def dot(self, other: Any) -> Tensor:
+        return _la.dot(self, other)
+
+    def mv(self, vec: Any) -> Tensor:
+        return _la.mv(self, vec)
+
+    def mm(self, mat2: Any) -> Tensor:
+        return _la.mm(self, mat2)
+
+    def bmm(self, mat2: Any) -> Tensor:
+        return _la.bmm(self, mat2)
+
+    def outer(self, vec2: Any) -> Tensor:
+        return _la.outer(self, vec2)
+
+    def kron(self, other: Any) -> Tensor:
+        return _la.kron(self, other)
+
+    def addmm(self, mat1: Any, mat2: Any, *, beta: float = 1, alpha: float = 1) -> Tensor:
+        return _la.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1: Any, batch2: Any, *, beta: float = 1, alpha: float = 1) -> Tensor:
+        return _la.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
     # -- unknown attributes: a hint for the PyTorch names we know ------------------------------
     def __getattr__(self, name: str) -> Any:
         # Only reached when normal lookup failed (a miss), so it costs nothing on hits.
@@ -773,6 +984,12 @@ _TYPE_NAMES = {
     int64: "LongTensor", int32: "IntTensor", np.dtype(np.int16): "ShortTensor",
     np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor", bool_: "BoolTensor",
 }
+
+
+def _shape_of(op: str, other: Any) -> Shape:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__}")
+    return other.shape
 
 
 def _random_like(t: Tensor, host: np.ndarray) -> Tensor:
@@ -932,10 +1149,13 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
 # imported (``import minigrad`` always does), keeping every import pointing one way (ops -> tensor).
 _act: Any = None  # minigrad.ops.activation
 _ew: Any = None  # minigrad.ops.elementwise
+_idx: Any = None  # minigrad.ops.index
 _la: Any = None  # minigrad.ops.linalg
 _red: Any = None  # minigrad.ops.reduce
+_scan: Any = None  # minigrad.ops.scan
 _sh: Any = None  # minigrad.ops.shape
 _sm: Any = None  # minigrad.ops.softmax
+_sort: Any = None  # minigrad.ops.sort
 _dev: Any = None  # minigrad.ops.to_device
 # ``backward(explain=True)``: minigrad/explain.py sets this to its ``explain`` when imported.
 _explain: Any = None

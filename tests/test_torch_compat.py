@@ -328,8 +328,8 @@ def test_unknown_names_get_pythons_message():
 
 
 def test_pytorch_hint_examples_from_the_issue():
-    with pytest.raises(AttributeError, match=r"minigrad has no `Tensor.view_as`; use "):
-        mg.zeros(2).view_as  # noqa: B018
+    with pytest.raises(AttributeError, match=r"minigrad has no `Tensor.type_as`; use "):
+        mg.zeros(2).type_as  # noqa: B018
     with pytest.raises(AttributeError, match=r"minigrad has no `nn.PReLU`; not implemented yet"):
         nn.PReLU  # noqa: B018
     with pytest.raises(AttributeError, match=r"`minigrad.float`; use `mg.float32`"):

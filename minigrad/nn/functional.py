@@ -136,7 +136,10 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
     mode: ``"constant"`` (with ``value``, default 0), ``"reflect"`` (mirror without repeating the
     edge; each pad < the axis length), ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap
     around; each pad <= the axis length). Unlike PyTorch, the non-constant modes work on any
-    axes, not only the last 1-3 of a batched tensor.
+    axes, not only the last 1-3 of a batched tensor. A negative pad removes elements: in
+    ``"constant"`` mode it crops that many; in the other modes the output covers positions
+    ``-left .. n + right - 1`` of the input extended by the mode (PyTorch's rule: reflect
+    ``(1, -1)`` of ``[a, b]`` is ``[b, a]``).
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
@@ -146,11 +149,20 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
                          f"{2 * input.ndim} for input shape {input.shape}")
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding {pad} (cropping) is not supported")
     k = len(pad) // 2
     widths = [(0, 0)] * (input.ndim - k) + [(pad[2 * i], pad[2 * i + 1])
                                             for i in reversed(range(k))]
+    if mode == "constant" and any(p < 0 for p in pad):  # negative constant padding crops
+        crop = []
+        for axis, (lo, hi) in enumerate(widths):
+            n = input.shape[axis]
+            cut_lo, cut_hi = max(-lo, 0), max(-hi, 0)
+            if cut_lo + cut_hi > n:
+                raise ValueError(f"pad: negative padding ({lo}, {hi}) of axis {axis} removes more "
+                                 f"than its {n} elements (input shape {input.shape})")
+            crop.append(slice(cut_lo, n - cut_hi))
+        input = input[tuple(crop)]
+        widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     if mode == "constant":
         return _core_pad(input, widths, value=0.0 if value is None else value)
     if value is not None and value != 0:
@@ -160,6 +172,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         if lo == hi == 0:
             continue
         n = input.shape[axis]
+        if n + lo + hi < (0 if mode == "circular" else 1):  # PyTorch's limits
+            raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of axis {axis} (length {n}) "
+                             "leaves no elements")
         limit = n - 1 if mode == "reflect" else n
         if mode != "replicate" and (lo > limit or hi > limit):
             raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of axis {axis} needs pads "
@@ -176,6 +191,31 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
             idx = idx % n
         out = out[(slice(None),) * axis + (idx,)]
     return out
+
+
+# -- issue 14 (h14b): normalize, one_hot ----------------------------------------------------------
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim`` (``torch.nn.functional.normalize``):
+    unit p-norm vectors; ``eps`` keeps an all-zero vector at zero."""
+    from minigrad.ops import _args
+    from minigrad.ops.reduce import vector_norm
+
+    x = _args.float_tensor("normalize", "input", input)
+    eps = _args.positive("normalize", "eps", eps)
+    n = vector_norm(x, p, dim, keepdim=True)
+    return x / n.clip(min=eps)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 ``(*tensor.shape, num_classes)`` with a 1 at each value's class (values in
+    ``0..num_classes-1``; ``num_classes=-1``: ``max + 1``)."""
+    from minigrad.ops.index import one_hot as _one_hot
+
+    return _one_hot(tensor, num_classes)
+
+
+__all__ += ["normalize", "one_hot"]
+# -- end of issue 14 (h14b) ----------------------------------------------------------------------
 
 
 # An unknown attribute whose PyTorch name we know gets a hint (`F.one_hot`: use `mg.eye(n)[t]`).

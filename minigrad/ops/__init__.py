@@ -8,16 +8,20 @@ from minigrad.ops import (  # noqa: F401
     activation,
     conv,
     dropout,
+    einsum,
     elementwise,
     embedding,
     fold,
+    index,
     linalg,
     loss,
     normalization,
     pool,
     reduce,
+    scan,
     shape,
     softmax,
+    sort,
     to_device,
     upsample,
 )
@@ -26,3 +30,4 @@ from minigrad.ops import (  # noqa: F401
 # the ops that import it).
 _tensor._act, _tensor._ew, _tensor._la = activation, elementwise, linalg
 _tensor._red, _tensor._sh, _tensor._sm, _tensor._dev = reduce, shape, softmax, to_device
+_tensor._idx, _tensor._scan, _tensor._sort = index, scan, sort

@@ -24,6 +24,9 @@ helpers, so ``F.conv2d(x, w, stride=0)`` and ``nn.Conv2d(2, 2, 3, stride=0)`` sa
   kernel, stride and padding.
 - :func:`float_tensor`: the input as a float32/float64 Tensor, or a ``TypeError``;
   :func:`check_input_dtype`: a layer's input has its parameters' dtype, or a ``TypeError``.
+- :func:`dim` / :func:`dims`: an op's ``dim``/``axis`` argument normalised to ``0..ndim-1``; an
+  axis out of range raises :class:`AxisError` (an ``IndexError`` and a ``ValueError``, as NumPy's
+  ``AxisError``), naming the op, the axis and the rank.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from minigrad.tensor import Tensor
 __all__ = ["ntuple", "int_tuple", "integer", "real", "probability", "positive", "one_of",
            "REDUCTIONS",
            "conv_output_size", "conv_transpose_output_size", "padding_pairs", "PADDING_MODES",
-           "pool_window", "float_tensor", "FLOAT_DTYPES", "check_input_dtype"]
+           "pool_window", "float_tensor", "FLOAT_DTYPES", "check_input_dtype", "AxisError", "dim",
+           "dims"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 PADDING_MODES = ("valid", "same", "full")
@@ -237,3 +241,49 @@ def check_input_dtype(op: str, input: Tensor, param: Tensor | None) -> None:
     note = " (NumPy's uint8 / 255.0 is float64)" if got == np.float64 else ""
     raise TypeError(f"{op}: input dtype {got} does not match the layer's parameters ({want}); "
                     f"{fix}{note}")
+
+
+class AxisError(IndexError, ValueError):
+    """An axis (``dim``) out of range for the tensor's rank.
+
+    Subclasses both ``IndexError`` (PyTorch raises ``IndexError: Dimension out of range``) and
+    ``ValueError`` (NumPy's ``AxisError`` does too, and minigrad raised ``ValueError`` before), so
+    code catching either keeps working. ``op``, ``axis`` and ``ndim`` are kept as attributes.
+    """
+
+    def __init__(self, op: str, axis: Any, ndim: int, name: str = "dim") -> None:
+        lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+        rank = "a 0-d tensor" if ndim == 0 else \
+            f"a tensor of {ndim} dimension{'' if ndim == 1 else 's'}"
+        super().__init__(f"{op}: {name} {axis} is out of range for {rank} (expected {lo}..{hi})")
+        self.op, self.axis, self.ndim = op, axis, ndim
+
+
+def dim(op: str, value: Any, ndim: int, name: str = "dim") -> int:
+    """One axis ``value`` (an int, negative counting from the end) as ``0..ndim-1``.
+
+    A 0-d tensor accepts 0 and -1 (PyTorch's rule: it behaves as having one axis for this
+    purpose). ``TypeError`` for a non-int (``1.0``, ``True``, ``(1,)``), :class:`AxisError` out of
+    range.
+    """
+    if not _is_int(value):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    n = max(ndim, 1)
+    if not -n <= value < n:
+        raise AxisError(op, int(value), ndim, name)
+    return int(value) % n
+
+
+def dims(op: str, value: Any, ndim: int, name: str = "dim") -> tuple[int, ...]:
+    """An int or a sequence of ints, each as by :func:`dim`, without repeats (``ValueError``).
+    Returns a tuple in the order given."""
+    vals = (value,) if _is_int(value) else value
+    if not isinstance(vals, Iterable) or isinstance(vals, str):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {value!r}")
+    vals = tuple(vals)
+    if not all(_is_int(v) for v in vals):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {value!r}")
+    out = tuple(dim(op, v, ndim, name) for v in vals)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: {name} {value!r} repeats an axis")
+    return out

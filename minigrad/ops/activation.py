@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.ops._args import dim as _args_dim
 from minigrad.ops._args import float_tensor, one_of
 from minigrad.ops.kernels import kernels_for
 from minigrad.ops.kernels.scalar import ACTIVATIONS, FROM_OUTPUT
@@ -234,9 +235,7 @@ def maxout(input: Tensor, pieces: int, dim: int = 1) -> Tensor:
     x = float_tensor("maxout", "input", input)
     if x.ndim == 0:
         raise ValueError("maxout: input must have at least one dimension")
-    d = dim % x.ndim if -x.ndim <= dim < x.ndim else None
-    if d is None:
-        raise ValueError(f"maxout: dim {dim} out of range for input of shape {x.shape}")
+    d = _args_dim("maxout", dim, x.ndim)
     if not isinstance(pieces, int) or pieces < 1 or x.shape[d] % pieces:
         raise ValueError(
             f"maxout: pieces ({pieces}) must be a positive divisor of input.shape[{dim}] = "

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import _device
 from minigrad.autograd import Function
 from minigrad.ops.elementwise import as_tensor, broadcast_shape
 from minigrad.tensor import Tensor
@@ -57,3 +58,257 @@ def matmul(a: Any, b: Any) -> Tensor:
     if b.ndim == 1:
         return (a @ b.reshape(-1, 1)).squeeze(-1)
     return MatMulFn.apply(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch's named products (issue 14): compositions of matmul and broadcasting
+# ---------------------------------------------------------------------------------------------
+
+
+def _operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    a, b = as_tensor(a, None, op), as_tensor(b, None, op)
+    if a.dtype != b.dtype:
+        dt = np.result_type(a.dtype, b.dtype)
+        a, b = a.astype(dt), b.astype(dt)
+    return a, b
+
+
+def _need(op: str, name: str, t: Tensor, ndim: int) -> None:
+    if t.ndim != ndim:
+        raise ValueError(f"{op}: {name} must be {ndim}-D, got shape {t.shape}")
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """The outer product of two 1-D tensors: ``(n,), (m,) -> (n, m)``."""
+    a, b = _operands("outer", a, b)
+    _need("outer", "input", a, 1)
+    _need("outer", "vec2", b, 1)
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+ger = outer
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """The dot product of two 1-D tensors of one length (0-d result); for matrices use
+    :func:`matmul`."""
+    a, b = _operands("dot", a, b)
+    _need("dot", "input", a, 1)
+    _need("dot", "tensor", b, 1)
+    if a.shape != b.shape:
+        raise ValueError(f"dot: the vectors differ in length: {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def mv(m: Any, v: Any) -> Tensor:
+    """Matrix times vector: ``(n, k), (k,) -> (n,)``."""
+    m, v = _operands("mv", m, v)
+    _need("mv", "input", m, 2)
+    _need("mv", "vec", v, 1)
+    if m.shape[1] != v.shape[0]:
+        raise ValueError(f"mv: shapes {m.shape} and {v.shape} cannot be multiplied "
+                         f"({m.shape[1]} != {v.shape[0]})")
+    return matmul(m, v)
+
+
+def mm(a: Any, b: Any) -> Tensor:
+    """Matrix product of two 2-D tensors: ``(n, k), (k, m) -> (n, m)`` (no broadcasting)."""
+    a, b = _operands("mm", a, b)
+    _need("mm", "input", a, 2)
+    _need("mm", "mat2", b, 2)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a.shape[1]} != {b.shape[0]})")
+    return matmul(a, b)
+
+
+def bmm(a: Any, b: Any) -> Tensor:
+    """Batched matrix product of 3-D tensors with one batch size: ``(B, n, k), (B, k, m) ->
+    (B, n, m)`` (no broadcasting; :func:`matmul` broadcasts)."""
+    a, b = _operands("bmm", a, b)
+    _need("bmm", "input", a, 3)
+    _need("bmm", "mat2", b, 3)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} have different batch sizes "
+                         f"({a.shape[0]} != {b.shape[0]})")
+    if a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({a.shape[2]} != {b.shape[1]})")
+    return matmul(a, b)
+
+
+def _add_product(op: str, input: Any, prod: Tensor, beta: float, alpha: float) -> Tensor:
+    input = as_tensor(input, prod, op)
+    try:
+        ok = np.broadcast_shapes(input.shape, prod.shape) == prod.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{op}: input of shape {input.shape} does not broadcast to the product's "
+                         f"shape {prod.shape}")
+    out = prod if alpha == 1 else prod * alpha
+    if beta == 0:  # PyTorch: input is ignored (its NaN and inf do not propagate)
+        return out
+    return out + (input if beta == 1 else input * beta)
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: float = 1,  # noqa: A002
+          alpha: float = 1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` for 2-D ``mat1``, ``mat2`` (``input``
+    broadcastable to the product; ignored when ``beta == 0``)."""
+    return _add_product("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input: Any, batch1: Any, batch2: Any, *, beta: float = 1,  # noqa: A002
+            alpha: float = 1) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)`` (``input`` broadcastable to the product;
+    ignored when ``beta == 0``)."""
+    return _add_product("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def kron(a: Any, b: Any) -> Tensor:
+    """The Kronecker product: block ``(i, j, ..)`` of the result is ``a[i, j, ..] * b`` (the
+    shorter operand gets leading axes of size 1)."""
+    a, b = _operands("kron", a, b)
+    nd = max(a.ndim, b.ndim)
+    sa = (1,) * (nd - a.ndim) + a.shape
+    sb = (1,) * (nd - b.ndim) + b.shape
+    a2 = a.reshape(tuple(v for s in sa for v in (s, 1)))
+    b2 = b.reshape(tuple(v for s in sb for v in (1, s)))
+    return (a2 * b2).reshape(tuple(x * y for x, y in zip(sa, sb)))
+
+
+# ---------------------------------------------------------------------------------------------
+# inv, det, solve, cholesky (issue 14, optional): NumPy's LAPACK calls, standard gradients
+# ---------------------------------------------------------------------------------------------
+
+
+def _square(op: str, a: Any) -> Tensor:
+    a = as_tensor(a, None, op)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"{op}: expected a floating tensor, got {a.dtype}")
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{op}: expected square matrices (..., n, n), got shape {a.shape}")
+    return a
+
+
+def _lapack(op: str, fn: Any, *arrays: Any) -> Any:
+    try:
+        return fn(*arrays)
+    except np.linalg.LinAlgError as e:
+        raise np.linalg.LinAlgError(f"{op}: {e} (input shape {arrays[0].shape})") from None
+
+
+def _mT(t: Tensor) -> Tensor:  # noqa: N802
+    return t.swapaxes(-1, -2)
+
+
+class InvFn(Function):
+    """The inverse of square matrices; ``d(A^-1) = -A^-1 dA A^-1``."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = _lapack("inv", np.linalg.inv, a.data)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return -(_mT(y) @ g @ _mT(y))
+
+
+class DetFn(Function):
+    """The determinant; its gradient is ``det(A) * A^-T`` (singular matrices raise in backward:
+    the adjugate is not computed)."""
+
+    kinks = "singular matrices: backward raises (the gradient there needs the adjugate)"
+
+    @staticmethod
+    def forward(ctx, a):
+        out = _device.wrap(np.linalg.det(a.data))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, d = ctx.saved_tensors
+        return (g * d).unsqueeze(-1).unsqueeze(-1) * _mT(inv(a))
+
+
+class SolveFn(Function):
+    """``X = A^-1 B`` (B: (..., n, k)); ``dB = A^-T g``, ``dA = -dB X^T``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _lapack("solve", np.linalg.solve, a.data, b.data)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        gb = SolveFn.apply(_mT(a), g)
+        da, db = ctx.needs_input_grad
+        return (-(gb @ _mT(x)) if da else None), (gb if db else None)
+
+
+class CholeskyFn(Function):
+    """The lower Cholesky factor ``L`` of symmetric positive-definite matrices (``A = L L^T``;
+    only the lower triangle of ``A`` is read). Gradient (Murray 2016): ``L^-T Phi(L^T gL) L^-1``
+    symmetrized, ``Phi`` = the lower triangle with the diagonal halved."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = _lapack("cholesky", np.linalg.cholesky, a.data)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from minigrad.ops.shape import diag_embed, diagonal, tril
+
+        (low,) = ctx.saved_tensors
+        p = _mT(low) @ tril(g)
+        phi = tril(p) - 0.5 * diag_embed(diagonal(p, 0, -2, -1))
+        li = inv(low)
+        ga = _mT(li) @ phi @ li
+        return 0.5 * (ga + _mT(ga))
+
+
+def inv(a: Any) -> Tensor:
+    """The inverse of square matrices ``(..., n, n)``; a singular one raises
+    ``numpy.linalg.LinAlgError`` (a ``ValueError``) naming the op."""
+    return InvFn.apply(_square("inv", a))
+
+
+def det(a: Any) -> Tensor:
+    """The determinants of square matrices ``(..., n, n)`` -> ``(...)``."""
+    return DetFn.apply(_square("det", a))
+
+
+def solve(a: Any, b: Any) -> Tensor:
+    """``X`` with ``A @ X = B``: ``A`` (..., n, n); ``B`` (..., n, k), or (..., n) for vectors
+    (PyTorch's rule: ``B`` is a batch of vectors when it has one dim fewer than ``A``)."""
+    op = "solve"
+    a = _square(op, a)
+    b = as_tensor(b, a, op)
+    if b.dtype != a.dtype:
+        b = b.astype(a.dtype)
+    vector = b.ndim == a.ndim - 1
+    bb = b.unsqueeze(-1) if vector else b
+    if bb.ndim < 2 or bb.shape[-2] != a.shape[-1]:
+        raise ValueError(f"{op}: B of shape {b.shape} does not match A of shape {a.shape}")
+    batch = broadcast_shape(op, a.shape[:-2], bb.shape[:-2])
+    a = a.expand(batch + a.shape[-2:]) if a.shape[:-2] != batch else a
+    bb = bb.expand(batch + bb.shape[-2:]) if bb.shape[:-2] != batch else bb
+    out = SolveFn.apply(a, bb)
+    return out.squeeze(-1) if vector else out
+
+
+def cholesky(a: Any, upper: bool = False) -> Tensor:
+    """The Cholesky factor of symmetric positive-definite matrices ``(..., n, n)``: lower ``L``
+    with ``A = L L^T`` (``upper=True``: ``L^T``). Only the lower triangle of ``A`` is read; a
+    matrix that is not positive definite raises ``numpy.linalg.LinAlgError``."""
+    low = CholeskyFn.apply(_square("cholesky", a))
+    return _mT(low) if upper else low

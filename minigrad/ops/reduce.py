@@ -19,6 +19,7 @@ import numpy as np
 
 from minigrad import _device as _device
 from minigrad.autograd import Function
+from minigrad.ops._args import AxisError
 from minigrad.ops.elementwise import as_tensor
 from minigrad.tensor import Tensor
 
@@ -35,7 +36,7 @@ def normalize_axes(op: str, axis: AxisArg, ndim: int) -> tuple[int, ...] | None:
         if not isinstance(a, int | np.integer):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
         if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+            raise AxisError(op, int(a), ndim, "axis")
         out.append(int(a) % builtins.max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
@@ -185,8 +186,9 @@ class ValuesIndices(NamedTuple):
 
 def _maxmin_all(op: str, largest: bool, x: Tensor, axis: AxisArg, keep: bool) -> Tensor:
     axes = normalize_axes(op, axis, x.ndim)
-    if x.data.size == 0:
-        raise ValueError(f"{op}: reduction of an empty tensor of shape {x.shape}")
+    if _count(x.shape, axes) == 0:
+        raise ValueError(f"{op}: reduction over an empty dim of a tensor of shape {x.shape} "
+                         "(max and min have no identity)")
     if not np.issubdtype(x.dtype, np.floating):
         fn = np.max if largest else np.min
         return Tensor._make(_device.wrap(fn(x.data, axis=axes, keepdims=keep)))
@@ -203,11 +205,11 @@ def _maxmin_dim(op: str, largest: bool, x: Tensor, dim: Any, keep: bool) -> Valu
         ) from None
     if x.ndim == 0:  # PyTorch allows dim 0 / -1 on a 0-d tensor: the value and index 0
         if d not in (0, -1):
-            raise ValueError(f"{op}: dim {d} is out of range for a 0-d tensor")
+            raise AxisError(op, d, 0)
         r = _maxmin_dim(op, largest, x.reshape(1), 0, False)
         return ValuesIndices(r.values.reshape(()), r.indices.reshape(()))
     if not -x.ndim <= d < x.ndim:
-        raise ValueError(f"{op}: dim {d} is out of range for a tensor of shape {x.shape}")
+        raise AxisError(op, d, x.ndim)
     d %= x.ndim
     if x.shape[d] == 0:
         raise ValueError(f"{op}: dim {d} of the tensor of shape {x.shape} is empty")
@@ -351,3 +353,213 @@ def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     if shape == x.shape:
         return x
     return SumToFn.apply(x, shape=shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# prod, any/all, count_nonzero, var_mean/std_mean, vector norms (issue 14)
+# ---------------------------------------------------------------------------------------------
+
+
+def product_of_others(e: Tensor, out: Tensor, nonzero: Tensor, zeros: Any,
+                      zero_sum: Tensor) -> Tensor:
+    """For factors ``e`` of products ``out`` (broadcastable to ``e``): the product of the *other*
+    factors at each factor's position, without dividing by zero.
+
+    ``nonzero``: the product of the nonzero factors at each position; ``zeros``: how many factors
+    there are 0 (an array); ``zero_sum``: the sum of the zero factors (0 in value, but it carries
+    their derivatives). A nonzero factor's others multiply to ``out / e``; a zero factor's to
+    ``nonzero`` when it is the only zero, to ``nonzero * (the other zero)`` when there are two,
+    and to 0 otherwise. Every case is written with Tensor ops whose derivatives are the true ones,
+    so the second derivative of a product is exact with up to two zeros (and 0, as it should be,
+    with more).
+    """
+    from minigrad.ops.elementwise import where
+
+    ez = Tensor._make(_device.wrap(e.data == 0))
+    general = out / where(ez, 1.0, e)
+    one = Tensor._make(_device.wrap(zeros == 1))
+    two = Tensor._make(_device.wrap(zeros == 2))
+    at_zero = where(one, nonzero, where(two, nonzero * (zero_sum - e), 0.0))
+    return where(ez, at_zero, general)
+
+
+class ProdFn(Function):
+    """The product over ``axis``; the gradient of each factor is the product of the others,
+    computed without dividing by zero (one zero, several zeros)."""
+
+    @staticmethod
+    def forward(ctx, x, *, axis, keepdims):
+        ctx.axis = axis
+        ctx.kept_shape = _kept_shape(x.shape, axis)
+        out = np.prod(x.data, axis=axis, keepdims=keepdims)
+        out = _device.wrap(out)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from minigrad.ops.elementwise import where
+
+        x, out = ctx.saved_tensors
+        g, out = g.reshape(ctx.kept_shape), out.reshape(ctx.kept_shape)
+        xz = _device.wrap(x.data == 0)
+        if not bool(np.any(xz)):
+            return g * out / x
+        x_nz = where(Tensor._make(xz), 1.0, x)
+        nonzero = ProdFn.apply(x_nz, axis=ctx.axis, keepdims=True)
+        zeros = np.sum(xz, axis=ctx.axis, keepdims=True)
+        zero_sum = sum(where(Tensor._make(xz), x, 0.0), ctx.axis, keepdims=True)
+        return g * product_of_others(x, out, nonzero, zeros, zero_sum)
+
+
+def prod(x: Any, dim: AxisArg = None, keepdim: bool = False, *, dtype: Any = None,
+         axis: AxisArg = None, keepdims: bool | None = None) -> Tensor:
+    """The product of the elements over ``dim`` (an int, a tuple, or None: all). Integer and bool
+    inputs give int64 (PyTorch); ``dtype`` casts first. The gradient at zeros is exact: with one
+    zero the zero's factor gets the product of the others, every other factor 0."""
+    x = as_tensor(x, None, "prod")
+    if dtype is not None:
+        x = x.astype(dtype)
+    x, axes, keep = _args("prod", x, axis, bool(keepdims) if keepdims is not None else keepdim,
+                          dim, None)
+    if not np.issubdtype(x.dtype, np.floating):
+        return Tensor._make(_device.wrap(np.prod(x.data, axis=axes, keepdims=keep,
+                                                 dtype=np.int64)))
+    return ProdFn.apply(x, axis=axes, keepdims=keep)
+
+
+def _truth(op: str, fn: Any, x: Any, dim: AxisArg, keepdim: bool, axis: AxisArg,
+           keepdims: bool | None) -> Tensor:
+    x, axes, keep = _args(op, x, axis, bool(keepdims) if keepdims is not None else keepdim,
+                          dim, None)
+    return Tensor._make(_device.wrap(fn(x.data, axis=axes, keepdims=keep)).astype(np.bool_))
+
+
+def any(x: Any, dim: AxisArg = None, keepdim: bool = False, *,  # noqa: A001
+        axis: AxisArg = None, keepdims: bool | None = None) -> Tensor:
+    """Whether any element over ``dim`` (int, tuple or None: all) is nonzero: a bool tensor (a
+    0-d one without ``dim``, which ``if t.any():`` reads as a Python bool)."""
+    return _truth("any", np.any, x, dim, keepdim, axis, keepdims)
+
+
+def all(x: Any, dim: AxisArg = None, keepdim: bool = False, *,  # noqa: A001
+        axis: AxisArg = None, keepdims: bool | None = None) -> Tensor:
+    """Whether every element over ``dim`` is nonzero: a bool tensor (see :func:`any`)."""
+    return _truth("all", np.all, x, dim, keepdim, axis, keepdims)
+
+
+def count_nonzero(x: Any, dim: AxisArg = None) -> Tensor:
+    """How many elements over ``dim`` (int, tuple or None: all) are nonzero; int64."""
+    x, axes, _ = _args("count_nonzero", x, None, False, dim, None)
+    return Tensor._make(_device.wrap(np.sum(x.data != 0, axis=axes)).astype(np.int64))
+
+
+def var_mean(x: Any, dim: AxisArg = None, keepdim: bool = False, *,
+             correction: int | None = None, unbiased: bool | None = None,
+             axis: AxisArg = None, keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
+    """``(var(x, dim), mean(x, dim))`` with :func:`var`'s arguments (default ``correction=1``)."""
+    keep = bool(keepdims) if keepdims is not None else keepdim
+    if dim is not None and axis is not None:
+        raise TypeError("var_mean: give axis or dim, not both")
+    d = dim if dim is not None else axis
+    return (var(x, d, keep, correction=correction, unbiased=unbiased), mean(x, d, keep))
+
+
+def std_mean(x: Any, dim: AxisArg = None, keepdim: bool = False, *,
+             correction: int | None = None, unbiased: bool | None = None,
+             axis: AxisArg = None, keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
+    """``(std(x, dim), mean(x, dim))`` with :func:`std`'s arguments (default ``correction=1``)."""
+    v, m = var_mean(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis,
+                    keepdims=keepdims)
+    return v.sqrt(), m
+
+
+class VectorNormFn(Function):
+    """``(sum |x|^p)^(1/p)`` over ``axis`` for a finite ``p > 0``."""
+
+    kinks = ("x = 0: where the norm is 0 the gradient is 0 (PyTorch's convention); p = 1: "
+             "sign(0) = 0; p < 1: 0 at x = 0")
+
+    @staticmethod
+    def forward(ctx, x, *, p, axis, keepdims):
+        ctx.p, ctx.kept_shape = p, _kept_shape(x.shape, axis)
+        if p == 2:
+            out = np.sqrt(np.sum(x.data * x.data, axis=axis, keepdims=keepdims))
+        elif p == 1:
+            out = np.sum(np.abs(x.data), axis=axis, keepdims=keepdims)
+        else:
+            out = np.sum(np.abs(x.data) ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
+        out = _device.wrap(out)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from minigrad.ops.elementwise import where
+
+        x, out = ctx.saved_tensors
+        p = ctx.p
+        g = g.reshape(ctx.kept_shape)
+        if p == 1:
+            return g * x.sign()
+        out = out.reshape(ctx.kept_shape)
+        zero = Tensor._make(_device.wrap(out.data == 0))
+        safe = where(zero, 1.0, out)
+        if p == 2:
+            return g * x / safe
+        xz = Tensor._make(_device.wrap(x.data == 0))
+        mag = where(xz, 1.0, x.abs()) ** (p - 1)  # |x|^(p-1), kept finite at 0 for p < 1
+        return where(xz, 0.0, g * x.sign() * mag / safe ** (p - 1))
+
+
+def in_graph(value: Tensor, x: Tensor, axes: tuple[int, ...] | None, keep: bool) -> Tensor:
+    """``value`` (a constant reduction of ``x`` over ``axes``) as an output of ``x``'s graph with
+    a zero gradient, as PyTorch gives it (so ``value.backward()`` works): ``where(False,
+    sum(x), value)``, which neither reads ``x``'s NaNs into the value nor the gradient."""
+    if not x.requires_grad:
+        return value
+    from minigrad.ops.elementwise import where
+
+    never = Tensor._make(_device.zeros(value.shape, np.bool_, like=x.data))
+    return where(never, sum(x, axes, keepdims=keep), value)
+
+
+def vector_norm(x: Any, ord: float = 2, dim: AxisArg = None,  # noqa: A002
+                keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """The vector ``ord``-norm over ``dim`` (int, tuple, or None: all elements flattened), as
+    ``torch.linalg.vector_norm``: ``ord`` = 2 (default), 1, ``inf`` (largest ``|x|``; ties share
+    the gradient), ``-inf`` (smallest), 0 (the number of nonzeros; no gradient) or any other
+    number ``p`` (``(sum |x|^p)^(1/p)``). The gradient is 0 where the norm is 0."""
+    op = "vector_norm"
+    x = as_tensor(x, None, op)
+    if dtype is not None:
+        x = x.astype(dtype)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{op}: expected a floating tensor, got {x.dtype} (use .float())")
+    if isinstance(ord, str) or not isinstance(ord, int | float | np.number) or \
+            isinstance(ord, bool) or np.isnan(ord):
+        raise TypeError(f"{op}: ord must be a number (2, 1, inf, -inf, 0, p), got {ord!r}")
+    x, axes, keep = _args(op, x, None, keepdim, dim, None)
+    if ord == np.inf or ord == -np.inf:
+        a = x.abs()
+        return _maxmin_all(op, ord > 0, a, axes, keep)
+    if ord == 0:
+        out = np.sum(x.data != 0, axis=axes, keepdims=keep)
+        return in_graph(Tensor._make(_device.wrap(out).astype(x.dtype)), x, axes, keep)
+    return VectorNormFn.apply(x, p=float(ord), axis=axes, keepdims=keep)
+
+
+def norm(x: Any, p: Any = "fro", dim: AxisArg = None, keepdim: bool = False,
+         dtype: Any = None) -> Tensor:
+    """``torch.norm``: ``p='fro'`` (default) or 2 is the 2-norm over ``dim`` (None: all
+    elements); ``p`` = 1, ``inf``, ``-inf``, 0 or a number: the vector p-norm
+    (:func:`vector_norm`). ``'nuc'`` (nuclear norm) is not supported."""
+    if isinstance(p, str):
+        if p != "fro":
+            raise ValueError(f"norm: p must be 'fro' or a number, got {p!r} (the nuclear norm is "
+                             "not supported)")
+        if dim is not None and not isinstance(dim, int | np.integer) and len(dim) > 2:
+            raise ValueError(f"norm: the Frobenius norm takes one or two dims, got dim={dim!r} "
+                             "(use p=2 for a vector norm over more)")
+        p = 2
+    return vector_norm(x, p, dim, keepdim, dtype=dtype)

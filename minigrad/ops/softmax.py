@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
+from minigrad.ops import _args
 from minigrad.ops._args import float_tensor
 from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
@@ -110,10 +111,7 @@ class LogSoftmaxFn(SoftmaxFn):
 def _dim(op: str, x: Tensor, dim: Any) -> int:
     if dim is None:
         raise TypeError(f"{op}: dim must be given (PyTorch's implicit dim choice is deprecated)")
-    nd = max(x.ndim, 1)
-    if not isinstance(dim, int | np.integer) or not -nd <= dim < nd:
-        raise ValueError(f"{op}: dim {dim} out of range for input of shape {x.shape}")
-    return int(dim) % nd
+    return _args.dim(op, dim, x.ndim)
 
 
 def _apply(fn: type[SoftmaxFn], op: str, input: Tensor, dim: int | None) -> Tensor:

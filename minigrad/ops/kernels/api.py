@@ -17,6 +17,7 @@ SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_so
 NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward", "layer_norm_forward",
         "layer_norm_backward", "group_norm_forward", "group_norm_backward")
 DROPOUT = ("scaled_mask",)
+SCATTER = ("scatter_add", "index_add")
 EMBEDDING = ("gather_rows", "scatter_add_rows")
 UPSAMPLE = ("resample_forward", "resample_backward")
 FOLD = ("fold_blocks", "unfold", "fold")
@@ -27,4 +28,4 @@ RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
-            "embedding": EMBEDDING, "attention": ATTENTION, "rnn": RNN}
+            "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN}

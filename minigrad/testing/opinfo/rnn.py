@@ -81,6 +81,6 @@ op_db = [
            ref=np_rnn("tanh")),
     OpInfo("rnn_relu_cell", R.rnn_relu_cell, lambda: _cell_samples(1, False),
            ref=np_rnn("relu"), kinks="relu's: the gradient at a pre-activation of 0 is 0"),
-    OpInfo("unbind", _unbind, _unbind_samples,
+    OpInfo("unbind_fused", _unbind, _unbind_samples,
            ref=lambda x, dim: np.flip(np.moveaxis(x, dim, 0), axis=0)),
 ]

@@ -16,6 +16,7 @@ from minigrad.ops.kernels.cpu import (  # noqa: F401  (the names __all__ lists)
     norm,
     pool,
     rnn,
+    scatter,
     softmax,
     upsample,
 )

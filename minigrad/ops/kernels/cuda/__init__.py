@@ -25,6 +25,7 @@ from minigrad.ops.kernels.cuda import (  # noqa: F401  (the names __all__ lists)
     norm,
     pool,
     rnn,
+    scatter,
     softmax,
     upsample,
 )

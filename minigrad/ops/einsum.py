@@ -1,0 +1,310 @@
+"""``einsum`` and ``tensordot``, as compositions of differentiable ops.
+
+``einsum`` takes every subscript form NumPy accepts: explicit (``'ij,jk->ik'``) and implicit
+(``'ij,jk'``: the labels used once, in ASCII order) outputs, ``...`` (broadcast axes, right
+aligned), repeated labels in one operand (``'ii->i'``: a diagonal), labels of size 1 broadcasting,
+and NumPy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``; PyTorch's
+``einsum(eq, [a, b])`` works too. It runs as a plan of existing ops:
+
+1. per operand, repeated labels become :func:`~minigrad.ops.shape.diagonal` and labels no other
+   operand or the output uses are summed away;
+2. operands are contracted two at a time, the pair with the smallest result first (NumPy's
+   ``optimize='greedy'``), each contraction a permute + reshape + batched ``matmul`` (BLAS);
+3. the result is permuted into the output order.
+
+The gradient is therefore the transposed contractions (matmul's backward), itself differentiable,
+and the same plan runs on the GPU. NumPy's own ``np.einsum`` (without ``optimize``) loops in C
+without BLAS: the plan is faster for contractions (see ``bench/bench_tensor_ops.py``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import string
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from minigrad.ops import _args
+from minigrad.ops.elementwise import as_tensor
+from minigrad.ops.shape import diagonal, expand, permute, reshape
+from minigrad.tensor import Tensor
+
+__all__ = ["einsum", "tensordot"]
+
+_LETTERS = frozenset(string.ascii_letters)
+Label = int  # letters are their code points; broadcast (``...``) axes are -1, -2, ...
+
+
+def _parse_term(term: str, eq: str) -> list[Any]:
+    """A term's labels, ``...`` kept as Ellipsis."""
+    out: list[Any] = []
+    rest = term
+    while rest:
+        if rest.startswith("..."):
+            if Ellipsis in out:
+                raise ValueError(f"einsum: more than one '...' in the term {term!r} of {eq!r}")
+            out.append(Ellipsis)
+            rest = rest[3:]
+        elif rest[0] in _LETTERS:
+            out.append(ord(rest[0]))
+            rest = rest[1:]
+        else:
+            raise ValueError(f"einsum: invalid subscript {rest[0]!r} in {eq!r} (letters a-z, A-Z "
+                             "and '...' only)")
+    return out
+
+
+def _parse_string(eq: str, n: int) -> tuple[list[list[Any]], list[Any] | None]:
+    if not isinstance(eq, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(eq).__name__}")
+    eq_clean = eq.replace(" ", "")
+    lhs, arrow, rhs = eq_clean.partition("->")
+    if "->" in rhs or "-" in lhs or ">" in lhs:
+        raise ValueError(f"einsum: invalid equation {eq!r}")
+    terms = lhs.split(",")
+    if len(terms) != n:
+        raise ValueError(f"einsum: {eq!r} has {len(terms)} operand term(s) but {n} operand(s) "
+                         "were given")
+    inputs = [_parse_term(t, eq) for t in terms]
+    output = _parse_term(rhs, eq) if arrow else None
+    return inputs, output
+
+
+def _parse_sublists(args: Sequence[Any]) -> tuple[list[Any], list[list[Any]], list[Any] | None]:
+    """NumPy's ``einsum(op0, sublist0, op1, sublist1, ..., [out_sublist])``."""
+    pairs = args[:len(args) - len(args) % 2]
+    ops, subs = list(pairs[0::2]), list(pairs[1::2])
+    output = list(args[-1]) if len(args) % 2 else None
+    conv = []
+    for sub in [*subs, *([output] if output is not None else [])]:
+        labels = []
+        for s in sub:
+            if s is Ellipsis:
+                labels.append(Ellipsis)
+            elif isinstance(s, int | np.integer) and 0 <= s < 52:
+                labels.append(ord(string.ascii_letters[int(s)]))
+            else:
+                raise ValueError(f"einsum: sublist entries must be ints in 0..51 or Ellipsis, "
+                                 f"got {s!r}")
+        conv.append(labels)
+    if output is not None:
+        return ops, conv[:-1], conv[-1]
+    return ops, conv, None
+
+
+def _expand_ellipsis(inputs: list[list[Any]], output: list[Any] | None,
+                     tensors: list[Tensor], eq: Any) -> tuple[list[list[Label]], list[Label]]:
+    """Replace ``...`` by labels -1, -2, ... (right aligned); fill in an implicit output."""
+    width = 0
+    full: list[list[Label]] = []
+    for labels, t in zip(inputs, tensors):
+        named = [lab for lab in labels if lab is not Ellipsis]
+        extra = t.ndim - len(named)
+        if Ellipsis not in labels and extra != 0 or extra < 0:
+            raise ValueError(f"einsum: operand of shape {t.shape} has {t.ndim} dims but its term "
+                             f"in {eq!r} names {len(named)}")
+        width = builtins.max(width, extra)
+        if Ellipsis in labels:
+            k = labels.index(Ellipsis)
+            labels = labels[:k] + [-(extra - i) for i in range(extra)] + labels[k + 1:]
+        full.append(labels)
+    broadcast = [-(width - i) for i in range(width)]
+    if output is None:
+        counts: dict[Label, int] = {}
+        for labels in full:
+            for lab in labels:
+                if lab > 0:
+                    counts[lab] = counts.get(lab, 0) + 1
+        out = broadcast + sorted(lab for lab, c in counts.items() if c == 1)
+    else:
+        if Ellipsis in output:
+            k = output.index(Ellipsis)
+            out = output[:k] + broadcast + output[k + 1:]
+        elif width and builtins.any(any(lab < 0 for lab in labels) for labels in full):
+            raise ValueError(f"einsum: {eq!r} has broadcast dims ('...') in the operands but no "
+                             "'...' in the output")
+        else:
+            out = list(output)
+        named = [lab for lab in out if lab > 0]
+        if len(set(named)) != len(named):
+            raise ValueError(f"einsum: {eq!r} repeats a label in the output")
+        used = {lab for labels in full for lab in labels}
+        for lab in named:
+            if lab not in used:
+                raise ValueError(f"einsum: output label {chr(lab)!r} of {eq!r} appears in no "
+                                 "operand")
+    return full, out
+
+
+def _sizes(full: list[list[Label]], tensors: list[Tensor], eq: Any) -> dict[Label, int]:
+    sizes: dict[Label, int] = {}
+    for labels, t in zip(full, tensors):
+        for lab, n in zip(labels, t.shape):
+            old = sizes.setdefault(lab, n)
+            if old == n or n == 1:
+                continue
+            if old != 1:
+                name = "'...'" if lab < 0 else repr(chr(lab))
+                raise ValueError(f"einsum: label {name} of {eq!r} has sizes {old} and {n} "
+                                 f"(operand shapes {[t.shape for t in tensors]})")
+            sizes[lab] = n  # size 1 broadcasts
+    return sizes
+
+
+def _diagonals(t: Tensor, labels: list[Label]) -> tuple[Tensor, list[Label]]:
+    """Take the diagonal for every label repeated within one operand."""
+    labels = list(labels)
+    while True:
+        seen: dict[Label, int] = {}
+        pair = None
+        for i, lab in enumerate(labels):
+            if lab in seen:
+                pair = (seen[lab], i)
+                break
+            seen[lab] = i
+        if pair is None:
+            return t, labels
+        i, j = pair
+        if t.shape[i] != t.shape[j]:
+            raise ValueError(f"einsum: the repeated label {chr(labels[i])!r} spans dims of sizes "
+                             f"{t.shape[i]} and {t.shape[j]}")
+        t = diagonal(t, 0, i, j)
+        lab = labels[i]
+        labels = [x for k, x in enumerate(labels) if k not in pair] + [lab]
+
+
+def _contract(a: Tensor, la: list[Label], b: Tensor, lb: list[Label], keep: set[Label],
+              sizes: dict[Label, int]) -> tuple[Tensor, list[Label]]:
+    """``a`` and ``b`` contracted over their shared labels not in ``keep`` (one batched
+    matmul)."""
+    batch = [lab for lab in la if lab in lb and lab in keep]
+    summed = [lab for lab in la if lab in lb and lab not in keep]
+    a_only = [lab for lab in la if lab not in lb]
+    b_only = [lab for lab in lb if lab not in la]
+
+    def arrange(t: Tensor, labels: list[Label], order: list[Label]) -> Tensor:
+        t = permute(t, tuple(labels.index(lab) for lab in order)) if t.ndim else t
+        want = tuple(sizes[lab] if lab in batch or lab in summed else t.shape[i]
+                     for i, lab in enumerate(order))
+        return expand(t, want) if want != t.shape else t
+
+    a = arrange(a, la, batch + a_only + summed)
+    b = arrange(b, lb, batch + summed + b_only)
+    nb = math.prod(sizes[lab] for lab in batch)
+    m = math.prod(a.shape[len(batch):len(batch) + len(a_only)])
+    k = math.prod(sizes[lab] for lab in summed)
+    n = math.prod(b.shape[len(batch) + len(summed):])
+    if k == 1:  # nothing summed: a broadcast product (matmul with k = 1 is slow in NumPy)
+        out = reshape(a, (nb, m, 1)) * reshape(b, (nb, 1, n))
+    elif m == 1 and n == 1:  # dot products: multiply and sum
+        out = reshape((reshape(a, (nb, k)) * reshape(b, (nb, k))).sum(-1), (nb, 1, 1))
+    else:
+        out = reshape(a, (nb, m, k)) @ reshape(b, (nb, k, n))
+    shape = tuple(a.shape[:len(batch)]) + tuple(a.shape[len(batch):len(batch) + len(a_only)]) \
+        + tuple(b.shape[len(batch) + len(summed):])
+    return reshape(out, shape), batch + a_only + b_only
+
+
+def einsum(*args: Any) -> Tensor:
+    """Einstein summation: ``einsum('bij,bjk->bik', a, b)`` (see the module docstring for every
+    accepted form). Differentiable to any order; runs on the operands' device."""
+    if not args:
+        raise TypeError("einsum: expected an equation and operands")
+    if isinstance(args[0], str):
+        eq = args[0]
+        ops = list(args[1:])
+        if len(ops) == 1 and isinstance(ops[0], list | tuple):
+            ops = list(ops[0])  # PyTorch's einsum(eq, [a, b])
+        tensors = [as_tensor(t, None, "einsum") for t in ops]
+        if not tensors:
+            raise ValueError(f"einsum: {eq!r} needs at least one operand")
+        inputs, output = _parse_string(eq, len(tensors))
+    else:
+        ops, inputs, output = _parse_sublists(args)
+        tensors = [as_tensor(t, None, "einsum") for t in ops]
+        eq = "sublists"
+    dt = np.result_type(*[t.dtype for t in tensors])
+    tensors = [t if t.dtype == dt else t.astype(dt) for t in tensors]
+    full, out = _expand_ellipsis(inputs, output, tensors, eq)
+    sizes = _sizes(full, tensors, eq)
+    operands = [_diagonals(t, labels) for t, labels in zip(tensors, full)]
+
+    def needed_elsewhere(skip: set[int]) -> set[Label]:
+        need = set(out)
+        for i, (_, labels) in enumerate(operands):
+            if i not in skip:
+                need.update(labels)
+        return need
+
+    # sum away each operand's labels used nowhere else
+    for i, (t, labels) in enumerate(operands):
+        need = needed_elsewhere({i})
+        drop = [k for k, lab in enumerate(labels) if lab not in need]
+        if drop:
+            t = t.sum(tuple(drop))
+            labels = [lab for k, lab in enumerate(labels) if k not in drop]
+        operands[i] = (t, labels)
+    # contract pairs, the smallest result first
+    while len(operands) > 1:
+        best = None
+        for i in range(len(operands)):
+            for j in range(i + 1, len(operands)):
+                keep = needed_elsewhere({i, j})
+                labs = set(operands[i][1]) | set(operands[j][1])
+                cost = math.prod(sizes[lab] for lab in labs if lab in keep)
+                if best is None or cost < best[0]:
+                    best = (cost, i, j, keep)
+        _, i, j, keep = best
+        (a, la), (b, lb) = operands[i], operands[j]
+        merged = _contract(a, la, b, lb, keep, sizes)
+        operands = [o for k, o in enumerate(operands) if k not in (i, j)] + [merged]
+    t, labels = operands[0]
+    extra = [k for k, lab in enumerate(labels) if lab not in out]
+    if extra:
+        t = t.sum(tuple(extra))
+        labels = [lab for lab in labels if lab in out]
+    if labels != out:
+        t = permute(t, tuple(labels.index(lab) for lab in out))
+    want = tuple(sizes[lab] for lab in out)
+    return expand(t, want) if t.shape != want else t
+
+
+def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
+    """Sum of products over axes: ``dims`` an int ``n`` (the last ``n`` axes of ``a`` with the
+    first ``n`` of ``b``) or a pair of axis lists ``([a axes], [b axes])``. The result's axes are
+    ``a``'s free axes, then ``b``'s."""
+    op = "tensordot"
+    a, b = as_tensor(a, None, op), as_tensor(b, None, op)
+    if isinstance(dims, int | np.integer) and not isinstance(dims, bool):
+        n = int(dims)
+        if n < 0 or n > a.ndim or n > b.ndim:
+            raise ValueError(f"{op}: dims = {n} must lie in 0..min(a.ndim, b.ndim) for shapes "
+                             f"{a.shape} and {b.shape}")
+        da, db = list(range(a.ndim - n, a.ndim)), list(range(n))
+    else:
+        try:
+            xa, xb = dims
+        except (TypeError, ValueError):
+            raise TypeError(f"{op}: dims must be an int or a pair of axis lists, got "
+                            f"{dims!r}") from None
+        xa = [xa] if isinstance(xa, int | np.integer) else list(xa)
+        xb = [xb] if isinstance(xb, int | np.integer) else list(xb)
+        if len(xa) != len(xb):
+            raise ValueError(f"{op}: the axis lists {xa} and {xb} differ in length")
+        da = list(_args.dims(op, tuple(xa), a.ndim)) if xa else []
+        db = list(_args.dims(op, tuple(xb), b.ndim)) if xb else []
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(f"{op}: dim {i} of a {a.shape} and dim {j} of b {b.shape} differ "
+                             "in size")
+    letters = iter(string.ascii_letters)
+    la = [next(letters) for _ in range(a.ndim)]
+    lb = [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(da, db):
+        lb[j] = la[i]
+    out = [la[i] for i in range(a.ndim) if i not in da] + \
+        [lb[j] for j in range(b.ndim) if j not in db]
+    return einsum(f"{''.join(la)},{''.join(lb)}->{''.join(out)}", a, b)

@@ -1,0 +1,35 @@
+"""GPU twins of ``kernels/cpu/scatter.py`` (same names and signatures): ``np.add.at`` on
+``CudaArray`` operands, which runs minigrad's atomic-add indexing kernel
+(:mod:`minigrad.cuda._index`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad import _device
+
+__all__ = ["scatter_add", "index_add"]
+
+
+def _arange_along(n: int, d: int, ndim: int, like: Any) -> Any:
+    shape = [1] * ndim
+    shape[d] = n
+    return _device.asarray(np.arange(n, dtype=np.int64).reshape(shape), like=like)
+
+
+def scatter_add(out: Any, dim: int, index: Any, src: Any) -> None:
+    """``out[..., index[i], ...] += src[i]`` along ``dim``, in place (see the CPU kernel)."""
+    if index.size == 0:
+        return
+    fancy = tuple(index if d == dim else _arange_along(n, d, index.ndim, out)
+                  for d, n in enumerate(index.shape))
+    np.add.at(out, fancy, src)
+
+
+def index_add(out: Any, dim: int, index: Any, src: Any) -> None:
+    """``out[..., index[j], ...] += src[..., j, ...]`` along ``dim``, in place."""
+    if src.size == 0:
+        return
+    np.add.at(out, (slice(None),) * dim + (index.reshape(-1),), src)
