@@ -175,8 +175,6 @@ __all__ = [
     "var",
     "broadcast_to", "cat", "clone", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
     "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
-    # issue 15, sequence models (h15b)
-    "unbind",
 ]
 
 __all__ += [  # issue 14 (h14b)
