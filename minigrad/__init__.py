@@ -100,10 +100,43 @@ from minigrad.tensor import (
 )
 
 # isort: split
+# -- issue 14 (h14a): elementwise maths, integer and bitwise ops, creation, type promotion --
 # -- issue 14 (h14b): reductions, scans, sorting, selection and scatter, shape, products ------
 from minigrad import linalg
 from minigrad.ops._args import AxisError
+from minigrad.ops.bitwise import (
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    floor_divide,
+    fmod,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    remainder,
+)
+from minigrad.ops.creation import (
+    bernoulli,
+    empty,
+    empty_like,
+    full_like,
+    linspace,
+    logspace,
+    multinomial,
+    normal,
+    rand_like,
+    randint,
+    randn_like,
+    randperm,
+    tril_indices,
+    triu_indices,
+)
 from minigrad.ops.einsum import einsum, tensordot
+from minigrad.ops.elementwise import promote_types, result_type
 from minigrad.ops.index import (
     argwhere,
     bincount,
@@ -120,6 +153,52 @@ from minigrad.ops.index import (
     unique,
 )
 from minigrad.ops.linalg import addmm, baddbmm, bmm, dot, ger, kron, mm, mv, outer
+from minigrad.ops.math import (
+    acos,
+    acosh,
+    allclose,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    ceil,
+    copysign,
+    cosh,
+    erf,
+    erfc,
+    erfinv,
+    exp2,
+    expm1,
+    fix,
+    floor,
+    frac,
+    hypot,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    lerp,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    reciprocal,
+    round,
+    rsqrt,
+    signbit,
+    sinh,
+    square,
+    tan,
+    trunc,
+)
 from minigrad.ops.reduce import (
     all,
     any,
@@ -175,6 +254,18 @@ __all__ = [
     "var",
     "broadcast_to", "cat", "clone", "concatenate", "expand", "flatten", "pad", "permute", "reshape",
     "split", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
+    # issue 14 (h14a): elementwise maths, integer and bitwise ops, creation, type promotion
+    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin",
+    "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "log2", "log10", "log1p",
+    "expm1", "exp2", "rsqrt", "reciprocal", "square", "erf", "erfc", "erfinv", "floor", "ceil",
+    "trunc", "fix", "round", "frac", "copysign", "logaddexp", "lerp", "hypot", "isinf", "isnan",
+    "isfinite", "isclose", "allclose", "signbit",
+    "floor_divide", "remainder", "fmod", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "bitwise_left_shift", "bitwise_right_shift", "logical_and", "logical_or",
+    "logical_xor", "logical_not",
+    "empty", "empty_like", "full_like", "linspace", "logspace", "randint", "rand_like",
+    "randn_like", "randperm", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "result_type", "promote_types",
 ]
 
 __all__ += [  # issue 14 (h14b)

@@ -509,10 +509,10 @@ class Tensor:
         return _ew.binary(_ew.DivFn, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return _ew.pow(self, other)
+        return _ew.power(self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _ew.pow(other, self)
+        return _ew.power(other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         if not isinstance(other, Tensor | np.ndarray | list):
@@ -525,7 +525,7 @@ class Tensor:
         return _la.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return _ew.NegFn.apply(self)
+        return _ew.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -552,16 +552,226 @@ class Tensor:
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return _ew.compare(np.not_equal, "ne", self, other)
 
-    def __invert__(self) -> Tensor:
-        if self.dtype != bool_:
-            raise TypeError(f"~ needs a bool tensor; got {self.dtype}")
-        return Tensor._make(~self.data)
+    # -- issue 14 (h14a): integer, bitwise and elementwise maths; creation from a tensor ---------
+    # Integer division and modulo, bitwise and logical ops: minigrad.ops.bitwise (PyTorch's
+    # semantics: // floors, % has the divisor's sign, & | ^ ~ << >> need integer or bool tensors).
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _op(_bw.floor_divide, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _op(_bw.floor_divide, other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _op(_bw.remainder, self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _op(_bw.remainder, other, self)
 
     def __and__(self, other: Any) -> Tensor:
-        return _ew.compare(np.logical_and, "and", self, other)
+        return _op(_bw.bitwise_and, self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_and, other, self)
 
     def __or__(self, other: Any) -> Tensor:
-        return _ew.compare(np.logical_or, "or", self, other)
+        return _op(_bw.bitwise_or, self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_or, other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_xor, self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_xor, other, self)
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_left_shift, self, other)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_left_shift, other, self)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_right_shift, self, other)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return _op(_bw.bitwise_right_shift, other, self)
+
+    def __invert__(self) -> Tensor:
+        return _bw.bitwise_not(self)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return _bw.floor_divide(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _bw.remainder(self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        return _bw.fmod(self, other)
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """``self / other``; ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient."""
+        return _ew.div(self, other, rounding_mode=rounding_mode)
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return _bw.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return _bw.bitwise_or(self, other)
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return _bw.bitwise_xor(self, other)
+
+    def bitwise_not(self) -> Tensor:
+        return _bw.bitwise_not(self)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return _bw.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return _bw.bitwise_right_shift(self, other)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return _bw.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return _bw.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return _bw.logical_xor(self, other)
+
+    def logical_not(self) -> Tensor:
+        return _bw.logical_not(self)
+
+    # elementwise maths (minigrad.ops.math)
+    def tan(self) -> Tensor:
+        return _math.tan(self)
+
+    def asin(self) -> Tensor:
+        return _math.asin(self)
+
+    def acos(self) -> Tensor:
+        return _math.acos(self)
+
+    def atan(self) -> Tensor:
+        return _math.atan(self)
+
+    def atan2(self, other: Any) -> Tensor:
+        return _math.atan2(self, other)
+
+    def sinh(self) -> Tensor:
+        return _math.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return _math.cosh(self)
+
+    def asinh(self) -> Tensor:
+        return _math.asinh(self)
+
+    def acosh(self) -> Tensor:
+        return _math.acosh(self)
+
+    def atanh(self) -> Tensor:
+        return _math.atanh(self)
+
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+    def log2(self) -> Tensor:
+        return _math.log2(self)
+
+    def log10(self) -> Tensor:
+        return _math.log10(self)
+
+    def log1p(self) -> Tensor:
+        return _math.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _math.expm1(self)
+
+    def exp2(self) -> Tensor:
+        return _math.exp2(self)
+
+    def rsqrt(self) -> Tensor:
+        return _math.rsqrt(self)
+
+    def reciprocal(self) -> Tensor:
+        return _math.reciprocal(self)
+
+    def square(self) -> Tensor:
+        return _math.square(self)
+
+    def erf(self) -> Tensor:
+        return _math.erf(self)
+
+    def erfc(self) -> Tensor:
+        return _math.erfc(self)
+
+    def erfinv(self) -> Tensor:
+        return _math.erfinv(self)
+
+    def floor(self) -> Tensor:
+        return _math.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _math.ceil(self)
+
+    def trunc(self) -> Tensor:
+        return _math.trunc(self)
+
+    fix = trunc
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        return _math.round(self, decimals=decimals)
+
+    def __round__(self, ndigits: int | None = None) -> Tensor:
+        """``round(t)`` / ``round(t, n)``: a tensor, as in PyTorch (halves to even)."""
+        return _math.round(self, decimals=0 if ndigits is None else ndigits)
+
+    def frac(self) -> Tensor:
+        return _math.frac(self)
+
+    def copysign(self, other: Any) -> Tensor:
+        return _math.copysign(self, other)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return _math.logaddexp(self, other)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return _math.lerp(self, end, weight)
+
+    def hypot(self, other: Any) -> Tensor:
+        return _math.hypot(self, other)
+
+    def isinf(self) -> Tensor:
+        return _math.isinf(self)
+
+    def isnan(self) -> Tensor:
+        return _math.isnan(self)
+
+    def isfinite(self) -> Tensor:
+        return _math.isfinite(self)
+
+    def signbit(self) -> Tensor:
+        return _math.signbit(self)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:
+        return _math.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:
+        return _math.allclose(self, other, rtol, atol, equal_nan)
+
+    # random draws shaped by this tensor (minigrad.ops.creation)
+    def bernoulli(self, p: float | None = None, *, generator: Any = None) -> Tensor:
+        return _cr.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Any = None) -> Tensor:
+        return _cr.multinomial(self, num_samples, replacement, generator=generator)
+
+    # -- end of issue 14 (h14a) -----------------------------------------------------------------
 
     # -- elementwise functions ------------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -986,6 +1196,15 @@ _TYPE_NAMES = {
 }
 
 
+def _op(fn: Callable[[Any, Any], Tensor], a: Any, b: Any) -> Any:
+    """A binary operator: ``fn(a, b)``, or NotImplemented when the other operand is no number,
+    array or tensor (so Python tries its reflected operator)."""
+    other = b if isinstance(a, Tensor) else a
+    if not isinstance(other, Tensor | bool | int | float | np.number | np.ndarray | list | tuple):
+        return NotImplemented
+    return fn(a, b)
+
+
 def _shape_of(op: str, other: Any) -> Shape:
     if not isinstance(other, Tensor):
         raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__}")
@@ -1148,9 +1367,12 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
 # here, so this module does not import them back: minigrad/ops/__init__.py binds them when it is
 # imported (``import minigrad`` always does), keeping every import pointing one way (ops -> tensor).
 _act: Any = None  # minigrad.ops.activation
+_bw: Any = None  # minigrad.ops.bitwise
+_cr: Any = None  # minigrad.ops.creation
 _ew: Any = None  # minigrad.ops.elementwise
 _idx: Any = None  # minigrad.ops.index
 _la: Any = None  # minigrad.ops.linalg
+_math: Any = None  # minigrad.ops.math
 _red: Any = None  # minigrad.ops.reduce
 _scan: Any = None  # minigrad.ops.scan
 _sh: Any = None  # minigrad.ops.shape

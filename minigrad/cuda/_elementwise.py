@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda import _launch as L
+from minigrad.cuda import _math
 from minigrad.cuda._runtime import launch, load_cuda, sim
 from minigrad.cuda.array import CudaArray, empty, implements
 
@@ -131,6 +132,8 @@ def _scalar_fns() -> dict[Any, tuple[int, Callable[..., Any]]]:
         np.isinf: (1, lambda a: a == inf or a == -inf),
     }
     jit = cuda.jit(device=True)
+    # the ufuncs of minigrad.ops.math and minigrad.ops.bitwise (and a Python-exact floor_divide)
+    table.update(_math.scalar_table(jit))
     return {k: (nin, jit(fn)) for k, (nin, fn) in table.items()}
 
 
@@ -350,6 +353,8 @@ for _u in (
     np.log, np.sqrt, np.square, np.reciprocal, np.sin, np.cos, np.tanh, np.log1p, np.expm1,
     np.floor, np.ceil, np.logical_not, np.invert, np.isnan, np.isfinite, np.isinf,
 ):
+    implements(_u)(functools.partial(_ufunc, _u))
+for _u in _math.ufuncs():
     implements(_u)(functools.partial(_ufunc, _u))
 
 

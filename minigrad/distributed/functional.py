@@ -23,6 +23,7 @@ import numpy as np
 from minigrad import _device
 from minigrad.autograd import Function, is_grad_enabled
 from minigrad.distributed._comm import _mpi, world
+from minigrad.ops.normalization import _as_param
 from minigrad.tensor import Tensor
 
 __all__ = ["all_gather", "all_reduce_sum", "sync_batch_norm"]
@@ -223,18 +224,6 @@ def _composed_backward(gy, x, weight, count, eps, group, need_x, need_w, need_b)
     return gx, gw, gb
 
 
-def _check_param(name: str, v: Any, c: int) -> Tensor | None:
-    if v is None:
-        return None
-    if not isinstance(v, Tensor):
-        raise TypeError(f"sync_batch_norm: {name} must be a Tensor or None, got "
-                        f"{type(v).__name__}")
-    if v.shape != (c,):
-        raise ValueError(f"sync_batch_norm: {name} must have shape ({c},) for {c} channels, "
-                         f"got {v.shape}")
-    return v
-
-
 def sync_batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -264,9 +253,9 @@ def sync_batch_norm(
     if eps <= 0:
         raise ValueError(f"{op}: eps must be positive, got {eps}")
     c = x.shape[1]
-    rm, rv, w, b = (_check_param(n, v, c) for n, v in (("running_mean", running_mean),
-                                                       ("running_var", running_var),
-                                                       ("weight", weight), ("bias", bias)))
+    rm, rv, w, b = (_as_param(op, n, v, c) for n, v in (("running_mean", running_mean),
+                                                         ("running_var", running_var),
+                                                         ("weight", weight), ("bias", bias)))
     group = _group(group)
     axes = (0, *range(2, x.ndim))
     xd = x.data.astype(F64)

@@ -75,6 +75,20 @@ from minigrad.tensor import Tensor
 
 # issue 15, sequence models (h15b)
 from minigrad.ops.attention import scaled_dot_product_attention  # isort: skip
+# isort: split
+# -- issue 14 (h14a): more activations --------------------------------------------------------
+from minigrad.ops.activation_extra import (
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    mish,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
 
 __all__ = [
     "linear", "pad",
@@ -91,6 +105,9 @@ __all__ = [
     # upsampling and dense prediction
     "interpolate", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "max_pool1d",
     "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    # issue 14 (h14a)
+    "hardsigmoid", "hardswish", "softsign", "mish", "tanhshrink", "softshrink", "hardshrink",
+    "threshold", "softmin", "glu",
     # issue 15, sequence models (h15b)
     "scaled_dot_product_attention",
 ]

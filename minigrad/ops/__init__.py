@@ -6,7 +6,10 @@ op database that tests every op is :mod:`minigrad.testing.opinfo`."""
 from minigrad import tensor as _tensor
 from minigrad.ops import (  # noqa: F401
     activation,
+    activation_extra,
+    bitwise,
     conv,
+    creation,
     dropout,
     einsum,
     elementwise,
@@ -15,6 +18,7 @@ from minigrad.ops import (  # noqa: F401
     index,
     linalg,
     loss,
+    math,
     normalization,
     pool,
     reduce,
@@ -30,4 +34,5 @@ from minigrad.ops import (  # noqa: F401
 # the ops that import it).
 _tensor._act, _tensor._ew, _tensor._la = activation, elementwise, linalg
 _tensor._red, _tensor._sh, _tensor._sm, _tensor._dev = reduce, shape, softmax, to_device
+_tensor._bw, _tensor._cr, _tensor._math = bitwise, creation, math
 _tensor._idx, _tensor._scan, _tensor._sort = index, scan, sort

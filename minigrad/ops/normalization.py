@@ -230,7 +230,41 @@ def instance_norm(
 # layer norm and group norm: fused row kernels
 
 
-class LayerNormFn(Function):
+class _FusedNormFn(Function):
+    """LayerNormFn and GroupNormFn: the forward kernel's statistics are saved with x and the
+    weight; the backward runs the backward kernel (``_kernel_backward``: arrays in, the three
+    gradients out, shaped as x, weight and bias), or while a graph is recorded
+    (``create_graph=True``) ``_composed_backward`` in Tensor ops, differentiable again."""
+
+    @staticmethod
+    def _kernel_backward(gy, x, weight, geometry, mean, rstd, param_dtype):
+        raise NotImplementedError
+
+    @staticmethod
+    def _composed_backward(gy, x, weight, geometry, eps, need_x, need_w, need_b):
+        raise NotImplementedError
+
+    @staticmethod
+    def _save(ctx, x, weight, y, mean, rstd, geometry, eps):
+        """Saves what backward needs; returns y shaped as x."""
+        ctx.save_for_backward(x, weight)
+        ctx.stats = (mean, rstd, geometry, eps)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight = ctx.saved_tensors
+        mean, rstd, geometry, eps = ctx.stats
+        needs = ctx.needs_input_grad
+        if is_grad_enabled():
+            return type(ctx)._composed_backward(gy, x, weight, geometry, eps, *needs)
+        grads = type(ctx)._kernel_backward(
+            gy.data.astype(x.dtype, copy=False), x.data, None if weight is None else weight.data,
+            geometry, mean, rstd, x.dtype if weight is None else weight.dtype)
+        return tuple(Tensor._make(g) if need else None for g, need in zip(grads, needs))
+
+
+class LayerNormFn(_FusedNormFn):
     """y = (x - mean) * rstd * w + b with each row's statistics. x: (*, *shape) seen as (M, D)
     rows, D = prod(shape) (``shape`` = normalized_shape); w, b: ``shape`` or None."""
 
@@ -243,27 +277,19 @@ class LayerNormFn(Function):
         w = None if weight is None else weight.data.reshape(d)
         b = None if bias is None else bias.data.reshape(d)
         y, mean, rstd = kernels_for(x.data).norm.layer_norm_forward(xr, w, b, eps)
-        ctx.save_for_backward(x, weight)
-        ctx.stats = (mean, rstd, shape, eps)
-        return y.reshape(x.shape)
+        return LayerNormFn._save(ctx, x, weight, y, mean, rstd, shape, eps)
 
     @staticmethod
-    def backward(ctx, gy):
-        x, weight = ctx.saved_tensors
-        mean, rstd, shape, eps = ctx.stats
-        need_x, need_w, need_b = ctx.needs_input_grad
-        if is_grad_enabled():
-            return _layer_norm_composed_backward(gy, x, weight, shape, eps, need_x, need_w,
-                                                 need_b)
+    def _kernel_backward(gy, x, weight, shape, mean, rstd, param_dtype):
         d = int(np.prod(shape))
-        pdt = x.dtype if weight is None else weight.dtype
-        gx, gw, gb = kernels_for(x.data).norm.layer_norm_backward(
-            gy.data.astype(x.dtype, copy=False).reshape(-1, d),
-            x.data.reshape(-1, d), mean, rstd,
-            None if weight is None else weight.data.reshape(d), pdt)
-        return (Tensor._make(gx.reshape(x.shape)) if need_x else None,
-                Tensor._make(gw.reshape(shape)) if need_w else None,
-                Tensor._make(gb.reshape(shape)) if need_b else None)
+        gx, gw, gb = kernels_for(x).norm.layer_norm_backward(
+            gy.reshape(-1, d), x.reshape(-1, d), mean, rstd,
+            None if weight is None else weight.reshape(d), param_dtype)
+        return gx.reshape(x.shape), gw.reshape(shape), gb.reshape(shape)
+
+    @staticmethod
+    def _composed_backward(gy, x, weight, shape, eps, need_x, need_w, need_b):
+        return _layer_norm_composed_backward(gy, x, weight, shape, eps, need_x, need_w, need_b)
 
 
 def _row_norm_grads(g: Tensor, x: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -302,6 +328,18 @@ def _affine_param(op: str, name: str, v: Any, shape: tuple[int, ...], x: Tensor
     return v
 
 
+def _trailing_norm_args(op: str, input: Any, normalized_shape: int | Sequence[int],
+                        weight: Any) -> tuple[Tensor, tuple[int, ...], Tensor | None]:
+    """layer_norm's and rms_norm's checks: (x, normalized_shape as a tuple, weight or None),
+    the input's trailing axes being normalized_shape."""
+    x = float_tensor(op, "input", input)
+    shape = int_tuple(op, "normalized_shape", normalized_shape, minimum=1)
+    if not shape or x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"{op}: given normalized_shape={list(shape)}, expected input with shape "
+                         f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}")
+    return x, shape, _affine_param(op, "weight", weight, shape, x)
+
+
 def layer_norm(
     input: Tensor,
     normalized_shape: int | Sequence[int],
@@ -317,18 +355,13 @@ def layer_norm(
     kernel); output in the input's dtype. weight and bias must have the input's dtype.
     """
     op = "layer_norm"
-    x = float_tensor(op, "input", input)
-    shape = int_tuple(op, "normalized_shape", normalized_shape, minimum=1)
-    if not shape or x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
-        raise ValueError(f"{op}: given normalized_shape={list(shape)}, expected input with shape "
-                         f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}")
-    w = _affine_param(op, "weight", weight, shape, x)
+    x, shape, w = _trailing_norm_args(op, input, normalized_shape, weight)
     b = _affine_param(op, "bias", bias, shape, x)
     eps = positive(op, "eps", eps)
     return LayerNormFn.apply(x, w, b, shape=shape, eps=eps)
 
 
-class GroupNormFn(Function):
+class GroupNormFn(_FusedNormFn):
     """Group norm: ``x: (N, C, *)`` with C = groups * C/G; each sample's group of C/G channels is
     normalised with its own statistics, then ``* w[c] + b[c]``; w, b: (C,) or None."""
 
@@ -341,27 +374,18 @@ class GroupNormFn(Function):
         y, mean, rstd = kernels_for(x.data).norm.group_norm_forward(
             xr, groups, None if weight is None else weight.data,
             None if bias is None else bias.data, eps)
-        ctx.save_for_backward(x, weight)
-        ctx.stats = (mean, rstd, groups, eps)
-        return y.reshape(x.shape)
+        return GroupNormFn._save(ctx, x, weight, y, mean, rstd, groups, eps)
 
     @staticmethod
-    def backward(ctx, gy):
-        x, weight = ctx.saved_tensors
-        mean, rstd, groups, eps = ctx.stats
-        need_x, need_w, need_b = ctx.needs_input_grad
-        if is_grad_enabled():
-            return _group_norm_composed_backward(gy, x, weight, groups, eps, need_x, need_w,
-                                                 need_b)
+    def _kernel_backward(gy, x, weight, groups, mean, rstd, param_dtype):
         n, c = x.shape[:2]
-        pdt = x.dtype if weight is None else weight.dtype
-        gx, gw, gb = kernels_for(x.data).norm.group_norm_backward(
-            gy.data.astype(x.dtype, copy=False).reshape(n, c, -1),
-            x.data.reshape(n, c, -1), groups, mean, rstd,
-            None if weight is None else weight.data, pdt)
-        return (Tensor._make(gx.reshape(x.shape)) if need_x else None,
-                Tensor._make(gw) if need_w else None,
-                Tensor._make(gb) if need_b else None)
+        gx, gw, gb = kernels_for(x).norm.group_norm_backward(
+            gy.reshape(n, c, -1), x.reshape(n, c, -1), groups, mean, rstd, weight, param_dtype)
+        return gx.reshape(x.shape), gw, gb
+
+    @staticmethod
+    def _composed_backward(gy, x, weight, groups, eps, need_x, need_w, need_b):
+        return _group_norm_composed_backward(gy, x, weight, groups, eps, need_x, need_w, need_b)
 
 
 def _group_norm_composed_backward(gy, x, weight, groups, eps, need_x, need_w, need_b):
@@ -417,12 +441,7 @@ def rms_norm(
     PyTorch). A composition of Tensor ops (differentiable to any order).
     """
     op = "rms_norm"
-    x = float_tensor(op, "input", input)
-    shape = int_tuple(op, "normalized_shape", normalized_shape, minimum=1)
-    if not shape or x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
-        raise ValueError(f"{op}: given normalized_shape={list(shape)}, expected input with shape "
-                         f"[*, {', '.join(map(str, shape))}], but got input of size {x.shape}")
-    w = _affine_param(op, "weight", weight, shape, x)
+    x, shape, w = _trailing_norm_args(op, input, normalized_shape, weight)
     eps = float(np.finfo(x.dtype).eps) if eps is None else positive(op, "eps", eps)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ((x * x).mean(axis=axes, keepdims=True) + eps) ** -0.5

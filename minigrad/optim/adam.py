@@ -47,17 +47,14 @@ class Adam(Optimizer):
         if group["weight_decay"] < 0:
             raise ValueError(f"{name}: invalid weight_decay {group['weight_decay']}")
 
+    def _state_names(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq", *(("max_exp_avg_sq",) if group["amsgrad"] else ()))
+
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         b1, b2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
+        self._advance(p, state, group)
         t = state["step"]
         vmax = state.get("max_exp_avg_sq") if group["amsgrad"] else None
         if fusable(p, grad, state["exp_avg"], state["exp_avg_sq"], vmax):
@@ -91,13 +88,7 @@ class Adam(Optimizer):
                      maximize: bool) -> None:
         from minigrad.ops.kernels.cuda.optim import adam_step
 
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p)
-            state["exp_avg_sq"] = np.zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p)
-        state["step"] += 1
+        self._advance(p, state, group)
         adam_step(p, grad, state["exp_avg"], state["exp_avg_sq"],
                   state.get("max_exp_avg_sq") if group["amsgrad"] else None,
                   step=state["step"], lr=group["lr"], betas=group["betas"], eps=group["eps"],

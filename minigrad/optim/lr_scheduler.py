@@ -32,7 +32,31 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
            "OneCycleLR", "ReduceLROnPlateau"]
 
 
-class LRScheduler:
+def _positive_int(who: str, name: str, value: Any) -> int:
+    """``int(value)``, which must be at least 1."""
+    if int(value) < 1:
+        raise ValueError(f"{who}: {name} must be a positive int, got {value}")
+    return int(value)
+
+
+class _Schedule:
+    """What LRScheduler and ReduceLROnPlateau share: the last lrs set, and the state dict."""
+
+    _last_lr: list[float]
+
+    def get_last_lr(self) -> list[float]:
+        """The lrs set by the last :meth:`step` (one per parameter group)."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer (save the optimizer's state dict beside it)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
+
+
+class LRScheduler(_Schedule):
     """Base class: keeps ``last_epoch`` (-1 before the first step), ``base_lrs`` (each group's
     ``initial_lr``) and the last lrs set. Subclasses implement ``get_lr()``, the new lrs for
     ``last_epoch`` given the current ones."""
@@ -87,16 +111,6 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = self._current()
 
-    def get_last_lr(self) -> list[float]:
-        """The lrs set by the last :meth:`step` (one per parameter group)."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer (save the optimizer's state dict beside it)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self.get_last_lr()})"
@@ -108,9 +122,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        if int(step_size) < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size}")
-        self.step_size = int(step_size)
+        self.step_size = _positive_int("StepLR", "step_size", step_size)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -170,9 +182,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
-        if int(T_max) < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max}")
-        self.T_max = int(T_max)
+        self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -204,10 +214,21 @@ def _per_group(who: str, name: str, value: Any, optimizer: Optimizer) -> list[An
 
 
 class _LambdaState:
-    """``state_dict``/``load_state_dict`` of the schedules built on functions (PyTorch's rule:
-    a plain function is not saved, a callable object's attributes are)."""
+    """The schedules built on functions, LambdaLR and MultiplicativeLR: ``lr_lambda`` (one
+    function, or one per parameter group) checked, and ``state_dict``/``load_state_dict``
+    (PyTorch's rule: a plain function is not saved, a callable object's attributes are)."""
 
     lr_lambdas: list[Callable[[int], float]]
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        who = type(self).__name__
+        self.lr_lambdas = _per_group(who, "lr_lambda", lr_lambda, optimizer)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{who}: lr_lambda must be a function, got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)  # LRScheduler.__init__
 
     def state_dict(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
@@ -228,32 +249,12 @@ class LambdaLR(_LambdaState, LRScheduler):
     parameter group). ``LambdaLR(opt, lambda e: min(1.0, (e + 1) / 5))`` is a 5-step linear
     warm-up."""
 
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.lr_lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda must be a function, got "
-                                f"{type(fn).__name__}")
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [b * fn(self.last_epoch) for fn, b in zip(self.lr_lambdas, self.base_lrs)]
 
 
 class MultiplicativeLR(_LambdaState, LRScheduler):
     """Multiply the lr by ``lr_lambda(epoch)`` every epoch (after the first)."""
-
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.lr_lambdas = _per_group("MultiplicativeLR", "lr_lambda", lr_lambda, optimizer)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"MultiplicativeLR: lr_lambda must be a function, got "
-                                f"{type(fn).__name__}")
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._initial:
@@ -273,11 +274,10 @@ class LinearLR(LRScheduler):
             raise ValueError(f"LinearLR: start_factor must lie in (0, 1], got {start_factor}")
         if not 0 <= end_factor <= 1:
             raise ValueError(f"LinearLR: end_factor must lie in [0, 1], got {end_factor}")
-        if int(total_iters) < 1:
-            raise ValueError(f"LinearLR: total_iters must be a positive int, got {total_iters}")
+        total_iters = _positive_int("LinearLR", "total_iters", total_iters)
         self.start_factor = start_factor
         self.end_factor = end_factor
-        self.total_iters = int(total_iters)
+        self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -501,7 +501,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Schedule):
     """Multiply the lr by ``factor`` when a metric has stopped improving for ``patience`` epochs.
 
     ``step(metric)`` once per epoch. mode ``"min"`` (lower is better) or ``"max"``;
@@ -569,11 +569,3 @@ class ReduceLROnPlateau:
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)

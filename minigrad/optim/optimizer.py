@@ -22,6 +22,7 @@ import numpy as np
 
 from minigrad import _device as _device
 from minigrad.autograd import enable_grad, no_grad
+from minigrad.autograd._zero_grad import zero_grads
 from minigrad.tensor import Tensor
 
 __all__ = ["Optimizer"]
@@ -114,19 +115,24 @@ class Optimizer:
     def _init_group(self, group: dict[str, Any]) -> None:
         """Create state eagerly where the method needs it (Adagrad); default: lazily in step."""
 
+    def _state_names(self, group: dict[str, Any]) -> tuple[str, ...]:
+        """The per-parameter buffers the method keeps with the group's options (Adam: the
+        moments), created zero by :meth:`_advance`."""
+        return ()
+
+    def _advance(self, p: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Count one more step in a parameter's ``state``, creating it on the first: ``step``
+        and the buffers of :meth:`_state_names`, zeros like ``p`` (on its device)."""
+        if not state:
+            state["step"] = 0
+            for name in self._state_names(group):
+                state[name] = np.zeros_like(p)
+        state["step"] += 1
+
     # -- the update ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to ``None`` (default) or to zeros in place."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif p.grad.grad_fn is not None:
-                    p.grad = Tensor._make(np.zeros_like(p.grad.data))
-                else:
-                    p.grad.data.fill(0)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place; returns ``closure()``'s loss.

@@ -35,18 +35,15 @@ class RMSprop(Optimizer):
             if group[key] < 0:
                 raise ValueError(f"RMSprop: invalid {key} {group[key]}")
 
+    def _state_names(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return ("square_avg", *(("momentum_buffer",) if group["momentum"] > 0 else ()),
+                *(("grad_avg",) if group["centered"] else ()))
+
     def _update(self, p: np.ndarray, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         wd, momentum = group["weight_decay"], group["momentum"]
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p)
-            if momentum > 0:
-                state["momentum_buffer"] = np.zeros_like(p)
-            if group["centered"]:
-                state["grad_avg"] = np.zeros_like(p)
-        state["step"] += 1
+        self._advance(p, state, group)
         if wd != 0:
             grad = grad + wd * p
         s = state["square_avg"]
@@ -80,14 +77,7 @@ class RMSprop(Optimizer):
         from minigrad.ops.kernels.cuda.optim import rmsprop_step
 
         momentum, centered = group["momentum"], group["centered"]
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p)
-            if momentum > 0:
-                state["momentum_buffer"] = np.zeros_like(p)
-            if centered:
-                state["grad_avg"] = np.zeros_like(p)
-        state["step"] += 1
+        self._advance(p, state, group)
         rmsprop_step(p, grad, state["square_avg"], state.get("grad_avg") if centered else None,
                      state.get("momentum_buffer") if momentum > 0 else None, lr=group["lr"],
                      alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],

@@ -82,6 +82,21 @@ from minigrad.nn.modules.transformer import (  # isort: skip
     TransformerEncoderLayer,
 )
 
+# isort: split
+# -- issue 14 (h14a): more activations --------------------------------------------------------
+from minigrad.nn.modules.activation import (
+    GLU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Mish,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
+
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear",
     "Flatten", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d",
@@ -99,6 +114,9 @@ __all__ = [
     "EmbeddingBag", "KLDivLoss", "HuberLoss", "SmoothL1Loss", "MarginRankingLoss",
     "CosineEmbeddingLoss", "TripletMarginLoss", "CosineSimilarity", "PairwiseDistance", "CTCLoss",
     "ParameterList", "ParameterDict",
+    # issue 14 (h14a)
+    "Hardsigmoid", "Hardswish", "Softsign", "Mish", "Tanhshrink", "Softshrink", "Hardshrink",
+    "Threshold", "Softmin", "GLU",
     # issue 15, sequence models (h15b)
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",

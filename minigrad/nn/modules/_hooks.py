@@ -57,6 +57,22 @@ class CallHooks:
         self.input_positions: list[int] = []  # positional args that went through the input node
         self.grad_output: tuple[Any, ...] | None = None
 
+    def _run(self, hooks: list[Callable], grads: tuple[Any, ...], extra: tuple[Any, ...],
+             kind: str, what: str, expected: str) -> tuple[Any, ...]:
+        """``grads`` passed through ``hooks`` in order: ``hook(module, grads, *extra)`` returning
+        None keeps them, otherwise its tuple, list or one value replaces them and must be as
+        long (``kind``, ``what``, ``expected``: the error message's words)."""
+        for hook in hooks:
+            res = hook(self.module, grads, *extra)
+            if res is None:
+                continue
+            res = tuple(res) if isinstance(res, tuple | list) else (res,)
+            if len(res) != len(grads):
+                raise RuntimeError(f"{type(self.module).__name__}: {kind} {_name(hook)} "
+                                   f"returned {len(res)} {what} values, {expected}")
+            grads = res
+        return grads
+
     # -- inputs ---------------------------------------------------------------------------------
     def wrap_inputs(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         self.n_args = len(args)
@@ -77,23 +93,12 @@ class CallHooks:
     def _on_grad_input(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
         from minigrad.tensor import zeros_like
 
-        full: list[Any] = [None] * self.n_args
-        for i, g in zip(self.input_positions, grads):
-            full[i] = g
+        full = _spread(grads, self.input_positions, self.n_args)
         for i, a in self.constant_inputs:
             full[i] = zeros_like(a)
-        grad_input = tuple(full)
-        for hook in self.hooks:
-            res = hook(self.module, grad_input, self.grad_output)
-            if res is None:
-                continue
-            res = tuple(res) if isinstance(res, tuple | list) else (res,)
-            if len(res) != self.n_args:
-                raise RuntimeError(
-                    f"{type(self.module).__name__}: backward hook {_name(hook)} returned "
-                    f"{len(res)} grad_input values, but the module was called with "
-                    f"{self.n_args} positional arguments")
-            grad_input = res
+        grad_input = self._run(self.hooks, tuple(full), (self.grad_output,), "backward hook",
+                               "grad_input", f"but the module was called with {self.n_args} "
+                               "positional arguments")
         return tuple(grad_input[i] for i in self.input_positions)
 
     # -- outputs --------------------------------------------------------------------------------
@@ -115,20 +120,9 @@ class CallHooks:
         return new[0]
 
     def _on_grad_output(self, grads: tuple[Any, ...]) -> tuple[Any, ...]:
-        full: list[Any] = [None] * self.n_outputs
-        for i, g in zip(self.output_positions, grads):
-            full[i] = g
-        grad_output = tuple(full)
-        for hook in self.pre_hooks:
-            res = hook(self.module, grad_output)
-            if res is None:
-                continue
-            res = tuple(res) if isinstance(res, tuple | list) else (res,)
-            if len(res) != self.n_outputs:
-                raise RuntimeError(
-                    f"{type(self.module).__name__}: backward pre-hook {_name(hook)} returned "
-                    f"{len(res)} grad_output values, expected {self.n_outputs}")
-            grad_output = res
+        grad_output = tuple(_spread(grads, self.output_positions, self.n_outputs))
+        grad_output = self._run(self.pre_hooks, grad_output, (), "backward pre-hook",
+                                "grad_output", f"expected {self.n_outputs}")
         self.grad_output = grad_output
         if not self.input_positions and self.hooks:
             # no input requires grad: the hooks see grad_input all None (PyTorch's rule)
@@ -140,6 +134,14 @@ class CallHooks:
                         f"{type(self.module).__name__}: backward hook {_name(hook)} returned "
                         "gradients, but no input of the call requires grad; it must return None")
         return tuple(grad_output[i] for i in self.output_positions)
+
+
+def _spread(grads: tuple[Any, ...], positions: list[int], n: int) -> list[Any]:
+    """A list of n entries: ``grads`` at ``positions``, None elsewhere."""
+    full: list[Any] = [None] * n
+    for i, g in zip(positions, grads):
+        full[i] = g
+    return full
 
 
 def _name(hook: Callable) -> str:

@@ -20,7 +20,37 @@ def _index(idx: int, n: int, who: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+def _list_item(cls: type, values: Iterable[Any], idx: int | slice) -> Any:
+    """``container[idx]`` of a ModuleList or ParameterList (``cls``) holding ``values``: one
+    item, or for a slice a new ``cls`` of those items."""
+    items = list(values)
+    if isinstance(idx, slice):
+        return cls(items[idx])
+    return items[_index(idx, len(items), cls.__name__)]
+
+
+class _ModuleSequence(Module):
+    """Sequential and ModuleList: modules under the keys "0", "1", ... in order."""
+
+    def _renumber(self, mods: list[Module]) -> None:
+        """Make ``mods`` the modules, under contiguous str(int) keys as PyTorch keeps them."""
+        self._modules.clear()
+        for i, m in enumerate(mods):
+            self._modules[str(i)] = m
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Any:
+        """Adds ``module`` at the end; returns self."""
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=m))``.
 
     Indexing (``seq[0]``, ``seq[-1]``, ``seq[1:3]`` gives a Sequential), ``len``, iteration and
@@ -58,23 +88,10 @@ class Sequential(Module):
             del self._modules[key]
         # re-number, keeping PyTorch's contiguous str(int) keys
         if all(k.isdigit() for k in self._modules):
-            mods = list(self._modules.values())
-            self._modules.clear()
-            for i, m in enumerate(mods):
-                self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
+            self._renumber(list(self._modules.values()))
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain list's would not be)."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -83,10 +100,7 @@ class ModuleList(Module):
             self.extend(modules)
 
     def __getitem__(self, idx: int | slice) -> Any:
-        mods = list(self._modules.values())
-        if isinstance(idx, slice):
-            return ModuleList(mods[idx])
-        return mods[_index(idx, len(mods), "ModuleList")]
+        return _list_item(ModuleList, self._modules.values(), idx)
 
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
@@ -97,19 +111,7 @@ class ModuleList(Module):
             del mods[idx]
         else:
             del mods[_index(idx, len(mods), "ModuleList")]
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
+        self._renumber(mods)
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for m in modules:
@@ -127,52 +129,68 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward(): iterate over it in your own")
 
 
-class ModuleDict(Module):
+class _DictContainer(Module):
+    """The dict protocol shared by ModuleDict and ParameterDict, over the registry ``_entries``
+    names (``_modules`` or ``_parameters``); subclasses say how ``__setitem__`` stores a value."""
+
+    def __init__(self, entries: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
+                 ) -> None:
+        super().__init__()
+        if entries is not None:
+            self.update(entries)
+
+    @property
+    def _entries(self) -> dict[str, Any]:
+        return self._modules
+
+    def __getitem__(self, key: str) -> Any:
+        return self._entries[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def keys(self) -> Iterable[str]:
+        return self._entries.keys()
+
+    def values(self) -> Iterable[Any]:
+        return self._entries.values()
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        return self._entries.items()
+
+    def pop(self, key: str) -> Any:
+        return self._entries.pop(key)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def update(self, entries: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        pairs = entries.items() if isinstance(entries, Mapping) else entries
+        for key, value in pairs:
+            self[key] = value
+
+
+class ModuleDict(_DictContainer):
     """A dict of modules (insertion-ordered) whose parameters are registered."""
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
                  ) -> None:
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
-
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+        super().__init__(modules)
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
 
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._modules
-
-    def keys(self) -> Iterable[str]:
-        return self._modules.keys()
-
-    def values(self) -> Iterable[Module]:
-        return self._modules.values()
-
-    def items(self) -> Iterable[tuple[str, Module]]:
-        return self._modules.items()
-
-    def pop(self, key: str) -> Module:
-        return self._modules.pop(key)
-
-    def clear(self) -> None:
-        self._modules.clear()
-
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
-        for key, m in pairs:
-            self.add_module(key, m)
+        super().update(modules)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleDict has no forward(): index it in your own")
@@ -209,10 +227,7 @@ class ParameterList(Module):
             self.extend(values)
 
     def __getitem__(self, idx: int | slice) -> Any:
-        params = list(self._parameters.values())
-        if isinstance(idx, slice):
-            return ParameterList(params[idx])
-        return params[_index(idx, len(params), "ParameterList")]
+        return _list_item(ParameterList, self._parameters.values(), idx)
 
     def __setitem__(self, idx: int, param: Any) -> None:
         i = _index(idx, len(self), "ParameterList")
@@ -247,7 +262,7 @@ class ParameterList(Module):
                                   "own")
 
 
-class ParameterDict(Module):
+class ParameterDict(_DictContainer):
     """A dict of parameters (insertion-ordered, string keys) registered on the module.
 
     ``pdict[key]``, assignment, ``del``, ``in``, ``len``, iteration over the keys, ``keys``,
@@ -257,57 +272,27 @@ class ParameterDict(Module):
 
     def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
                  ) -> None:
-        super().__init__()
-        if parameters is not None:
-            self.update(parameters)
+        super().__init__(parameters)
 
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
+    @property
+    def _entries(self) -> dict[str, Any]:
+        return self._parameters
 
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"ParameterDict: keys must be strings, got {type(key).__name__}")
         self.register_parameter(key, _as_parameter("ParameterDict", value))
 
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._parameters
-
-    def keys(self) -> Iterable[str]:
-        return self._parameters.keys()
-
-    def values(self) -> Iterable[Parameter]:
-        return self._parameters.values()
-
-    def items(self) -> Iterable[tuple[str, Parameter]]:
-        return self._parameters.items()
-
     def get(self, key: str, default: Any = None) -> Any:
         return self._parameters.get(key, default)
-
-    def pop(self, key: str) -> Parameter:
-        return self._parameters.pop(key)
 
     def setdefault(self, key: str, default: Any = None) -> Parameter:
         if key not in self._parameters:
             self[key] = default
         return self._parameters[key]
 
-    def clear(self) -> None:
-        self._parameters.clear()
-
     def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
-        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
-        for key, value in pairs:
-            self[key] = value
+        super().update(parameters)
 
     def extra_repr(self) -> str:
         return "\n".join(f"({k}): {_describe(p)}" for k, p in self.items())

@@ -141,28 +141,32 @@ class SmoothL1Loss(_Loss):
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
-class MarginRankingLoss(_Loss):
+class _PairMarginLoss(_Loss):
+    """MarginRankingLoss, CosineEmbeddingLoss: a ``margin`` and ``forward(input1, input2,
+    target)`` calling the functional form, ``_loss``."""
+
+    _loss: staticmethod
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = real(type(self).__name__, "margin", margin)
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return self._loss(input1, input2, target, self.margin, self.reduction)
+
+
+class MarginRankingLoss(_PairMarginLoss):
     """``max(0, -target * (input1 - input2) + margin)`` for targets 1 (input1 should rank
     higher) or -1; ``forward(input1, input2, target)``."""
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-        self.margin = real("MarginRankingLoss", "margin", margin)
-
-    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
-        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+    _loss = staticmethod(F.margin_ranking_loss)
 
 
-class CosineEmbeddingLoss(_Loss):
+class CosineEmbeddingLoss(_PairMarginLoss):
     """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for target -1:
     ``forward(input1, input2, target)`` with (N, D), (N, D), (N,) or (D,), (D,), ()."""
 
-    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
-        super().__init__(reduction)
-        self.margin = real("CosineEmbeddingLoss", "margin", margin)
-
-    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
-        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+    _loss = staticmethod(F.cosine_embedding_loss)
 
 
 class TripletMarginLoss(_Loss):

@@ -19,8 +19,9 @@ import numpy as np
 from minigrad import _device as _device
 from minigrad import serialization
 from minigrad.autograd import RemovableHandle, is_grad_enabled, no_grad
+from minigrad.autograd._zero_grad import zero_grads
 from minigrad.nn.parameter import Parameter
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _is_dtype_name
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -176,39 +177,33 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
 
-    def register_parameter(self, name: str, param: Parameter | None) -> None:
-        """Add a parameter (or a ``None`` placeholder, e.g. ``bias=False``) under ``name``."""
+    def _register(self, method: str, registry: str, name: str, value: Any, cls: type) -> None:
+        """``register_parameter``, ``register_buffer``, ``add_module``: ``value`` (an instance
+        of ``cls`` or None) stored under ``name`` in the registry ``registry``, leaving any
+        other attribute or registration of that name."""
         self._check_init(name)
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
-                            f"{type(param).__name__}")
+        if value is not None and not isinstance(value, cls):
+            raise TypeError(f"{method}: {name!r} must be a {cls.__name__} or None, got "
+                            f"{type(value).__name__}")
         self._check_name(name)
         self._forget(name)
-        self._parameters[name] = param
+        getattr(self, registry)[name] = value
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a ``None`` placeholder, e.g. ``bias=False``) under ``name``."""
+        self._register("register_parameter", "_parameters", name, param, Parameter)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Add a non-learnable tensor (e.g. running statistics) saved in ``state_dict`` unless
         ``persistent=False``; ``to()``/``double()`` convert floating buffers with the
         parameters."""
-        self._check_init(name)
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
-                            f"{type(tensor).__name__}")
-        self._check_name(name)
-        self._forget(name)
-        self._buffers[name] = tensor
+        self._register("register_buffer", "_buffers", name, tensor, Tensor)
         if not persistent:
             self._non_persistent_buffers.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a submodule under ``name`` (the same as ``setattr(self, name, module)``)."""
-        self._check_init(name)
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be a Module or None, got "
-                            f"{type(module).__name__}")
-        self._check_name(name)
-        self._forget(name)
-        self._modules[name] = module
+        self._register("add_module", "_modules", name, module, Module)
 
     register_module = add_module
 
@@ -376,15 +371,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to ``None`` (default) or to zeros in place."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            elif p.grad.grad_fn is not None:
-                p.grad = Tensor._make(np.zeros_like(p.grad.data))
-            else:
-                p.grad.data.fill(0)
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every submodule (children first) and then on this module, e.g. a
@@ -631,14 +618,6 @@ class _Handle(RemovableHandle):
         super().remove()
         for flags in self._flag_sets:
             flags.discard(self.id)
-
-
-def _is_dtype_name(s: str) -> bool:
-    try:
-        np.dtype(s)
-    except TypeError:
-        return False
-    return True
 
 
 def _copy_into(dst: Any, src: Any) -> None:

@@ -31,7 +31,40 @@ def _check_tensor(who: str, input: Any) -> Tensor:
     return input
 
 
-class LayerNorm(Module):
+def _normalized_shape(who: str, normalized_shape: int | Sequence[int]) -> tuple[int, ...]:
+    shape = int_tuple(who, "normalized_shape", normalized_shape, minimum=1)
+    if not shape:
+        raise ValueError(f"{who}: normalized_shape must not be empty")
+    return shape
+
+
+class _AffineNorm(Module):
+    """LayerNorm, GroupNorm, RMSNorm: a learnt per-feature ``weight`` (ones) and ``bias`` (zeros)
+    of one shape, registered as None when absent."""
+
+    def _affine_parameters(self, shape: tuple[int, ...] | int, affine: bool, bias: bool | None,
+                           dtype: Any) -> None:
+        """``bias=None``: the layer has no bias at all (RMSNorm)."""
+        dt = _dtype(dtype)
+        if affine:
+            self.weight = Parameter(np.ones(shape, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+        if bias is None:
+            return
+        if affine and bias:
+            self.bias = Parameter(np.zeros(shape, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if getattr(self, "bias", None) is not None:
+            init.zeros_(self.bias)
+
+
+class LayerNorm(_AffineNorm):
     """Normalise over the trailing ``normalized_shape`` axes of each sample:
     ``x: (*, *normalized_shape) -> same shape``.
 
@@ -46,27 +79,10 @@ class LayerNorm(Module):
                  elementwise_affine: bool = True, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
         who = type(self).__name__
-        self.normalized_shape = int_tuple(who, "normalized_shape", normalized_shape, minimum=1)
-        if not self.normalized_shape:
-            raise ValueError(f"{who}: normalized_shape must not be empty")
+        self.normalized_shape = _normalized_shape(who, normalized_shape)
         self.eps = positive(who, "eps", eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dt = _dtype(dtype)
-        if self.elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        self._affine_parameters(self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         check_input_dtype(type(self).__name__, _check_tensor(type(self).__name__, input),
@@ -78,7 +94,7 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_AffineNorm):
     """Normalise each sample's groups of channels: ``x: (N, C, *) -> same shape``.
 
     The C = ``num_channels`` channels are split into ``num_groups`` groups of C/G consecutive
@@ -100,22 +116,7 @@ class GroupNorm(Module):
                              f"num_groups ({num_groups})")
         self.eps = positive(who, "eps", eps)
         self.affine = bool(affine)
-        dt = _dtype(dtype)
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_channels, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-
-    def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        self._affine_parameters(self.num_channels, self.affine, bias, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         who = type(self).__name__
@@ -131,7 +132,7 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-class RMSNorm(Module):
+class RMSNorm(_AffineNorm):
     """Root-mean-square normalisation over the trailing ``normalized_shape`` axes:
     ``x: (*, *normalized_shape) -> same shape``, ``y = x / sqrt(mean(x^2) + eps) * weight``.
 
@@ -143,19 +144,10 @@ class RMSNorm(Module):
                  elementwise_affine: bool = True, dtype: Any = None) -> None:
         super().__init__()
         who = type(self).__name__
-        self.normalized_shape = int_tuple(who, "normalized_shape", normalized_shape, minimum=1)
-        if not self.normalized_shape:
-            raise ValueError(f"{who}: normalized_shape must not be empty")
+        self.normalized_shape = _normalized_shape(who, normalized_shape)
         self.eps = None if eps is None else positive(who, "eps", eps)
         self.elementwise_affine = bool(elementwise_affine)
-        if self.elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=_dtype(dtype)))
-        else:
-            self.register_parameter("weight", None)
-
-    def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
+        self._affine_parameters(self.normalized_shape, self.elementwise_affine, None, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         check_input_dtype(type(self).__name__, _check_tensor(type(self).__name__, input),

@@ -28,7 +28,8 @@ __all__ = ["OpInfo", "Sample", "register", "registry", "get", "FAMILIES"]
 #: The modules of minigrad.testing.opinfo that hold an ``op_db`` list, in registry order.
 FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg", "softmax",
             "loss", "normalization", "pool", "reduce", "shape", "distributed", "upsample", "fold",
-            "embedding", "module", "index", "scan", "sort", "einsum",
+            "embedding", "module", "index", "scan", "sort", "einsum", "math", "bitwise",
+            "activation_extra",
             # issue 15, sequence models (h15b)
             "attention", "rnn")
 

@@ -5,21 +5,13 @@ signatures as ``kernels/cuda``. Kernels are ``@njit(cache=True)`` and compile on
 (never at import), caching to disk.
 """
 
+import importlib
+
 from minigrad.ops.kernels import api
-from minigrad.ops.kernels.cpu import (  # noqa: F401  (the names __all__ lists)
-    activation,
-    attention,
-    conv,
-    dropout,
-    embedding,
-    fold,
-    norm,
-    pool,
-    rnn,
-    scatter,
-    softmax,
-    upsample,
-)
 
 # one module per kernel family, as listed once in api.FAMILIES for both backends
+for _family in api.FAMILIES:
+    globals()[_family] = importlib.import_module(f"{__name__}.{_family}")
+del _family
+
 __all__ = [*api.FAMILIES]

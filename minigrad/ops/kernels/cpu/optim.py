@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from minigrad.ops.kernels.cpu._jit import PARALLEL_MIN_SIZE
+from minigrad.ops.kernels.cpu._jit import PARALLEL_MIN_SIZE, inline
 
 __all__ = ["sgd_step", "adam_step", "fusable"]
 
@@ -41,22 +41,56 @@ def fusable(p: Any, *others: Any) -> bool:
     return True
 
 
+# The element updates both backends share: plain functions, inlined into the loops below and
+# compiled as device functions by ``kernels/cuda/optim.py``, so both run the same operations in
+# the same order. They live in this file because Numba's disk cache keys a kernel on its own
+# source file only: an edit here recompiles the cached CPU kernels that inline them.
+
+def sgd_direction(d, buf, i, momentum, damp1, use_momentum, nesterov, first):
+    """Element ``i``'s SGD step direction from its gradient ``d`` (weight decay included): with
+    momentum, ``buf[i]`` updated (``first``: set to ``d``) and returned, or with Nesterov
+    ``d + momentum * buf[i]``; without, ``d``."""
+    if use_momentum:
+        if first:
+            b = d
+        else:
+            b = buf[i] * momentum + damp1 * d
+        buf[i] = b
+        if nesterov:
+            d = d + momentum * b
+        else:
+            d = b
+    return d
+
+
+def adam_moments(gi, m, v, vmax, i, one_m_b1, b2, one_m_b2, amsgrad):
+    """Element ``i``'s Adam moments ``m[i]``, ``v[i]`` (and with AMSGrad ``vmax[i]``, the
+    running maximum of ``v``, NaN sticking) updated from its gradient ``gi``; returns
+    ``(m[i], the second moment the step divides by)``."""
+    mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the NumPy code
+    vi = v[i] * b2 + (gi * gi) * one_m_b2
+    m[i] = mi
+    v[i] = vi
+    if amsgrad:
+        w = vmax[i]
+        if vi > w or vi != vi:
+            w = vi
+        vmax[i] = w
+        vi = w
+    return mi, vi
+
+
+_sgd_direction = inline(sgd_direction)
+_adam_moments = inline(adam_moments)
+
+
 def _sgd(p, g, buf, lr, momentum, damp1, wd, use_wd, use_momentum, nesterov, first):
     for i in prange(p.size):
         d = g[i]
         pi = p[i]
         if use_wd:
             d = d + wd * pi
-        if use_momentum:
-            if first:
-                b = d
-            else:
-                b = buf[i] * momentum + damp1 * d
-            buf[i] = b
-            if nesterov:
-                d = d + momentum * b
-            else:
-                d = b
+        d = _sgd_direction(d, buf, i, momentum, damp1, use_momentum, nesterov, first)
         p[i] = pi - lr * d
 
 
@@ -69,16 +103,7 @@ def _adam(p, g, m, v, vmax, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_size, wd
             gi = gi + wd * pi
         if decoupled_wd:  # AdamW
             pi = pi * decay
-        mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the NumPy code
-        vi = v[i] * b2 + (gi * gi) * one_m_b2
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            w = vmax[i]
-            if vi > w or vi != vi:
-                w = vi
-            vmax[i] = w
-            vi = w
+        mi, vi = _adam_moments(gi, m, v, vmax, i, one_m_b1, b2, one_m_b2, amsgrad)
         denom = math.sqrt(vi) / bc2_sqrt + eps
         p[i] = pi - (mi / denom) * step_size
 

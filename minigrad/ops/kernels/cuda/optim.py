@@ -29,6 +29,7 @@ import numpy as np
 
 from minigrad.cuda._launch import dummy
 from minigrad.cuda._runtime import launch, load_cuda, sim
+from minigrad.ops.kernels.cpu import optim as cpu_optim
 from minigrad.ops.kernels.cuda._common import FLOATS
 
 __all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step"]
@@ -36,10 +37,13 @@ __all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step"]
 THREADS = 256
 
 
-# numba.cuda, the square root and the device function the kernels call, bound by _kernels()
+# numba.cuda, the square root and the device functions the kernels call, bound by _kernels();
+# the SGD and Adam element updates are the CPU kernels' (one source, compiled for both)
 cuda: Any = None
 sqrt: Any = None
 grad_of: Any = None
+sgd_direction: Any = None
+adam_moments: Any = None
 
 
 def _grad_of(g, p, i, maximize, use_wd, wd):
@@ -57,16 +61,7 @@ def _grad_of(g, p, i, maximize, use_wd, wd):
 def _sgd(p, g, buf, n, lr, momentum, damp1, wd, use_wd, use_momentum, nesterov, maximize, first):
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         d, pi = grad_of(g, p, i, maximize, use_wd, wd)
-        if use_momentum:
-            if first:
-                b = d
-            else:
-                b = buf[i] * momentum + damp1 * d
-            buf[i] = b
-            if nesterov:
-                d = d + momentum * b
-            else:
-                d = b
+        d = sgd_direction(d, buf, i, momentum, damp1, use_momentum, nesterov, first)
         p[i] = pi - lr * d
 
 
@@ -76,16 +71,7 @@ def _adam(p, g, m, v, vmax, n, lr, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_s
         gi, pi = grad_of(g, p, i, maximize, l2_wd, wd)
         if decoupled_wd:  # AdamW
             pi = pi * decay
-        mi = m[i] + (gi - m[i]) * one_m_b1      # lerp(m, g, 1 - beta1), as the CPU code
-        vi = v[i] * b2 + (gi * gi) * one_m_b2
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            w = vmax[i]
-            if vi > w or vi != vi:
-                w = vi
-            vmax[i] = w
-            vi = w
+        mi, vi = adam_moments(gi, m, v, vmax, i, one_m_b1, b2, one_m_b2, amsgrad)
         denom = sqrt(vi) / bc2_sqrt + eps
         p[i] = pi - (mi / denom) * step_size
 
@@ -121,10 +107,12 @@ def _adagrad(p, g, s, n, clr, eps, wd, use_wd, maximize):
 @functools.cache
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda; numba specialises each per dtype."""
-    global cuda, sqrt, grad_of
+    global cuda, sqrt, grad_of, sgd_direction, adam_moments
     cuda = load_cuda()
     sqrt = np.sqrt if sim() else math.sqrt
     grad_of = cuda.jit(device=True)(_grad_of)
+    sgd_direction = cuda.jit(device=True)(cpu_optim.sgd_direction)
+    adam_moments = cuda.jit(device=True)(cpu_optim.adam_moments)
     return {"sgd": cuda.jit(_sgd), "adam": cuda.jit(_adam), "rmsprop": cuda.jit(_rmsprop),
             "adagrad": cuda.jit(_adagrad)}
 
