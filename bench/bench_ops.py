@@ -40,7 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-CASE_MODULES = ["cases_conv", "cases_pool_act", "cases_norm"]
+CASE_MODULES = ["cases_conv", "cases_pool_act", "cases_norm", "cases_seq"]
 SWITCH_PAUSE_S = 0.25
 
 

@@ -80,13 +80,6 @@ MINIGRAD: dict[str, str] = {
 # ``minigrad.nn.Name``.
 NN: dict[str, str] = {
     "BatchNorm3d": "not supported (2-d and 1-d only: nn.BatchNorm2d, nn.BatchNorm1d)",
-    "RNN": _NOT_YET,
-    "LSTM": _NOT_YET,
-    "GRU": _NOT_YET,
-    "MultiheadAttention": _NOT_YET,
-    "Transformer": _NOT_YET,
-    "TransformerEncoder": _NOT_YET,
-    "TransformerEncoderLayer": _NOT_YET,
     "Conv3d": "not supported (nn.Conv1d and nn.Conv2d only)",
     "ZeroPad2d": "use `nn.functional.pad(x, (left, right, top, bottom))`",
     "Unflatten": "use `x.reshape(...)` in forward",
@@ -98,7 +91,6 @@ NN: dict[str, str] = {
 
 # ``minigrad.nn.functional.name``.
 FUNCTIONAL: dict[str, str] = {
-    "scaled_dot_product_attention": _NOT_YET,
     "grid_sample": "not supported",
 }
 

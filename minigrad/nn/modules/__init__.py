@@ -71,6 +71,17 @@ from minigrad.nn.modules.sparse import Embedding, EmbeddingBag
 from minigrad.nn.modules.syncbatchnorm import SyncBatchNorm
 from minigrad.nn.modules.upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
+# issue 15, sequence models (h15b): recurrent layers, attention and Transformers
+from minigrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell  # isort: skip
+from minigrad.nn.modules.transformer import (  # isort: skip
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
 # isort: split
 # -- issue 14 (h14a): more activations --------------------------------------------------------
 from minigrad.nn.modules.activation import (
@@ -106,4 +117,8 @@ __all__ = [
     # issue 14 (h14a)
     "Hardsigmoid", "Hardswish", "Softsign", "Mish", "Tanhshrink", "Softshrink", "Hardshrink",
     "Threshold", "Softmin", "GLU",
+    # issue 15, sequence models (h15b)
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerDecoder", "Transformer",
 ]

@@ -22,6 +22,10 @@ EMBEDDING = ("gather_rows", "scatter_add_rows")
 UPSAMPLE = ("resample_forward", "resample_backward")
 FOLD = ("fold_blocks", "unfold", "fold")
 
+# issue 15, sequence models (h15b)
+ATTENTION = ("sdpa_forward", "sdpa_backward")
+RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward")
+
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
-            "embedding": EMBEDDING, "scatter": SCATTER}
+            "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN}

@@ -29,7 +29,9 @@ __all__ = ["OpInfo", "Sample", "register", "registry", "get", "FAMILIES"]
 FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg", "softmax",
             "loss", "normalization", "pool", "reduce", "shape", "distributed", "upsample", "fold",
             "embedding", "module", "index", "scan", "sort", "einsum", "math", "bitwise",
-            "activation_extra")
+            "activation_extra",
+            # issue 15, sequence models (h15b)
+            "attention", "rnn")
 
 
 @dataclass(frozen=True)

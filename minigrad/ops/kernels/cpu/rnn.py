@@ -1,0 +1,184 @@
+"""Fused per-timestep gate kernels of the LSTM and GRU cells (forward and backward).
+
+One recurrent step is two matrix products (the input part for every step at once, the hidden
+part per step; both BLAS, in the ops) and then this elementwise work on the gate pre-activations,
+which as separate ops would be a dozen graph nodes and passes over memory per step (constants
+are passed in the arrays' dtype: a Python ``1`` would turn float32 arithmetic into float64)::
+
+    LSTM   gates = xg + hg: (N, 4H), chunks (i, f, g, o)
+           i, f, o = sigmoid(.), g = tanh(.), c' = f*c + i*g, h' = o*tanh(c')
+    GRU    xg = x W_ih^T + b_ih, hg = h W_hh^T + b_hh: (N, 3H), chunks (r, z, n)
+           r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r*hn), h' = (1-z)*n + z*h
+
+Backward recomputes the activations from the saved pre-activations (cheaper than keeping four
+more (N, H) arrays per step). ``sigmoid`` takes ``exp`` of ``-|x|`` only and ``tanh`` is the
+vectorisable float32 polynomial of the activation kernels (libm in float64), so the loops over
+the hidden units vectorise; rows run in parallel when the batch is large.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange, types
+from numba.extending import overload
+
+from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu._jit import Kernel, kernel, wide_vectors
+from minigrad.ops.kernels.cpu.f32math import exp_nonpos, tanh_f32
+
+__all__ = list(api.RNN)
+
+
+def _sigmoid(x):  # pragma: no cover - resolved at compile time by the overload below
+    raise NotImplementedError
+
+
+def _tanh(x):  # pragma: no cover
+    raise NotImplementedError
+
+
+@overload(_sigmoid)
+def _sigmoid_impl(x):
+    if not isinstance(x, types.Float):
+        return None
+    one, zero = (np.float32(1), np.float32(0)) if x == types.float32 else (1.0, 0.0)
+
+    def impl(x):
+        e = exp_nonpos(-abs(x))
+        s = one / (one + e)
+        return s if x >= zero else e * s
+
+    return impl
+
+
+@overload(_tanh)
+def _tanh_impl(x):
+    if x == types.float32:
+        return lambda x: tanh_f32(x)
+    if isinstance(x, types.Float):
+        return lambda x: math.tanh(x)
+    return None
+
+
+@kernel
+def _lstm_forward(xg, hg, c, h_out, c_out):
+    n, h4 = xg.shape
+    nh = h4 // 4
+    for b in prange(n):
+        wide_vectors()
+        for j in range(nh):
+            i = _sigmoid(xg[b, j] + hg[b, j])
+            f = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
+            g = _tanh(xg[b, 2 * nh + j] + hg[b, 2 * nh + j])
+            o = _sigmoid(xg[b, 3 * nh + j] + hg[b, 3 * nh + j])
+            cn = f * c[b, j] + i * g
+            c_out[b, j] = cn
+            h_out[b, j] = o * _tanh(cn)
+
+
+@kernel
+def _lstm_backward(xg, hg, c, c_new, dh, dc_new, dgates, dc, one):
+    n, h4 = xg.shape
+    nh = h4 // 4
+    for b in prange(n):
+        wide_vectors()
+        for j in range(nh):
+            i = _sigmoid(xg[b, j] + hg[b, j])
+            f = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
+            g = _tanh(xg[b, 2 * nh + j] + hg[b, 2 * nh + j])
+            o = _sigmoid(xg[b, 3 * nh + j] + hg[b, 3 * nh + j])
+            tc = _tanh(c_new[b, j])
+            dct = dc_new[b, j] + dh[b, j] * o * (one - tc * tc)
+            dc[b, j] = dct * f
+            dgates[b, j] = dct * g * i * (one - i)
+            dgates[b, nh + j] = dct * c[b, j] * f * (one - f)
+            dgates[b, 2 * nh + j] = dct * i * (one - g * g)
+            dgates[b, 3 * nh + j] = dh[b, j] * tc * o * (one - o)
+
+
+@kernel
+def _gru_forward(xg, hg, h, h_out):
+    n, h3 = xg.shape
+    nh = h3 // 3
+    for b in prange(n):
+        wide_vectors()
+        for j in range(nh):
+            r = _sigmoid(xg[b, j] + hg[b, j])
+            z = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
+            nn = _tanh(xg[b, 2 * nh + j] + r * hg[b, 2 * nh + j])
+            h_out[b, j] = nn + z * (h[b, j] - nn)
+
+
+@kernel
+def _gru_backward(xg, hg, h, dh_out, dxg, dhg, dh, one):
+    n, h3 = xg.shape
+    nh = h3 // 3
+    for b in prange(n):
+        wide_vectors()
+        for j in range(nh):
+            r = _sigmoid(xg[b, j] + hg[b, j])
+            z = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
+            hn = hg[b, 2 * nh + j]
+            nn = _tanh(xg[b, 2 * nh + j] + r * hn)
+            d = dh_out[b, j]
+            dh[b, j] = d * z
+            dn = d * (one - z) * (one - nn * nn)
+            dr = dn * hn * r * (one - r)
+            dz = d * (h[b, j] - nn) * z * (one - z)
+            dxg[b, j] = dr
+            dhg[b, j] = dr
+            dxg[b, nh + j] = dz
+            dhg[b, nh + j] = dz
+            dxg[b, 2 * nh + j] = dn
+            dhg[b, 2 * nh + j] = dn * r
+
+
+# A step's gate work is small (tens of ns per hidden unit): split it over threads only from this
+# many hidden units (batch x hidden) on. The elementwise kernels' threshold (PARALLEL_MIN_SIZE
+# elements of the largest array) would split a (32, 256) LSTM step, whose 4 gate columns make
+# 32768 elements, and a parallel launch costs more than the step when the cores are busy.
+PARALLEL_MIN_UNITS = 1 << 17
+
+
+def _c(*arrays: np.ndarray) -> list[np.ndarray]:
+    return [np.ascontiguousarray(a) for a in arrays]
+
+
+def _pick(k: Kernel, units: int):
+    return k.parallel if units >= PARALLEL_MIN_UNITS else k.serial
+
+
+def lstm_cell_forward(xg: np.ndarray, hg: np.ndarray,
+                      c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h', c'): (N, H) each, from the two parts of the gate pre-activations xg, hg: (N, 4H)
+    (chunks i, f, g, o) and the cell state c: (N, H)."""
+    h_out, c_out = np.empty_like(c), np.empty_like(c)
+    _pick(_lstm_forward, c.size)(*_c(xg, hg, c), h_out, c_out)
+    return h_out, c_out
+
+
+def lstm_cell_backward(xg: np.ndarray, hg: np.ndarray, c: np.ndarray, c_new: np.ndarray,
+                       dh: np.ndarray, dc_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d gates: (N, 4H), dc: (N, H)) for the upstream gradients dh, dc_new of h', c'."""
+    dgates, dc = np.empty_like(xg), np.empty_like(c)
+    _pick(_lstm_backward, c.size)(*_c(xg, hg, c, c_new, dh, dc_new), dgates, dc,
+                                  xg.dtype.type(1))
+    return dgates, dc
+
+
+def gru_cell_forward(xg: np.ndarray, hg: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """h': (N, H) from xg = x W_ih^T + b_ih, hg = h W_hh^T + b_hh: (N, 3H) (chunks r, z, n)
+    and h: (N, H)."""
+    h_out = np.empty_like(h)
+    _pick(_gru_forward, h.size)(*_c(xg, hg, h), h_out)
+    return h_out
+
+
+def gru_cell_backward(xg: np.ndarray, hg: np.ndarray, h: np.ndarray,
+                      dh_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(d xg, d hg: (N, 3H), dh: (N, H), the direct part through z*h) for dh_out."""
+    dxg, dhg, dh = np.empty_like(xg), np.empty_like(xg), np.empty_like(h)
+    _pick(_gru_backward, h.size)(*_c(xg, hg, h, dh_out), dxg, dhg, dh, xg.dtype.type(1))
+    return dxg, dhg, dh
