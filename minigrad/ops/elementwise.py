@@ -403,84 +403,88 @@ def power(base: Any, exponent: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-class ExpFn(Function):
+class _Unary:
+    """The forward and backward shared by the unary Functions (here and in
+    :mod:`minigrad.ops.math`; a mixin, not a Function: each op is its own ``...Fn`` class). A
+    subclass sets ``forward_array`` (arrays in, arrays out), ``saves`` ("x" or "y") and either
+    ``derivative`` (f' as Tensor ops on the saved tensor: backward ``g * f'``) or, where f' is a
+    reciprocal ``1 / h``, ``reciprocal_derivative`` = h (backward ``g / h``, one rounding)."""
+
+    saves = "x"
+    derivative: Any = None
+    reciprocal_derivative: Any = None
+
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(x.data)
-        ctx.save_for_backward(out)
-        return out
+        y = ctx.forward_array(x.data)
+        ctx.save_for_backward(y if ctx.saves == "y" else x)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g * out
+        (saved,) = ctx.saved_tensors
+        if ctx.derivative is None:
+            return g / ctx.reciprocal_derivative(saved)
+        return g * ctx.derivative(saved)
 
 
-class LogFn(Function):
+class _Binary:
+    """The two-input counterpart of :class:`_Unary` (a mixin for ``...Fn`` classes here, in
+    :mod:`minigrad.ops.math` and :mod:`minigrad.ops.linalg`). A subclass sets ``forward_array``
+    (two arrays in, an array out), ``saves_y`` (save the output too) and ``grad_a``/``grad_b``:
+    ``(g, a, b[, y]) -> Tensor``, each called only when its input needs a gradient. (``MulFn``
+    and ``DivFn``, on every training step's path, keep their own direct forward and backward.)"""
+
+    saves_y = False
+
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.log(x.data)
+    def forward(ctx, a, b):
+        y = ctx.forward_array(a.data, b.data)
+        if ctx.saves_y:
+            ctx.save_for_backward(a, b, y)
+        else:
+            ctx.save_for_backward(a, b)
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / x
+        saved = ctx.saved_tensors
+        da, db = ctx.needs_input_grad
+        return (ctx.grad_a(g, *saved) if da else None), (ctx.grad_b(g, *saved) if db else None)
 
 
-class SqrtFn(Function):
+class ExpFn(_Unary, Function):
+    forward_array, saves = staticmethod(np.exp), "y"
+    derivative = staticmethod(lambda y: y)
+
+
+class LogFn(_Unary, Function):
+    forward_array = staticmethod(np.log)
+    reciprocal_derivative = staticmethod(lambda x: x)
+
+
+class SqrtFn(_Unary, Function):
     kinks = "0: the gradient 1/(2 sqrt x) is infinite"
-
-    @staticmethod
-    def forward(ctx, x):
-        out = np.sqrt(x.data)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (out,) = ctx.saved_tensors
-        return g / (2 * out)
+    forward_array, saves = staticmethod(np.sqrt), "y"
+    reciprocal_derivative = staticmethod(lambda y: 2 * y)
 
 
-class AbsFn(Function):
+class AbsFn(_Unary, Function):
     """|x|; the gradient at 0 is 0 (sign(0) = 0), as in PyTorch."""
 
     kinks = "0: gradient 0"
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.abs(x.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * Tensor._make(np.sign(x.data))
+    forward_array = staticmethod(np.abs)
+    derivative = staticmethod(lambda x: Tensor._make(np.sign(x.data)))
 
 
-class SinFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sin(x.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * x.cos()
+class SinFn(_Unary, Function):
+    forward_array = staticmethod(np.sin)
+    derivative = staticmethod(lambda x: x.cos())
 
 
-class CosFn(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cos(x.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return -g * x.sin()
+class CosFn(_Unary, Function):
+    forward_array = staticmethod(np.cos)
+    derivative = staticmethod(lambda x: -x.sin())
 
 
 class ClipFn(Function):

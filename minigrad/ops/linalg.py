@@ -8,26 +8,17 @@ import numpy as np
 
 from minigrad import _device
 from minigrad.autograd import Function
-from minigrad.ops.elementwise import as_tensor, broadcast_shape
+from minigrad.ops.elementwise import _Binary, as_tensor, broadcast_shape
 from minigrad.tensor import Tensor
 
 
-class MatMulFn(Function):
+class MatMulFn(_Binary, Function):
     """``a @ b`` for a: (..., n, k), b: (..., k, m); batch axes broadcast (and are summed back
     centrally in backward)."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.matmul(a.data, b.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        ga = g @ b.swapaxes(-1, -2) if da else None
-        gb = a.swapaxes(-1, -2) @ g if db else None
-        return ga, gb
+    forward_array = staticmethod(np.matmul)
+    grad_a = staticmethod(lambda g, a, b: g @ b.swapaxes(-1, -2))
+    grad_b = staticmethod(lambda g, a, b: a.swapaxes(-1, -2) @ g)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
@@ -89,52 +80,45 @@ def outer(a: Any, b: Any) -> Tensor:
 ger = outer
 
 
+def _checked_product(op: str, a: Any, b: Any, b_name: str, ndims: tuple[int, int]) -> Tensor:
+    """``matmul(a, b)`` after the strict checks of :func:`dot`, :func:`mv`, :func:`mm` and
+    :func:`bmm` (which, unlike :func:`matmul`, do not broadcast): each operand has its rank
+    ``ndims``, 3-D operands have one batch size, and the inner dimensions agree."""
+    a, b = _operands(op, a, b)
+    _need(op, "input", a, ndims[0])
+    _need(op, b_name, b, ndims[1])
+    if a.ndim == 3 and a.shape[0] != b.shape[0]:
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} have different batch sizes "
+                         f"({a.shape[0]} != {b.shape[0]})")
+    ka, kb = a.shape[-1], b.shape[0 if b.ndim == 1 else -2]
+    if ka != kb:
+        if op == "dot":
+            raise ValueError(f"dot: the vectors differ in length: {a.shape} and {b.shape}")
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be multiplied "
+                         f"({ka} != {kb})")
+    return matmul(a, b)
+
+
 def dot(a: Any, b: Any) -> Tensor:
     """The dot product of two 1-D tensors of one length (0-d result); for matrices use
     :func:`matmul`."""
-    a, b = _operands("dot", a, b)
-    _need("dot", "input", a, 1)
-    _need("dot", "tensor", b, 1)
-    if a.shape != b.shape:
-        raise ValueError(f"dot: the vectors differ in length: {a.shape} and {b.shape}")
-    return matmul(a, b)
+    return _checked_product("dot", a, b, "tensor", (1, 1))
 
 
 def mv(m: Any, v: Any) -> Tensor:
     """Matrix times vector: ``(n, k), (k,) -> (n,)``."""
-    m, v = _operands("mv", m, v)
-    _need("mv", "input", m, 2)
-    _need("mv", "vec", v, 1)
-    if m.shape[1] != v.shape[0]:
-        raise ValueError(f"mv: shapes {m.shape} and {v.shape} cannot be multiplied "
-                         f"({m.shape[1]} != {v.shape[0]})")
-    return matmul(m, v)
+    return _checked_product("mv", m, v, "vec", (2, 1))
 
 
 def mm(a: Any, b: Any) -> Tensor:
     """Matrix product of two 2-D tensors: ``(n, k), (k, m) -> (n, m)`` (no broadcasting)."""
-    a, b = _operands("mm", a, b)
-    _need("mm", "input", a, 2)
-    _need("mm", "mat2", b, 2)
-    if a.shape[1] != b.shape[0]:
-        raise ValueError(f"mm: shapes {a.shape} and {b.shape} cannot be multiplied "
-                         f"({a.shape[1]} != {b.shape[0]})")
-    return matmul(a, b)
+    return _checked_product("mm", a, b, "mat2", (2, 2))
 
 
 def bmm(a: Any, b: Any) -> Tensor:
     """Batched matrix product of 3-D tensors with one batch size: ``(B, n, k), (B, k, m) ->
     (B, n, m)`` (no broadcasting; :func:`matmul` broadcasts)."""
-    a, b = _operands("bmm", a, b)
-    _need("bmm", "input", a, 3)
-    _need("bmm", "mat2", b, 3)
-    if a.shape[0] != b.shape[0]:
-        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} have different batch sizes "
-                         f"({a.shape[0]} != {b.shape[0]})")
-    if a.shape[2] != b.shape[1]:
-        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} cannot be multiplied "
-                         f"({a.shape[2]} != {b.shape[1]})")
-    return matmul(a, b)
+    return _checked_product("bmm", a, b, "mat2", (3, 3))
 
 
 def _add_product(op: str, input: Any, prod: Tensor, beta: float, alpha: float) -> Tensor:

@@ -27,6 +27,8 @@ from minigrad import _device, _special
 from minigrad.autograd import Function
 from minigrad.ops._args import real
 from minigrad.ops.elementwise import (
+    _Binary,
+    _Unary,
     as_tensor,
     broadcast_shape,
     exp,
@@ -58,25 +60,6 @@ def _special_ufunc(name: str) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Unary ops: y = f(x), backward g * f'(x or y)
 # ---------------------------------------------------------------------------------------------
-
-
-class _Unary:
-    """The forward and backward shared by the unary Functions below (a mixin, not a Function:
-    each op is its own ``...Fn`` class). A subclass sets ``forward_array`` (arrays in, arrays
-    out), ``saves`` ("x" or "y") and ``derivative`` (f' as Tensor ops on the saved tensor)."""
-
-    saves = "x"
-
-    @staticmethod
-    def forward(ctx, x):
-        y = ctx.forward_array(x.data)
-        ctx.save_for_backward(y if ctx.saves == "y" else x)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (saved,) = ctx.saved_tensors
-        return g * ctx.derivative(saved)
 
 
 class TanFn(_Unary, Function):
@@ -251,86 +234,51 @@ class RoundFn(_Step, Function):
 # ---------------------------------------------------------------------------------------------
 
 
-class Atan2Fn(Function):
+class Atan2Fn(_Binary, Function):
     """atan2(a, b), the angle of the point (b, a); d/da = b / r^2, d/db = -a / r^2."""
 
     name = "atan2"
     kinks = "(a, b) = (0, 0): r = 0, the gradient is NaN; the branch cut b < 0, a = 0 jumps by 2 pi"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.arctan2(a.data, b.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        scale = g / (a * a + b * b)
-        return (scale * b if da else None), (-scale * a if db else None)
+    forward_array = staticmethod(np.arctan2)
+    grad_a = staticmethod(lambda g, a, b: g / (a * a + b * b) * b)
+    grad_b = staticmethod(lambda g, a, b: -(g / (a * a + b * b)) * a)
 
 
-class CopysignFn(Function):
+def _copysign_grad_a(g: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    flip = np.signbit(a.data) != np.signbit(b.data)
+    sign = np.where(a.data == 0, 0, np.where(flip, -1, 1)).astype(g.dtype)
+    return g * Tensor._make(sign)
+
+
+class CopysignFn(_Binary, Function):
     """|a| with the sign of b. d/da = +-1 (-1 where the signs of a and b differ), 0 at a = 0;
     d/db = 0 (as PyTorch)."""
 
     name = "copysign"
     kinks = "a = 0: gradient 0 for a; b = 0 (where the sign flips): gradient 0 for b everywhere"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.copysign(a.data, b.data)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        ga = gb = None
-        if da:
-            flip = np.signbit(a.data) != np.signbit(b.data)
-            sign = np.where(a.data == 0, 0, np.where(flip, -1, 1)).astype(g.dtype)
-            ga = g * Tensor._make(sign)
-        if db:
-            gb = Tensor._make(_device.zeros(b.shape, g.dtype, like=g.data))
-        return ga, gb
+    forward_array = staticmethod(np.copysign)
+    grad_a = staticmethod(_copysign_grad_a)
+    grad_b = staticmethod(lambda g, a, b: Tensor._make(_device.zeros(b.shape, g.dtype,
+                                                                     like=g.data)))
 
 
-class LogaddexpFn(Function):
+class LogaddexpFn(_Binary, Function):
     """log(e^a + e^b) without overflow; d/da = e^(a - y), d/db = e^(b - y) (softmax weights)."""
 
     name = "logaddexp"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        y = np.logaddexp(a.data, b.data)
-        ctx.save_for_backward(a, b, y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b, y = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return (g * exp(a - y) if da else None), (g * exp(b - y) if db else None)
+    forward_array, saves_y = staticmethod(np.logaddexp), True
+    grad_a = staticmethod(lambda g, a, b, y: g * exp(a - y))
+    grad_b = staticmethod(lambda g, a, b, y: g * exp(b - y))
 
 
-class HypotFn(Function):
+class HypotFn(_Binary, Function):
     """sqrt(a^2 + b^2) without overflow; d/da = a / y, d/db = b / y."""
 
     name = "hypot"
     kinks = "(a, b) = (0, 0): the gradient is NaN (0/0)"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        y = np.hypot(a.data, b.data)
-        ctx.save_for_backward(a, b, y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b, y = ctx.saved_tensors
-        da, db = ctx.needs_input_grad
-        return (g * a / y if da else None), (g * b / y if db else None)
+    forward_array, saves_y = staticmethod(np.hypot), True
+    grad_a = staticmethod(lambda g, a, b, y: g * a / y)
+    grad_b = staticmethod(lambda g, a, b, y: g * b / y)
 
 
 class LerpFn(Function):

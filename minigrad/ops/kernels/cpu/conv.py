@@ -44,6 +44,7 @@ from numba import njit, uint64
 
 from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu import conv_direct, conv_planes, conv_split, conv_winograd
+from minigrad.ops.kernels.cpu.conv_planes import valid_range
 
 __all__ = list(api.CONV)
 
@@ -70,20 +71,6 @@ def conv_out_size(n: int, f: int, stride: int, pad_lo: int, pad_hi: int, dilatio
 
 
 @njit(cache=True, nogil=True)
-def _valid_range(n_in, n_out, stride, offset):
-    """Output positions ``o`` in ``[lo, hi)`` whose input index ``o*stride + offset`` is inside
-    ``[0, n_in)``."""
-    lo = 0
-    if offset < 0:
-        lo = (-offset + stride - 1) // stride
-    last = n_in - 1 - offset
-    hi = last // stride + 1 if last >= 0 else 0
-    hi = min(hi, n_out)
-    lo = min(lo, hi)
-    return lo, hi
-
-
-@njit(cache=True, nogil=True)
 def _im2col(x, n0, n1, c0, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
             cols, row_stride, sample_stride):
     """Receptive fields of samples ``n0:n1``, channels ``c0:c0+cg`` -> flat ``cols``.
@@ -104,7 +91,7 @@ def _im2col(x, n0, n1, c0, cg, kh, kw, sh, sw, top, left, dh, dw, oh, ow,
                 for s in range(kw):
                     row = (c * kh + r) * kw + s
                     offw = s * dw - left
-                    lo, hi = _valid_range(w, ow, sw, offw)
+                    lo, hi = valid_range(w, ow, sw, offw)
                     ulo = uint64(lo)
                     uhi = uint64(hi)
                     base = uint64(row * row_stride + (n - n0) * sample_stride)
@@ -148,7 +135,7 @@ def _col2im(cols, row_stride, sample_stride, n0, n1, c0, cg, kh, kw, sh, sw, top
                 for s in range(kw):
                     row = (c * kh + r) * kw + s
                     offw = s * dw - left
-                    lo, hi = _valid_range(w, ow, sw, offw)
+                    lo, hi = valid_range(w, ow, sw, offw)
                     ulo = uint64(lo)
                     uhi = uint64(hi)
                     base = uint64(row * row_stride + (n - n0) * sample_stride)

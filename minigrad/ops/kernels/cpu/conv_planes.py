@@ -91,9 +91,9 @@ def planes_grad_input(cg: int, kg: int, kh: int, kw: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _valid_range(n_in, n_out, stride, offset):
+def valid_range(n_in, n_out, stride, offset):
     """Output positions ``o`` in ``[lo, hi)`` whose input index ``o*stride + offset`` is inside
-    ``[0, n_in)``."""
+    ``[0, n_in)`` (also used by ``conv.py``'s im2col/col2im)."""
     lo = 0
     if offset < 0:
         lo = (-offset + stride - 1) // stride
@@ -129,7 +129,7 @@ def _pack(x, n, c0, cn, pt, pl, psh, psw, alist, blist, hq, wq, ps, buf, b0):
             for ib in range(nb):
                 b = blist[ib]
                 base = b0 + ((c * na + ia) * nb + ib) * ps
-                lo, hi = _valid_range(w, wq, psw, b - pl)
+                lo, hi = valid_range(w, wq, psw, b - pl)
                 for m in range(hq):
                     d = uint64(base + m * wq)
                     hh = a + psh * m - pt
