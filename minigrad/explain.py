@@ -178,6 +178,36 @@ RULES: dict[str, str] = {
     "DivRounded": "a step function of a and b (trunc or floor of a/b): dA = dB = 0",
     "Remainder": "a - b*floor(a/b): dA = dY, dB = -dY*floor(a/b)",
     "Fmod": "a - b*trunc(a/b): dA = dY, dB = -dY*trunc(a/b)",
+    # scans, sorts and indexing (issue 14)
+    "Cumsum": "y_i = sum of x_j for j <= i: dX = the reversed cumulative sum of dY",
+    "Cumprod": "y_i = product of x_j for j <= i: dX_j = sum over i >= j of dY_i * y_i / x_j "
+               "(computed without dividing by zeros)",
+    "LogCumSumExp": "y_i = log sum_(j<=i) e^(x_j): dX_j = sum over i >= j of dY_i * e^(x_j - y_i)",
+    "Prod": "d(prod x)/dx_i = product of the other elements (exact when some x are 0)",
+    "VectorNorm": "d ||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1) (the max element for p = inf)",
+    "Gather": "picks x at the indices: dX = zeros with dY added back at the same indices",
+    "Scatter": "writes src at the indices: dX = dY with the overwritten places zeroed, "
+               "dSrc = dY gathered at the indices",
+    "ScatterAdd": "adds src at the indices: dX = dY, dSrc = dY gathered at the indices",
+    "ScatterReduce": "reduces src into x at the indices: dY goes to the elements that made each "
+                     "result (split evenly at ties for amax/amin, divided by the count for mean)",
+    "IndexSelect": "picks slices along dim: dX = zeros with dY's slices added at the indices",
+    "GetItemGrad": "the gradient of indexing (x[idx]), itself differentiable: dG = dY picked at "
+                   "the same idx",
+    # linear algebra (issue 14)
+    "Inv": "d(A^-1) = -A^-1 dA A^-1: dA = -out^T dY out^T",
+    "Det": "d det(A)/dA = det(A) A^-T: dA = dY * out * A^-T",
+    "Solve": "X = A^-1 B: dB = A^-T dY, dA = -dB X^T",
+    "Cholesky": "A = L L^T: dA from dY through L's triangular solves (symmetric part)",
+    # attention and recurrent cells (issue 15)
+    "ScaledDotProductAttention": "P = softmax(Q K^T * scale + mask), Y = P V: dV = P^T dY, "
+                                 "dP = dY V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K * scale, "
+                                 "dK = dS^T Q * scale",
+    "LSTMCell": "gates i, f, g, o from x W_ih^T + h W_hh^T + b; c' = f c + i g, h' = o tanh(c'): "
+                "each gate's gradient through its sigmoid/tanh, then back through the products",
+    "GRUCell": "gates r, z, n; h' = (1 - z) n + z h: each gate's gradient through its "
+               "sigmoid/tanh, then back through the products",
+    "Unbind": "splits x into its slices along dim: dX = the slices' gradients stacked back",
     "PointwiseActivation": "dX = dY * f'(x) for the activation f (hardsigmoid, hardswish, "
                            "softsign, mish, tanhshrink, softshrink, hardshrink, threshold)",
 }
