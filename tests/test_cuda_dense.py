@@ -10,24 +10,12 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import minigrad.cuda as mcuda
 import minigrad.nn.functional as F
-from tests.test_cuda_ops import _distinct, _r, parity
+
+# test_cuda_ops' autouse fixtures (skip without CUDA or its simulator; strict mode) apply here too
+from tests.test_cuda_ops import _distinct, _need_cuda, _r, _strict, parity  # noqa: F401
 
 pytestmark = pytest.mark.cuda
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _need_cuda():
-    if not mcuda.is_available():
-        pytest.skip("CUDA (or its simulator) is not available")
-
-
-@pytest.fixture(autouse=True)
-def _strict():
-    prev = mcuda.strict(True)
-    yield
-    mcuda.strict(prev)
 
 
 @pytest.mark.parametrize("kw", [
