@@ -12,14 +12,9 @@ import pytest
 
 import minigrad as mg
 import minigrad.cuda as mcuda
+from tests.test_cuda_ops import _need_cuda  # noqa: F401  (autouse: skip without CUDA or its simulator)
 
 pytestmark = pytest.mark.cuda
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _need_cuda():
-    if not mcuda.is_available():
-        pytest.skip("CUDA (or its simulator) is not available")
 
 
 @pytest.fixture

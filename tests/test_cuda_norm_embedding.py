@@ -11,16 +11,11 @@ import minigrad as mg
 import minigrad.cuda as mcuda
 from minigrad.ops import embedding as E
 from minigrad.ops import normalization as N
+from tests.test_cuda_ops import _need_cuda  # noqa: F401  (autouse: skip without CUDA or its simulator)
 
 pytestmark = pytest.mark.cuda
 
 RNG = np.random.default_rng(0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _need_cuda():
-    if not mcuda.is_available():
-        pytest.skip("CUDA (or its simulator) is not available")
 
 
 def _both(fn, arrays, int_arrays=()):
