@@ -19,9 +19,9 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from minigrad.ops.kernels.cpu._jit import PARALLEL_MIN_SIZE, inline
+from minigrad.ops.kernels.cpu._jit import Kernel, inline
 
 __all__ = ["sgd_step", "adam_step", "fusable"]
 
@@ -108,19 +108,15 @@ def _adam(p, g, m, v, vmax, one_m_b1, b2, one_m_b2, eps, bc2_sqrt, step_size, wd
         p[i] = pi - (mi / denom) * step_size
 
 
-def _pair(fn):
-    """A parallel (prange over threads) and a serial compilation of one loop."""
-    opts = dict(cache=True, error_model="numpy")
-    return njit(parallel=True, **opts)(fn), njit(**opts)(fn)
+# parallel over threads from PARALLEL_MIN_SIZE elements, serial below; no FMA contraction, so the
+# update rounds exactly as the NumPy one
+_SGD = Kernel(_sgd, contract=False)
+_ADAM = Kernel(_adam, contract=False)
 
 
-_SGD = _pair(_sgd)
-_ADAM = _pair(_adam)
-
-
-def _run(pair: tuple[Any, Any], p: np.ndarray, *args: Any) -> None:
+def _run(kernel: Kernel, p: np.ndarray, *args: Any) -> None:
     if p.size:
-        pair[0 if p.size >= PARALLEL_MIN_SIZE else 1](p.reshape(-1), *args)
+        kernel(p.reshape(-1), *args)
 
 
 def _flat(a: np.ndarray | None, like: np.ndarray) -> np.ndarray:
