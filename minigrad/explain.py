@@ -204,7 +204,11 @@ RULES: dict[str, str] = {
                                  "dP = dY V^T, dS = P * (dP - rowsum(dP * P)), dQ = dS K * scale, "
                                  "dK = dS^T Q * scale",
     "LSTMCell": "gates i, f, g, o from x W_ih^T + h W_hh^T + b; c' = f c + i g, h' = o tanh(c'): "
-                "each gate's gradient through its sigmoid/tanh, then back through the products",
+                "each gate's gradient dG through its sigmoid/tanh; dx = dG W_ih, dh = dG W_hh, "
+                "dW_ih = dG^T x, dW_hh = dG^T h, db = sum(dG)",
+    "LSTM": "the LSTM step over all T steps: backward walks the steps in reverse (dh_t = "
+            "dY_t + dG_{t+1} W_hh, dc_t through the forget gates), then dX = dG W_ih, dW_ih = "
+            "dG^T X, dW_hh = dG^T H_prev, db = sum(dG) over the stacked steps",
     "GRUCell": "gates r, z, n; h' = (1 - z) n + z h: each gate's gradient through its "
                "sigmoid/tanh, then back through the products",
     "Unbind": "splits x into its slices along dim: dX = the slices' gradients stacked back",

@@ -258,17 +258,45 @@ def test_fused_gates_equal_the_composition_in_float32():
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
-def test_unbind_gives_views_with_one_backward_node():
+@pytest.mark.parametrize("unbind_", [unbind, mg.unbind], ids=["ops.rnn", "mg"])
+def test_unbind_gives_views_with_one_backward_node(unbind_):
     x = mg.tensor(rng.standard_normal((4, 3, 2)), requires_grad=True)
-    parts = unbind(x, 1)
+    parts = unbind_(x, 1)
     assert len(parts) == 3 and parts[0].shape == (4, 2)
     assert len({p.grad_fn for p in parts}) == 1
     (parts[0] * 2 + parts[2]).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy()[:, 1], 0)
     np.testing.assert_array_equal(x.grad.numpy()[:, 0], 2)
-    # mg.unbind is ops.shape's (issue 14: one indexing node per slice); the layers use this one
-    np.testing.assert_array_equal(np.stack([p.numpy() for p in mg.unbind(x, 1)]),
-                                  np.stack([p.numpy() for p in parts]))
+    assert unbind is mg.unbind  # one op, one place (issue 15: mg.unbind made a node per slice)
+
+
+def test_lstm_layer_is_one_node_per_direction():
+    """nn.LSTM runs one LSTMFn per (layer, direction), not a cell node per step."""
+    from minigrad.explain import graph_nodes
+
+    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=np.float64)
+    out, _ = m(mg.tensor(rng.standard_normal((20, 2, 3)), requires_grad=True))
+    names = [type(n).__name__ for n in graph_nodes(out)]
+    assert names.count("LSTMFn") == 4 and "LSTMCellFn" not in names
+    assert len(names) < 20
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_sequence_function_fifty_steps_all_gradients(reverse):
+    """LSTMFn over 50 steps, float64: every input's gradient (sequence, states, weights,
+    biases) against central differences, in both directions."""
+    from minigrad.ops.rnn import LSTMFn
+
+    arrays = [rng.standard_normal(s) * 0.5 for s in [(50, 1, 2), (1, 2), (1, 2), (8, 2), (8, 2),
+                                                       (8,), (8,)]]
+    ts = [mg.tensor(a, requires_grad=True) for a in arrays]
+
+    def f(*args):
+        out, h, c = LSTMFn.apply(*args, reverse=reverse)
+        keep = out[:5] if reverse else out[-5:]  # the steps that depend on all 50
+        return mg.cat([keep.reshape(-1), h.reshape(-1), c.reshape(-1)])
+
+    assert gradcheck(f, ts)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Recurrent cells (PyTorch's ``torch.rnn_tanh_cell``, ``rnn_relu_cell``, ``lstm_cell``,
-``gru_cell``) and ``unbind``, the per-timestep split the recurrent layers use.
+``gru_cell``) and the whole-sequence LSTM Function the recurrent layers run.
 
 One step of a cell is two matrix products and the gate arithmetic::
 
@@ -10,73 +10,33 @@ One step of a cell is two matrix products and the gate arithmetic::
            r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r * hn),
            h' = (1 - z) n + z h
 
-The products are ordinary ops (the recurrent layers compute the input part for every timestep in
-one product); the LSTM and GRU gate arithmetic of one step is one Function each
-(:class:`LSTMCellFn`, :class:`GRUCellFn`) over a fused kernel
-(:mod:`minigrad.ops.kernels.cpu.rnn`), forward and backward: a dozen graph nodes and passes over
-memory fewer per step. Under ``create_graph=True`` their backward is written with Tensor ops
-instead, so the cells can be differentiated again.
-
-Backpropagation through time is the ordinary backward pass over the unrolled graph.
+:class:`LSTMCellFn` is a whole LSTM step (both products, the fused gate kernel of
+:mod:`minigrad.ops.kernels.cpu.rnn`, and in backward the four products of the weights' and
+inputs' gradients): one graph node instead of a dozen. :class:`LSTMFn` is one layer and direction
+over a whole sequence, as cuDNN and PyTorch run it: the input part of every step's gates in one
+product ((T*N, I) @ W_ih^T), then per step one product h @ W_hh^T and the gate kernel; backward
+walks the steps in reverse with one product per step (dh) and computes dW_ih, dW_hh and the
+biases as single products and sums over the stacked steps. :class:`GRUCellFn` fuses the GRU's
+gate arithmetic of one step. Under ``create_graph=True`` their backward is written with Tensor
+ops instead (recomputing the gates), so they can be differentiated again.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from minigrad import _device
 from minigrad.autograd import Function, is_grad_enabled
 from minigrad.ops._args import float_tensor
 from minigrad.ops.activation import relu, sigmoid
 from minigrad.ops.elementwise import tanh
 from minigrad.ops.kernels import kernels_for
-from minigrad.ops.shape import cat, stack
+from minigrad.ops.shape import UnbindFn, cat, stack, unbind
 from minigrad.tensor import Tensor
 
 __all__ = ["unbind", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "UnbindFn",
-           "LSTMCellFn", "GRUCellFn"]
-
-
-# ---------------------------------------------------------------------------------------------
-# unbind
-# ---------------------------------------------------------------------------------------------
-
-
-class UnbindFn(Function):
-    """The slices ``x[i]`` along ``dim`` as separate outputs; backward stacks their gradients
-    (one node for all of them: slicing a sequence step by step with ``x[t]`` would add a
-    zero-filled full-size gradient per step)."""
-
-    @staticmethod
-    def forward(ctx, x, *, dim):
-        ctx.dim = dim
-        lead = (slice(None),) * dim
-        return tuple(x.data[(*lead, i)] for i in range(x.shape[dim]))
-
-    @staticmethod
-    def backward(ctx, *gs):
-        if is_grad_enabled():
-            return stack(list(gs), dim=ctx.dim)
-        return Tensor._make(np.stack([g.data for g in gs], axis=ctx.dim))
-
-
-def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
-    """The slices of ``input`` along ``dim``, as a tuple (PyTorch's ``torch.unbind``)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"unbind: input must be a Tensor, got {type(input).__name__}")
-    if input.ndim == 0:
-        raise ValueError("unbind: input must have at least one dimension, got a 0-d tensor")
-    if not isinstance(dim, int | np.integer) or not -input.ndim <= dim < input.ndim:
-        raise ValueError(f"unbind: dim {dim!r} out of range for input of shape {input.shape}")
-    d = int(dim) % input.ndim
-    if input.shape[d] == 0:
-        return ()
-    if not input.requires_grad:
-        lead = (slice(None),) * d
-        return tuple(Tensor._make(_device.wrap(input.data[(*lead, i)]))
-                     for i in range(input.shape[d]))
-    out = UnbindFn.apply(input, dim=d)
-    return out if isinstance(out, tuple) else (out,)
+           "LSTMCellFn", "LSTMFn", "GRUCellFn"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,36 +49,167 @@ def _chunks(t: Tensor, n: int) -> list[Tensor]:
     return [t[..., i * h:(i + 1) * h] for i in range(n)]
 
 
+def _bias(b_ih: Any, b_hh: Any) -> Any:
+    """The sum of the biases' arrays present (None when neither is)."""
+    bs = [b.data for b in (b_ih, b_hh) if b is not None]
+    return None if not bs else bs[0] if len(bs) == 1 else bs[0] + bs[1]
+
+
+def _lstm_gates(pre: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The activated gates (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)) as Tensor ops."""
+    i, f, g, o = _chunks(pre, 4)
+    return sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+
+
+def _lstm_gates_vjp(gates: tuple[Tensor, ...], c: Tensor, tc: Tensor, dh: Tensor,
+                    dc_new: Tensor) -> tuple[Tensor, Tensor]:
+    """(d gate pre-activations (N, 4H), dc (N, H)) as Tensor ops (differentiable again), from
+    the activated gates, c, tanh(c') and the upstream dh, dc'."""
+    i, f, g, o = gates
+    dct = dc_new + dh * o * (1 - tc * tc)
+    return cat([dct * g * i * (1 - i), dct * c * f * (1 - f), dct * i * (1 - g * g),
+                dh * tc * o * (1 - o)], dim=-1), dct * f
+
+
+def _weight_grads(dgates: Any, x: Any, h: Any, need: tuple[bool, ...]) -> list[Any]:
+    """[dW_ih, dW_hh, db_ih, db_hh] (None where not needed) from the (M, 4H) gate gradients
+    and the (M, I), (M, H) inputs they multiply (arrays, or Tensors under create_graph)."""
+    tensor = isinstance(dgates, Tensor)
+    wrap = (lambda a: a) if tensor else Tensor._make
+    db = dgates.sum(0) if need[5] or need[6] else None
+    return [wrap(dgates.T @ x) if need[3] else None,
+            wrap(dgates.T @ h) if need[4] else None,
+            wrap(db) if need[5] else None,
+            wrap(db if tensor or not need[5] else db.copy()) if need[6] else None]
+
+
 class LSTMCellFn(Function):
-    """(h', c') of one LSTM step from the gate pre-activations ``xg + hg``: (N, 4H) (chunks i,
-    f, g, o: PyTorch's order) and the cell state c: (N, H)."""
+    """(h', c') of one LSTM step from x: (N, I), h: (N, H_h), c: (N, H), w_ih: (4H, I),
+    w_hh: (4H, H_h) and the biases b_ih, b_hh: (4H,) or None (gate chunks i, f, g, o: PyTorch's
+    order)."""
 
     kinks = "none: smooth (sigmoid and tanh)"
 
     @staticmethod
-    def forward(ctx, xg, hg, c):
-        h_new, c_new = kernels_for(xg.data).rnn.lstm_cell_forward(xg.data, hg.data, c.data)
-        ctx.save_for_backward(xg, hg, c, c_new)
+    def forward(ctx, x, h, c, w_ih, w_hh, b_ih, b_hh):
+        xg = x.data @ w_ih.data.T
+        b = _bias(b_ih, b_hh)
+        if b is not None:
+            xg = xg + b
+        acts, h_new, c_new = kernels_for(xg).rnn.lstm_gates_forward(xg, h.data @ w_hh.data.T,
+                                                                    c.data)
+        ctx.acts = acts
+        ctx.save_for_backward(x, h, c, w_ih, w_hh, b_ih, b_hh, c_new)
         return h_new, c_new
 
     @staticmethod
     def backward(ctx, dh, dc_new):
-        xg, hg, c, c_new = ctx.saved_tensors
+        x, h, c, w_ih, w_hh, b_ih, b_hh, c_new = ctx.saved_tensors
         need = ctx.needs_input_grad
         if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
-            i, f, g, o = _chunks(xg + hg, 4)
-            i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-            tc = tanh(c_new)
-            dct = dc_new + dh * o * (1 - tc * tc)
-            dgates = cat([dct * g * i * (1 - i), dct * c * f * (1 - f), dct * i * (1 - g * g),
-                          dh * tc * o * (1 - o)], dim=-1)
-            return (dgates if need[0] else None, dgates if need[1] else None,
-                    dct * f if need[2] else None)
-        dgates, dc = kernels_for(xg.data).rnn.lstm_cell_backward(
-            xg.data, hg.data, c.data, c_new.data, dh.data, dc_new.data)
-        dg = Tensor._make(dgates)
-        return (dg if need[0] else None, dg if need[1] else None,
-                Tensor._make(dc) if need[2] else None)
+            gates = _lstm_gates(_affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh))
+            i, f, g, _ = gates
+            dgates, dc = _lstm_gates_vjp(gates, c, tanh(f * c + i * g), dh, dc_new)
+            return (dgates @ w_ih if need[0] else None, dgates @ w_hh if need[1] else None,
+                    dc if need[2] else None, *_weight_grads(dgates, x, h, need))
+        dgates, dc = kernels_for(dh.data).rnn.lstm_gates_backward(
+            ctx.acts, c.data, c_new.data, dh.data, dc_new.data)
+        return (Tensor._make(dgates @ w_ih.data) if need[0] else None,
+                Tensor._make(dgates @ w_hh.data) if need[1] else None,
+                Tensor._make(dc) if need[2] else None,
+                *_weight_grads(dgates, x.data, h.data, need))
+
+
+class LSTMFn(Function):
+    """One LSTM layer and direction over a whole sequence: x: (T, N, I), h0: (N, H), c0: (N, H),
+    w_ih: (4H, I), w_hh: (4H, H), b_ih, b_hh: (4H,) or None -> (output (T, N, H), h_n (N, H),
+    c_n (N, H)). ``reverse=True`` runs the steps from T-1 down to 0 (the reverse direction of a
+    bidirectional layer; output[t] stays the state after reading x[t])."""
+
+    kinks = "none: smooth (sigmoid and tanh)"
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *, reverse):
+        steps, n, width = x.shape
+        xg = x.data.reshape(steps * n, width) @ w_ih.data.T
+        b = _bias(b_ih, b_hh)
+        if b is not None:
+            xg = xg + b
+        xg = xg.reshape(steps, n, xg.shape[-1])
+        gates = kernels_for(xg).rnn.lstm_gates_forward
+        w_hh_t = w_hh.data.T
+        h, c = h0.data, c0.data
+        acts, hs, cs = [None] * steps, [None] * steps, [None] * steps
+        for t in _order(steps, reverse):
+            acts[t], h, c = gates(xg[t], h @ w_hh_t, c)
+            hs[t], cs[t] = h, c
+        out = np.stack(hs)
+        ctx.acts, ctx.cs, ctx.reverse = acts, cs, reverse
+        ctx.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, out)
+        return out, h, c
+
+    @staticmethod
+    def backward(ctx, dout, dh_n, dc_n):
+        x, h0, c0, w_ih, w_hh, b_ih, b_hh, out = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
+            return _lstm_sequence_vjp(x, h0, c0, w_ih, w_hh, b_ih, b_hh, ctx.reverse,
+                                      dout, dh_n, dc_n, need)
+        steps, n, width = x.shape
+        gates_backward = kernels_for(dout.data).rnn.lstm_gates_backward
+        w = w_hh.data
+        dh, dc, douts = dh_n.data, dc_n.data, dout.data
+        cs, c0a = ctx.cs, c0.data
+        dgs = [None] * steps
+        order = _order(steps, ctx.reverse)
+        prev = dict(zip(order[1:], order))  # the step before t in running order
+        for t in reversed(order):
+            c_prev = cs[prev[t]] if t in prev else c0a
+            dgs[t], dc = gates_backward(ctx.acts[t], c_prev, cs[t], douts[t] + dh, dc)
+            dh = dgs[t] @ w
+        dg = np.stack(dgs).reshape(steps * n, -1)
+        o = out.data
+        h_prev = (np.concatenate([o[1:], np.expand_dims(h0.data, 0)]) if ctx.reverse
+                  else np.concatenate([np.expand_dims(h0.data, 0), o[:-1]]))
+        return (Tensor._make((dg @ w_ih.data).reshape(x.shape)) if need[0] else None,
+                Tensor._make(dh) if need[1] else None, Tensor._make(dc) if need[2] else None,
+                *_weight_grads(dg, x.data.reshape(steps * n, width),
+                               h_prev.reshape(steps * n, -1), need))
+
+
+def _order(steps: int, reverse: bool) -> list[int]:
+    return list(range(steps - 1, -1, -1) if reverse else range(steps))
+
+
+def _lstm_sequence_vjp(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Tensor,
+                       b_ih: Tensor | None, b_hh: Tensor | None, reverse: bool, dout: Tensor,
+                       dh: Tensor, dc: Tensor, need: tuple[bool, ...]) -> tuple[Any, ...]:
+    """:class:`LSTMFn`'s gradients as Tensor ops: the forward recomputed step by step, then the
+    same reverse walk as the fused backward."""
+    steps, n, width = x.shape
+    xg = _affine(x.reshape(steps * n, width), w_ih, b_ih)
+    xs = unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
+    order = _order(steps, reverse)
+    h, c = h0, c0
+    saved: list[Any] = [None] * steps
+    for t in order:
+        gates = _lstm_gates(xs[t] + _affine(h, w_hh, b_hh))
+        i, f, g, o = gates
+        c_new = f * c + i * g
+        tc = tanh(c_new)
+        saved[t] = (gates, c, tc, h)
+        h, c = o * tc, c_new
+    douts = unbind(dout, 0)
+    dgs: list[Any] = [None] * steps
+    for t in reversed(order):
+        gates, c_prev, tc, _ = saved[t]
+        dgs[t], dc = _lstm_gates_vjp(gates, c_prev, tc, douts[t] + dh, dc)
+        dh = dgs[t] @ w_hh
+    dg = stack(dgs, dim=0).reshape(steps * n, xg.shape[-1])
+    h_prev = stack([s[3] for s in saved], dim=0).reshape(steps * n, h0.shape[-1])
+    return ((dg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
+            dc if need[2] else None,
+            *_weight_grads(dg, x.reshape(steps * n, width), h_prev, need))
 
 
 class GRUCellFn(Function):
@@ -210,7 +301,7 @@ def lstm_cell(input: Tensor, hx: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tens
     float_tensor("lstm_cell", "c", c)
     if c.shape != h.shape or c.dtype != h.dtype:
         raise ValueError(f"lstm_cell: the cell state c {c.shape} must match h {h.shape}")
-    return LSTMCellFn.apply(_affine(input, w_ih, b_ih), _affine(h, w_hh, b_hh), c)
+    return LSTMCellFn.apply(input, h, c, w_ih, w_hh, b_ih, b_hh)
 
 
 def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,

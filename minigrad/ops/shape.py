@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import _device as _device
-from minigrad.autograd import Function
+from minigrad.autograd import Function, is_grad_enabled
 from minigrad.ops import _args
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.reduce import normalize_axes
@@ -691,13 +691,35 @@ def chunk(x: Any, chunks: int, dim: int = 0) -> list[Tensor]:
     return split(x, -(-n // c), d)
 
 
+class UnbindFn(Function):
+    """The slices ``x[i]`` along ``dim`` as separate outputs; backward stacks their gradients:
+    one node for all of them (a node per slice, ``x[t]``, would add a zero-filled full-size
+    gradient per slice, O(T^2) work for a sequence of T steps)."""
+
+    @staticmethod
+    def forward(ctx, x, *, dim):
+        ctx.dim = dim
+        lead = (slice(None),) * dim
+        return tuple(x.data[(*lead, i)] for i in range(x.shape[dim]))
+
+    @staticmethod
+    def backward(ctx, *gs):
+        if is_grad_enabled():
+            return stack(list(gs), dim=ctx.dim)
+        return Tensor._make(np.stack([g.data for g in gs], axis=ctx.dim))
+
+
 def unbind(x: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    """The slices of ``x`` along ``dim``, each without that axis."""
+    """The slices of ``x`` along ``dim``, each without that axis (PyTorch's ``torch.unbind``);
+    one graph node for all of them."""
     x = as_tensor(x, None, "unbind")
     d = _args.dim("unbind", dim, x.ndim)
     if x.ndim == 0:
         raise ValueError("unbind: a 0-d tensor has no dim to unbind")
-    return tuple(x[(slice(None),) * d + (i,)] for i in range(x.shape[d]))
+    if x.shape[d] == 0:
+        return ()
+    out = UnbindFn.apply(x, dim=d)
+    return out if isinstance(out, tuple) else (out,)
 
 
 def broadcast_tensors(*tensors: Any) -> tuple[Tensor, ...]:

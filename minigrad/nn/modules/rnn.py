@@ -1,11 +1,13 @@
 """Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and the cells ``RNNCell``, ``LSTMCell``,
 ``GRUCell``, with PyTorch's arguments, parameter names, shapes and initialisation.
 
-A layer runs each (layer, direction) over the sequence: one matrix product gives the input part
-of every timestep's gates, then a loop over time adds ``h @ W_hh^T`` and applies the step (the
-LSTM and GRU steps are fused gate Functions, :mod:`minigrad.ops.rnn`). Gradients flow back
-through time through the ordinary graph (backpropagation through time); a sequence of T steps
-keeps T steps of activations.
+A layer runs each (layer, direction) over the sequence. An LSTM direction is one Function,
+:class:`~minigrad.ops.rnn.LSTMFn` (the input part of every step's gates in one matrix product,
+then per step ``h @ W_hh^T`` and a fused gate kernel; its backward is the reverse walk through
+time with the weights' gradients as single products over all steps). GRU and RNN directions
+compute the input part in one product too, then loop over time adding ``h @ W_hh^T`` and
+applying the step (the GRU's gates are one fused Function per step); their gradients flow back
+through time through the ordinary graph. A sequence of T steps keeps T steps of activations.
 
 Shapes (``batch_first=False``; with ``batch_first=True`` input and output are (N, L, .), the
 states stay (D*num_layers, N, H) as in PyTorch; a 2-D input is one unbatched sequence)::
@@ -191,6 +193,8 @@ class RNNBase(Module):
         states)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = self._params(layer, direction)
         steps, n = x.shape[0], x.shape[1]
+        if self.mode == "LSTM" and steps:
+            return self._run_lstm(x, state, w_ih, w_hh, b_ih, b_hh, w_hr, bool(direction))
         gate_bias = None
         if b_ih is not None:
             # the hidden bias joins the input part, except the GRU's (r multiplies it)
@@ -200,18 +204,13 @@ class RNNBase(Module):
             xg = xg + gate_bias
         xs = R.unbind(xg.reshape(steps, n, xg.shape[-1]), 0) if steps else ()
         w_hh_t = w_hh.T
-        w_hr_t = None if w_hr is None else w_hr.T
         order = range(steps - 1, -1, -1) if direction else range(steps)
         outs: list[Tensor | None] = [None] * steps
         h = state[0]
         c = state[1] if self.mode == "LSTM" else None
         for t in order:
             hg = h @ w_hh_t
-            if self.mode == "LSTM":
-                h, c = R.LSTMCellFn.apply(xs[t], hg, c)
-                if w_hr_t is not None:
-                    h = h @ w_hr_t
-            elif self.mode == "GRU":
+            if self.mode == "GRU":
                 h = R.GRUCellFn.apply(xs[t], hg if b_hh is None else hg + b_hh, h)
             elif self.mode == "RNN_TANH":
                 h = (xs[t] + hg).tanh()
@@ -222,6 +221,25 @@ class RNNBase(Module):
         out = stack(outs, dim=0) if steps else zeros(0, n, out_size, dtype=x.dtype,
                                                       device=x.device)
         return out, ([h, c] if self.mode == "LSTM" else [h])
+
+    @staticmethod
+    def _run_lstm(x: Tensor, state: list[Tensor], w_ih: Tensor, w_hh: Tensor,
+                  b_ih: Tensor | None, b_hh: Tensor | None, w_hr: Tensor | None,
+                  reverse: bool) -> tuple[Tensor, list[Tensor]]:
+        """:meth:`_run` for an LSTM: one :class:`~minigrad.ops.rnn.LSTMFn` for the sequence,
+        or with a projection (h = (o tanh(c)) W_hr^T, which the fused sequence does not do) one
+        :class:`~minigrad.ops.rnn.LSTMCellFn` per step."""
+        h, c = state
+        if w_hr is None:
+            out, h, c = R.LSTMFn.apply(x, h, c, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+            return out, [h, c]
+        xs = R.unbind(x, 0)
+        outs: list[Tensor | None] = [None] * len(xs)
+        w_hr_t = w_hr.T
+        for t in (range(len(xs) - 1, -1, -1) if reverse else range(len(xs))):
+            h, c = R.LSTMCellFn.apply(xs[t], h, c, w_ih, w_hh, b_ih, b_hh)
+            h = outs[t] = h @ w_hr_t
+        return stack(outs, dim=0), [h, c]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

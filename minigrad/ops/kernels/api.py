@@ -24,7 +24,7 @@ FOLD = ("fold_blocks", "unfold", "fold")
 
 # issue 15, sequence models (h15b)
 ATTENTION = ("sdpa_forward", "sdpa_backward")
-RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward")
+RNN = ("lstm_gates_forward", "lstm_gates_backward", "gru_cell_forward", "gru_cell_backward")
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,

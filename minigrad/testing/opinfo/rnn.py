@@ -1,5 +1,6 @@
-"""Recurrent cells (LSTM and GRU steps over their fused gate Functions, the plain RNN steps) and
-``unbind``; references in plain NumPy from the cell equations."""
+"""Recurrent cells (the LSTM step Function, the GRU step over its fused gate Function, the plain
+RNN steps) and the whole-sequence LSTM Function (both directions); references in plain NumPy from
+the cell equations."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from minigrad.ops import rnn as R
-from minigrad.ops.shape import cat, stack
+from minigrad.ops.shape import cat
 from minigrad.testing import strategies as S
 from minigrad.testing.opinfo.core import OpInfo, Sample
 
@@ -59,15 +60,29 @@ def _cell_samples(gates: int, cell_state: bool):
     return draw()
 
 
-def _unbind(x, dim):
-    return stack(list(reversed(R.unbind(x, dim))), dim=0)
+def _lstm_layer(x, h, c, wi, wh, bi=None, bh=None, *, reverse):
+    out, hn, cn = R.LSTMFn.apply(x, h, c, wi, wh, bi, bh, reverse=reverse)
+    return cat([out.reshape(-1), hn.reshape(-1), cn.reshape(-1)], dim=0)
 
 
-def _unbind_samples():
+def np_lstm_layer(x, h, c, wi, wh, bi=None, bh=None, *, reverse):
+    out = [None] * len(x)
+    for t in (range(len(x) - 1, -1, -1) if reverse else range(len(x))):
+        h, c = np.split(np_lstm(x[t], h, c, wi, wh, bi, bh), 2, axis=-1)
+        out[t] = h
+    return np.concatenate([np.stack(out).reshape(-1), h.reshape(-1), c.reshape(-1)])
+
+
+def _lstm_layer_samples():
     @st.composite
     def draw(d):
-        x = d(S.arrays(S.shapes(min_dims=1, max_dims=3)))
-        return Sample((x,), {"dim": d(st.integers(-x.ndim, x.ndim - 1))})
+        t, n, i, h = (d(st.integers(1, 3)), d(st.integers(1, 2)), d(st.integers(1, 3)),
+                      d(st.integers(1, 3)))
+        arr = lambda *shape: d(S.arrays(shape, lo=-1.5, hi=1.5))  # noqa: E731
+        args = [arr(t, n, i), arr(n, h), arr(n, h), arr(4 * h, i), arr(4 * h, h)]
+        if d(st.booleans()):
+            args += [arr(4 * h), arr(4 * h)]
+        return Sample(tuple(args), {"reverse": d(st.booleans())})
 
     return draw()
 
@@ -81,6 +96,6 @@ op_db = [
            ref=np_rnn("tanh")),
     OpInfo("rnn_relu_cell", R.rnn_relu_cell, lambda: _cell_samples(1, False),
            ref=np_rnn("relu"), kinks="relu's: the gradient at a pre-activation of 0 is 0"),
-    OpInfo("unbind_fused", _unbind, _unbind_samples,
-           ref=lambda x, dim: np.flip(np.moveaxis(x, dim, 0), axis=0)),
+    OpInfo("lstm_layer", _lstm_layer, _lstm_layer_samples, ref=np_lstm_layer,
+           kinks=R.LSTMFn.kinks),
 ]

@@ -200,19 +200,33 @@ def log1p_unit_f32(u):
     return s * horner8(_L, s * s)
 
 
+def _by_float_type(f32, libm):
+    """An overload body for a scalar function of jitted code: ``f32`` for float32 arguments,
+    ``libm`` (a :mod:`math` function) for other floats."""
+
+    def impl(x):
+        if x == types.float32:
+            return lambda x: f32(x)
+        if isinstance(x, types.Float):
+            return lambda x: libm(x)
+        return None
+
+    return impl
+
+
 def exp_nonpos(x):  # pragma: no cover - resolved at compile time by the overload below
     """``exp`` of ``x <= 0`` (or NaN) for jitted code: :func:`exp_nonpos_f32` for float32, libm
     for float64."""
     raise NotImplementedError
 
 
-@overload(exp_nonpos, inline="always")
-def _exp_nonpos_impl(x):
-    if x == types.float32:
-        return lambda x: exp_nonpos_f32(x)
-    if isinstance(x, types.Float):
-        return lambda x: math.exp(x)
-    return None
+def tanh_any(x):  # pragma: no cover - resolved at compile time by the overload below
+    """``tanh`` for jitted code: :func:`tanh_f32` for float32, libm for float64."""
+    raise NotImplementedError
+
+
+overload(exp_nonpos, inline="always")(_by_float_type(exp_nonpos_f32, math.exp))
+overload(tanh_any)(_by_float_type(tanh_f32, math.tanh))
 
 
 # float type -> the maths the activation table is compiled with on the CPU

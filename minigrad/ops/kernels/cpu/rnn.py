@@ -10,15 +10,15 @@ are passed in the arrays' dtype: a Python ``1`` would turn float32 arithmetic in
     GRU    xg = x W_ih^T + b_ih, hg = h W_hh^T + b_hh: (N, 3H), chunks (r, z, n)
            r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r*hn), h' = (1-z)*n + z*h
 
-Backward recomputes the activations from the saved pre-activations (cheaper than keeping four
-more (N, H) arrays per step). ``sigmoid`` takes ``exp`` of ``-|x|`` only and ``tanh`` is the
-vectorisable float32 polynomial of the activation kernels (libm in float64), so the loops over
-the hidden units vectorise; rows run in parallel when the batch is large.
+The LSTM forward returns the activated gates (i, f, g, o), which its backward reads (one (N, 4H)
+array per step, the layer's backward needs them for every step anyway); the GRU backward
+recomputes its activations from the saved pre-activations. ``sigmoid`` takes ``exp`` of ``-|x|``
+only and ``tanh`` is the vectorisable float32 polynomial of the activation kernels (libm in
+float64), so the loops over the hidden units vectorise; rows run in parallel when the batch is
+large.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import prange, types
@@ -26,16 +26,13 @@ from numba.extending import overload
 
 from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import Kernel, kernel, wide_vectors
-from minigrad.ops.kernels.cpu.f32math import exp_nonpos, tanh_f32
+from minigrad.ops.kernels.cpu.f32math import exp_nonpos
+from minigrad.ops.kernels.cpu.f32math import tanh_any as _tanh
 
 __all__ = list(api.RNN)
 
 
 def _sigmoid(x):  # pragma: no cover - resolved at compile time by the overload below
-    raise NotImplementedError
-
-
-def _tanh(x):  # pragma: no cover
     raise NotImplementedError
 
 
@@ -53,17 +50,8 @@ def _sigmoid_impl(x):
     return impl
 
 
-@overload(_tanh)
-def _tanh_impl(x):
-    if x == types.float32:
-        return lambda x: tanh_f32(x)
-    if isinstance(x, types.Float):
-        return lambda x: math.tanh(x)
-    return None
-
-
 @kernel
-def _lstm_forward(xg, hg, c, h_out, c_out):
+def _lstm_forward(xg, hg, c, acts, h_out, c_out):
     n, h4 = xg.shape
     nh = h4 // 4
     for b in prange(n):
@@ -73,22 +61,20 @@ def _lstm_forward(xg, hg, c, h_out, c_out):
             f = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
             g = _tanh(xg[b, 2 * nh + j] + hg[b, 2 * nh + j])
             o = _sigmoid(xg[b, 3 * nh + j] + hg[b, 3 * nh + j])
+            acts[b, j], acts[b, nh + j], acts[b, 2 * nh + j], acts[b, 3 * nh + j] = i, f, g, o
             cn = f * c[b, j] + i * g
             c_out[b, j] = cn
             h_out[b, j] = o * _tanh(cn)
 
 
 @kernel
-def _lstm_backward(xg, hg, c, c_new, dh, dc_new, dgates, dc, one):
-    n, h4 = xg.shape
+def _lstm_backward(acts, c, c_new, dh, dc_new, dgates, dc, one):
+    n, h4 = acts.shape
     nh = h4 // 4
     for b in prange(n):
         wide_vectors()
         for j in range(nh):
-            i = _sigmoid(xg[b, j] + hg[b, j])
-            f = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
-            g = _tanh(xg[b, 2 * nh + j] + hg[b, 2 * nh + j])
-            o = _sigmoid(xg[b, 3 * nh + j] + hg[b, 3 * nh + j])
+            i, f, g, o = acts[b, j], acts[b, nh + j], acts[b, 2 * nh + j], acts[b, 3 * nh + j]
             tc = _tanh(c_new[b, j])
             dct = dc_new[b, j] + dh[b, j] * o * (one - tc * tc)
             dc[b, j] = dct * f
@@ -150,21 +136,23 @@ def _pick(k: Kernel, units: int):
     return k.parallel if units >= PARALLEL_MIN_UNITS else k.serial
 
 
-def lstm_cell_forward(xg: np.ndarray, hg: np.ndarray,
-                      c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(h', c'): (N, H) each, from the two parts of the gate pre-activations xg, hg: (N, 4H)
-    (chunks i, f, g, o) and the cell state c: (N, H)."""
-    h_out, c_out = np.empty_like(c), np.empty_like(c)
-    _pick(_lstm_forward, c.size)(*_c(xg, hg, c), h_out, c_out)
-    return h_out, c_out
+def lstm_gates_forward(xg: np.ndarray, hg: np.ndarray,
+                       c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(activated gates (N, 4H): sigmoid(i), sigmoid(f), tanh(g), sigmoid(o); h': (N, H); c':
+    (N, H)) from the two parts of the gate pre-activations xg, hg: (N, 4H) and the cell state
+    c: (N, H)."""
+    acts, h_out, c_out = np.empty_like(xg), np.empty_like(c), np.empty_like(c)
+    _pick(_lstm_forward, c.size)(*_c(xg, hg, c), acts, h_out, c_out)
+    return acts, h_out, c_out
 
 
-def lstm_cell_backward(xg: np.ndarray, hg: np.ndarray, c: np.ndarray, c_new: np.ndarray,
-                       dh: np.ndarray, dc_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(d gates: (N, 4H), dc: (N, H)) for the upstream gradients dh, dc_new of h', c'."""
-    dgates, dc = np.empty_like(xg), np.empty_like(c)
-    _pick(_lstm_backward, c.size)(*_c(xg, hg, c, c_new, dh, dc_new), dgates, dc,
-                                  xg.dtype.type(1))
+def lstm_gates_backward(acts: np.ndarray, c: np.ndarray, c_new: np.ndarray, dh: np.ndarray,
+                        dc_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d gate pre-activations: (N, 4H), dc: (N, H)) for the upstream gradients dh, dc_new of
+    h', c', from the activated gates of :func:`lstm_gates_forward`, c and c'."""
+    dgates, dc = np.empty_like(acts), np.empty_like(c)
+    _pick(_lstm_backward, c.size)(*_c(acts, c, c_new, dh, dc_new), dgates, dc,
+                                  acts.dtype.type(1))
     return dgates, dc
 
 

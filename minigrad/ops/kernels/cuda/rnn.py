@@ -24,20 +24,16 @@ def _chunks(a: Any, n: int) -> list[Any]:
     return [a[:, i * h:(i + 1) * h] for i in range(n)]
 
 
-def _lstm_gates(xg: Any, hg: Any) -> tuple[Any, Any, Any, Any]:
+def lstm_gates_forward(xg: Any, hg: Any, c: Any) -> tuple[Any, Any, Any]:
     i, f, g, o = _chunks(xg + hg, 4)
-    return _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
-
-
-def lstm_cell_forward(xg: Any, hg: Any, c: Any) -> tuple[Any, Any]:
-    i, f, g, o = _lstm_gates(xg, hg)
+    i, f, g, o = _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
     c_new = f * c + i * g
-    return o * np.tanh(c_new), c_new
+    return np.concatenate([i, f, g, o], axis=1), o * np.tanh(c_new), c_new
 
 
-def lstm_cell_backward(xg: Any, hg: Any, c: Any, c_new: Any, dh: Any,
-                       dc_new: Any) -> tuple[Any, Any]:
-    i, f, g, o = _lstm_gates(xg, hg)
+def lstm_gates_backward(acts: Any, c: Any, c_new: Any, dh: Any,
+                        dc_new: Any) -> tuple[Any, Any]:
+    i, f, g, o = _chunks(acts, 4)
     tc = np.tanh(c_new)
     dct = dc_new + dh * o * (1 - tc * tc)
     dgates = np.concatenate([dct * g * i * (1 - i), dct * c * f * (1 - f),
