@@ -270,31 +270,34 @@ def test_unbind_gives_views_with_one_backward_node(unbind_):
     assert unbind is mg.unbind  # one op, one place (issue 15: mg.unbind made a node per slice)
 
 
-def test_lstm_layer_is_one_node_per_direction():
-    """nn.LSTM runs one LSTMFn per (layer, direction), not a cell node per step."""
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_layer_is_one_node_per_direction(mode):
+    """nn.LSTM / nn.GRU run one LSTMFn / GRUFn per (layer, direction), not nodes per step."""
     from minigrad.explain import graph_nodes
 
-    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=np.float64)
+    m = MODES[mode](3, 4, num_layers=2, bidirectional=True, dtype=np.float64)
     out, _ = m(mg.tensor(rng.standard_normal((20, 2, 3)), requires_grad=True))
     names = [type(n).__name__ for n in graph_nodes(out)]
-    assert names.count("LSTMFn") == 4 and "LSTMCellFn" not in names
+    assert names.count(f"{mode}Fn") == 4 and f"{mode}CellFn" not in names
     assert len(names) < 20
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_sequence_function_fifty_steps_all_gradients(reverse):
-    """LSTMFn over 50 steps, float64: every input's gradient (sequence, states, weights,
-    biases) against central differences, in both directions."""
-    from minigrad.ops.rnn import LSTMFn
+def test_sequence_functions_fifty_steps_all_gradients(mode, reverse):
+    """LSTMFn / GRUFn over 50 steps, float64: every input's gradient (sequence, states,
+    weights, biases) against central differences, in both directions."""
+    from minigrad.ops.rnn import GRUFn, LSTMFn
 
-    arrays = [rng.standard_normal(s) * 0.5 for s in [(50, 1, 2), (1, 2), (1, 2), (8, 2), (8, 2),
-                                                       (8,), (8,)]]
-    ts = [mg.tensor(a, requires_grad=True) for a in arrays]
+    g = 4 if mode == "LSTM" else 3
+    shapes = [(50, 1, 2), (1, 2)] + [(1, 2)] * (mode == "LSTM") + [(g * 2, 2)] * 2 + [(g * 2,)] * 2
+    ts = [mg.tensor(rng.standard_normal(s) * 0.5, requires_grad=True) for s in shapes]
+    fn = LSTMFn if mode == "LSTM" else GRUFn
 
     def f(*args):
-        out, h, c = LSTMFn.apply(*args, reverse=reverse)
+        out, *states = fn.apply(*args, reverse=reverse)
         keep = out[:5] if reverse else out[-5:]  # the steps that depend on all 50
-        return mg.cat([keep.reshape(-1), h.reshape(-1), c.reshape(-1)])
+        return mg.cat([keep.reshape(-1)] + [s.reshape(-1) for s in states])
 
     assert gradcheck(f, ts)
 

@@ -36,7 +36,7 @@ from minigrad.ops.shape import UnbindFn, cat, stack, unbind
 from minigrad.tensor import Tensor
 
 __all__ = ["unbind", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "UnbindFn",
-           "LSTMCellFn", "LSTMFn", "GRUCellFn"]
+           "LSTMCellFn", "LSTMFn", "GRUCellFn", "GRUFn"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,16 +71,23 @@ def _lstm_gates_vjp(gates: tuple[Tensor, ...], c: Tensor, tc: Tensor, dh: Tensor
                 dh * tc * o * (1 - o)], dim=-1), dct * f
 
 
-def _weight_grads(dgates: Any, x: Any, h: Any, need: tuple[bool, ...]) -> list[Any]:
-    """[dW_ih, dW_hh, db_ih, db_hh] (None where not needed) from the (M, 4H) gate gradients
-    and the (M, I), (M, H) inputs they multiply (arrays, or Tensors under create_graph)."""
-    tensor = isinstance(dgates, Tensor)
+def _weight_grads(dxg: Any, dhg: Any, x: Any, h: Any, need: tuple[bool, ...]) -> list[Any]:
+    """[dW_ih, dW_hh, db_ih, db_hh] (None where not needed; ``need``: the last four inputs')
+    from the (M, G*H) gradients of the input and hidden parts of the gates and the (M, I),
+    (M, H) inputs they multiply (arrays, or Tensors under create_graph). The LSTM passes one
+    array for both parts."""
+    n_wi, n_wh, n_bi, n_bh = need[-4:]
+    tensor = isinstance(dxg, Tensor)
     wrap = (lambda a: a) if tensor else Tensor._make
-    db = dgates.sum(0) if need[5] or need[6] else None
-    return [wrap(dgates.T @ x) if need[3] else None,
-            wrap(dgates.T @ h) if need[4] else None,
-            wrap(db) if need[5] else None,
-            wrap(db if tensor or not need[5] else db.copy()) if need[6] else None]
+    db_ih = dxg.sum(0) if n_bi or (n_bh and dhg is dxg) else None
+    if not n_bh:
+        db_hh = None
+    elif dhg is not dxg:
+        db_hh = dhg.sum(0)
+    else:  # the same sum: a copy, so the two .grad never share an array
+        db_hh = db_ih if tensor or not n_bi else db_ih.copy()
+    return [wrap(dxg.T @ x) if n_wi else None, wrap(dhg.T @ h) if n_wh else None,
+            wrap(db_ih) if n_bi else None, wrap(db_hh) if n_bh else None]
 
 
 class LSTMCellFn(Function):
@@ -111,13 +118,13 @@ class LSTMCellFn(Function):
             i, f, g, _ = gates
             dgates, dc = _lstm_gates_vjp(gates, c, tanh(f * c + i * g), dh, dc_new)
             return (dgates @ w_ih if need[0] else None, dgates @ w_hh if need[1] else None,
-                    dc if need[2] else None, *_weight_grads(dgates, x, h, need))
+                    dc if need[2] else None, *_weight_grads(dgates, dgates, x, h, need))
         dgates, dc = kernels_for(dh.data).rnn.lstm_gates_backward(
             ctx.acts, c.data, c_new.data, dh.data, dc_new.data)
         return (Tensor._make(dgates @ w_ih.data) if need[0] else None,
                 Tensor._make(dgates @ w_hh.data) if need[1] else None,
                 Tensor._make(dc) if need[2] else None,
-                *_weight_grads(dgates, x.data, h.data, need))
+                *_weight_grads(dgates, dgates, x.data, h.data, need))
 
 
 class LSTMFn(Function):
@@ -168,13 +175,10 @@ class LSTMFn(Function):
             dgs[t], dc = gates_backward(ctx.acts[t], c_prev, cs[t], douts[t] + dh, dc)
             dh = dgs[t] @ w
         dg = np.stack(dgs).reshape(steps * n, -1)
-        o = out.data
-        h_prev = (np.concatenate([o[1:], np.expand_dims(h0.data, 0)]) if ctx.reverse
-                  else np.concatenate([np.expand_dims(h0.data, 0), o[:-1]]))
         return (Tensor._make((dg @ w_ih.data).reshape(x.shape)) if need[0] else None,
                 Tensor._make(dh) if need[1] else None, Tensor._make(dc) if need[2] else None,
-                *_weight_grads(dg, x.data.reshape(steps * n, width),
-                               h_prev.reshape(steps * n, -1), need))
+                *_weight_grads(dg, dg, x.data.reshape(steps * n, width),
+                               _previous_states(out.data, h0.data, ctx.reverse), need))
 
 
 def _order(steps: int, reverse: bool) -> list[int]:
@@ -209,7 +213,21 @@ def _lstm_sequence_vjp(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Te
     h_prev = stack([s[3] for s in saved], dim=0).reshape(steps * n, h0.shape[-1])
     return ((dg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
             dc if need[2] else None,
-            *_weight_grads(dg, x.reshape(steps * n, width), h_prev, need))
+            *_weight_grads(dg, dg, x.reshape(steps * n, width), h_prev, need))
+
+
+def _gru_gates_vjp(xg: Tensor, hg: Tensor, h: Tensor,
+                   dh_out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(d xg, d hg: (N, 3H), the direct part of dh through z*h: (N, H)) of one GRU step as
+    Tensor ops (differentiable again)."""
+    xr, xz, xn = _chunks(xg, 3)
+    hr, hz, hn = _chunks(hg, 3)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = tanh(xn + r * hn)
+    dn = dh_out * (1 - z) * (1 - n * n)
+    dr = dn * hn * r * (1 - r)
+    dz = dh_out * (h - n) * z * (1 - z)
+    return cat([dr, dz, dn], dim=-1), cat([dr, dz, dn * r], dim=-1), dh_out * z
 
 
 class GRUCellFn(Function):
@@ -228,19 +246,100 @@ class GRUCellFn(Function):
         xg, hg, h = ctx.saved_tensors
         need = ctx.needs_input_grad
         if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
-            xr, xz, xn = _chunks(xg, 3)
-            hr, hz, hn = _chunks(hg, 3)
-            r, z = sigmoid(xr + hr), sigmoid(xz + hz)
-            n = tanh(xn + r * hn)
-            dn = dh_out * (1 - z) * (1 - n * n)
-            dr = dn * hn * r * (1 - r)
-            dz = dh_out * (h - n) * z * (1 - z)
-            return (cat([dr, dz, dn], dim=-1) if need[0] else None,
-                    cat([dr, dz, dn * r], dim=-1) if need[1] else None,
-                    dh_out * z if need[2] else None)
-        dxg, dhg, dh = kernels_for(xg.data).rnn.gru_cell_backward(xg.data, hg.data, h.data,
-                                                            dh_out.data)
-        return tuple(Tensor._make(a) if n else None for a, n in zip((dxg, dhg, dh), need))
+            grads = _gru_gates_vjp(xg, hg, h, dh_out)
+        else:
+            grads = tuple(Tensor._make(a) for a in kernels_for(xg.data).rnn.gru_cell_backward(
+                xg.data, hg.data, h.data, dh_out.data))
+        return tuple(g if n else None for g, n in zip(grads, need))
+
+
+class GRUFn(Function):
+    """One GRU layer and direction over a whole sequence: x: (T, N, I), h0: (N, H),
+    w_ih: (3H, I), w_hh: (3H, H), b_ih, b_hh: (3H,) or None -> (output (T, N, H), h_n (N, H));
+    ``reverse`` as :class:`LSTMFn`'s. The input part of the gates of all steps is one product,
+    each step one product h @ W_hh^T and the fused gate kernel; backward walks the steps in
+    reverse and computes the weights' and biases' gradients over the stacked steps at once."""
+
+    kinks = "none: smooth (sigmoid and tanh)"
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, *, reverse):
+        steps, n, width = x.shape
+        xg = x.data.reshape(steps * n, width) @ w_ih.data.T
+        if b_ih is not None:
+            xg = xg + b_ih.data
+        xg = xg.reshape(steps, n, xg.shape[-1])
+        step = kernels_for(xg).rnn.gru_cell_forward
+        w_hh_t, b = w_hh.data.T, None if b_hh is None else b_hh.data
+        h = h0.data
+        hgs, hs = [None] * steps, [None] * steps
+        for t in _order(steps, reverse):
+            hg = h @ w_hh_t
+            hgs[t] = hg = hg if b is None else hg + b
+            hs[t] = h = step(xg[t], hg, h)
+        out = np.stack(hs)
+        ctx.xg, ctx.hgs, ctx.reverse = xg, hgs, reverse
+        ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh, out)
+        return out, h
+
+    @staticmethod
+    def backward(ctx, dout, dh_n):
+        x, h0, w_ih, w_hh, b_ih, b_hh, out = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
+            return _gru_sequence_vjp(x, h0, w_ih, w_hh, b_ih, b_hh, ctx.reverse, dout, dh_n,
+                                     need)
+        steps, n, width = x.shape
+        step_backward = kernels_for(dout.data).rnn.gru_cell_backward
+        w, o, douts, dh = w_hh.data, out.data, dout.data, dh_n.data
+        dxgs, dhgs = [None] * steps, [None] * steps
+        order = _order(steps, ctx.reverse)
+        prev = dict(zip(order[1:], order))
+        for t in reversed(order):
+            h_prev = o[prev[t]] if t in prev else h0.data
+            dxgs[t], dhgs[t], dd = step_backward(ctx.xg[t], ctx.hgs[t], h_prev, douts[t] + dh)
+            dh = dd + dhgs[t] @ w
+        dxg = np.stack(dxgs).reshape(steps * n, -1)
+        dhg = np.stack(dhgs).reshape(steps * n, -1)
+        return (Tensor._make((dxg @ w_ih.data).reshape(x.shape)) if need[0] else None,
+                Tensor._make(dh) if need[1] else None,
+                *_weight_grads(dxg, dhg, x.data.reshape(steps * n, width),
+                               _previous_states(o, h0.data, ctx.reverse), need))
+
+
+def _previous_states(out: Any, h0: Any, reverse: bool) -> Any:
+    """The state each step of the (T, N, H) output started from, stacked as (T*N, H)."""
+    first = np.expand_dims(h0, 0)
+    prev = np.concatenate([out[1:], first] if reverse else [first, out[:-1]])
+    return prev.reshape(-1, prev.shape[-1])
+
+
+def _gru_sequence_vjp(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                      b_hh: Tensor | None, reverse: bool, dout: Tensor, dh: Tensor,
+                      need: tuple[bool, ...]) -> tuple[Any, ...]:
+    """:class:`GRUFn`'s gradients as Tensor ops: the forward recomputed step by step, then the
+    same reverse walk as the fused backward."""
+    steps, n, width = x.shape
+    xg = _affine(x.reshape(steps * n, width), w_ih, b_ih)
+    xs = unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
+    order = _order(steps, reverse)
+    h = h0
+    saved: list[Any] = [None] * steps
+    for t in order:
+        hg = _affine(h, w_hh, b_hh)
+        saved[t] = (xs[t], hg, h)
+        h = GRUCellFn.apply(xs[t], hg, h)
+    douts = unbind(dout, 0)
+    dxgs: list[Any] = [None] * steps
+    dhgs: list[Any] = [None] * steps
+    for t in reversed(order):
+        dxgs[t], dhgs[t], dd = _gru_gates_vjp(*saved[t], douts[t] + dh)
+        dh = dd + dhgs[t] @ w_hh
+    dxg = stack(dxgs, dim=0).reshape(steps * n, xg.shape[-1])
+    dhg = stack(dhgs, dim=0).reshape(steps * n, xg.shape[-1])
+    h_prev = stack([s[2] for s in saved], dim=0).reshape(steps * n, h0.shape[-1])
+    return ((dxg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
+            *_weight_grads(dxg, dhg, x.reshape(steps * n, width), h_prev, need))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -195,6 +195,9 @@ class RNNBase(Module):
         steps, n = x.shape[0], x.shape[1]
         if self.mode == "LSTM" and steps:
             return self._run_lstm(x, state, w_ih, w_hh, b_ih, b_hh, w_hr, bool(direction))
+        if self.mode == "GRU" and steps:
+            out, h = R.GRUFn.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse=bool(direction))
+            return out, [h]
         gate_bias = None
         if b_ih is not None:
             # the hidden bias joins the input part, except the GRU's (r multiplies it)

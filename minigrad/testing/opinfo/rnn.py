@@ -1,6 +1,6 @@
 """Recurrent cells (the LSTM step Function, the GRU step over its fused gate Function, the plain
-RNN steps) and the whole-sequence LSTM Function (both directions); references in plain NumPy from
-the cell equations."""
+RNN steps) and the whole-sequence LSTM and GRU Functions (both directions); references in plain
+NumPy from the cell equations."""
 
 from __future__ import annotations
 
@@ -73,15 +73,28 @@ def np_lstm_layer(x, h, c, wi, wh, bi=None, bh=None, *, reverse):
     return np.concatenate([np.stack(out).reshape(-1), h.reshape(-1), c.reshape(-1)])
 
 
-def _lstm_layer_samples():
+def _gru_layer(x, h, wi, wh, bi=None, bh=None, *, reverse):
+    out, hn = R.GRUFn.apply(x, h, wi, wh, bi, bh, reverse=reverse)
+    return cat([out.reshape(-1), hn.reshape(-1)], dim=0)
+
+
+def np_gru_layer(x, h, wi, wh, bi=None, bh=None, *, reverse):
+    out = [None] * len(x)
+    for t in (range(len(x) - 1, -1, -1) if reverse else range(len(x))):
+        h = out[t] = np_gru(x[t], h, wi, wh, bi, bh)
+    return np.concatenate([np.stack(out).reshape(-1), h.reshape(-1)])
+
+
+def _layer_samples(gates: int, cell_state: bool):
     @st.composite
     def draw(d):
         t, n, i, h = (d(st.integers(1, 3)), d(st.integers(1, 2)), d(st.integers(1, 3)),
                       d(st.integers(1, 3)))
         arr = lambda *shape: d(S.arrays(shape, lo=-1.5, hi=1.5))  # noqa: E731
-        args = [arr(t, n, i), arr(n, h), arr(n, h), arr(4 * h, i), arr(4 * h, h)]
+        args = [arr(t, n, i), arr(n, h)] + ([arr(n, h)] if cell_state else [])
+        args += [arr(gates * h, i), arr(gates * h, h)]
         if d(st.booleans()):
-            args += [arr(4 * h), arr(4 * h)]
+            args += [arr(gates * h), arr(gates * h)]
         return Sample(tuple(args), {"reverse": d(st.booleans())})
 
     return draw()
@@ -96,6 +109,8 @@ op_db = [
            ref=np_rnn("tanh")),
     OpInfo("rnn_relu_cell", R.rnn_relu_cell, lambda: _cell_samples(1, False),
            ref=np_rnn("relu"), kinks="relu's: the gradient at a pre-activation of 0 is 0"),
-    OpInfo("lstm_layer", _lstm_layer, _lstm_layer_samples, ref=np_lstm_layer,
+    OpInfo("lstm_layer", _lstm_layer, lambda: _layer_samples(4, True), ref=np_lstm_layer,
            kinks=R.LSTMFn.kinks),
+    OpInfo("gru_layer", _gru_layer, lambda: _layer_samples(3, False), ref=np_gru_layer,
+           kinks=R.GRUFn.kinks),
 ]

@@ -25,7 +25,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from minigrad.ops.kernels import api
-from minigrad.ops.kernels.cpu._jit import Kernel, kernel, wide_vectors
+from minigrad.ops.kernels.cpu._jit import Kernel, inline, kernel, wide_vectors
 from minigrad.ops.kernels.cpu.f32math import exp_nonpos
 from minigrad.ops.kernels.cpu.f32math import tanh_any as _tanh
 
@@ -50,6 +50,12 @@ def _sigmoid_impl(x):
     return impl
 
 
+@inline
+def _pre(xg, hg, b, k):
+    """The pre-activation xg + hg at row b, column k."""
+    return xg[b, k] + hg[b, k]
+
+
 @kernel
 def _lstm_forward(xg, hg, c, acts, h_out, c_out):
     n, h4 = xg.shape
@@ -57,10 +63,8 @@ def _lstm_forward(xg, hg, c, acts, h_out, c_out):
     for b in prange(n):
         wide_vectors()
         for j in range(nh):
-            i = _sigmoid(xg[b, j] + hg[b, j])
-            f = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
-            g = _tanh(xg[b, 2 * nh + j] + hg[b, 2 * nh + j])
-            o = _sigmoid(xg[b, 3 * nh + j] + hg[b, 3 * nh + j])
+            i, f = _sigmoid(_pre(xg, hg, b, j)), _sigmoid(_pre(xg, hg, b, nh + j))
+            g, o = _tanh(_pre(xg, hg, b, 2 * nh + j)), _sigmoid(_pre(xg, hg, b, 3 * nh + j))
             acts[b, j], acts[b, nh + j], acts[b, 2 * nh + j], acts[b, 3 * nh + j] = i, f, g, o
             cn = f * c[b, j] + i * g
             c_out[b, j] = cn
@@ -91,8 +95,7 @@ def _gru_forward(xg, hg, h, h_out):
     for b in prange(n):
         wide_vectors()
         for j in range(nh):
-            r = _sigmoid(xg[b, j] + hg[b, j])
-            z = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
+            r, z = _sigmoid(_pre(xg, hg, b, j)), _sigmoid(_pre(xg, hg, b, nh + j))
             nn = _tanh(xg[b, 2 * nh + j] + r * hg[b, 2 * nh + j])
             h_out[b, j] = nn + z * (h[b, j] - nn)
 
@@ -104,8 +107,7 @@ def _gru_backward(xg, hg, h, dh_out, dxg, dhg, dh, one):
     for b in prange(n):
         wide_vectors()
         for j in range(nh):
-            r = _sigmoid(xg[b, j] + hg[b, j])
-            z = _sigmoid(xg[b, nh + j] + hg[b, nh + j])
+            r, z = _sigmoid(_pre(xg, hg, b, j)), _sigmoid(_pre(xg, hg, b, nh + j))
             hn = hg[b, 2 * nh + j]
             nn = _tanh(xg[b, 2 * nh + j] + r * hn)
             d = dh_out[b, j]
