@@ -1,13 +1,13 @@
 """Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and the cells ``RNNCell``, ``LSTMCell``,
 ``GRUCell``, with PyTorch's arguments, parameter names, shapes and initialisation.
 
-A layer runs each (layer, direction) over the sequence. An LSTM direction is one Function,
-:class:`~minigrad.ops.rnn.LSTMFn` (the input part of every step's gates in one matrix product,
-then per step ``h @ W_hh^T`` and a fused gate kernel; its backward is the reverse walk through
-time with the weights' gradients as single products over all steps). GRU and RNN directions
-compute the input part in one product too, then loop over time adding ``h @ W_hh^T`` and
-applying the step (the GRU's gates are one fused Function per step); their gradients flow back
-through time through the ordinary graph. A sequence of T steps keeps T steps of activations.
+A layer runs each (layer, direction) over the sequence. An LSTM or GRU direction is one
+Function, :class:`~minigrad.ops.rnn.LSTMFn` / :class:`~minigrad.ops.rnn.GRUFn` (the input part
+of every step's gates in one matrix product, then per step ``h @ W_hh^T`` and a fused gate
+kernel; backward is the reverse walk through time with the weights' gradients as single
+products over all steps). An RNN direction computes the input part in one product too, then
+loops over time with ordinary ops, and its gradients flow back through time through the
+ordinary graph. A sequence of T steps keeps T steps of activations.
 
 Shapes (``batch_first=False``; with ``batch_first=True`` input and output are (N, L, .), the
 states stay (D*num_layers, N, H) as in PyTorch; a 2-D input is one unbatched sequence)::
@@ -193,37 +193,25 @@ class RNNBase(Module):
         states)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = self._params(layer, direction)
         steps, n = x.shape[0], x.shape[1]
-        if self.mode == "LSTM" and steps:
+        if not steps:
+            return zeros(0, n, self.proj_size or self.hidden_size, dtype=x.dtype,
+                         device=x.device), state
+        if self.mode == "LSTM":
             return self._run_lstm(x, state, w_ih, w_hh, b_ih, b_hh, w_hr, bool(direction))
-        if self.mode == "GRU" and steps:
+        if self.mode == "GRU":
             out, h = R.GRUFn.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse=bool(direction))
             return out, [h]
-        gate_bias = None
-        if b_ih is not None:
-            # the hidden bias joins the input part, except the GRU's (r multiplies it)
-            gate_bias = b_ih if self.mode == "GRU" else b_ih + b_hh
         xg = x.reshape(steps * n, x.shape[2]) @ w_ih.T
-        if gate_bias is not None:
-            xg = xg + gate_bias
-        xs = R.unbind(xg.reshape(steps, n, xg.shape[-1]), 0) if steps else ()
+        if b_ih is not None:  # both biases join the input part
+            xg = xg + (b_ih + b_hh)
+        xs = R.unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
         w_hh_t = w_hh.T
-        order = range(steps - 1, -1, -1) if direction else range(steps)
-        outs: list[Tensor | None] = [None] * steps
         h = state[0]
-        c = state[1] if self.mode == "LSTM" else None
-        for t in order:
-            hg = h @ w_hh_t
-            if self.mode == "GRU":
-                h = R.GRUCellFn.apply(xs[t], hg if b_hh is None else hg + b_hh, h)
-            elif self.mode == "RNN_TANH":
-                h = (xs[t] + hg).tanh()
-            else:
-                h = F.relu(xs[t] + hg)
-            outs[t] = h
-        out_size = self.proj_size or self.hidden_size
-        out = stack(outs, dim=0) if steps else zeros(0, n, out_size, dtype=x.dtype,
-                                                      device=x.device)
-        return out, ([h, c] if self.mode == "LSTM" else [h])
+        outs: list[Tensor | None] = [None] * steps
+        for t in range(steps - 1, -1, -1) if direction else range(steps):
+            pre = xs[t] + h @ w_hh_t
+            h = outs[t] = pre.tanh() if self.mode == "RNN_TANH" else F.relu(pre)
+        return stack(outs, dim=0), [h]
 
     @staticmethod
     def _run_lstm(x: Tensor, state: list[Tensor], w_ih: Tensor, w_hh: Tensor,
