@@ -1,9 +1,10 @@
 """Sequence-model cases for bench/bench_ops.py (float32): scaled-dot-product attention at
 L = 128 and 512 (d = 64, batch 4, 8 heads, with and without the causal mask), one LSTM cell step
-and an LSTM layer over 32 steps (batch 32, 256 -> 256).
+and an LSTM and a GRU layer over 32 steps (batch 32, 256 -> 256).
 
 fwd runs under ``no_grad``; fwd+bwd builds the graph and backpropagates a fixed output gradient
-into every input (and, for the LSTM, every weight); gradients are reset to None first.
+into every input (and, for the recurrent layers, every weight); gradients are reset to None
+first.
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ def _attention(n: int, causal: bool) -> dict:
     return {"minigrad": ours, "torch": {"fwd": tfwd, "fwd+bwd": tfwd_bwd}}
 
 
-def _lstm(layer: bool) -> dict:
+def _recurrent(kind: str) -> dict:
+    """kind: "LSTMCell" (one step), "LSTM" or "GRU" (a layer over LSTM_STEPS steps)."""
     import minigrad as mg
     from minigrad import nn
 
     rng = np.random.default_rng(0)
     n, h, steps = LSTM_BATCH, LSTM_SIZE, LSTM_STEPS
-    m = nn.LSTM(h, h) if layer else nn.LSTMCell(h, h)
+    layer, lstm = kind != "LSTMCell", kind != "GRU"
+    m = getattr(nn, kind)(h, h)
     x = rng.standard_normal((steps, n, h) if layer else (n, h)).astype(np.float32)
     h0 = rng.standard_normal((1, n, h) if layer else (n, h)).astype(np.float32)
     c0 = rng.standard_normal((1, n, h) if layer else (n, h)).astype(np.float32)
@@ -69,8 +72,8 @@ def _lstm(layer: bool) -> dict:
     mx, mh, mc = (mg.tensor(a, requires_grad=True) for a in (x, h0, c0))
     mgy = mg.tensor(gy)
 
-    def run(module, xs, hs, cs):
-        return module(xs, (hs, cs))[0]  # the output sequence, or the cell's h
+    def run(module, xs, hs, cs):  # the output sequence, or the cell's h
+        return module(xs, (hs, cs) if lstm else hs)[0]
 
     def fwd():
         with mg.no_grad():
@@ -86,7 +89,7 @@ def _lstm(layer: bool) -> dict:
         import torch
     except ImportError:
         return {"minigrad": ours, "torch": None}
-    tm = torch.nn.LSTM(h, h) if layer else torch.nn.LSTMCell(h, h)
+    tm = getattr(torch.nn, kind)(h, h)
     with torch.no_grad():
         for name, p in tm.named_parameters():
             p.copy_(torch.tensor(getattr(m, name).numpy()))
@@ -113,7 +116,8 @@ def cases() -> list[dict]:
                     + (" causal" if causal else ""))
             out.append({"name": name, **_attention(n, causal)})
     out.append({"name": f"LSTMCell step ({LSTM_BATCH}, {LSTM_SIZE})->{LSTM_SIZE}",
-                **_lstm(False)})
-    out.append({"name": f"LSTM {LSTM_STEPS} steps ({LSTM_BATCH}, {LSTM_SIZE})->{LSTM_SIZE}",
-                **_lstm(True)})
+                **_recurrent("LSTMCell")})
+    for kind in ("LSTM", "GRU"):
+        out.append({"name": f"{kind} {LSTM_STEPS} steps ({LSTM_BATCH}, {LSTM_SIZE})->{LSTM_SIZE}",
+                    **_recurrent(kind)})
     return out
