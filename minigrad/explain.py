@@ -212,6 +212,9 @@ RULES: dict[str, str] = {
     "GRU": "the GRU step over all T steps: backward walks the steps in reverse (dh_t = dY_t + "
            "z dh_{t+1} + dGh_{t+1} W_hh), then dX = dGx W_ih, dW_ih = dGx^T X, dW_hh = dGh^T "
            "H_prev, biases = sums of dGx, dGh over the stacked steps",
+    "RNN": "h_t = tanh (or relu) of x_t W_ih^T + h_{t-1} W_hh^T + b over all T steps: backward "
+           "walks the steps in reverse (dG_t = (dY_t + dG_{t+1} W_hh) * act'), then dX = dG "
+           "W_ih, dW_ih = dG^T X, dW_hh = dG^T H_prev, db = sum(dG)",
     "GRUCell": "gates r, z, n; h' = (1 - z) n + z h: each gate's gradient through its "
                "sigmoid/tanh, then back through the products",
     "Unbind": "splits x into its slices along dim: dX = the slices' gradients stacked back",

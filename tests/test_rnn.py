@@ -270,9 +270,10 @@ def test_unbind_gives_views_with_one_backward_node(unbind_):
     assert unbind is mg.unbind  # one op, one place (issue 15: mg.unbind made a node per slice)
 
 
-@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_layer_is_one_node_per_direction(mode):
-    """nn.LSTM / nn.GRU run one LSTMFn / GRUFn per (layer, direction), not nodes per step."""
+    """nn.LSTM / GRU / RNN run one LSTMFn / GRUFn / RNNFn per (layer, direction), not nodes
+    per step."""
     from minigrad.explain import graph_nodes
 
     m = MODES[mode](3, 4, num_layers=2, bidirectional=True, dtype=np.float64)
@@ -282,20 +283,21 @@ def test_layer_is_one_node_per_direction(mode):
     assert len(names) < 20
 
 
-@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_sequence_functions_fifty_steps_all_gradients(mode, reverse):
-    """LSTMFn / GRUFn over 50 steps, float64: every input's gradient (sequence, states,
+    """LSTMFn / GRUFn / RNNFn over 50 steps, float64: every input's gradient (sequence, states,
     weights, biases) against central differences, in both directions."""
-    from minigrad.ops.rnn import GRUFn, LSTMFn
+    from minigrad.ops.rnn import GRUFn, LSTMFn, RNNFn
 
-    g = 4 if mode == "LSTM" else 3
+    g = {"LSTM": 4, "GRU": 3}.get(mode, 1)
     shapes = [(50, 1, 2), (1, 2)] + [(1, 2)] * (mode == "LSTM") + [(g * 2, 2)] * 2 + [(g * 2,)] * 2
     ts = [mg.tensor(rng.standard_normal(s) * 0.5, requires_grad=True) for s in shapes]
-    fn = LSTMFn if mode == "LSTM" else GRUFn
+    fn = {"LSTM": LSTMFn, "GRU": GRUFn}.get(mode, RNNFn)
+    kw = {"relu": mode == "RNN_RELU"} if fn is RNNFn else {}
 
     def f(*args):
-        out, *states = fn.apply(*args, reverse=reverse)
+        out, *states = fn.apply(*args, reverse=reverse, **kw)
         keep = out[:5] if reverse else out[-5:]  # the steps that depend on all 50
         return mg.cat([keep.reshape(-1)] + [s.reshape(-1) for s in states])
 

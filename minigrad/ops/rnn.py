@@ -36,7 +36,7 @@ from minigrad.ops.shape import UnbindFn, cat, stack, unbind
 from minigrad.tensor import Tensor
 
 __all__ = ["unbind", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "UnbindFn",
-           "LSTMCellFn", "LSTMFn", "GRUCellFn", "GRUFn"]
+           "LSTMCellFn", "LSTMFn", "GRUCellFn", "GRUFn", "RNNFn"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,6 +340,81 @@ def _gru_sequence_vjp(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: T
     h_prev = stack([s[2] for s in saved], dim=0).reshape(steps * n, h0.shape[-1])
     return ((dxg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
             *_weight_grads(dxg, dhg, x.reshape(steps * n, width), h_prev, need))
+
+
+class RNNFn(Function):
+    """One Elman RNN layer and direction over a whole sequence: h_t = tanh(x_t W_ih^T + b_ih +
+    h_{t-1} W_hh^T + b_hh) (``relu=True``: relu); x: (T, N, I), h0: (N, H), w_ih: (H, I),
+    w_hh: (H, H), b_ih, b_hh: (H,) or None -> (output (T, N, H), h_n (N, H)); ``reverse`` as
+    :class:`LSTMFn`'s, and the same layout of the work: one product for the input part of all
+    steps, one per step forward and backward, the weights' gradients over the stacked steps."""
+
+    kinks = "relu only: the gradient at a pre-activation of 0 is 0 (tanh is smooth)"
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, *, reverse, relu):
+        steps, n, width = x.shape
+        xg = x.data.reshape(steps * n, width) @ w_ih.data.T
+        b = _bias(b_ih, b_hh)
+        if b is not None:
+            xg = xg + b
+        xg = xg.reshape(steps, n, xg.shape[-1])
+        w_hh_t, h = w_hh.data.T, h0.data
+        hs = [None] * steps
+        for t in _order(steps, reverse):
+            pre = xg[t] + h @ w_hh_t
+            hs[t] = h = np.maximum(pre, 0) if relu else np.tanh(pre)
+        out = np.stack(hs)
+        ctx.reverse, ctx.relu = reverse, relu
+        ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh, out)
+        return out, h
+
+    @staticmethod
+    def backward(ctx, dout, dh_n):
+        x, h0, w_ih, w_hh, b_ih, b_hh, out = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
+            return _rnn_sequence_vjp(x, h0, w_ih, w_hh, b_ih, b_hh, ctx.reverse, ctx.relu,
+                                     dout, dh_n, need)
+        steps, n, width = x.shape
+        w, o, douts, dh = w_hh.data, out.data, dout.data, dh_n.data
+        dgs = [None] * steps
+        for t in reversed(_order(steps, ctx.reverse)):
+            slope = (o[t] > 0).astype(o.dtype) if ctx.relu else 1 - o[t] * o[t]
+            dgs[t] = (douts[t] + dh) * slope
+            dh = dgs[t] @ w
+        dg = np.stack(dgs).reshape(steps * n, -1)
+        return (Tensor._make((dg @ w_ih.data).reshape(x.shape)) if need[0] else None,
+                Tensor._make(dh) if need[1] else None,
+                *_weight_grads(dg, dg, x.data.reshape(steps * n, width),
+                               _previous_states(o, h0.data, ctx.reverse), need))
+
+
+def _rnn_sequence_vjp(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                      b_hh: Tensor | None, reverse: bool, use_relu: bool, dout: Tensor,
+                      dh: Tensor, need: tuple[bool, ...]) -> tuple[Any, ...]:
+    """:class:`RNNFn`'s gradients as Tensor ops (the forward recomputed step by step)."""
+    steps, n, width = x.shape
+    xg = _affine(x.reshape(steps * n, width), w_ih, b_ih)
+    xs = unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
+    order = _order(steps, reverse)
+    h = h0
+    hs: list[Any] = [None] * steps
+    prevs: list[Any] = [None] * steps
+    for t in order:
+        prevs[t] = h
+        hs[t] = h = (relu if use_relu else tanh)(xs[t] + _affine(h, w_hh, b_hh))
+    douts = unbind(dout, 0)
+    dgs: list[Any] = [None] * steps
+    for t in reversed(order):
+        slope = (Tensor._make((hs[t].data > 0).astype(hs[t].dtype)) if use_relu
+                 else 1 - hs[t] * hs[t])
+        dgs[t] = (douts[t] + dh) * slope
+        dh = dgs[t] @ w_hh
+    dg = stack(dgs, dim=0).reshape(steps * n, xg.shape[-1])
+    h_prev = stack(prevs, dim=0).reshape(steps * n, h0.shape[-1])
+    return ((dg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
+            *_weight_grads(dg, dg, x.reshape(steps * n, width), h_prev, need))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and the cells ``RNNCell``, ``LSTMCell``,
 ``GRUCell``, with PyTorch's arguments, parameter names, shapes and initialisation.
 
-A layer runs each (layer, direction) over the sequence. An LSTM or GRU direction is one
-Function, :class:`~minigrad.ops.rnn.LSTMFn` / :class:`~minigrad.ops.rnn.GRUFn` (the input part
-of every step's gates in one matrix product, then per step ``h @ W_hh^T`` and a fused gate
-kernel; backward is the reverse walk through time with the weights' gradients as single
-products over all steps). An RNN direction computes the input part in one product too, then
-loops over time with ordinary ops, and its gradients flow back through time through the
-ordinary graph. A sequence of T steps keeps T steps of activations.
+A layer runs each (layer, direction) over the sequence as one Function,
+:class:`~minigrad.ops.rnn.LSTMFn`, :class:`~minigrad.ops.rnn.GRUFn` or
+:class:`~minigrad.ops.rnn.RNNFn` (the input part of every step's gates in one matrix product,
+then per step ``h @ W_hh^T`` and the gate arithmetic, fused for LSTM and GRU; backward is the
+reverse walk through time with the weights' gradients as single products over all steps; an LSTM
+with ``proj_size`` runs one cell Function per step). A sequence of T steps keeps T steps of
+activations.
 
 Shapes (``batch_first=False``; with ``batch_first=True`` input and output are (N, L, .), the
 states stay (D*num_layers, N, H) as in PyTorch; a 2-D input is one unbatched sequence)::
@@ -201,17 +201,9 @@ class RNNBase(Module):
         if self.mode == "GRU":
             out, h = R.GRUFn.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse=bool(direction))
             return out, [h]
-        xg = x.reshape(steps * n, x.shape[2]) @ w_ih.T
-        if b_ih is not None:  # both biases join the input part
-            xg = xg + (b_ih + b_hh)
-        xs = R.unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
-        w_hh_t = w_hh.T
-        h = state[0]
-        outs: list[Tensor | None] = [None] * steps
-        for t in range(steps - 1, -1, -1) if direction else range(steps):
-            pre = xs[t] + h @ w_hh_t
-            h = outs[t] = pre.tanh() if self.mode == "RNN_TANH" else F.relu(pre)
-        return stack(outs, dim=0), [h]
+        out, h = R.RNNFn.apply(x, state[0], w_ih, w_hh, b_ih, b_hh, reverse=bool(direction),
+                               relu=self.mode == "RNN_RELU")
+        return out, [h]
 
     @staticmethod
     def _run_lstm(x: Tensor, state: list[Tensor], w_ih: Tensor, w_hh: Tensor,

@@ -1,6 +1,6 @@
 """Recurrent cells (the LSTM step Function, the GRU step over its fused gate Function, the plain
-RNN steps) and the whole-sequence LSTM and GRU Functions (both directions); references in plain
-NumPy from the cell equations."""
+RNN steps) and the whole-sequence LSTM, GRU and RNN Functions (both directions); references in
+plain NumPy from the cell equations."""
 
 from __future__ import annotations
 
@@ -85,6 +85,20 @@ def np_gru_layer(x, h, wi, wh, bi=None, bh=None, *, reverse):
     return np.concatenate([np.stack(out).reshape(-1), h.reshape(-1)])
 
 
+def _rnn_layer(relu: bool):
+    def fn(x, h, wi, wh, bi=None, bh=None, *, reverse):
+        out, hn = R.RNNFn.apply(x, h, wi, wh, bi, bh, reverse=reverse, relu=relu)
+        return cat([out.reshape(-1), hn.reshape(-1)], dim=0)
+
+    def ref(x, h, wi, wh, bi=None, bh=None, *, reverse):
+        out = [None] * len(x)
+        for t in (range(len(x) - 1, -1, -1) if reverse else range(len(x))):
+            h = out[t] = np_rnn("relu" if relu else "tanh")(x[t], h, wi, wh, bi, bh)
+        return np.concatenate([np.stack(out).reshape(-1), h.reshape(-1)])
+
+    return fn, ref
+
+
 def _layer_samples(gates: int, cell_state: bool):
     @st.composite
     def draw(d):
@@ -113,4 +127,8 @@ op_db = [
            kinks=R.LSTMFn.kinks),
     OpInfo("gru_layer", _gru_layer, lambda: _layer_samples(3, False), ref=np_gru_layer,
            kinks=R.GRUFn.kinks),
+    OpInfo("rnn_tanh_layer", _rnn_layer(False)[0], lambda: _layer_samples(1, False),
+           ref=_rnn_layer(False)[1]),
+    OpInfo("rnn_relu_layer", _rnn_layer(True)[0], lambda: _layer_samples(1, False),
+           ref=_rnn_layer(True)[1], kinks=R.RNNFn.kinks),
 ]
