@@ -390,15 +390,16 @@ def test_bad_constructor_arguments(kwargs, err, words):
 
 
 @pytest.mark.cuda
-def test_lstm_on_the_gpu_matches_the_cpu():
+@pytest.mark.parametrize("mode,kw", [("LSTM", {}), ("GRU", {}), ("RNN", {"nonlinearity": "relu"})])
+def test_layer_on_the_gpu_matches_the_cpu(mode, kw):
     """Strict mode: every op of the layer runs on the (simulated) GPU, none falls back (the GRU
     and LSTM gate kernels themselves are in the registry's GPU parity test)."""
     import minigrad.cuda as mcuda
 
     if not mcuda.is_available():
         pytest.skip("CUDA (or its simulator) is not available")
-    cpu = nn.LSTM(3, 4)  # small: the simulator runs every GPU thread in Python
-    gpu = nn.LSTM(3, 4)
+    cpu = MODES[mode](3, 4, **kw)  # small: the simulator runs every GPU thread in Python
+    gpu = MODES[mode](3, 4, **kw)
     gpu.load_state_dict(cpu.state_dict())
     gpu.to("cuda")
     x = rng.standard_normal((3, 2, 3)).astype(np.float32)
