@@ -137,12 +137,8 @@ class LSTMFn(Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *, reverse):
-        steps, n, width = x.shape
-        xg = x.data.reshape(steps * n, width) @ w_ih.data.T
-        b = _bias(b_ih, b_hh)
-        if b is not None:
-            xg = xg + b
-        xg = xg.reshape(steps, n, xg.shape[-1])
+        steps = x.shape[0]
+        xg = _input_part(x.data, w_ih.data, _bias(b_ih, b_hh))
         gates = kernels_for(xg).rnn.lstm_gates_forward
         w_hh_t = w_hh.data.T
         h, c = h0.data, c0.data
@@ -162,7 +158,7 @@ class LSTMFn(Function):
         if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
             return _lstm_sequence_vjp(x, h0, c0, w_ih, w_hh, b_ih, b_hh, ctx.reverse,
                                       dout, dh_n, dc_n, need)
-        steps, n, width = x.shape
+        steps, n = x.shape[:2]
         gates_backward = kernels_for(dout.data).rnn.lstm_gates_backward
         w = w_hh.data
         dh, dc, douts = dh_n.data, dc_n.data, dout.data
@@ -175,10 +171,7 @@ class LSTMFn(Function):
             dgs[t], dc = gates_backward(ctx.acts[t], c_prev, cs[t], douts[t] + dh, dc)
             dh = dgs[t] @ w
         dg = np.stack(dgs).reshape(steps * n, -1)
-        return (Tensor._make((dg @ w_ih.data).reshape(x.shape)) if need[0] else None,
-                Tensor._make(dh) if need[1] else None, Tensor._make(dc) if need[2] else None,
-                *_weight_grads(dg, dg, x.data.reshape(steps * n, width),
-                               _previous_states(out.data, h0.data, ctx.reverse), need))
+        return _sequence_grads(ctx, dg, dg, [dh, dc], x, h0, w_ih, out)
 
 
 def _order(steps: int, reverse: bool) -> list[int]:
@@ -264,11 +257,8 @@ class GRUFn(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, *, reverse):
-        steps, n, width = x.shape
-        xg = x.data.reshape(steps * n, width) @ w_ih.data.T
-        if b_ih is not None:
-            xg = xg + b_ih.data
-        xg = xg.reshape(steps, n, xg.shape[-1])
+        steps = x.shape[0]
+        xg = _input_part(x.data, w_ih.data, _bias(b_ih, None))
         step = kernels_for(xg).rnn.gru_cell_forward
         w_hh_t, b = w_hh.data.T, None if b_hh is None else b_hh.data
         h = h0.data
@@ -289,7 +279,7 @@ class GRUFn(Function):
         if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
             return _gru_sequence_vjp(x, h0, w_ih, w_hh, b_ih, b_hh, ctx.reverse, dout, dh_n,
                                      need)
-        steps, n, width = x.shape
+        steps, n = x.shape[:2]
         step_backward = kernels_for(dout.data).rnn.gru_cell_backward
         w, o, douts, dh = w_hh.data, out.data, dout.data, dh_n.data
         dxgs, dhgs = [None] * steps, [None] * steps
@@ -301,10 +291,27 @@ class GRUFn(Function):
             dh = dd + dhgs[t] @ w
         dxg = np.stack(dxgs).reshape(steps * n, -1)
         dhg = np.stack(dhgs).reshape(steps * n, -1)
-        return (Tensor._make((dxg @ w_ih.data).reshape(x.shape)) if need[0] else None,
-                Tensor._make(dh) if need[1] else None,
-                *_weight_grads(dxg, dhg, x.data.reshape(steps * n, width),
-                               _previous_states(o, h0.data, ctx.reverse), need))
+        return _sequence_grads(ctx, dxg, dhg, [dh], x, h0, w_ih, out)
+
+
+def _input_part(x: Any, w_ih: Any, b: Any) -> Any:
+    """x W_ih^T + b for every step at once: x: (T, N, I) -> (T, N, G*H) (arrays)."""
+    steps, n, width = x.shape
+    xg = x.reshape(steps * n, width) @ w_ih.T
+    return (xg if b is None else xg + b).reshape(steps, n, -1)
+
+
+def _sequence_grads(ctx: Function, dxg: Any, dhg: Any, dstates: list[Any], x: Tensor,
+                    h0: Tensor, w_ih: Tensor, out: Tensor) -> tuple[Tensor | None, ...]:
+    """A sequence Function's input gradients from the (T*N, G*H) gate gradients (input and
+    hidden parts) and the initial states' gradients: (dx, d states..., dW_ih, dW_hh, db_ih,
+    db_hh), None where not needed."""
+    need = ctx.needs_input_grad
+    steps, n, width = x.shape
+    states = [Tensor._make(d) if k else None for d, k in zip(dstates, need[1:])]
+    return (Tensor._make((dxg @ w_ih.data).reshape(x.shape)) if need[0] else None, *states,
+            *_weight_grads(dxg, dhg, x.data.reshape(steps * n, width),
+                           _previous_states(out.data, h0.data, ctx.reverse), need))
 
 
 def _previous_states(out: Any, h0: Any, reverse: bool) -> Any:
@@ -353,12 +360,8 @@ class RNNFn(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, *, reverse, relu):
-        steps, n, width = x.shape
-        xg = x.data.reshape(steps * n, width) @ w_ih.data.T
-        b = _bias(b_ih, b_hh)
-        if b is not None:
-            xg = xg + b
-        xg = xg.reshape(steps, n, xg.shape[-1])
+        steps = x.shape[0]
+        xg = _input_part(x.data, w_ih.data, _bias(b_ih, b_hh))
         w_hh_t, h = w_hh.data.T, h0.data
         hs = [None] * steps
         for t in _order(steps, reverse):
@@ -376,7 +379,7 @@ class RNNFn(Function):
         if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
             return _rnn_sequence_vjp(x, h0, w_ih, w_hh, b_ih, b_hh, ctx.reverse, ctx.relu,
                                      dout, dh_n, need)
-        steps, n, width = x.shape
+        steps, n = x.shape[:2]
         w, o, douts, dh = w_hh.data, out.data, dout.data, dh_n.data
         dgs = [None] * steps
         for t in reversed(_order(steps, ctx.reverse)):
@@ -384,10 +387,7 @@ class RNNFn(Function):
             dgs[t] = (douts[t] + dh) * slope
             dh = dgs[t] @ w
         dg = np.stack(dgs).reshape(steps * n, -1)
-        return (Tensor._make((dg @ w_ih.data).reshape(x.shape)) if need[0] else None,
-                Tensor._make(dh) if need[1] else None,
-                *_weight_grads(dg, dg, x.data.reshape(steps * n, width),
-                               _previous_states(o, h0.data, ctx.reverse), need))
+        return _sequence_grads(ctx, dg, dg, [dh], x, h0, w_ih, out)
 
 
 def _rnn_sequence_vjp(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
