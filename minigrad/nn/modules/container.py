@@ -7,8 +7,15 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
+from minigrad.nn import utils as nn_utils
+from minigrad.nn.modules.activation import ReLU
+from minigrad.nn.modules.conv import Conv2d
+from minigrad.nn.modules.linear import Linear
 from minigrad.nn.modules.module import Module
 from minigrad.nn.parameter import Parameter
+from minigrad.ops.fused import conv2d_relu, linear_relu
 from minigrad.tensor import Tensor
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
@@ -50,12 +57,53 @@ class _ModuleSequence(Module):
         return self
 
 
+def _hooked(m: Module) -> bool:
+    return bool(m._forward_pre_hooks or m._forward_hooks or m._backward_hooks
+                or m._backward_pre_hooks)
+
+
+def _host_float(x: Any, *params: Tensor | None) -> bool:
+    """x a float Tensor on the host, and every given parameter too, of x's dtype."""
+    if not isinstance(x, Tensor) or type(x.data) is not np.ndarray or x.dtype.kind != "f":
+        return False
+    return all(p is None or (type(p.data) is np.ndarray and p.dtype == x.dtype) for p in params)
+
+
+def _fused_pair(m: Module, nxt: Module, x: Any) -> Tensor | None:
+    """``nxt(m(x))`` as one fused op when ``m`` is a Conv2d or Linear, ``nxt`` a ReLU, and
+    nothing could tell the difference; None otherwise (the caller runs them one by one)."""
+    if type(nxt) is not ReLU or _hooked(m) or _hooked(nxt):
+        return None
+    kind = type(m)
+    if kind is Linear:
+        if (_host_float(x, m.weight, m.bias) and x.ndim >= 1
+                and x.shape[-1] == m.weight.shape[1]):
+            return linear_relu(x, m.weight, m.bias)
+    elif kind is Conv2d:
+        if (m.padding_mode == "zeros" and _host_float(x, m.weight, m.bias) and x.ndim == 4):
+            m._check_input(x)  # the layer's own errors, as unfused
+            return conv2d_relu(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups)
+    return None
+
+
 class Sequential(_ModuleSequence):
     """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=m))``.
 
     Indexing (``seq[0]``, ``seq[-1]``, ``seq[1:3]`` gives a Sequential), ``len``, iteration and
     ``append`` work as on a list.
+
+    Fusion: a ``Conv2d`` or ``Linear`` immediately followed by ``ReLU`` runs as one op
+    (:func:`minigrad.ops.fused.conv2d_relu` / ``linear_relu``: ReLU applied in place over the
+    layer's output, one graph node) when nothing could observe the difference: both modules of
+    exactly those classes, no forward or backward hooks on either, a float input on the CPU of
+    the parameters' dtype (a Conv2d: a batched input and ``padding_mode='zeros'``). Outputs and
+    gradients are the unfused ones bit for bit; only the graph shows one node for two.
+    ``seq.fuse = False`` (or the ``minigrad.nn.utils.fusion(False)`` context) runs every module
+    as written.
     """
+
+    #: Whether this Sequential may fuse layer + ReLU pairs (see the class docstring).
+    fuse: bool = True
 
     def __init__(self, *args: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
@@ -67,8 +115,20 @@ class Sequential(_ModuleSequence):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
+        if not (self.fuse and nn_utils._FUSION[0]):
+            for m in self._modules.values():
+                x = m(x)
+            return x
+        mods = list(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            if i + 1 < n:
+                y = _fused_pair(mods[i], mods[i + 1], x)
+                if y is not None:
+                    x, i = y, i + 2
+                    continue
+            x = mods[i](x)
+            i += 1
         return x
 
     def __getitem__(self, idx: int | slice) -> Module:
