@@ -88,6 +88,8 @@ RULES: dict[str, str] = {
     "Conv2dRelu": "relu's mask from the output folded into dY first: dZ = dY where y > 0, "
                   "else 0; then conv2d's rule on dZ (dX = transposed convolution of dZ, "
                   "dW = correlation of X with dZ, db = sum of dZ)",
+    "Conv2dReluMaxPool2d": "the pooled dY masked by relu' of the pooled value, added at each "
+                           "window's argmax (dZ, zero elsewhere); then conv2d's rule on dZ",
     "LinearRelu": "relu's mask from the output folded into dY first: dZ = dY where y > 0, "
                   "else 0; then dX = dZ @ W, dW = dZ^T @ X, db = sum of dZ over the rows",
     # pooling

@@ -15,9 +15,9 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad.autograd.graph import nodes
 from minigrad.nn.models import LeNet5
-from minigrad.ops.fused import conv2d_relu, linear_relu
+from minigrad.ops.fused import conv2d_relu, conv2d_relu_max_pool2d, linear_relu
 
-FUSED = {"Conv2dRelu", "LinearRelu"}
+FUSED = {"Conv2dRelu", "Conv2dReluMaxPool2d", "LinearRelu"}
 
 
 def _names(y: mg.Tensor) -> set[str]:
@@ -64,7 +64,7 @@ def test_sequential_fused_equals_unfused_bit_for_bit(dtype):
     net = _net(dtype)
     x = np.random.default_rng(0).standard_normal((3, 2, 10, 10)).astype(dtype)
     fused, plain = _run(net, x, True), _run(net, x, False)
-    assert FUSED <= fused[3] and not {"Conv2d", "Relu", "Activation"} & fused[3]
+    assert FUSED <= fused[3] and not {"Conv2d", "Activation", "MaxPool2d"} & fused[3]
     assert not FUSED & plain[3]
     _assert_same(fused, plain)
 
@@ -74,7 +74,7 @@ def test_lenet5_step_fused_equals_unfused():
     net = LeNet5()
     x = np.random.default_rng(0).standard_normal((4, 1, 32, 32)).astype(np.float32)
     fused, plain = _run(net, x, True), _run(net, x, False)
-    assert FUSED <= fused[3]
+    assert fused[3] >= {"Conv2dReluMaxPool2d", "LinearRelu"}
     _assert_same(fused, plain)
 
 
@@ -100,13 +100,21 @@ def test_relu_edge_values_match_unfused():
             np.testing.assert_array_equal(a, b)
 
 
-def test_second_derivative_matches_unfused():
+def _conv_relu_pool(*a, **k):
+    return F.max_pool2d(F.relu(F.conv2d(*a, **k)), 2)
+
+
+@pytest.mark.parametrize("fused,plain", [
+    (conv2d_relu, lambda *a, **k: F.relu(F.conv2d(*a, **k))),
+    (lambda *a, **k: conv2d_relu_max_pool2d(*a, **k, pool_kernel_size=2), _conv_relu_pool),
+], ids=["conv2d_relu", "conv2d_relu_max_pool2d"])
+def test_second_derivative_matches_unfused(fused, plain):
     rng = np.random.default_rng(2)
     x0 = rng.standard_normal((2, 3, 6, 6))
     w0 = rng.standard_normal((4, 3, 3, 3))
     b0 = rng.standard_normal(4)
     res = []
-    for f in (conv2d_relu, lambda *a, **k: F.relu(F.conv2d(*a, **k))):
+    for f in (fused, plain):
         x, w, b = (mg.tensor(a, requires_grad=True) for a in (x0, w0, b0))
         y = f(x, w, b, padding=1)
         (gx,) = mg.autograd.grad((y * y).sum(), [x], create_graph=True)
@@ -126,7 +134,7 @@ def _hook_cases():
         return mod.register_full_backward_hook(lambda m, gi, go: None)
 
     return [("conv1", fwd), ("act1", fwd), ("conv1", pre), ("act1", pre), ("conv1", bwd),
-            ("act1", bwd)]
+            ("act1", bwd), ("pool", fwd), ("pool", pre), ("pool", bwd)]
 
 
 @pytest.mark.parametrize("where,hook", _hook_cases(),
@@ -136,10 +144,13 @@ def test_a_hook_turns_fusion_off_for_its_pair(where, hook):
     handle = hook(getattr(net, where))
     x = mg.tensor(np.random.default_rng(0).standard_normal((2, 2, 10, 10)).astype(np.float32))
     names = _names(net(x))
-    assert "Conv2d" in names  # conv1 + act1 ran unfused ...
+    if where == "pool":  # conv1 + act1 still fuse, without the pool
+        assert {"Conv2dRelu", "MaxPool2d"} <= names and "Conv2dReluMaxPool2d" not in names
+    else:
+        assert {"Conv2d", "MaxPool2d"} <= names  # conv1 + act1 + pool ran unfused ...
     assert "LinearRelu" in names  # ... the other pairs still fuse
     handle.remove()
-    assert "Conv2d" not in _names(net(x))
+    assert "Conv2dReluMaxPool2d" in _names(net(x))
 
 
 def test_forward_hook_sees_the_conv_output():
@@ -183,6 +194,10 @@ def test_no_fusion_where_it_would_differ():
                    (nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU()), np.ones((1, 2, 5), np.float32)),
                    (nn.Sequential(nn.Linear(4, 3), nn.ReLU6()), np.ones((2, 4), np.float32))):
         assert not FUSED & _names(seq(mg.tensor(x, requires_grad=True)))
+    # a max-pool returning its indices stays a module of its own
+    seq = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.MaxPool2d(2, return_indices=True))
+    out = seq(mg.tensor(np.ones((1, 2, 6, 6), np.float32), requires_grad=True))
+    assert isinstance(out, tuple) and {"Conv2dRelu", "MaxPool2d"} <= _names(out[0])
     # the layer's own input check still speaks for a fused pair
     with pytest.raises(ValueError, match="Conv2d: expected input"):
         net(mg.tensor(np.ones((1, 3, 10, 10), np.float32)))
@@ -227,3 +242,22 @@ def test_kernels_equal_the_relu_kernel(dtype):
                           (fused.bias_relu_(y.copy(), None), activation.forward("relu", y))):
             np.testing.assert_array_equal(got, want)
             np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("pool", [(2, 2, 0, False), (3, 2, 1, True), (2, 1, 0, False)])
+@pytest.mark.parametrize("hw", [(8, 8), (7, 9)])
+def test_relu_max_pool_kernel_equals_pool_of_relu(pool, hw):
+    """Values and argmax of the fused kernel against the pool kernel on the ReLU's output, with
+    ties (zeros after ReLU, repeated values) and NaN in the windows."""
+    from minigrad.ops.kernels.cpu import activation, fused
+    from minigrad.ops.kernels.cpu import pool as pool_kernels
+
+    k, s, p, ceil = pool
+    rng = np.random.default_rng(3)
+    y = rng.choice(np.array([-1.0, -0.0, 0.0, 0.5, 1.0, 2.0, np.nan], np.float32),
+                   size=(3, 4, *hw), p=[.2, .1, .1, .2, .2, .15, .05])
+    want = pool_kernels.max_pool2d_forward(activation.forward("relu", y), (k, k), (s, s), (p, p),
+                                           (1, 1), ceil)
+    got = fused.relu_max_pool2d(y.copy(), (k, k), (s, s), (p, p), (1, 1), ceil)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

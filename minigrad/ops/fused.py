@@ -1,7 +1,9 @@
-"""Fused layer + bias + ReLU, the way oneDNN applies post-ops: ``conv2d_relu`` and ``linear_relu``.
+"""Fused layer + bias + ReLU, the way oneDNN applies post-ops: ``conv2d_relu``,
+``conv2d_relu_max_pool2d`` (LeNet's conv -> ReLU -> max-pool) and ``linear_relu``.
 
-    Conv2dReluFn   y = relu(conv2d(x, w) + b)       x: (N, C, H, W), w: (K, C//groups, R, S)
-    LinearReluFn   y = relu(x @ w.T + b)            x: (M, in), w: (out, in)
+    Conv2dReluFn           y = relu(conv2d(x, w) + b)     x: (N, C, H, W), w: (K, C//groups, R, S)
+    Conv2dReluMaxPool2dFn  p = max_pool2d(relu(conv2d(x, w) + b))
+    LinearReluFn           y = relu(x @ w.T + b)          x: (M, in), w: (out, in)
 
 Forward: the layer's product (the conv kernels add the bias inside the product; the linear layer
 is one GEMM), then ReLU (with the linear bias) in one pass *in place* over that output, where the
@@ -15,6 +17,11 @@ the layer's backward: the conv Functions of :mod:`minigrad.ops.conv`, or two mat
 Everything in the backward is a Function or a Tensor op, so ``create_graph=True`` differentiates
 it again (ReLU's second derivative is 0 away from its kink, where the mask is constant).
 
+With the max-pool, the ReLU is applied as the pooling kernel reads the convolution's output (2x2
+windows; other windows after an in-place ReLU pass), and the backward masks the *pooled*
+gradient (``relu'`` of the pooled value is ``relu'`` at its argmax), then scatters it to the
+argmax positions: one pass over the small pooled planes instead of one over the conv output.
+
 The values are the unfused composition's bit for bit (the same kernels in the same order).
 ``nn.Sequential`` calls these for a ``Conv2d``/``Linear`` followed by ``ReLU`` when nothing could
 observe the difference (see :class:`minigrad.nn.Sequential`).
@@ -27,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.autograd import Function
-from minigrad.ops._args import float_tensor, ntuple
+from minigrad.ops._args import conv_output_size, float_tensor, ntuple
 from minigrad.ops.activation import ActivationGradFn
 from minigrad.ops.conv import (
     Conv2dWeightGradFn,
@@ -42,9 +49,11 @@ from minigrad.ops.conv import (
 )
 from minigrad.ops.kernels import kernels_for
 from minigrad.ops.linalg import MatMulFn
+from minigrad.ops.pool import PlaneScatterFn, _windows
 from minigrad.tensor import Tensor
 
-__all__ = ["conv2d_relu", "linear_relu", "Conv2dReluFn", "LinearReluFn"]
+__all__ = ["conv2d_relu", "conv2d_relu_max_pool2d", "linear_relu", "Conv2dReluFn",
+           "Conv2dReluMaxPool2dFn", "LinearReluFn"]
 
 _KINKS = "conv2d/linear output = 0: gradient 0 (relu'(0) = 0, as PyTorch)"
 
@@ -80,6 +89,35 @@ class Conv2dReluFn(Function):
         return gx, gw, gb
 
 
+class Conv2dReluMaxPool2dFn(Function):
+    """p = max_pool2d(relu(x (*) w + b)). x: (N, C, H, W), w: (K, C//groups, R, S), b: (K,) or
+    None; ``pool`` = (kernel, stride, padding, dilation, ceil_mode) of the max-pool."""
+
+    kinks = (_KINKS + "; ties in a pooling window: the first maximum (row-major) takes the "
+             "gradient")
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, stride, padding, dilation, groups, pool):
+        k = kernels_for(x.data)
+        y = k.conv.conv2d_forward(x.data, w.data, stride, padding, dilation, groups,
+                                  bias=None if b is None else b.data)
+        p, idx = k.fused.relu_max_pool2d(y, *pool)
+        ctx.save_for_backward(x, w, p, idx)
+        ctx.geometry = (stride, padding, dilation, groups)
+        ctx.conv_hw = y.shape[2:]
+        return p
+
+    @staticmethod
+    def backward(ctx, gp):
+        x, w, p, idx = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gz = PlaneScatterFn.apply(_relu_grad(gp, p), idx, plane_hw=ctx.conv_hw)
+        gx = ConvTranspose2dFn.apply(gz, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
+        gw = Conv2dWeightGradFn.apply(x, gz, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
+        gb = gz.sum(axis=(0, 2, 3)) if need_b else None
+        return gx, gw, gb
+
+
 class LinearReluFn(Function):
     """y = relu(x @ w.T + b). x: (M, in), w: (out, in), b: (out,) or None; y: (M, out)."""
 
@@ -104,6 +142,23 @@ class LinearReluFn(Function):
         return gx, gw, gb
 
 
+def _conv_args(op: str, input: Any, weight: Any, bias: Any, stride: Any, padding: Any,
+               dilation: Any, groups: Any) -> tuple[Tensor, Tensor, Tensor | None, bool,
+                                                   dict[str, Any]]:
+    """conv2d's argument checks under ``op``'s name: (x, w, b, unbatched, geometry kwargs)."""
+    x = float_tensor(op, "input", input)
+    w = float_tensor(op, "weight", weight)
+    x, unbatched = _batched(op, x, 4)
+    groups = _check_conv_args(op, x, w, groups, 2)
+    stride = ntuple(op, "stride", stride, 2, minimum=1)
+    dilation = ntuple(op, "dilation", dilation, 2, minimum=1)
+    pads = _padding(op, padding, w.shape[2:], stride, dilation)
+    _check_geometry(op, x.shape, w.shape, pads, dilation)
+    b = _check_bias(op, bias, w.shape[0], np.result_type(x.dtype, w.dtype))
+    x, w = _common_dtype(x, w)
+    return x, w, b, unbatched, dict(stride=stride, padding=pads, dilation=dilation, groups=groups)
+
+
 def conv2d_relu(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
                 dilation: Any = 1, groups: int = 1) -> Tensor:
     """``relu(conv2d(input, weight, bias, ...))`` as one op (one graph node, ReLU applied in
@@ -122,19 +177,49 @@ def conv2d_relu(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padd
     Returns:
         (N, K, OH, OW), equal to the unfused composition bit for bit.
     """
-    op = "conv2d_relu"
-    x = float_tensor(op, "input", input)
-    w = float_tensor(op, "weight", weight)
-    x, unbatched = _batched(op, x, 4)
-    groups = _check_conv_args(op, x, w, groups, 2)
-    stride = ntuple(op, "stride", stride, 2, minimum=1)
-    dilation = ntuple(op, "dilation", dilation, 2, minimum=1)
-    pads = _padding(op, padding, w.shape[2:], stride, dilation)
-    _check_geometry(op, x.shape, w.shape, pads, dilation)
-    b = _check_bias(op, bias, w.shape[0], np.result_type(x.dtype, w.dtype))
-    x, w = _common_dtype(x, w)
-    y = Conv2dReluFn.apply(x, w, b, stride=stride, padding=pads, dilation=dilation,
-                           groups=groups)
+    x, w, b, unbatched, geo = _conv_args("conv2d_relu", input, weight, bias, stride, padding,
+                                         dilation, groups)
+    y = Conv2dReluFn.apply(x, w, b, **geo)
+    return y.reshape(*y.shape[1:]) if unbatched else y
+
+
+def conv2d_relu_max_pool2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
+                           padding: Any = 0, dilation: Any = 1, groups: int = 1, *,
+                           pool_kernel_size: Any = 2, pool_stride: Any = None,
+                           pool_padding: Any = 0, pool_dilation: Any = 1,
+                           ceil_mode: bool = False) -> Tensor:
+    """``max_pool2d(relu(conv2d(input, weight, bias, ...)), pool_kernel_size, ...)`` as one op.
+
+    Args:
+        input: (N, C, H, W) or unbatched (C, H, W).
+        weight: (K, C // groups, R, S).
+        bias: (K,) or None.
+        stride: the convolution's, as :func:`minigrad.nn.functional.conv2d`.
+        padding: the convolution's.
+        dilation: the convolution's.
+        groups: the convolution's.
+        pool_kernel_size: the max-pool's ``kernel_size``, as
+            :func:`minigrad.nn.functional.max_pool2d`.
+        pool_stride: the max-pool's ``stride`` (None: its kernel size).
+        pool_padding: the max-pool's ``padding``.
+        pool_dilation: the max-pool's ``dilation``.
+        ceil_mode: the max-pool's ``ceil_mode``.
+
+    Returns:
+        (N, K, PH, PW), equal to the unfused composition bit for bit.
+    """
+    op = "conv2d_relu_max_pool2d"
+    x, w, b, unbatched, geo = _conv_args(op, input, weight, bias, stride, padding, dilation,
+                                         groups)
+    pads = geo["padding"]
+    oh, ow = (conv_output_size(x.shape[2 + a], w.shape[2 + a], geo["stride"][a],
+                               (pads[2 * a], pads[2 * a + 1]), geo["dilation"][a])
+              for a in (0, 1))
+    # the pooling arguments checked against the convolution's output shape (no data needed)
+    shape = Tensor._make(np.broadcast_to(np.zeros((), x.dtype), (x.shape[0], w.shape[0], oh, ow)))
+    _, _, k, s, p, d = _windows(op, 2, shape, pool_kernel_size, pool_stride, pool_padding,
+                                pool_dilation, ceil_mode)
+    y = Conv2dReluMaxPool2dFn.apply(x, w, b, pool=(k, s, p, d, bool(ceil_mode)), **geo)
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 

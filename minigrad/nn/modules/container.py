@@ -14,8 +14,9 @@ from minigrad.nn.modules.activation import ReLU
 from minigrad.nn.modules.conv import Conv2d
 from minigrad.nn.modules.linear import Linear
 from minigrad.nn.modules.module import Module
+from minigrad.nn.modules.pooling import MaxPool2d
 from minigrad.nn.parameter import Parameter
-from minigrad.ops.fused import conv2d_relu, linear_relu
+from minigrad.ops.fused import conv2d_relu, conv2d_relu_max_pool2d, linear_relu
 from minigrad.tensor import Tensor
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
@@ -69,21 +70,30 @@ def _host_float(x: Any, *params: Tensor | None) -> bool:
     return all(p is None or (type(p.data) is np.ndarray and p.dtype == x.dtype) for p in params)
 
 
-def _fused_pair(m: Module, nxt: Module, x: Any) -> Tensor | None:
-    """``nxt(m(x))`` as one fused op when ``m`` is a Conv2d or Linear, ``nxt`` a ReLU, and
-    nothing could tell the difference; None otherwise (the caller runs them one by one)."""
+def _fused(mods: list[Module], i: int, x: Any) -> tuple[Tensor | None, int]:
+    """Modules ``i, i+1(, i+2)`` on ``x`` as one fused op, and how many it ran, when they are a
+    Conv2d or Linear, a ReLU (and for a Conv2d maybe a MaxPool2d) and nothing could tell the
+    difference; ``(None, 0)`` otherwise (the caller runs module ``i`` alone)."""
+    m, nxt = mods[i], mods[i + 1]
     if type(nxt) is not ReLU or _hooked(m) or _hooked(nxt):
-        return None
+        return None, 0
     kind = type(m)
     if kind is Linear:
         if (_host_float(x, m.weight, m.bias) and x.ndim >= 1
                 and x.shape[-1] == m.weight.shape[1]):
-            return linear_relu(x, m.weight, m.bias)
+            return linear_relu(x, m.weight, m.bias), 2
     elif kind is Conv2d:
-        if (m.padding_mode == "zeros" and _host_float(x, m.weight, m.bias) and x.ndim == 4):
+        if m.padding_mode == "zeros" and _host_float(x, m.weight, m.bias) and x.ndim == 4:
             m._check_input(x)  # the layer's own errors, as unfused
-            return conv2d_relu(x, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups)
-    return None
+            geo = (m.stride, m.padding, m.dilation, m.groups)
+            pool = mods[i + 2] if i + 2 < len(mods) else None
+            if type(pool) is MaxPool2d and not pool.return_indices and not _hooked(pool):
+                return conv2d_relu_max_pool2d(
+                    x, m.weight, m.bias, *geo, pool_kernel_size=pool.kernel_size,
+                    pool_stride=pool.stride, pool_padding=pool.padding,
+                    pool_dilation=pool.dilation, ceil_mode=pool.ceil_mode), 3
+            return conv2d_relu(x, m.weight, m.bias, *geo), 2
+    return None, 0
 
 
 class Sequential(_ModuleSequence):
@@ -92,12 +102,13 @@ class Sequential(_ModuleSequence):
     Indexing (``seq[0]``, ``seq[-1]``, ``seq[1:3]`` gives a Sequential), ``len``, iteration and
     ``append`` work as on a list.
 
-    Fusion: a ``Conv2d`` or ``Linear`` immediately followed by ``ReLU`` runs as one op
-    (:func:`minigrad.ops.fused.conv2d_relu` / ``linear_relu``: ReLU applied in place over the
-    layer's output, one graph node) when nothing could observe the difference: both modules of
-    exactly those classes, no forward or backward hooks on either, a float input on the CPU of
-    the parameters' dtype (a Conv2d: a batched input and ``padding_mode='zeros'``). Outputs and
-    gradients are the unfused ones bit for bit; only the graph shows one node for two.
+    Fusion: a ``Conv2d`` or ``Linear`` immediately followed by ``ReLU`` (a Conv2d's ReLU also
+    with a following ``MaxPool2d``) runs as one op (:mod:`minigrad.ops.fused`: ReLU applied in
+    place over the layer's output or as the pooling reads it, one graph node) when nothing could
+    observe the difference: modules of exactly those classes, no forward or backward hooks on
+    any of them, a float input on the CPU of the parameters' dtype (a Conv2d: a batched input
+    and ``padding_mode='zeros'``; a MaxPool2d: ``return_indices=False``). Outputs and gradients
+    are the unfused ones bit for bit; only the graph shows one node for two or three.
     ``seq.fuse = False`` (or the ``minigrad.nn.utils.fusion(False)`` context) runs every module
     as written.
     """
@@ -123,9 +134,9 @@ class Sequential(_ModuleSequence):
         i, n = 0, len(mods)
         while i < n:
             if i + 1 < n:
-                y = _fused_pair(mods[i], mods[i + 1], x)
-                if y is not None:
-                    x, i = y, i + 2
+                y, ran = _fused(mods, i, x)
+                if ran:
+                    x, i = y, i + ran
                     continue
             x = mods[i](x)
             i += 1

@@ -26,7 +26,7 @@ FOLD = ("fold_blocks", "unfold", "fold")
 ATTENTION = ("sdpa_forward", "sdpa_backward")
 RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward")
 # issue 17, fused layer + ReLU (h17c)
-FUSED = ("relu_", "bias_relu_")
+FUSED = ("relu_", "bias_relu_", "relu_max_pool2d")
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,

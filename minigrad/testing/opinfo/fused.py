@@ -10,11 +10,19 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from minigrad.ops.fused import Conv2dReluFn, LinearReluFn, conv2d_relu, linear_relu
+from minigrad.ops.fused import (
+    Conv2dReluFn,
+    Conv2dReluMaxPool2dFn,
+    LinearReluFn,
+    conv2d_relu,
+    conv2d_relu_max_pool2d,
+    linear_relu,
+)
 from minigrad.testing import conv_reference as R
 from minigrad.testing import strategies as S
 from minigrad.testing.opinfo.conv import _conv_samples
 from minigrad.testing.opinfo.core import OpInfo, Sample
+from minigrad.testing.opinfo.pool import ref_max_pool
 
 # how far every pre-activation stays from ReLU's kink (finite differences step 1e-6)
 _GAP = 1e-3
@@ -43,6 +51,38 @@ def _conv2d_relu_samples():
     return sample()
 
 
+def _conv2d_relu_max_pool2d_ref(x, w, b=None, *, pool_kernel_size, pool_stride, pool_padding,
+                                pool_dilation, ceil_mode, **kwargs):
+    return ref_max_pool(_conv2d_relu_ref(x, w, b, **kwargs), pool_kernel_size, pool_stride,
+                        pool_padding, pool_dilation, ceil_mode)
+
+
+def _conv2d_relu_max_pool2d_samples():
+    """A conv sample whose output is at least 2x2, then a max-pool over it (2x2 windows most
+    often, LeNet's); pre-activations away from 0 and the window maxima apart from the rest."""
+
+    @st.composite
+    def sample(draw):
+        s = draw(_conv_samples(2))
+        pre = R.conv2d(*s.args, **s.kwargs)
+        assume(min(pre.shape[2:]) >= 2 and np.abs(pre).min() > _GAP)
+        k = draw(st.sampled_from([2, 2, (1, 2), 3]), label="pool_kernel")
+        kk = (k, k) if isinstance(k, int) else k
+        assume(all(kk[a] <= pre.shape[2 + a] for a in (0, 1)))
+        stride = draw(st.sampled_from([None, 1]), label="pool_stride")
+        pad = draw(st.integers(0, min(kk) // 2), label="pool_padding")
+        pool = dict(pool_kernel_size=k, pool_stride=stride, pool_padding=pad, pool_dilation=1,
+                    ceil_mode=draw(st.booleans(), label="ceil_mode"))
+        # no near-ties of a window's maximum (finite differences would cross them)
+        relu = np.where(pre > 0, pre, 0.0)
+        vals = np.sort(relu.reshape(-1))
+        gaps = np.diff(vals[vals > 0])
+        assume(gaps.size == 0 or gaps.min() > _GAP)
+        return Sample(args=s.args, kwargs={**s.kwargs, **pool})
+
+    return sample()
+
+
 def _linear_relu_samples():
     @st.composite
     def sample(draw):
@@ -63,6 +103,8 @@ def _linear_relu_samples():
 op_db = [
     OpInfo("conv2d_relu", conv2d_relu, _conv2d_relu_samples, ref=_conv2d_relu_ref,
            kinks=Conv2dReluFn.kinks),
+    OpInfo("conv2d_relu_max_pool2d", conv2d_relu_max_pool2d, _conv2d_relu_max_pool2d_samples,
+           ref=_conv2d_relu_max_pool2d_ref, kinks=Conv2dReluMaxPool2dFn.kinks),
     OpInfo("linear_relu", linear_relu, _linear_relu_samples, ref=_linear_relu_ref,
            kinks=LinearReluFn.kinks),
 ]
