@@ -78,6 +78,22 @@ def test_lenet5_step_fused_equals_unfused():
     _assert_same(fused, plain)
 
 
+def test_alexnet_step_fused_equals_unfused():
+    """AlexNet's features: 3x3 stride-2 max-pools (the pool kernel after an in-place ReLU),
+    grouped convs, a conv -> ReLU without a pool; dropout drawn from one seed in both runs."""
+    from minigrad.nn.models import AlexNet
+
+    mg.manual_seed(0)
+    net = AlexNet(10, width=0.25, image_size=32)
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    mg.manual_seed(5)
+    fused = _run(net, x, True)
+    mg.manual_seed(5)
+    plain = _run(net, x, False)
+    assert {"Conv2dReluMaxPool2d", "Conv2dRelu", "LinearRelu"} <= fused[3]
+    _assert_same(fused, plain)
+
+
 def test_relu_edge_values_match_unfused():
     """Exact zeros (relu'(0) = 0), -0.0, NaN and inf through the fused ops and the unfused."""
     x = np.array([[[[0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, -1.0, 2.0, 0.5]]]], np.float32)
