@@ -277,3 +277,19 @@ def test_relu_max_pool_kernel_equals_pool_of_relu(pool, hw):
     got = fused.relu_max_pool2d(y.copy(), (k, k), (s, s), (p, p), (1, 1), ceil)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_sequential_on_cuda_runs_unfused():
+    import minigrad.cuda as mcuda
+
+    if not mcuda.is_available():
+        pytest.skip("CUDA (or its simulator) is not available")
+    mg.manual_seed(0)
+    seq = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(3, 2), nn.ReLU())
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4)).astype(np.float32)
+    want = seq(mg.tensor(x)).numpy()
+    seq.to("cuda")
+    y = seq(mg.tensor(x, device="cuda"))
+    assert "Conv2d" in _names(y) and not FUSED & _names(y)
+    np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-5, atol=1e-6)
