@@ -1,5 +1,6 @@
 """Gradient clipping, parameter/vector conversion and weight normalisation (PyTorch's
-``torch.nn.utils``)."""
+``torch.nn.utils``), and the switch of :class:`~minigrad.nn.Sequential`'s layer + ReLU fusion
+(:func:`fusion`)."""
 
 from __future__ import annotations
 
@@ -40,10 +41,11 @@ def fusion(enabled: bool) -> Iterator[None]:
     """Switch layer + ReLU fusion in :class:`~minigrad.nn.Sequential` on or off inside a
     ``with`` block (the previous setting comes back after it).
 
-    Fusion changes no value and no gradient (the fused ops equal the unfused layers bit for
-    bit); it shows in the graph, where one node (``Conv2dRelu``, ``LinearRelu``) stands for two
-    or three. Switch it off to see every module's own node, or to compare speeds. A single
-    ``Sequential`` is switched off with ``seq.fuse = False``.
+    The setting is process-wide (not per thread). Fusion changes no value and no gradient
+    (the fused ops equal the unfused layers bit for bit); it shows in the graph, where one node
+    (``Conv2dRelu``, ``Conv2dReluMaxPool2d``, ``LinearRelu``) stands for two or three. Switch it
+    off to see every module's own node, or to compare speeds. A single ``Sequential`` is
+    switched off with ``seq.fuse = False``.
 
     Args:
         enabled: whether Sequential may fuse inside the block.
