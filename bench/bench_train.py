@@ -877,7 +877,8 @@ def against_section(ref: str, batches: tuple[int, ...], rounds: int, calls: int)
 def fusion_section(keys: list[str], batches: tuple[int, ...], rounds: int, calls: int) -> None:
     print("\n## fusion: Conv2d/Linear + ReLU fused by nn.Sequential, on vs off "
           "(minigrad.nn.utils.fusion) on one model, alternating rounds; median ms per call, "
-          "wall and process CPU time; speed = off time / on time, above 1: fusion is faster")
+          "wall and main-thread CPU time; speed = off time / on time, above 1: fusion is "
+          "faster")
     for key in keys:
         case = CASES[key]
         rows: list[tuple[str, Callable[[int], Any], Callable[[int], Any]]] = []
@@ -905,9 +906,10 @@ def fusion_section(keys: list[str], batches: tuple[int, ...], rounds: int, calls
         for label, on, off in rows:
             off.context = lambda: mg.nn.utils.fusion(False)  # type: ignore[attr-defined]
             n = calls * (8 if label == "infer batch 1" else 1)
-            # process time (all threads' CPU) as well: on a loaded machine the wall clock
-            # mostly measures waiting for a core
-            for clock, what in ((time.perf_counter, "wall"), (time.process_time, "CPU")):
+            # the main thread's CPU time as well: on a loaded machine the wall clock mostly
+            # measures waiting for a core (with NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 the
+            # main thread does all the work, so this is the step's whole CPU time)
+            for clock, what in ((time.perf_counter, "wall"), (time.thread_time, "CPU")):
                 d = duel(on, off, rounds, n, clock=clock)
                 print(f"  {case.name:22s} {label:16s} ({what:4s}): on "
                       f"{statistics.median(d.a) * 1e3:8.3f} ms, off "
