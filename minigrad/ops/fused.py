@@ -22,7 +22,8 @@ windows; other windows after an in-place ReLU pass), and the backward masks the 
 gradient (``relu'`` of the pooled value is ``relu'`` at its argmax), then scatters it to the
 argmax positions: one pass over the small pooled planes instead of one over the conv output.
 
-The values are the unfused composition's bit for bit (the same kernels in the same order).
+The values are the unfused composition's bit for bit (the same kernels in the same order; behind
+the max-pool, masking before the scatter can turn a -0.0 gradient into +0.0).
 ``nn.Sequential`` calls these for a ``Conv2d``/``Linear`` followed by ``ReLU`` when nothing could
 observe the difference (see :class:`minigrad.nn.Sequential`).
 """

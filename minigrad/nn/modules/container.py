@@ -63,9 +63,13 @@ def _hooked(m: Module) -> bool:
                 or m._backward_pre_hooks)
 
 
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _host_float(x: Any, *params: Tensor | None) -> bool:
-    """x a float Tensor on the host, and every given parameter too, of x's dtype."""
-    if not isinstance(x, Tensor) or type(x.data) is not np.ndarray or x.dtype.kind != "f":
+    """x a float32/float64 Tensor on the host, and every given parameter too, of x's dtype."""
+    if (not isinstance(x, Tensor) or type(x.data) is not np.ndarray
+            or x.dtype not in _FUSED_DTYPES):
         return False
     return all(p is None or (type(p.data) is np.ndarray and p.dtype == x.dtype) for p in params)
 
@@ -108,7 +112,8 @@ class Sequential(_ModuleSequence):
     observe the difference: modules of exactly those classes, no forward or backward hooks on
     any of them, a float input on the CPU of the parameters' dtype (a Conv2d: a batched input
     and ``padding_mode='zeros'``; a MaxPool2d: ``return_indices=False``). Outputs and gradients
-    are the unfused ones bit for bit; only the graph shows one node for two or three.
+    are the unfused ones (bit for bit, up to the sign of a zero gradient behind a max-pool);
+    only the graph shows one node for two or three.
     ``seq.fuse = False`` (or the ``minigrad.nn.utils.fusion(False)`` context) runs every module
     as written.
     """
