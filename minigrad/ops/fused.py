@@ -30,6 +30,7 @@ observe the difference (see :class:`minigrad.nn.Sequential`).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -184,6 +185,18 @@ def conv2d_relu(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padd
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 
+@functools.lru_cache(maxsize=256)
+def _pool_args(shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any,
+               dilation: Any, ceil_mode: bool) -> tuple[Any, ...]:
+    """max_pool2d's argument checks for an input of ``shape`` (the convolution's output): its
+    (kernel, stride, padding, dilation, ceil_mode). Cached: a model checks the same few
+    geometries every step (an error is raised every time, never cached)."""
+    dummy = Tensor._make(np.broadcast_to(np.zeros((), np.float32), shape))
+    _, _, k, s, p, d = _windows("conv2d_relu_max_pool2d", 2, dummy, kernel_size, stride,
+                                padding, dilation, ceil_mode)
+    return k, s, p, d, ceil_mode
+
+
 def conv2d_relu_max_pool2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                            padding: Any = 0, dilation: Any = 1, groups: int = 1, *,
                            pool_kernel_size: Any = 2, pool_stride: Any = None,
@@ -216,11 +229,13 @@ def conv2d_relu_max_pool2d(input: Any, weight: Any, bias: Any = None, stride: An
     oh, ow = (conv_output_size(x.shape[2 + a], w.shape[2 + a], geo["stride"][a],
                                (pads[2 * a], pads[2 * a + 1]), geo["dilation"][a])
               for a in (0, 1))
-    # the pooling arguments checked against the convolution's output shape (no data needed)
-    shape = Tensor._make(np.broadcast_to(np.zeros((), x.dtype), (x.shape[0], w.shape[0], oh, ow)))
-    _, _, k, s, p, d = _windows(op, 2, shape, pool_kernel_size, pool_stride, pool_padding,
-                                pool_dilation, ceil_mode)
-    y = Conv2dReluMaxPool2dFn.apply(x, w, b, pool=(k, s, p, d, bool(ceil_mode)), **geo)
+    args = ((x.shape[0], w.shape[0], oh, ow), pool_kernel_size, pool_stride, pool_padding,
+            pool_dilation, bool(ceil_mode))
+    try:
+        pool = _pool_args(*args)
+    except TypeError:  # unhashable (lists): checked without the cache
+        pool = _pool_args.__wrapped__(*args)
+    y = Conv2dReluMaxPool2dFn.apply(x, w, b, pool=pool, **geo)
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 

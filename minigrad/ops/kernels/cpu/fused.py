@@ -22,24 +22,24 @@ __all__ = list(api.FUSED)
 
 
 @kernel
-def _relu_flat(y):
+def _relu_flat(y, zero):
     for i in prange(y.size):
         v = y[i]
-        y[i] = 0 if v <= 0 else v
+        y[i] = zero if v <= zero else v
 
 
 @kernel
-def _bias_relu_rows(y, bias):
+def _bias_relu_rows(y, bias, zero):
     m, k = y.shape
     for i in prange(m):
         for j in range(k):
             v = y[i, j] + bias[j]
-            y[i, j] = 0 if v <= 0 else v
+            y[i, j] = zero if v <= zero else v
 
 
 def relu_(y: np.ndarray) -> np.ndarray:
     """``y = relu(y)`` in place (y C-contiguous, float); returns y."""
-    _relu_flat(y.reshape(-1))
+    _relu_flat(y.reshape(-1), y.dtype.type(0))
     return y
 
 
@@ -48,17 +48,18 @@ def bias_relu_(y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     returns y."""
     if bias is None:
         return relu_(y)
-    _bias_relu_rows(y, np.ascontiguousarray(bias, dtype=y.dtype))
+    _bias_relu_rows(y, np.ascontiguousarray(bias, dtype=y.dtype), y.dtype.type(0))
     return y
 
 
 @inline
-def _relu(v):
-    return 0 if v <= 0 else v
+def _relu(v, zero):
+    # ``zero`` of the array's dtype: a literal 0 would make the select float64
+    return zero if v <= zero else v
 
 
 @kernel
-def _relu_max_pool_2x2_planes(x, y, idx):
+def _relu_max_pool_2x2_planes(x, y, idx, zero):
     """``pool._max_pool_2x2_planes`` on relu(x), the ReLU applied to each value as it is read:
     the same window order and the same first-maximum / first-NaN rule, so the same values and
     indices as pooling the ReLU's output."""
@@ -69,17 +70,17 @@ def _relu_max_pool_2x2_planes(x, y, idx):
             r = 2 * i
             for j in range(ow):
                 c = 2 * j
-                best = _relu(x[p, r, c])
+                best = _relu(x[p, r, c], zero)
                 at = r * w + c
-                v = _relu(x[p, r, c + 1])
+                v = _relu(x[p, r, c + 1], zero)
                 take = (v > best) | ((v != v) & (best == best))
                 best = v if take else best
                 at = r * w + c + 1 if take else at
-                v = _relu(x[p, r + 1, c])
+                v = _relu(x[p, r + 1, c], zero)
                 take = (v > best) | ((v != v) & (best == best))
                 best = v if take else best
                 at = (r + 1) * w + c if take else at
-                v = _relu(x[p, r + 1, c + 1])
+                v = _relu(x[p, r + 1, c + 1], zero)
                 take = (v > best) | ((v != v) & (best == best))
                 best = v if take else best
                 at = (r + 1) * w + c + 1 if take else at
@@ -101,6 +102,6 @@ def relu_max_pool2d(y: np.ndarray, kernel: tuple[int, int], stride: tuple[int, i
         oh, ow = h // 2, w // 2
         out = np.empty((n * c, oh, ow), dtype=y.dtype)
         idx = np.empty(out.shape, dtype=np.int64)
-        _relu_max_pool_2x2_planes(y.reshape(n * c, h, w), out, idx)
+        _relu_max_pool_2x2_planes(y.reshape(n * c, h, w), out, idx, y.dtype.type(0))
         return out.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
     return pool.max_pool2d_forward(relu_(y), kernel, stride, padding, dilation, ceil_mode)
