@@ -63,6 +63,12 @@ def ntuple(op: str, name: str, value: Any, n: int, minimum: int | None = None,
     not have ``n`` entries or an entry is below ``minimum``. ``allow_none``: entries of the
     sequence may be None (kept; an adaptive pooling's "keep this axis").
     """
+    if type(value) is tuple and len(value) == n and all(type(v) is int for v in value):
+        # the common case, a layer's stored (h, w) pair: plain ints need no conversion
+        if minimum is not None and any(v < minimum for v in value):
+            raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+        return value
+
     def ok(v: Any) -> bool:
         return _is_int(v) or (allow_none and v is None)
 
