@@ -61,6 +61,7 @@ RULES: dict[str, str] = {
     "ToDevice": "dX = dY copied back to the input's device (cpu <-> cuda)",
     # linear algebra
     "MatMul": "d(A@B): dA = dY @ B^T, dB = A^T @ dY",
+    "Linear": "d(X@W^T + b): dX = dY @ W, dW = dY^T @ X, db = dY summed over the rows",
     # reductions
     "Sum": "d(sum x)/dx_i = 1: dX = dY copied to every summed element",
     "SumTo": "dX = dY broadcast back over the summed axes",

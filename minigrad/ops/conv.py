@@ -153,7 +153,9 @@ def _check_bias(op: str, bias: Any, channels: int, dtype: np.dtype) -> Tensor | 
     return bias if bias.dtype == dtype else bias.astype(dtype)
 
 
-def _common_dtype(*ts: Tensor) -> list[Tensor]:
+def _common_dtype(*ts: Tensor) -> list[Tensor] | tuple[Tensor, ...]:
+    if ts[0].dtype == ts[1].dtype:  # (a model's layers: no promotion)
+        return ts
     dt = np.result_type(*(t.dtype for t in ts))
     return [t if t.dtype == dt else t.astype(dt) for t in ts]
 
@@ -228,7 +230,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     dilation = ntuple(op, "dilation", dilation, 2, minimum=1)
     pads = _padding(op, padding, w.shape[2:], stride, dilation)
     _check_geometry(op, x.shape, w.shape, pads, dilation)
-    b = _check_bias(op, bias, w.shape[0], np.result_type(x.dtype, w.dtype))
+    dt = x.dtype if x.dtype == w.dtype else np.result_type(x.dtype, w.dtype)
+    b = _check_bias(op, bias, w.shape[0], dt)
     x, w = _common_dtype(x, w)
     y = Conv2dFn.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return y.reshape(*y.shape[1:]) if unbatched else y
