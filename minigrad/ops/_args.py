@@ -39,7 +39,7 @@ import numpy as np
 
 from minigrad.tensor import Tensor
 
-__all__ = ["ntuple", "int_tuple", "integer", "real", "probability", "positive", "one_of",
+__all__ = ["ntuple", "plain", "int_tuple", "integer", "real", "probability", "positive", "one_of",
            "REDUCTIONS",
            "conv_output_size", "conv_transpose_output_size", "padding_pairs", "PADDING_MODES",
            "pool_window", "float_tensor", "FLOAT_DTYPES", "check_input_dtype", "AxisError", "dim",
@@ -52,6 +52,22 @@ REDUCTIONS = ("none", "mean", "sum")  # a loss's ``reduction``
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+
+
+def plain(*values: Any) -> bool:
+    """Whether every value is an int, a str, None or a tuple of ints, by exact type: values that
+    are hashable and equal only to values of the same meaning, so that a cache of checked
+    arguments may be keyed by them (``True == 1`` and ``2.0 == 2``: a bool or a float must not
+    find an int's entry and skip the check that refuses it)."""
+    for v in values:
+        t = type(v)
+        if t is tuple:
+            for e in v:
+                if type(e) is not int:
+                    return False
+        elif t is not int and t is not str and v is not None:
+            return False
+    return True
 
 
 def ntuple(op: str, name: str, value: Any, n: int, minimum: int | None = None,
