@@ -293,17 +293,27 @@ class Function:
         """Make this context the node of ``outs``: edges, metadata, saved tensors.
         ``raws``/``arrays``: what forward returned and the arrays the outputs wrap."""
         self._epoch = versions.epoch[0]
-        datas = [a.data if isinstance(a, tensor) else None for a in args]
-        needs = tuple(d is not None and a._requires_grad for a, d in zip(args, datas))
+        datas, needs, edges, metas = [], [], [], []  # one pass over the inputs (every node)
+        for a in args:
+            if isinstance(a, tensor):
+                d = a.data
+                datas.append(d)
+                metas.append(_meta(d))
+                if a._requires_grad:
+                    needs.append(True)
+                    edges.append(a if a._node is None else (a._node, a._out_index))
+                    continue
+            else:
+                datas.append(None)
+                metas.append(None)
+            needs.append(False)
+            edges.append(None)
         versions.note_views(datas, arrays)
         self.inputs = args
         self.kwargs = kwargs
-        self.needs_input_grad = needs
-        self._edges = tuple(
-            (None if not n else (a if a._node is None else (a._node, a._out_index)))
-            for a, n in zip(args, needs)
-        )
-        self.input_metadata = tuple(None if a is None else _meta(a) for a in datas)
+        self.needs_input_grad = tuple(needs)
+        self._edges = tuple(edges)
+        self.input_metadata = tuple(metas)
         self.output_metadata = tuple(_meta(a) for a in arrays)
         self._freed = False
         self._sequence_nr = next(_SEQUENCE)
