@@ -27,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.autograd import Function
 from minigrad.ops import _args
 from minigrad.ops.elementwise import as_tensor
-from minigrad.ops.shape import diagonal, expand, permute, reshape
+from minigrad.ops.kernels import kernels_for
+from minigrad.ops.shape import diagonal, expand, permute
 from minigrad.tensor import Tensor
 
-__all__ = ["einsum", "tensordot"]
+__all__ = ["einsum", "tensordot", "EinsumFn"]
 
 _LETTERS = frozenset(string.ascii_letters)
 Label = int  # letters are their code points; broadcast (``...``) axes are -1, -2, ...
@@ -176,36 +178,41 @@ def _diagonals(t: Tensor, labels: list[Label]) -> tuple[Tensor, list[Label]]:
         labels = [x for k, x in enumerate(labels) if k not in pair] + [lab]
 
 
-def _contract(a: Tensor, la: list[Label], b: Tensor, lb: list[Label], keep: set[Label],
-              sizes: dict[Label, int]) -> tuple[Tensor, list[Label]]:
-    """``a`` and ``b`` contracted over their shared labels not in ``keep`` (one batched
-    matmul)."""
-    batch = [lab for lab in la if lab in lb and lab in keep]
-    summed = [lab for lab in la if lab in lb and lab not in keep]
-    a_only = [lab for lab in la if lab not in lb]
-    b_only = [lab for lab in lb if lab not in la]
+class EinsumFn(Function):
+    """Two operands contracted: ``out[lo] = sum over the labels lo drops of a[la] * b[lb]`` for a
+    clean pair of label lists (see ``kernels/cpu/einsum.py``). Its gradients are contractions of
+    the same kind, ``dA = EinsumFn(dOut, b: lo, lb -> la)`` and ``dB = EinsumFn(dOut, a: lo, la ->
+    lb)``, so it differentiates to any order."""
 
-    def arrange(t: Tensor, labels: list[Label], order: list[Label]) -> Tensor:
-        t = permute(t, tuple(labels.index(lab) for lab in order)) if t.ndim else t
-        want = tuple(sizes[lab] if lab in batch or lab in summed else t.shape[i]
-                     for i, lab in enumerate(order))
-        return expand(t, want) if want != t.shape else t
+    @staticmethod
+    def forward(ctx, a, b, *, labels):
+        ctx.save_for_backward(a, b)
+        la, lb, lo = labels
+        return kernels_for(a.data).einsum.contract(a.data, b.data, la, lb, lo)
 
-    a = arrange(a, la, batch + a_only + summed)
-    b = arrange(b, lb, batch + summed + b_only)
-    nb = math.prod(sizes[lab] for lab in batch)
-    m = math.prod(a.shape[len(batch):len(batch) + len(a_only)])
-    k = math.prod(sizes[lab] for lab in summed)
-    n = math.prod(b.shape[len(batch) + len(summed):])
-    if k == 1:  # nothing summed: a broadcast product (matmul with k = 1 is slow in NumPy)
-        out = reshape(a, (nb, m, 1)) * reshape(b, (nb, 1, n))
-    elif m == 1 and n == 1:  # dot products: multiply and sum
-        out = reshape((reshape(a, (nb, k)) * reshape(b, (nb, k))).sum(-1), (nb, 1, 1))
-    else:
-        out = reshape(a, (nb, m, k)) @ reshape(b, (nb, k, n))
-    shape = tuple(a.shape[:len(batch)]) + tuple(a.shape[len(batch):len(batch) + len(a_only)]) \
-        + tuple(b.shape[len(batch) + len(summed):])
-    return reshape(out, shape), batch + a_only + b_only
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        la, lb, lo = ctx.kwargs["labels"]
+        da, db = ctx.needs_input_grad
+        return (EinsumFn.apply(g, b, labels=(lo, lb, la)) if da else None,
+                EinsumFn.apply(g, a, labels=(lo, la, lb)) if db else None)
+
+
+def _contract(a: Tensor, la: list[Label], b: Tensor, lb: list[Label], lo: list[Label]) -> Tensor:
+    """``a`` and ``b`` contracted into the labels ``lo`` (every label of each in the other or in
+    ``lo``); a label of size 1 in one operand and n in the other is expanded to n first."""
+    size = dict(zip(la, a.shape))
+    for lab, n in zip(lb, b.shape):
+        if size.get(lab, 1) == 1:  # new, or of size 1 in a (broadcasts to n, 0 included)
+            size[lab] = n
+    want_a = tuple(size[lab] for lab in la)
+    want_b = tuple(size[lab] for lab in lb)
+    if want_a != a.shape:
+        a = expand(a, want_a)
+    if want_b != b.shape:
+        b = expand(b, want_b)
+    return EinsumFn.apply(a, b, labels=(tuple(la), tuple(lb), tuple(lo)))
 
 
 def einsum(*args: Any) -> Tensor:
@@ -259,7 +266,12 @@ def einsum(*args: Any) -> Tensor:
                     best = (cost, i, j, keep)
         _, i, j, keep = best
         (a, la), (b, lb) = operands[i], operands[j]
-        merged = _contract(a, la, b, lb, keep, sizes)
+        if len(operands) == 2:
+            lo = out  # the last contraction writes the output order directly
+        else:
+            lo = [lab for lab in la if lab in keep] + [lab for lab in lb
+                                                      if lab in keep and lab not in la]
+        merged = (_contract(a, la, b, lb, lo), lo)
         operands = [o for k, o in enumerate(operands) if k not in (i, j)] + [merged]
     t, labels = operands[0]
     extra = [k for k, lab in enumerate(labels) if lab not in out]

@@ -21,6 +21,7 @@ SCATTER = ("scatter_add", "index_add")
 EMBEDDING = ("gather_rows", "scatter_add_rows")
 UPSAMPLE = ("resample_forward", "resample_backward")
 FOLD = ("fold_blocks", "unfold", "fold")
+EINSUM = ("contract",)
 
 # issue 15, sequence models (h15b)
 ATTENTION = ("sdpa_forward", "sdpa_backward")
@@ -28,4 +29,5 @@ RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
-            "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN}
+            "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN,
+            "einsum": EINSUM}
