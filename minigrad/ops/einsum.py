@@ -20,6 +20,7 @@ without BLAS: the plan is faster for contractions (see ``bench/bench_tensor_ops.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import string
 from collections.abc import Sequence
@@ -98,15 +99,16 @@ def _parse_sublists(args: Sequence[Any]) -> tuple[list[Any], list[list[Any]], li
 
 
 def _expand_ellipsis(inputs: list[list[Any]], output: list[Any] | None,
-                     tensors: list[Tensor], eq: Any) -> tuple[list[list[Label]], list[Label]]:
+                     shapes: Sequence[tuple[int, ...]],
+                     eq: Any) -> tuple[list[list[Label]], list[Label]]:
     """Replace ``...`` by labels -1, -2, ... (right aligned); fill in an implicit output."""
     width = 0
     full: list[list[Label]] = []
-    for labels, t in zip(inputs, tensors):
+    for labels, shape in zip(inputs, shapes):
         named = [lab for lab in labels if lab is not Ellipsis]
-        extra = t.ndim - len(named)
+        extra = len(shape) - len(named)
         if Ellipsis not in labels and extra != 0 or extra < 0:
-            raise ValueError(f"einsum: operand of shape {t.shape} has {t.ndim} dims but its term "
+            raise ValueError(f"einsum: operand of shape {shape} has {len(shape)} dims but its term "
                              f"in {eq!r} names {len(named)}")
         width = builtins.max(width, extra)
         if Ellipsis in labels:
@@ -141,19 +143,41 @@ def _expand_ellipsis(inputs: list[list[Any]], output: list[Any] | None,
     return full, out
 
 
-def _sizes(full: list[list[Label]], tensors: list[Tensor], eq: Any) -> dict[Label, int]:
+def _sizes(full: list[list[Label]], shapes: Sequence[tuple[int, ...]], eq: Any) -> dict[Label, int]:
     sizes: dict[Label, int] = {}
-    for labels, t in zip(full, tensors):
-        for lab, n in zip(labels, t.shape):
+    for labels, shape in zip(full, shapes):
+        for lab, n in zip(labels, shape):
             old = sizes.setdefault(lab, n)
             if old == n or n == 1:
                 continue
             if old != 1:
                 name = "'...'" if lab < 0 else repr(chr(lab))
                 raise ValueError(f"einsum: label {name} of {eq!r} has sizes {old} and {n} "
-                                 f"(operand shapes {[t.shape for t in tensors]})")
+                                 f"(operand shapes {list(shapes)})")
             sizes[lab] = n  # size 1 broadcasts
     return sizes
+
+
+@functools.lru_cache(maxsize=256)
+def _string_labels(eq: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[
+        list[list[Label]], list[Label], dict[Label, int], tuple | None]:
+    """``(labels per operand, output labels, size per label, pair)`` of a string equation,
+    cached by equation and shapes (a model calls one einsum many times; callers must not mutate
+    them). ``pair`` is ``(la, lb, lo)`` when the equation is one clean contraction of two operands
+    (no diagonal, no label summed within one operand, no size-1 broadcasting), else None."""
+    inputs, output = _parse_string(eq, len(shapes))
+    full, out = _expand_ellipsis(inputs, output, shapes, eq)
+    sizes = _sizes(full, shapes, eq)
+    pair = None
+    if len(full) == 2:
+        la, lb = full
+        ok = len(set(la)) == len(la) and len(set(lb)) == len(lb) \
+            and all(lab in lb or lab in out for lab in la) \
+            and all(lab in la or lab in out for lab in lb) \
+            and all(n == sizes[lab] for labels, shape in zip(full, shapes)
+                    for lab, n in zip(labels, shape))
+        pair = (tuple(la), tuple(lb), tuple(out)) if ok else None
+    return full, out, sizes, pair
 
 
 def _diagonals(t: Tensor, labels: list[Label]) -> tuple[Tensor, list[Label]]:
@@ -228,15 +252,19 @@ def einsum(*args: Any) -> Tensor:
         tensors = [as_tensor(t, None, "einsum") for t in ops]
         if not tensors:
             raise ValueError(f"einsum: {eq!r} needs at least one operand")
-        inputs, output = _parse_string(eq, len(tensors))
+        full, out, sizes, pair = _string_labels(eq, tuple(t.shape for t in tensors))
+        if pair is not None and tensors[0].dtype == tensors[1].dtype:
+            return EinsumFn.apply(tensors[0], tensors[1], labels=pair)
     else:
         ops, inputs, output = _parse_sublists(args)
         tensors = [as_tensor(t, None, "einsum") for t in ops]
         eq = "sublists"
-    dt = np.result_type(*[t.dtype for t in tensors])
-    tensors = [t if t.dtype == dt else t.astype(dt) for t in tensors]
-    full, out = _expand_ellipsis(inputs, output, tensors, eq)
-    sizes = _sizes(full, tensors, eq)
+        shapes = [t.shape for t in tensors]
+        full, out = _expand_ellipsis(inputs, output, shapes, eq)
+        sizes = _sizes(full, shapes, eq)
+    if len({t.dtype for t in tensors}) > 1:
+        dt = np.result_type(*[t.dtype for t in tensors])
+        tensors = [t if t.dtype == dt else t.astype(dt) for t in tensors]
     operands = [_diagonals(t, labels) for t, labels in zip(tensors, full)]
 
     def needed_elsewhere(skip: set[int]) -> set[Label]:

@@ -16,6 +16,7 @@ whole product and ran 5x slower than ``np.einsum`` on ``bij,bij->b``. The GPU tw
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from collections.abc import Sequence
@@ -26,6 +27,21 @@ import numpy as np
 __all__ = ["contract", "matmul_contract", "broadcast_contract", "split_labels"]
 
 Labels = Sequence[int]
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(la: tuple[int, ...], lb: tuple[int, ...], lo: tuple[int, ...]) -> tuple[
+        list[int], list[int], list[int], list[int], str | None]:
+    """``split_labels`` and the ``np.einsum`` subscripts (None past 52 labels), cached."""
+    parts = split_labels(la, lb, lo)
+    names: dict[int, str] = {}
+    for x in (*la, *lb):
+        if x not in names and len(names) < len(string.ascii_letters):
+            names[x] = string.ascii_letters[len(names)]
+    if len(names) < len(set(la) | set(lb)):
+        return (*parts, None)
+    la, lb, lo = ("".join(names[x] for x in labels) for labels in (la, lb, lo))
+    return (*parts, f"{la},{lb}->{lo}")
 
 
 def split_labels(la: Labels, lb: Labels, lo: Labels) -> tuple[list[int], list[int], list[int],
@@ -52,6 +68,19 @@ def _to(order: list[int], labels: list[int]) -> tuple[int, ...]:
     return tuple(order.index(x) for x in labels)
 
 
+def _blas_ready(x: Any) -> Any:
+    """A 3-D operand BLAS can read (its last two axes row- or column-major with no zero stride):
+    NumPy's matmul runs a naive loop on any other layout, such as a broadcast gradient."""
+    if not isinstance(x, np.ndarray):
+        return x  # CudaArray: always C-contiguous
+    _, r, c = x.shape
+    _, s1, s2 = x.strides
+    size = x.itemsize
+    if (s2 == size and s1 >= c * size) or (s1 == size and s2 >= r * size):
+        return x
+    return np.ascontiguousarray(x)
+
+
 def matmul_contract(a: Any, b: Any, la: Labels, lb: Labels, lo: Labels) -> Any:
     """The pair as one batched matmul: a: (batch, a_only, summed) @ b: (batch, summed, b_only),
     then the axes permuted to ``lo`` (NumPy or CudaArray operands)."""
@@ -61,7 +90,7 @@ def matmul_contract(a: Any, b: Any, la: Labels, lb: Labels, lo: Labels) -> Any:
     a = np.transpose(a, _to(list(la), batch + a_only + summed)).reshape(nb, m, k)
     b = np.transpose(b, _to(list(lb), batch + summed + b_only)).reshape(nb, k, n)
     order = batch + a_only + b_only
-    out = np.matmul(a, b).reshape(tuple(size[x] for x in order))
+    out = np.matmul(_blas_ready(a), _blas_ready(b)).reshape(tuple(size[x] for x in order))
     return np.transpose(out, _to(order, list(lo)))
 
 
@@ -85,10 +114,11 @@ def broadcast_contract(a: Any, b: Any, la: Labels, lb: Labels, lo: Labels) -> An
 
 def is_matrix_product(a: Any, b: Any, la: Labels, lb: Labels, lo: Labels) -> bool:
     """Whether the pair sums labels and keeps labels of size > 1 from both operands."""
-    _, summed, a_only, b_only = split_labels(la, lb, lo)
+    _, summed, a_only, b_only, _ = _plan(tuple(la), tuple(lb), tuple(lo))
+    if not (summed and a_only and b_only):
+        return False
     size = _sizes(a, la, b, lb)
-    return bool(summed) and math.prod(size[x] for x in a_only) > 1 \
-        and math.prod(size[x] for x in b_only) > 1
+    return math.prod(size[x] for x in a_only) > 1 and math.prod(size[x] for x in b_only) > 1
 
 
 def contract(a: np.ndarray, b: np.ndarray, la: Labels, lb: Labels, lo: Labels) -> np.ndarray:
@@ -97,14 +127,7 @@ def contract(a: np.ndarray, b: np.ndarray, la: Labels, lb: Labels, lo: Labels) -
     non-contiguous view)."""
     if is_matrix_product(a, b, la, lb, lo):
         return matmul_contract(a, b, la, lb, lo)
-    names = {}
-    for x in (*la, *lb):
-        names.setdefault(x, len(names))
-    if len(names) > len(string.ascii_letters):
+    subscripts = _plan(tuple(la), tuple(lb), tuple(lo))[-1]
+    if subscripts is None:
         return broadcast_contract(a, b, la, lb, lo)
-    letters = string.ascii_letters
-
-    def term(labels: Labels) -> str:
-        return "".join(letters[names[x]] for x in labels)
-
-    return np.einsum(f"{term(la)},{term(lb)}->{term(lo)}", a, b)
+    return np.einsum(subscripts, a, b)
