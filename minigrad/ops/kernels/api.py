@@ -17,7 +17,7 @@ SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_so
 NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward", "layer_norm_forward",
         "layer_norm_backward", "group_norm_forward", "group_norm_backward")
 DROPOUT = ("scaled_mask",)
-SCATTER = ("scatter_add", "index_add")
+SCATTER = ("scatter_add", "index_add", "gather")
 EMBEDDING = ("gather_rows", "scatter_add_rows")
 UPSAMPLE = ("resample_forward", "resample_backward")
 FOLD = ("fold_blocks", "unfold", "fold")
