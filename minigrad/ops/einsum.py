@@ -6,15 +6,20 @@ aligned), repeated labels in one operand (``'ii->i'``: a diagonal), labels of si
 and NumPy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``; PyTorch's
 ``einsum(eq, [a, b])`` works too. It runs as a plan of existing ops:
 
-1. per operand, repeated labels become :func:`~minigrad.ops.shape.diagonal` and labels no other
-   operand or the output uses are summed away;
+1. per operand, repeated labels take the diagonal (:class:`EinsumDiagonalFn`) and labels no other
+   operand or the output uses are summed away (a single operand does both and the output order
+   in that one step);
 2. operands are contracted two at a time, the pair with the smallest result first (NumPy's
-   ``optimize='greedy'``), each contraction a permute + reshape + batched ``matmul`` (BLAS);
-3. the result is permuted into the output order.
+   ``optimize='greedy'``), each pair one :class:`EinsumFn`: a batched ``matmul`` (BLAS) when it is
+   a matrix product, else ``np.einsum``, which reads each operand once (a dot per row or batch, an
+   outer or elementwise product); the last pair writes the output order directly;
+3. what is left is summed and permuted into the output order.
 
-The gradient is therefore the transposed contractions (matmul's backward), itself differentiable,
-and the same plan runs on the GPU. NumPy's own ``np.einsum`` (without ``optimize``) loops in C
-without BLAS: the plan is faster for contractions (see ``bench/bench_tensor_ops.py``).
+The gradient of a pair is two pair contractions (``dA = einsum(dY, B -> A)``), of a diagonal the
+diagonal written back into zeros, each differentiable again. The kernels
+(``kernels/{cpu,cuda}/einsum.py``) run the same plan on the GPU with ``CudaArray`` operations.
+Parsing is cached by equation and shapes, and an equation that is one clean pair goes straight
+to one :class:`EinsumFn`, so a small einsum costs little more than ``np.einsum``.
 """
 
 from __future__ import annotations
@@ -32,10 +37,10 @@ from minigrad.autograd import Function
 from minigrad.ops import _args
 from minigrad.ops.elementwise import as_tensor
 from minigrad.ops.kernels import kernels_for
-from minigrad.ops.shape import diagonal, expand, permute
+from minigrad.ops.shape import expand, permute
 from minigrad.tensor import Tensor
 
-__all__ = ["einsum", "tensordot", "EinsumFn"]
+__all__ = ["einsum", "tensordot", "EinsumFn", "EinsumDiagonalFn", "EinsumDiagonalGradFn"]
 
 _LETTERS = frozenset(string.ascii_letters)
 Label = int  # letters are their code points; broadcast (``...``) axes are -1, -2, ...
@@ -180,26 +185,51 @@ def _string_labels(eq: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[
     return full, out, sizes, pair
 
 
-def _diagonals(t: Tensor, labels: list[Label]) -> tuple[Tensor, list[Label]]:
-    """Take the diagonal for every label repeated within one operand."""
-    labels = list(labels)
-    while True:
-        seen: dict[Label, int] = {}
-        pair = None
-        for i, lab in enumerate(labels):
-            if lab in seen:
-                pair = (seen[lab], i)
-                break
-            seen[lab] = i
-        if pair is None:
-            return t, labels
-        i, j = pair
-        if t.shape[i] != t.shape[j]:
-            raise ValueError(f"einsum: the repeated label {chr(labels[i])!r} spans dims of sizes "
-                             f"{t.shape[i]} and {t.shape[j]}")
-        t = diagonal(t, 0, i, j)
-        lab = labels[i]
-        labels = [x for k, x in enumerate(labels) if k not in pair] + [lab]
+class EinsumDiagonalFn(Function):
+    """One operand with repeated labels: ``out[lo] = sum over the labels lo drops of x[lx]`` (a
+    repeated label walks a diagonal), in one pass (``ii->``, ``iij->j``, ``ii->i``)."""
+
+    @staticmethod
+    def forward(ctx, x, *, labels):
+        ctx.shape = x.shape
+        lx, lo = labels
+        return kernels_for(x.data).einsum.diagonal_sum(x.data, lx, lo)
+
+    @staticmethod
+    def backward(ctx, g):
+        return EinsumDiagonalGradFn.apply(g, labels=ctx.kwargs["labels"], shape=ctx.shape)
+
+
+class EinsumDiagonalGradFn(Function):
+    """The gradient of :class:`EinsumDiagonalFn`: zeros of the input's shape with ``g`` written on
+    the diagonal (broadcast over the labels the forward summed). Linear in ``g``; its gradient is
+    :class:`EinsumDiagonalFn` again."""
+
+    @staticmethod
+    def forward(ctx, g, *, labels, shape):
+        lx, lo = labels
+        return kernels_for(g.data).einsum.diagonal_embed(g.data, lx, lo, shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return EinsumDiagonalFn.apply(gg, labels=ctx.kwargs["labels"])
+
+
+def _diagonals(t: Tensor, labels: list[Label], keep: Sequence[Label] | None) -> tuple[
+        Tensor, list[Label]]:
+    """Take the diagonal for every label repeated within one operand, in one
+    :class:`EinsumDiagonalFn`; ``keep``: the labels to keep, in order (default: each label once,
+    in order of first appearance)."""
+    if len(set(labels)) == len(labels):
+        return t, labels
+    for lab in set(labels):
+        sizes = {n for x, n in zip(labels, t.shape) if x == lab}
+        if len(sizes) > 1:
+            name = "'...'" if lab < 0 else repr(chr(lab))
+            raise ValueError(f"einsum: the repeated label {name} spans dims of sizes "
+                             f"{' and '.join(map(str, sorted(sizes)))}")
+    lo = list(dict.fromkeys(labels)) if keep is None else list(keep)
+    return EinsumDiagonalFn.apply(t, labels=(tuple(labels), tuple(lo))), lo
 
 
 class EinsumFn(Function):
@@ -265,7 +295,10 @@ def einsum(*args: Any) -> Tensor:
     if len({t.dtype for t in tensors}) > 1:
         dt = np.result_type(*[t.dtype for t in tensors])
         tensors = [t if t.dtype == dt else t.astype(dt) for t in tensors]
-    operands = [_diagonals(t, labels) for t, labels in zip(tensors, full)]
+    if len(tensors) == 1:  # diagonal, sums and output order in one pass
+        operands = [_diagonals(tensors[0], full[0], out)]
+    else:
+        operands = [_diagonals(t, labels, None) for t, labels in zip(tensors, full)]
 
     def needed_elsewhere(skip: set[int]) -> set[Label]:
         need = set(out)

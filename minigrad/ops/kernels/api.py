@@ -21,7 +21,7 @@ SCATTER = ("scatter_add", "index_add", "gather")
 EMBEDDING = ("gather_rows", "scatter_add_rows")
 UPSAMPLE = ("resample_forward", "resample_backward")
 FOLD = ("fold_blocks", "unfold", "fold")
-EINSUM = ("contract",)
+EINSUM = ("contract", "diagonal_sum", "diagonal_embed")
 
 # issue 15, sequence models (h15b)
 ATTENTION = ("sdpa_forward", "sdpa_backward")

@@ -1,4 +1,5 @@
-"""Two-operand contractions for ``einsum``: ``contract(a, b, la, lb, lo)``.
+"""The array work of ``einsum``: two-operand contractions ``contract(a, b, la, lb, lo)`` and
+one operand's diagonals ``diagonal_sum(x, lx, lo)``.
 
 Labels are ints, one per axis (the op uses letters' code points and negative numbers for ``...``
 axes). The op hands over clean pairs: no label repeats within an operand or the output, every
@@ -6,11 +7,15 @@ label of ``a`` appears in ``b`` or the output (and likewise for ``b``), and a la
 ``a`` and ``b`` has one size in both. Such a pair is closed under differentiation: the gradients
 ``contract(g, b, lo, lb, la)`` and ``contract(g, a, lo, la, lb)`` are clean pairs too.
 
-Which loop runs: a matrix product (labels summed, and free labels of size > 1 on both sides) goes
-to BLAS through ``np.matmul`` (:func:`matmul_contract`). Every other pair (per-batch dot products
-``bij,bij->b``, matrix-vector and outer products, elementwise products) goes to ``np.einsum``,
-whose C loop reads each operand once; the former plan (multiply, then sum) wrote and re-read the
-whole product and ran 5x slower than ``np.einsum`` on ``bij,bij->b``. The GPU twin
+One operand whose labels repeat (``ii->``, ``iij->j``) is :func:`diagonal_sum` (its diagonal,
+summed over the labels the output drops, in one ``np.einsum`` pass) and its gradient
+:func:`diagonal_embed` (zeros with the gradient written on that diagonal).
+
+Which loop runs for a pair: a matrix product (labels summed, and free labels of size > 1 on both
+sides) goes to BLAS through ``np.matmul`` (:func:`matmul_contract`). Every other pair (per-batch
+dot products ``bij,bij->b``, matrix-vector and outer products, elementwise products) goes to
+``np.einsum``, whose C loop reads each operand once; the former plan (multiply, then sum) wrote and
+re-read the whole product and ran 5x slower than ``np.einsum`` on ``bij,bij->b``. The GPU twin
 (``kernels/cuda/einsum.py``) runs the same two plans with ``CudaArray`` operations.
 """
 
@@ -24,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["contract", "matmul_contract", "broadcast_contract", "split_labels"]
+__all__ = ["contract", "diagonal_sum", "diagonal_embed", "matmul_contract", "broadcast_contract",
+           "split_labels", "unique_labels", "aligned"]
 
 Labels = Sequence[int]
 
@@ -131,3 +137,42 @@ def contract(a: np.ndarray, b: np.ndarray, la: Labels, lb: Labels, lo: Labels) -
     if subscripts is None:
         return broadcast_contract(a, b, la, lb, lo)
     return np.einsum(subscripts, a, b)
+
+
+def unique_labels(lx: Labels) -> list[int]:
+    """``lx`` without repeats, in order of first appearance."""
+    return list(dict.fromkeys(lx))
+
+
+def _subscripts(*terms: Labels) -> list[str]:
+    names: dict[int, str] = {}
+    for x in (lab for term in terms for lab in term):
+        names.setdefault(x, string.ascii_letters[len(names)])
+    return ["".join(names[x] for x in term) for term in terms]
+
+
+def aligned(g: Any, lo: Labels, lu: Labels) -> Any:
+    """``g`` (labels ``lo``, each in ``lu``) permuted into ``lu``'s order, with axes of size 1
+    for the labels of ``lu`` it lacks (ready to broadcast over ``lu``)."""
+    mine = [x for x in lu if x in lo]
+    g = np.transpose(g, _to(list(lo), mine))
+    return g.reshape(tuple(g.shape[mine.index(x)] if x in lo else 1 for x in lu))
+
+
+def diagonal_sum(x: np.ndarray, lx: Labels, lo: Labels) -> np.ndarray:
+    """``out[lo] = sum over the labels lo drops of x[lx]`` for one operand whose labels may repeat
+    (a repeated label walks a diagonal; its axes have one size); ``lo``: labels of ``lx``, no
+    repeats. Returns a new array (never a view of ``x``)."""
+    sx, so = _subscripts(lx, lo)
+    out = np.einsum(f"{sx}->{so}", x)
+    return out.copy() if np.may_share_memory(out, x) else out
+
+
+def diagonal_embed(g: np.ndarray, lx: Labels, lo: Labels, shape: tuple[int, ...]) -> np.ndarray:
+    """The adjoint of :func:`diagonal_sum`: zeros of ``shape`` (labelled ``lx``) with ``g``
+    (labelled ``lo``) written on the diagonal, broadcast over the labels ``lo`` lacks."""
+    out = np.zeros(shape, g.dtype)
+    lu = unique_labels(lx)
+    sx, su = _subscripts(lx, lu)
+    np.einsum(f"{sx}->{su}", out)[...] = aligned(g, lo, lu)  # a writable view of the diagonal
+    return out
