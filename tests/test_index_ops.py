@@ -381,7 +381,8 @@ def _slow_einsum(eq, *arrays):
     ("bij,bij->b", [(2, 3, 4), (2, 3, 4)]), ("ij,ij->i", [(3, 5), (3, 5)]),
     ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]), ("ij,j->i", [(3, 4), (4,)]),
     ("i,j->ij", [(3,), (4,)]), ("ij,ji->", [(3, 4), (4, 3)]), ("bi,bj->bji", [(2, 3), (2, 4)]),
-    ("ab,b->ba", [(3, 1), (4,)]),
+    ("ab,b->ba", [(3, 1), (4,)]), ("ii->", [(4, 4)]), ("ii->i", [(3, 3)]),
+    ("iji->ji", [(3, 2, 3)]), ("iij->", [(2, 2, 3)]),
 ])
 @pytest.mark.parametrize("layout", ["c", "transposed"])
 def test_einsum_pairs_match_a_slow_reference(eq, shapes, layout):
@@ -409,6 +410,18 @@ def test_einsum_pairs_match_a_slow_reference(eq, shapes, layout):
                 grad[idx] = 2 * _slow_einsum(eq, *[unit if j == k else a
                                                    for j, a in enumerate(ones)]).sum()
             np.testing.assert_allclose(t.grad.numpy(), grad, rtol=tol * 10, atol=tol * 10)
+
+
+def test_einsum_diagonal_is_a_new_array_and_checks_sizes():
+    x = mg.tensor(RNG.standard_normal((3, 3)))
+    d = mg.einsum("ii->i", x)
+    d.data[0] = 100.0  # not a view of x
+    assert x.numpy()[0, 0] != 100.0
+    with pytest.raises(ValueError, match=r"einsum: label 'i' of 'ii->i' has sizes 2 and 3"):
+        mg.einsum("ii->i", mg.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"einsum: the repeated label 'i' spans dims of sizes "
+                                         r"1 and 3"):
+        mg.einsum("ii->i", mg.zeros(1, 3))  # size 1 does not broadcast within one operand
 
 
 def test_einsum_pair_of_mixed_dtypes_promotes():

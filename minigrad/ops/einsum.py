@@ -169,7 +169,8 @@ def _string_labels(eq: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[
     """``(labels per operand, output labels, size per label, pair)`` of a string equation,
     cached by equation and shapes (a model calls one einsum many times; callers must not mutate
     them). ``pair`` is ``(la, lb, lo)`` when the equation is one clean contraction of two operands
-    (no diagonal, no label summed within one operand, no size-1 broadcasting), else None."""
+    (no diagonal, no label summed within one operand, no size-1 broadcasting), ``(lx, lo)`` when
+    it is one operand's diagonal, else None."""
     inputs, output = _parse_string(eq, len(shapes))
     full, out = _expand_ellipsis(inputs, output, shapes, eq)
     sizes = _sizes(full, shapes, eq)
@@ -182,6 +183,9 @@ def _string_labels(eq: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[
             and all(n == sizes[lab] for labels, shape in zip(full, shapes)
                     for lab, n in zip(labels, shape))
         pair = (tuple(la), tuple(lb), tuple(out)) if ok else None
+    elif len(full) == 1 and len(set(full[0])) < len(full[0]) \
+            and len({(lab, n) for lab, n in zip(full[0], shapes[0])}) == len(set(full[0])):
+        pair = (tuple(full[0]), tuple(out))  # one operand's diagonal, sizes consistent
     return full, out, sizes, pair
 
 
@@ -283,6 +287,8 @@ def einsum(*args: Any) -> Tensor:
         if not tensors:
             raise ValueError(f"einsum: {eq!r} needs at least one operand")
         full, out, sizes, pair = _string_labels(eq, tuple(t.shape for t in tensors))
+        if pair is not None and len(pair) == 2:
+            return EinsumDiagonalFn.apply(tensors[0], labels=pair)
         if pair is not None and tensors[0].dtype == tensors[1].dtype:
             return EinsumFn.apply(tensors[0], tensors[1], labels=pair)
     else:

@@ -144,7 +144,8 @@ def unique_labels(lx: Labels) -> list[int]:
     return list(dict.fromkeys(lx))
 
 
-def _subscripts(*terms: Labels) -> list[str]:
+@functools.lru_cache(maxsize=512)
+def _subscripts(*terms: tuple[int, ...]) -> list[str]:
     names: dict[int, str] = {}
     for x in (lab for term in terms for lab in term):
         names.setdefault(x, string.ascii_letters[len(names)])
@@ -163,7 +164,7 @@ def diagonal_sum(x: np.ndarray, lx: Labels, lo: Labels) -> np.ndarray:
     """``out[lo] = sum over the labels lo drops of x[lx]`` for one operand whose labels may repeat
     (a repeated label walks a diagonal; its axes have one size); ``lo``: labels of ``lx``, no
     repeats. Returns a new array (never a view of ``x``)."""
-    sx, so = _subscripts(lx, lo)
+    sx, so = _subscripts(tuple(lx), tuple(lo))
     out = np.einsum(f"{sx}->{so}", x)
     return out.copy() if np.may_share_memory(out, x) else out
 
@@ -173,6 +174,6 @@ def diagonal_embed(g: np.ndarray, lx: Labels, lo: Labels, shape: tuple[int, ...]
     (labelled ``lo``) written on the diagonal, broadcast over the labels ``lo`` lacks."""
     out = np.zeros(shape, g.dtype)
     lu = unique_labels(lx)
-    sx, su = _subscripts(lx, lu)
+    sx, su = _subscripts(tuple(lx), tuple(lu))
     np.einsum(f"{sx}->{su}", out)[...] = aligned(g, lo, lu)  # a writable view of the diagonal
     return out
