@@ -92,11 +92,14 @@ def _cases() -> list[dict]:
          "minigrad fwd+bwd": lambda: mg.einsum("bij,bij->b", ga, ga).sum().backward(),
          "torch fwd+bwd": lambda: torch.einsum("bij,bij->b", tga, tga).sum().backward()},
     ]
-    # more of the contractions models write with einsum: row dots, attention scores, a trace,
-    # an outer product
-    extra = {"ij,ij->i (2000,500)": [x.reshape(2000, 500)] * 2,
+    # more of the contractions models write with einsum: row dots, attention scores, batched
+    # matrix-vector products (np.einsum here; matmul may win on a quiet machine), a trace, an
+    # outer product
+    # distinct operands: mg.tensor copies, so one array passed twice would favour NumPy's cache
+    extra = {"ij,ij->i (2000,500)": [x.reshape(2000, 500), x[::-1].reshape(2000, 500)],
              "bhqd,bhkd->bhqk (4,8,256,64)": [a.reshape(4, 8, 256, 64),
                                               b.reshape(4, 8, 256, 64)],
+             "bij,bj->bi (64,128,64)x(64,64)": [a, b[:, :, 0].copy()],
              "ii-> (1000,1000)": [x],
              "i,j->ij (1000)x(1000)": [x[0], x[1]]}
     for name, arrays in extra.items():
