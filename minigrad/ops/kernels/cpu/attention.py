@@ -53,12 +53,12 @@ from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu import conv_split
 from minigrad.ops.kernels.cpu._jit import wide_vectors
 from minigrad.ops.kernels.cpu.f32math import exp_nonpos
-from minigrad.ops.kernels.cpu.softmax import lane_max, lane_sum
+from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_max, lane_sum
 
 __all__ = [*api.ATTENTION, "dropout_keep", "CACHE_BYTES", "CAUSAL_BLOCK"]
 
-CACHE_BYTES = 1 << 19  # score block of one tile (see _tiles)
-CAUSAL_BLOCK = 64  # queries per tile under a causal mask
+CACHE_BYTES = 1 << 20  # one tile's score block (backward: each of its two; see _tiles)
+CAUSAL_BLOCK = 64  # fewest queries per tile under a causal mask (see _tiles)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -178,9 +178,10 @@ def _forward_tile(s, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_drop, 
 
 @njit(**_OPTS)
 def _backward_tile(s, dp, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_drop, seed,
-                   lse, delta, dbias):
+                   lse, o, do, dbias):
     """s: raw scores, dp: do_tile @ v.T, both (B, R, nc) -> s = dropped p (for dv),
-    dp = scale * ds (for dq, dk); ds also written to dbias: (B_all, L, S) when it has rows."""
+    dp = scale * ds (for dq, dk); ds also written to dbias: (B_all, L, S) when it has rows.
+    lse: (B_all, L); o, do: (B_all, L, Ev), the output and its gradient."""
     nb, nr, nc = s.shape
     keep_scale = 1.0 / (1.0 - p_drop) if p_drop < 1.0 else 0.0
     for b in range(nb):
@@ -199,7 +200,7 @@ def _backward_tile(s, dp, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_d
                 live, dlive = row[:n], drow[:n]
                 _scores(live, i, bias, bi, scale)
                 _exp_shifted(live, li)
-                di = delta[b, r]
+                di = _of_dtype(lane_dot(do[b0 + b, i], o[b0 + b, i]), row)
                 if p_drop > 0.0:  # dp *= drop; ds = p * (dp - D); s = p * drop
                     _drop(dlive, b0 + b, i, n_q, n_k, p_drop, seed, keep_scale)
                     for c in range(n):
@@ -244,9 +245,12 @@ def _in_slices(nb: int, flops: int, work) -> None:
 def _tiles(lo: int, hi: int, n_q: int, n_k: int, causal: bool, row_bytes: int):
     """(b0, b1, i0, i1, nc) per tile of batch rows lo..hi: batch rows b0..b1 and queries i0..i1
     against keys 0..nc, with a score block of about ``CACHE_BYTES`` (``row_bytes`` per key of
-    a query row); under a causal mask at most ``CAUSAL_BLOCK`` queries and nc = min(S, i1)."""
+    a query row). Under a causal mask nc = min(S, i1), and a tile has at most
+    max(``CAUSAL_BLOCK``, L / 4) queries: shorter tiles skip more of the masked half but make
+    smaller products (64 rows measured best at L = 128, 128 at L = 512)."""
     rows = max(1, CACHE_BYTES // max(1, n_k * row_bytes))
-    tall = max(1, min(n_q, rows, CAUSAL_BLOCK if causal else n_q))
+    causal_rows = max(CAUSAL_BLOCK, n_q // 4)
+    tall = max(1, min(n_q, rows, causal_rows if causal else n_q))
     group = max(1, rows // tall) if tall < n_q else max(1, rows // max(1, n_q))
     for b0 in range(lo, hi, group):
         b1 = min(b0 + group, hi)
@@ -273,10 +277,10 @@ def sdpa_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray |
     n_k, ev = k.shape[1], v.shape[2]
     dt = q.dtype
     bias, bias_index = _bias_args(bias, batch, n_q, n_k, dt)
-    o = np.zeros((nb, n_q, ev), dtype=dt)
     lse = np.full((nb, n_q), -np.inf, dtype=dt)
     if n_k == 0:
-        return o, lse
+        return np.zeros((nb, n_q, ev), dtype=dt), lse
+    o = np.empty((nb, n_q, ev), dtype=dt)  # every row is written by its tile
     kt = k.transpose(0, 2, 1)
     sc, pd, sd = dt.type(scale), float(p_drop), np.uint64(seed)
 
@@ -301,27 +305,28 @@ def sdpa_backward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray 
     n_k, ev = k.shape[1], v.shape[2]
     dt = q.dtype
     bias, bias_index = _bias_args(bias, batch, n_q, n_k, dt)
-    dq = np.zeros_like(q)
-    dk = np.zeros_like(k)
-    dv = np.zeros(v.shape, dtype=dt)
     dbias = np.zeros((nb, n_q, n_k) if want_dbias else (0, 1, 1), dtype=dt)
     if n_k == 0 or n_q == 0:
-        return dq, dk, dv, (dbias if want_dbias else None)
+        return np.zeros_like(q), np.zeros_like(k), np.zeros(v.shape, dtype=dt), \
+            (dbias if want_dbias else None)
+    # every row is written by its first tile (rows no query may see are zeroed there)
+    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty(v.shape, dtype=dt)
     kt, vt = k.transpose(0, 2, 1), v.transpose(0, 2, 1)
     sc, pd, sd = dt.type(scale), float(p_drop), np.uint64(seed)
 
     def work(lo: int, hi: int) -> None:
-        for b0, b1, i0, i1, nc in _tiles(lo, hi, n_q, n_k, causal, 2 * dt.itemsize):
+        for b0, b1, i0, i1, nc in _tiles(lo, hi, n_q, n_k, causal, dt.itemsize):
             qt, dot = q[b0:b1, i0:i1], do[b0:b1, i0:i1]
-            delta = np.einsum("ble,ble->bl", dot, o[b0:b1, i0:i1])
             s = np.matmul(qt, kt[b0:b1, :, :nc])
             dp = np.matmul(dot, vt[b0:b1, :, :nc])
             _backward_tile(s, dp, b0, i0, n_q, n_k, bias, bias_index, bool(causal), sc, pd, sd,
-                           lse, delta, dbias)
+                           lse, o, do, dbias)
             np.matmul(dp, k[b0:b1, :nc], out=dq[b0:b1, i0:i1])
             if i0 == 0:  # the first tile of these rows writes, the others add
                 np.matmul(s.transpose(0, 2, 1), dot, out=dv[b0:b1, :nc])
                 np.matmul(dp.transpose(0, 2, 1), qt, out=dk[b0:b1, :nc])
+                dv[b0:b1, nc:] = 0.0
+                dk[b0:b1, nc:] = 0.0
             else:
                 dv[b0:b1, :nc] += np.matmul(s.transpose(0, 2, 1), dot)
                 dk[b0:b1, :nc] += np.matmul(dp.transpose(0, 2, 1), qt)
