@@ -120,9 +120,14 @@ def test_double_backward_through_attention():
                          [q, k, v])
 
 
-def test_gradients_match_finite_differences_over_several_key_blocks():
-    q, k, v = t(1, 3, 2), t(1, 2 * K.CAUSAL_BLOCK + 3, 2), t(1, 2 * K.CAUSAL_BLOCK + 3, 2)
-    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [q, k, v])
+@pytest.mark.parametrize("causal", [False, True])
+def test_gradients_match_finite_differences_over_several_tiles(monkeypatch, causal):
+    """A tile budget of 3 query rows (and causal tiles of 2): dk and dv add up over tiles."""
+    monkeypatch.setattr(K, "CACHE_BYTES", 3 * 9 * 8)
+    monkeypatch.setattr(K, "CAUSAL_BLOCK", 2)
+    q, k, v = t(2, 8, 3), t(2, 9, 3), t(2, 9, 2)
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal),
+                     [q, k, v])
 
 
 def test_nothing_of_size_L_by_S_is_kept_for_backward():
@@ -197,7 +202,7 @@ def test_fully_masked_rows_give_zero_and_zero_gradients():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_huge_logits_stay_finite(dtype):
-    """Scores of 1e4 and more: the online softmax shifts by the running maximum, so nothing
+    """Scores of 1e4 and more: the softmax shifts each row by its maximum, so nothing
     overflows; the output is the value at the best key, as the float64 definition says."""
     q, k, v = t(2, 40, 8, dtype=dtype, scale=300.0), t(2, 300, 8, dtype=dtype, scale=300.0), \
         t(2, 300, 4, dtype=dtype)

@@ -20,9 +20,10 @@ per-row ``lse`` only. Backward (FlashAttention-2's formulas) recomputes per tile
 ``dk += scale * ds.T @ q_tile`` and ``dq_tile = scale * ds @ k`` by BLAS; ``ds`` (which is
 d loss / d bias) is written out when a float mask needs a gradient.
 
-Under a causal mask a tile of queries ``i0..i1`` only needs keys ``0..i1``: tiles are then at
-most ``CAUSAL_BLOCK`` queries tall, their products stop at key ``i1``, and the kernel touches
-each row's keys ``j <= i`` only (the rest of the row is set to 0).
+Under a causal mask a tile of queries ``i0..i1`` only needs keys ``0..i1``: tiles are then
+shorter (see :func:`_tiles`), their products stop at key ``i1``, and the kernel touches each
+row's keys ``j <= i`` only (the rest of the row is set to 0, never ``exp(-inf)``: the ``exp``
+of a hugely negative number takes the CPU's slow subnormal path).
 
 The products go to NumPy's BLAS: a Numba loop nest reached a third of its speed, and Numba can
 call BLAS only through SciPy, which minigrad does not require. PyTorch's CPU flash-attention
