@@ -8,8 +8,12 @@ on a global batch of 64, LeNet-5 (1x32x32) and the model zoo's AlexNet at width 
 1.8M parameters, train_cnn's ``--model alexnet``), for 1 rank x 2 threads, 1 rank x 1 thread and
 2 ranks x 1 thread (DistributedDataParallel, 32 images per rank), and the same for PyTorch
 (``torch.nn.parallel.DistributedDataParallel`` over gloo, launched by the same mpiexec) when
-torch is importable. Each 2-rank row also times the step under ``no_sync()`` (no
-communication): the difference is the communication that backward did not hide.
+torch is importable. Splitting a fixed global batch (strong scaling) halves each rank's batch,
+so a step's fixed cost (Python, kernel launches) weighs twice as much; two more rows per library
+show it: 1 rank x 1 thread on 32 images (that fixed cost) and 2 ranks x 1 thread on 64 images
+per rank (weak scaling, how DDP is usually run: the per-rank batch stays, the global one grows).
+Each 2-rank row also times the step under ``no_sync()`` (no communication): the difference is
+the communication that backward did not hide.
 
 All-reduce rows: the median time of a blocking ``Allreduce`` (float32, sum, 2 ranks) over a sweep
 of message sizes, fitted to t(n) = a + n / B (for 2 ranks the ring model's 2(N-1) * alpha + 2(N-1)/N
@@ -40,6 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 GLOBAL_BATCH = 64
 MODELS = ("lenet5", "alexnet")
+# (ranks, threads per rank, images per rank; 0: the global batch split over the ranks)
+CONFIGS = ((1, 2, 0), (1, 1, 0), (2, 1, 0), (1, 1, GLOBAL_BATCH // 2), (2, 1, GLOBAL_BATCH))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,7 +109,7 @@ def worker_minigrad(args) -> dict:
         dist.init()
     world = dist.world_size() if args.ddp else 1
     rank = dist.rank() if args.ddp else 0
-    per_rank = GLOBAL_BATCH // world
+    per_rank = args.per_rank or GLOBAL_BATCH // world
     mg.manual_seed(0)
     model = _mg_model(args.model)
     net = dist.DistributedDataParallel(model) if args.ddp else model
@@ -145,7 +151,7 @@ def worker_torch(args) -> dict:
     model = _torch_model(args.model)
     net = torch.nn.parallel.DistributedDataParallel(model) if args.ddp else model
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    per_rank = GLOBAL_BATCH // world
+    per_rank = args.per_rank or GLOBAL_BATCH // world
     rng = np.random.default_rng(rank)
     x = torch.from_numpy(rng.standard_normal((per_rank, 1, 32, 32)).astype(np.float32))
     y = torch.from_numpy(rng.integers(0, 10, per_rank))
@@ -234,11 +240,13 @@ def _mpiexec() -> str | None:
     return str(here) if here.exists() else shutil.which("mpiexec")
 
 
-def run(kind: str, model: str, ranks: int, threads: int, args, port: int = 0) -> dict | None:
+def run(kind: str, model: str, ranks: int, threads: int, args, port: int = 0,
+        per_rank: int = 0) -> dict | None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, __file__, "--worker", kind, "--model", model, "--threads",
-               str(threads), "--steps", str(args.steps), "--out", str(out), "--port", str(port)]
+               str(threads), "--steps", str(args.steps), "--out", str(out), "--port", str(port),
+               "--per-rank", str(per_rank)]
         if ranks > 1:
             cmd = [_mpiexec(), "-n", str(ranks), *cmd, "--ddp"]
         if args.quick:
@@ -277,6 +285,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", type=Path)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--per-rank", type=int, default=0,
+                   help="images per rank (default: the global batch of 64 split over the ranks)")
     p.add_argument("--network", default=None, metavar="ALPHA_US,BETA_GBS",
                    help="also project with this latency (us) and bandwidth (GB/s), e.g. a "
                         "cluster network's: 5,10")
@@ -303,26 +313,44 @@ def main() -> None:
     port = 29500 + os.getpid() % 1000
     for model in MODELS:
         for fw in frameworks:
-            for ranks, threads in ((1, 2), (1, 1), (2, 1)):
+            for ranks, threads, per_rank in CONFIGS:
                 port += 1
-                r = run(fw, model, ranks, threads, args, port)
-                rows[(model, fw, ranks, threads)] = r
+                r = run(fw, model, ranks, threads, args, port, per_rank)
+                rows[(model, fw, ranks, threads, per_rank)] = r
                 if r is None:
                     continue
-                line = (f"  {model:8} {fw:8} {ranks} rank x {threads} thread: "
-                        f"{GLOBAL_BATCH / r['step']:7.0f} img/s ({r['step'] * 1e3:6.1f} ms/step)")
+                images = ranks * per_rank if per_rank else GLOBAL_BATCH
+                line = (f"  {model:8} {fw:8} {ranks} rank x {threads} thread, "
+                        f"{images // ranks:3} img/rank: {images / r['step']:7.0f} img/s "
+                        f"({r['step'] * 1e3:6.1f} ms/step)")
                 if "step_no_sync" in r:
                     exposed = r["step"] - r["step_no_sync"]
                     line += (f"; without communication {r['step_no_sync'] * 1e3:6.1f} ms, "
                              f"exposed communication {exposed * 1e3:+.1f} ms/step")
                 print(line, flush=True)
-        one = rows.get((model, "minigrad", 1, 1))
-        two = rows.get((model, "minigrad", 2, 1))
-        tdd = rows.get((model, "torch", 2, 1))
-        if one and two:
-            print(f"  {model}: 2 ranks / 1 rank x 1 thread = {one['step'] / two['step']:.2f}x"
-                  + (f"; minigrad DDP / PyTorch DDP = {tdd['step'] / two['step']:.2f}x"
-                     if tdd else ""))
+        for fw in frameworks:
+            one = rows.get((model, fw, 1, 1, 0))
+            half = rows.get((model, fw, 1, 1, GLOBAL_BATCH // 2))
+            two = rows.get((model, fw, 2, 1, 0))
+            weak = rows.get((model, fw, 2, 1, GLOBAL_BATCH))
+            if not (one and two):
+                continue
+            line = (f"  {model} {fw}: 2 ranks / 1 rank x 1 thread = "
+                    f"{one['step'] / two['step']:.2f}x (strong, 64 images in all)")
+            if half:
+                line += (f"; bound by the fixed cost: a 32-image step takes "
+                         f"{half['step'] / one['step']:.0%} of a 64-image one, so at most "
+                         f"{one['step'] / half['step']:.2f}x")
+            if weak:
+                line += f"; weak (64 img/rank) {2 * one['step'] / weak['step']:.2f}x"
+            print(line)
+        two, tdd = rows.get((model, "minigrad", 2, 1, 0)), rows.get((model, "torch", 2, 1, 0))
+        wmg = rows.get((model, "minigrad", 2, 1, GLOBAL_BATCH))
+        wtd = rows.get((model, "torch", 2, 1, GLOBAL_BATCH))
+        if two and tdd:
+            print(f"  {model}: minigrad DDP / PyTorch DDP = {tdd['step'] / two['step']:.2f}x "
+                  "(strong)" + (f", {wtd['step'] / wmg['step']:.2f}x (weak)"
+                                if wmg and wtd else ""))
 
     print("\nAll-reduce, 2 ranks, float32 sum (median)")
     ar = run("allreduce", "lenet5", 2, 1, args)
@@ -353,9 +381,9 @@ def project(rows: dict, alpha: float, beta: float, source: str) -> None:
     print(f"\nRing all-reduce, alpha = {alpha * 1e6:.2f} us, beta = {beta / 1e9:.2f} GB/s "
           f"({source})")
     models = {m: (r["params"] * 4, r["step"] / GLOBAL_BATCH)
-              for m in MODELS if (r := rows.get((m, "minigrad", 1, 1))) and "params" in r}
+              for m in MODELS if (r := rows.get((m, "minigrad", 1, 1, 0))) and "params" in r}
     for m in MODELS:
-        if m not in models and (r := rows.get((m, "minigrad", 2, 1))):
+        if m not in models and (r := rows.get((m, "minigrad", 2, 1, 0))):
             models[m] = (r["params"] * 4, None)
     models["alexnet-paper"] = (60_965_224 * 4, None)
     ranks = (2, 8, 64, 512)

@@ -31,6 +31,12 @@ Sections (``--only``, comma-separated; all by default):
   as ``a @ b``, counts as Python, so this is an upper bound) and the fixed cost of a batch-1
   step (CPU time of the main thread, which does not count time spent waiting for a core).
 - ``optim``:  the optimizer update alone, the library's against one fused Numba pass.
+- ``roofline``: the floor under each model's step: its multiply-adds (conv and linear layers,
+  counted from output shapes: forward, the weight gradient, and the input gradient of every
+  layer but the first) at this machine's measured float32 GEMM rate (a large ``np.matmul``,
+  two threads), plus its activation traffic (each leaf module's output written and read once
+  forward, twice backward) at the measured copy bandwidth; against the measured steps of both
+  libraries: how far each is from the floor, and the achieved GFLOP/s.
 
 ``--against REF`` (a git ref of this repository) loads minigrad as it is at REF next to the
 working tree's, in the same process, and times their LeNet-5 steps alternately: the before/after
@@ -912,7 +918,83 @@ def optim_section(repeats: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-SECTIONS = ("train", "infer", "cold", "memory", "split", "python", "optim")
+SECTIONS = ("train", "infer", "cold", "memory", "split", "python", "optim", "roofline")
+
+
+# ---------------------------------------------------------------------------------------------
+# Roofline
+# ---------------------------------------------------------------------------------------------
+
+
+def machine_rates() -> tuple[float, float]:
+    """(float32 GEMM FLOP/s, copy bytes/s) of this machine, best of a few tries: a (1024, 1024)
+    square ``np.matmul`` (OpenBLAS, its own threads) and a 64 MiB ``np.copyto`` (read + write)."""
+    a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+    gemm = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        a @ a
+        gemm.append(2 * 1024**3 / (time.perf_counter() - t0))
+    src = np.ones(16 * 2**20, np.float32)
+    dst = np.empty_like(src)
+    copy = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        copy.append(2 * src.nbytes / (time.perf_counter() - t0))
+    return max(gemm), max(copy)
+
+
+def model_work(model: Any, shape: tuple[int, ...], batch: int) -> tuple[float, float]:
+    """(FLOPs, bytes) of one training step of ``model`` on ``batch`` images: see ``roofline``
+    in the module docstring. Counted from the output shapes seen by forward hooks."""
+    macs, acts, first = [0.0], [0.0], [True]
+
+    def hook(m: Any, args: Any, out: Any) -> None:
+        n_out = float(np.prod(out.shape))
+        acts[0] += n_out * 4
+        if isinstance(m, nn.Conv2d):
+            k = m.in_channels // m.groups * int(np.prod(m.kernel_size))
+        elif isinstance(m, nn.Linear):
+            k = m.in_features
+        else:
+            return
+        macs[0] += n_out * k * (2 if first[0] else 3)  # forward, weight grad, input grad
+        first[0] = False
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    with mg.no_grad():
+        model(mg.zeros((batch, *shape)))
+    for h in handles:
+        h.remove()
+    return 2 * macs[0], 3 * 2 * acts[0]  # 2 FLOPs per multiply-add; write+read, 3 passes
+
+
+def roofline_section(keys: list[str], batches: tuple[int, ...], rounds: int, calls: int) -> None:
+    gemm, bw = machine_rates()
+    print(f"\n## roofline: floor = FLOPs / GEMM rate + activation bytes / copy bandwidth "
+          f"(GEMM {gemm / 1e9:.0f} GFLOP/s, copy {bw / 1e9:.1f} GB/s measured here)")
+    print(f"{'model':28s} {'batch':>5s} {'GFLOP':>7s} {'MB':>6s} {'floor ms':>9s} "
+          f"{'mg ms':>8s} {'torch ms':>9s} {'mg/floor':>9s} {'torch/floor':>12s} "
+          f"{'mg GFLOP/s':>11s} {'torch GFLOP/s':>14s}")
+    for key in keys:
+        case = CASES[key]
+        for batch in batches:
+            m, t, _ = build_pair(key)
+            flops, nbytes = model_work(m, case.shape, batch)
+            floor = flops / gemm + nbytes / bw
+            x, y = host_data(case.shape, batch)
+            d = duel(mg_trainer(m, x, y, batch),
+                     torch_trainer(t, x, y, batch) if t is not None else None, rounds, calls)
+            mg_ms = statistics.median(d.a)
+            line = (f"{case.name:28s} {batch:5d} {flops / 1e9:7.2f} {nbytes / 1e6:6.1f} "
+                    f"{floor * 1e3:9.2f} {mg_ms * 1e3:8.2f}")
+            if t is not None:
+                th_ms = statistics.median(d.b)
+                line += (f" {th_ms * 1e3:9.2f} {mg_ms / floor:9.1f}x {th_ms / floor:11.1f}x "
+                         f"{flops / mg_ms / 1e9:11.0f} {flops / th_ms / 1e9:14.0f}")
+            print(line, flush=True)
 
 
 def header() -> None:
@@ -981,6 +1063,8 @@ def main(argv: list[str] | None = None) -> None:
         python_section((16,) if args.quick else (64, 256), 3 if args.quick else 30, rounds)
     if "optim" in only:
         optim_section(10 if args.quick else 100)
+    if "roofline" in only:
+        roofline_section(models, batches, rounds, calls)
     if args.against:
         against_section(args.against, (16,) if args.quick else (1, 64, 256), rounds,
                         calls * (1 if args.quick else 3))

@@ -207,7 +207,7 @@ def test_adaptive_avg_pool_values_and_gradient(h, w, oh, ow, seed):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-# the second runs in parallel; the third sums its 4900-pixel planes in two blocks
+# the second has many planes; the third sums its 4900-pixel planes in two blocks
 @pytest.mark.parametrize("shape", [(2, 3, 5, 7), (8, 16, 17, 16), (1, 2, 70, 70)])
 def test_whole_plane_means_match_reference(shape, dtype):
     """Global pooling and a kernel the size of the input take the whole-plane path (BLAS sums,

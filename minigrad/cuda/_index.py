@@ -26,6 +26,7 @@ import operator
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from minigrad.cuda import _launch as L
 from minigrad.cuda._elementwise import gather, scatter
@@ -372,7 +373,10 @@ def add_at(a: Any, indices: Any, b: Any = None) -> Any:
 
 
 def _all_gpu(arrays: Any, op: str) -> list[CudaArray]:
+    """The arrays to join, as a list: at least one, all on the GPU."""
     arrays = list(arrays)
+    if not arrays:
+        raise ValueError(f"need at least one array to {op}")
     for x in arrays:
         if type(x) is not CudaArray:
             raise TypeError(f"{op}: cannot mix GPU arrays with a host {type(x).__name__}; move "
@@ -387,17 +391,13 @@ def concatenate(arrays: Any, axis: Any = 0, out: Any = None, dtype: Any = None,
     if out is not None:
         return NotImplemented
     xs = _all_gpu(arrays, "concatenate")
-    if not xs:
-        raise ValueError("need at least one array to concatenate")
     if axis is None:
         xs = [x.reshape(-1) for x in xs]
         axis = 0
     nd = xs[0].ndim
     if nd == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
-    if not -nd <= axis < nd:
-        raise np.exceptions.AxisError(axis, nd)
-    ax = int(axis) % nd
+    ax = normalize_axis_index(axis, nd)
     for i, x in enumerate(xs):
         if x.ndim != nd:
             raise ValueError("all the input array dimensions except for the concatenation axis "
@@ -427,14 +427,9 @@ def stack(arrays: Any, axis: int = 0, out: Any = None, dtype: Any = None,
     if out is not None:
         return NotImplemented
     xs = _all_gpu(arrays, "stack")
-    if not xs:
-        raise ValueError("need at least one array to stack")
     if any(x.shape != xs[0].shape for x in xs):
         raise ValueError("all input arrays must have the same shape")
-    nd = xs[0].ndim + 1
-    if not -nd <= axis < nd:
-        raise np.exceptions.AxisError(axis, nd)
-    ax = int(axis) % nd
+    ax = normalize_axis_index(axis, xs[0].ndim + 1)
     shape = xs[0].shape[:ax] + (1,) + xs[0].shape[ax:]
     return concatenate([x.reshape(shape) for x in xs], axis=ax, dtype=dtype)
 

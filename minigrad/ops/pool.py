@@ -129,16 +129,15 @@ class PlaneGatherFn(Function):
 
 
 class AvgPool2dFn(Function):
+    """x: (N, C, H, W) -> window means (N, C, OH, OW). ``geometry``: the kernels' keyword
+    arguments ``kernel``, ``stride``, ``padding``, ``count_include_pad``, ``ceil_mode``,
+    ``divisor_override``, handed on unchanged to the gradient pair."""
+
     @staticmethod
-    def forward(ctx, x, *, kernel: Pair, stride: Pair, padding: Pair, count_include_pad: bool,
-                ceil_mode: bool = False, divisor_override: int | None = None):
-        ctx.geometry = dict(kernel=kernel, stride=stride, padding=padding,
-                            count_include_pad=count_include_pad, ceil_mode=ceil_mode,
-                            divisor_override=divisor_override)
+    def forward(ctx, x, **geometry):
+        ctx.geometry = geometry
         ctx.input_hw = x.shape[2:]
-        return kernels_for(x.data).pool.avg_pool2d_forward(x.data, kernel, stride, padding,
-                                                           count_include_pad, ceil_mode,
-                                                           divisor_override)
+        return kernels_for(x.data).pool.avg_pool2d_forward(x.data, **geometry)
 
     @staticmethod
     def backward(ctx, gy):
@@ -146,27 +145,14 @@ class AvgPool2dFn(Function):
 
 
 class AvgPool2dGradFn(Function):
-    """gy: (N, C, OH, OW) -> gx: (N, C, H, W); linear, its adjoint is AvgPool2d."""
+    """gy: (N, C, OH, OW) -> gx: (N, C, H, W); linear, its adjoint is AvgPool2dFn (same
+    ``geometry``)."""
 
     @staticmethod
-    def forward(
-        ctx,
-        gy,
-        *,
-        input_hw: Pair,
-        kernel: Pair,
-        stride: Pair,
-        padding: Pair,
-        count_include_pad: bool,
-        ceil_mode: bool = False,
-        divisor_override: int | None = None,
-    ):
-        ctx.geometry = dict(kernel=kernel, stride=stride, padding=padding,
-                            count_include_pad=count_include_pad, ceil_mode=ceil_mode,
-                            divisor_override=divisor_override)
-        return kernels_for(gy.data).pool.avg_pool2d_backward(gy.data, tuple(input_hw), kernel,
-                                                             stride, padding, count_include_pad,
-                                                             ceil_mode, divisor_override)
+    def forward(ctx, gy, *, input_hw: Pair, **geometry):
+        ctx.geometry = geometry
+        return kernels_for(gy.data).pool.avg_pool2d_backward(gy.data, tuple(input_hw),
+                                                             **geometry)
 
     @staticmethod
     def backward(ctx, ggx):

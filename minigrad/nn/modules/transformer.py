@@ -323,7 +323,49 @@ def _activation(who: str, activation: Any) -> Callable[[Tensor], Tensor]:
     return activation
 
 
-class TransformerEncoderLayer(Module):
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: the argument checks, the sub-modules in
+    PyTorch's registration order (so ``parameters()`` and ``state_dict()`` come out in PyTorch's
+    order) and the self-attention block. ``attentions`` names the MultiheadAttention attributes
+    (``self_attn`` first); after the feed-forward ``linear1``, ``dropout``, ``linear2`` come one
+    LayerNorm ``norm1``, ``norm2``, ... and one Dropout ``dropout1``, ... per attention block
+    plus one for the feed-forward block."""
+
+    def __init__(self, attentions: tuple[str, ...], d_model: int, nhead: int,
+                 dim_feedforward: int, dropout: float,
+                 activation: str | Callable[[Tensor], Tensor], layer_norm_eps: float,
+                 batch_first: bool, norm_first: bool, bias: bool, device: Any,
+                 dtype: Any) -> None:
+        super().__init__()
+        name = type(self).__name__
+        d_model = integer(name, "d_model", d_model, 1)
+        dim_feedforward = integer(name, "dim_feedforward", dim_feedforward, 1)
+        eps = positive(name, "layer_norm_eps", layer_norm_eps)
+        probability(name, "dropout", dropout)
+        for attr in attentions:
+            setattr(self, attr, MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                   batch_first=batch_first, dtype=dtype))
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = bool(norm_first)
+        blocks = range(1, len(attentions) + 2)
+        for i in blocks:
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype))
+        for i in blocks:
+            setattr(self, f"dropout{i}", Dropout(dropout))
+        self.activation = _activation(name, activation)
+        if device is not None:
+            self.to(device)
+
+    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
+                  is_causal: bool) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention and a feed-forward block, each with dropout, a residual connection and a
     layer norm (after the residual; ``norm_first=True``: before the block, the "pre-LN" layout
     that trains more stably). PyTorch's signature: ``TransformerEncoderLayer(d_model, nhead,
@@ -336,25 +378,8 @@ class TransformerEncoderLayer(Module):
                  layer_norm_eps: float = 1e-5, batch_first: bool = False,
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
-        super().__init__()
-        name = type(self).__name__
-        d_model = integer(name, "d_model", d_model, 1)
-        dim_feedforward = integer(name, "dim_feedforward", dim_feedforward, 1)
-        eps = positive(name, "layer_norm_eps", layer_norm_eps)
-        probability(name, "dropout", dropout)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _activation(name, activation)
-        if device is not None:
-            self.to(device)
+        super().__init__(("self_attn",), d_model, nhead, dim_feedforward, dropout, activation,
+                         layer_norm_eps, batch_first, norm_first, bias, device, dtype)
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
@@ -367,17 +392,11 @@ class TransformerEncoderLayer(Module):
             x = self.norm2(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
-                  is_causal: bool) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
-
     def _ff_block(self, x: Tensor) -> Tensor:
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention over the target, attention over the encoder's output (``memory``) and a
     feed-forward block, each with dropout, a residual connection and a layer norm (``norm_first``
     as in :class:`TransformerEncoderLayer`). PyTorch's signature and parameter names;
@@ -389,29 +408,9 @@ class TransformerDecoderLayer(Module):
                  layer_norm_eps: float = 1e-5, batch_first: bool = False,
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
-        super().__init__()
-        name = type(self).__name__
-        d_model = integer(name, "d_model", d_model, 1)
-        dim_feedforward = integer(name, "dim_feedforward", dim_feedforward, 1)
-        eps = positive(name, "layer_norm_eps", layer_norm_eps)
-        probability(name, "dropout", dropout)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _activation(name, activation)
-        if device is not None:
-            self.to(device)
+        super().__init__(("self_attn", "multihead_attn"), d_model, nhead, dim_feedforward,
+                         dropout, activation, layer_norm_eps, batch_first, norm_first, bias,
+                         device, dtype)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
@@ -429,12 +428,6 @@ class TransformerDecoderLayer(Module):
                                                memory_is_causal))
             x = self.norm3(x + self._ff_block(x))
         return x
-
-    def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None,
-                  is_causal: bool) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           is_causal=is_causal, need_weights=False)[0]
-        return self.dropout1(x)
 
     def _mha_block(self, x: Tensor, mem: Tensor, attn_mask: Tensor | None,
                    key_padding_mask: Tensor | None, is_causal: bool) -> Tensor:
@@ -456,7 +449,33 @@ def _seq_len(x: Tensor, batch_first: bool) -> int:
     return x.shape[0] if x.ndim == 2 else x.shape[1 if batch_first else 0]
 
 
-class TransformerEncoder(Module):
+class _LayerStack(Module):
+    """What the encoder and decoder stacks share: ``layers`` (deep copies of one layer),
+    ``num_layers``, the optional final ``norm``, the input check and the causal-mask detection."""
+
+    def __init__(self, layer: Module, num_layers: int, norm: Module | None) -> None:
+        super().__init__()
+        self.layers = _clones(layer, num_layers, type(self).__name__)
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def _causal(self, x: Tensor, arg: str, mask: Tensor | None, is_causal: bool | None) -> bool:
+        """Check that input ``x`` (named ``arg``) is a Tensor; ``is_causal=None``: whether
+        ``mask`` is the causal mask of ``x``'s sequence length."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: {arg} must be a Tensor, got "
+                            f"{type(x).__name__}")
+        if is_causal is not None:
+            return is_causal
+        first = self.layers[0]
+        batch_first = getattr(getattr(first, "self_attn", None), "batch_first", False)
+        return _is_causal_mask(mask, _seq_len(x, batch_first))
+
+    def _final_norm(self, out: Tensor) -> Tensor:
+        return out if self.norm is None else self.norm(out)
+
+
+class TransformerEncoder(_LayerStack):
     """``num_layers`` copies of ``encoder_layer`` (deep copies: independent parameters,
     ``layers.0``, ``layers.1``, ...) and an optional final ``norm``. ``forward(src, mask=None,
     src_key_padding_mask=None, is_causal=None)``: ``is_causal=None`` detects a causal ``mask``
@@ -465,58 +484,40 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
-        super().__init__()
-        self.layers = _clones(encoder_layer, num_layers, type(self).__name__)
-        self.num_layers = num_layers
-        self.norm = norm
+        super().__init__(encoder_layer, num_layers, norm)
 
     def forward(self, src: Tensor, mask: Tensor | None = None,
                 src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
-        if not isinstance(src, Tensor):
-            raise TypeError(f"TransformerEncoder: src must be a Tensor, got "
-                            f"{type(src).__name__}")
-        first = self.layers[0]
-        batch_first = getattr(getattr(first, "self_attn", None), "batch_first", False)
-        if is_causal is None:
-            is_causal = _is_causal_mask(mask, _seq_len(src, batch_first))
+        is_causal = self._causal(src, "src", mask, is_causal)
         out = src
         for layer in self.layers:
             out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                         is_causal=is_causal)
-        return out if self.norm is None else self.norm(out)
+        return self._final_norm(out)
 
 
-class TransformerDecoder(Module):
+class TransformerDecoder(_LayerStack):
     """``num_layers`` copies of ``decoder_layer`` and an optional final ``norm``;
     ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
     memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False)``."""
 
     def __init__(self, decoder_layer: Module, num_layers: int,
                  norm: Module | None = None) -> None:
-        super().__init__()
-        self.layers = _clones(decoder_layer, num_layers, type(self).__name__)
-        self.num_layers = num_layers
-        self.norm = norm
+        super().__init__(decoder_layer, num_layers, norm)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
                 memory_key_padding_mask: Tensor | None = None,
                 tgt_is_causal: bool | None = None, memory_is_causal: bool = False) -> Tensor:
-        if not isinstance(tgt, Tensor):
-            raise TypeError(f"TransformerDecoder: tgt must be a Tensor, got "
-                            f"{type(tgt).__name__}")
-        first = self.layers[0]
-        batch_first = getattr(getattr(first, "self_attn", None), "batch_first", False)
-        if tgt_is_causal is None:
-            tgt_is_causal = _is_causal_mask(tgt_mask, _seq_len(tgt, batch_first))
+        tgt_is_causal = self._causal(tgt, "tgt", tgt_mask, tgt_is_causal)
         out = tgt
         for layer in self.layers:
             out = layer(out, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                         tgt_key_padding_mask=tgt_key_padding_mask,
                         memory_key_padding_mask=memory_key_padding_mask,
                         tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
-        return out if self.norm is None else self.norm(out)
+        return self._final_norm(out)
 
 
 class Transformer(Module):
@@ -535,24 +536,19 @@ class Transformer(Module):
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        if custom_encoder is not None:
-            self.encoder = custom_encoder
-        else:
-            layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
-                                            layer_norm_eps, batch_first, norm_first, bias,
-                                            dtype=dtype)
-            self.encoder = TransformerEncoder(layer, num_encoder_layers,
-                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
-                                                        dtype=dtype))
-        if custom_decoder is not None:
-            self.decoder = custom_decoder
-        else:
-            layer = TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
-                                            layer_norm_eps, batch_first, norm_first, bias,
-                                            dtype=dtype)
-            self.decoder = TransformerDecoder(layer, num_decoder_layers,
-                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
-                                                        dtype=dtype))
+
+        def stack(custom: Module | None, stack_cls: type, layer_cls: type, n: int) -> Module:
+            if custom is not None:
+                return custom
+            layer = layer_cls(d_model, nhead, dim_feedforward, dropout, activation,
+                              layer_norm_eps, batch_first, norm_first, bias, dtype=dtype)
+            return stack_cls(layer, n, LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                 dtype=dtype))
+
+        self.encoder = stack(custom_encoder, TransformerEncoder, TransformerEncoderLayer,
+                             num_encoder_layers)
+        self.decoder = stack(custom_decoder, TransformerDecoder, TransformerDecoderLayer,
+                             num_decoder_layers)
         for p in self.parameters():
             if p.ndim > 1:
                 init.xavier_uniform_(p)
