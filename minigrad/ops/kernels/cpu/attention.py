@@ -89,6 +89,19 @@ def dropout_keep(seed: int, shape: tuple[int, int, int], p: float) -> np.ndarray
     return ((z >> _S11).astype(np.float64) * _TO_UNIT >= p).reshape(shape)
 
 
+def _of_dtype(x, a):  # pragma: no cover - resolved at compile time by the overload below
+    """``x`` converted to the dtype of the array ``a`` (in jitted code)."""
+    raise NotImplementedError
+
+
+@overload(_of_dtype, inline="always")
+def _of_dtype_impl(x, a):
+    if isinstance(a, types.Array):
+        dtype = a.dtype
+        return lambda x, a: dtype(x)
+    return None
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _scores(row, i, bias, bi, scale):
     """row[c] <- scale * row[c] + bias[bi, i, c]."""
@@ -103,42 +116,37 @@ def _scores(row, i, bias, bi, scale):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _exp_shifted(row, shift):
-    """row[c] <- exp(row[c] - shift) for a shift at least the row's maximum (of the row's
-    dtype: a float64 shift would turn a float32 row's ``exp`` into libm's, unvectorised)."""
-    for c in range(row.size):
-        row[c] = exp_nonpos(row[c] - shift)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
 def _probabilities(row, i, bias, bi, scale):
     """Raw scores -> row[c] = exp(s[c] - m) with s = scale * row + bias[bi, i] and m the
     maximum of s, which it returns; -inf (row left as it is) when every key is masked.
 
     Without a mask and for scale > 0 the maximum of the raw row is scaled instead and the scale
-    goes into the exponent's FMA: one pass fewer (L = 128 rows measured 35% faster)."""
+    goes into the exponent's FMA: one pass fewer (L = 128 rows measured 35% faster). The shift
+    and factor have the row's dtype: a float64 one would turn a float32 row's ``exp`` into
+    libm's, unvectorised. (One ``exp`` loop per function: two inlined copies in two branches
+    upset Numba's SSA pass.)"""
+    a = scale
     if bias.shape[0] == 0 and scale > 0:
         m = lane_max(row) * scale
-        if m != -np.inf:
-            for c in range(row.size):
-                row[c] = exp_nonpos(row[c] * scale - m)
-        return m
-    _scores(row, i, bias, bi, scale)
-    m = lane_max(row)
+    else:
+        _scores(row, i, bias, bi, scale)
+        m = lane_max(row)
+        a = _of_dtype(1.0, row)
     if m != -np.inf:
-        _exp_shifted(row, m)
+        for c in range(row.size):
+            row[c] = exp_nonpos(row[c] * a - m)
     return m
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _probabilities_from_lse(row, i, bias, bi, scale, lse):
     """Raw scores -> row[c] = exp(scale * row[c] + bias[bi, i, c] - lse)."""
-    if bias.shape[0] == 0:
-        for c in range(row.size):
-            row[c] = exp_nonpos(row[c] * scale - lse)
-    else:
+    a = scale
+    if bias.shape[0] > 0:
         _scores(row, i, bias, bi, scale)
-        _exp_shifted(row, lse)
+        a = _of_dtype(1.0, row)
+    for c in range(row.size):
+        row[c] = exp_nonpos(row[c] * a - lse)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -148,19 +156,6 @@ def _drop(row, b, i, n_q, n_k, p_drop, seed, factor):
     for c in range(row.size):
         keep = _uniform(seed, np.uint64(base + c)) >= p_drop
         row[c] = row[c] * factor if keep else 0.0
-
-
-def _of_dtype(x, a):  # pragma: no cover - resolved at compile time by the overload below
-    """``x`` converted to the dtype of the array ``a`` (in jitted code)."""
-    raise NotImplementedError
-
-
-@overload(_of_dtype, inline="always")
-def _of_dtype_impl(x, a):
-    if isinstance(a, types.Array):
-        dtype = a.dtype
-        return lambda x, a: dtype(x)
-    return None
 
 
 @njit(cache=True, inline="always", error_model="numpy")
