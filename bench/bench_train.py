@@ -31,6 +31,9 @@ Sections (``--only``, comma-separated; all by default):
   as ``a @ b``, counts as Python, so this is an upper bound) and the fixed cost of a batch-1
   step (CPU time of the main thread, which does not count time spent waiting for a core).
 - ``optim``:  the optimizer update alone, the library's against one fused Numba pass.
+- ``fusion``: LeNet-5 training step and inference with ``nn.Sequential``'s Conv2d/Linear + ReLU
+  fusion on and off (``minigrad.nn.utils.fusion``), one model each, alternating rounds. (The
+  ``split`` section's module hooks turn fusion off, so its shares are the unfused model's.)
 - ``roofline``: the floor under each model's step: its multiply-adds (conv and linear layers,
   counted from output shapes: forward, the weight gradient, and the input gradient of every
   layer but the first) at this machine's measured float32 GEMM rate (a large ``np.matmul``,
@@ -877,6 +880,49 @@ def against_section(ref: str, batches: tuple[int, ...], rounds: int, calls: int)
         print(f"            losses of the next 3 steps: {same}")
 
 
+def fusion_section(keys: list[str], batches: tuple[int, ...], rounds: int, calls: int) -> None:
+    print("\n## fusion: Conv2d/Linear + ReLU fused by nn.Sequential, on vs off "
+          "(minigrad.nn.utils.fusion) on one model, alternating rounds; median ms per call, "
+          "wall and main-thread CPU time; speed = off time / on time, above 1: fusion is "
+          "faster")
+    for key in keys:
+        case = CASES[key]
+        rows: list[tuple[str, Callable[[int], Any], Callable[[int], Any]]] = []
+        for batch in batches:
+            x, y = host_data(case.shape, batch)
+            mg.manual_seed(0)
+            on = mg_trainer(case.build_mg(), x, y, batch)
+            mg.manual_seed(0)
+            off = mg_trainer(case.build_mg(), x, y, batch)
+            rows.append((f"train batch {batch}", on, off))
+        model = case.build_mg()
+        model.eval()
+        for batch in (1, 256):
+            x, _ = host_data(case.shape, batch)
+
+            def infer(i: int, x: np.ndarray = x, batch: int = batch, model: Any = model) -> Any:
+                s = (i % N_BATCHES) * batch
+                with mg.no_grad():
+                    return model(mg.from_numpy(x[s:s + batch]))
+
+            def infer_off(i: int, f: Callable[[int], Any] = infer) -> Any:
+                return f(i)
+
+            rows.append((f"infer batch {batch}", infer, infer_off))
+        for label, on, off in rows:
+            off.context = lambda: mg.nn.utils.fusion(False)  # type: ignore[attr-defined]
+            n = calls * (8 if label == "infer batch 1" else 1)
+            # the main thread's CPU time as well: on a loaded machine the wall clock mostly
+            # measures waiting for a core (with NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 the
+            # main thread does all the work, so this is the step's whole CPU time)
+            for clock, what in ((time.perf_counter, "wall"), (time.thread_time, "CPU")):
+                d = duel(on, off, rounds, n, clock=clock)
+                print(f"  {case.name:22s} {label:16s} ({what:4s}): on "
+                      f"{statistics.median(d.a) * 1e3:8.3f} ms, off "
+                      f"{statistics.median(d.b) * 1e3:8.3f} ms, speed {d.speed():.3f} "
+                      f"({d.spread()})", flush=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Optimizer update alone: library NumPy vs fused Numba
 # ---------------------------------------------------------------------------------------------
@@ -918,7 +964,8 @@ def optim_section(repeats: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-SECTIONS = ("train", "infer", "cold", "memory", "split", "python", "optim", "roofline")
+SECTIONS = ("train", "infer", "cold", "memory", "split", "python", "optim", "roofline",
+            "fusion")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1063,6 +1110,9 @@ def main(argv: list[str] | None = None) -> None:
         python_section((16,) if args.quick else (64, 256), 3 if args.quick else 30, rounds)
     if "optim" in only:
         optim_section(10 if args.quick else 100)
+    if "fusion" in only:
+        fusion_section([m for m in models if m.startswith("lenet")] or ["lenet28"], batches,
+                       rounds, calls)
     if "roofline" in only:
         roofline_section(models, batches, rounds, calls)
     if args.against:

@@ -84,6 +84,14 @@ RULES: dict[str, str] = {
                        "dW = correlation of dY with G",
     "Conv2dWeightGrad": "the weight-gradient op of conv2d: its gradients are a transposed "
                         "convolution (for X) and a convolution (for dY)",
+    # fused layer + ReLU (minigrad.ops.fused)
+    "Conv2dRelu": "relu's mask from the output folded into dY first: dZ = dY where y > 0, "
+                  "else 0; then conv2d's rule on dZ (dX = transposed convolution of dZ, "
+                  "dW = correlation of X with dZ, db = sum of dZ)",
+    "Conv2dReluMaxPool2d": "the pooled dY masked by relu' of the pooled value, added at each "
+                           "window's argmax (dZ, zero elsewhere); then conv2d's rule on dZ",
+    "LinearRelu": "relu's mask from the output folded into dY first: dZ = dY where y > 0, "
+                  "else 0; then dX = dZ @ W, dW = dZ^T @ X, db = sum of dZ over the rows",
     # pooling
     "MaxPool2d": "route dY through the mask of max positions: each window's dY goes to the "
                  "input that was the max, the others get 0",

@@ -1,10 +1,12 @@
 """Gradient clipping, parameter/vector conversion and weight normalisation (PyTorch's
-``torch.nn.utils``)."""
+``torch.nn.utils``), and the switch of :class:`~minigrad.nn.Sequential`'s layer + ReLU fusion
+(:func:`fusion`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +19,48 @@ if TYPE_CHECKING:
     from minigrad.nn.modules.module import Module
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector",
-           "vector_to_parameters", "weight_norm", "remove_weight_norm"]
+           "vector_to_parameters", "weight_norm", "remove_weight_norm", "fusion",
+           "fusion_enabled"]
+
+# whether nn.Sequential may fuse Conv2d/Linear + ReLU pairs (see fusion())
+_FUSION = [True]
+
+
+def fusion_enabled() -> bool:
+    """Whether :class:`~minigrad.nn.Sequential` may run a ``Conv2d`` or ``Linear`` followed by
+    ``ReLU`` as one fused op (see :func:`fusion`).
+
+    Returns:
+        The current setting (``True`` unless switched off).
+    """
+    return _FUSION[0]
+
+
+@contextmanager
+def fusion(enabled: bool) -> Iterator[None]:
+    """Switch layer + ReLU fusion in :class:`~minigrad.nn.Sequential` on or off inside a
+    ``with`` block (the previous setting comes back after it).
+
+    The setting is process-wide (not per thread). Fusion changes no value and no gradient
+    (the fused ops equal the unfused layers bit for bit); it shows in the graph, where one node
+    (``Conv2dRelu``, ``Conv2dReluMaxPool2d``, ``LinearRelu``) stands for two or three. Switch it
+    off to see every module's own node, or to compare speeds. A single ``Sequential`` is
+    switched off with ``seq.fuse = False``.
+
+    Args:
+        enabled: whether Sequential may fuse inside the block.
+
+    Example::
+
+        with minigrad.nn.utils.fusion(False):
+            y = model(x)   # every module runs as written
+    """
+    prev = _FUSION[0]
+    _FUSION[0] = bool(enabled)
+    try:
+        yield
+    finally:
+        _FUSION[0] = prev
 
 
 def _params(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:

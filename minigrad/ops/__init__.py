@@ -15,6 +15,7 @@ from minigrad.ops import (  # noqa: F401
     elementwise,
     embedding,
     fold,
+    fused,
     index,
     linalg,
     loss,

@@ -7,8 +7,16 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
+from minigrad.nn import utils as nn_utils
+from minigrad.nn.modules.activation import ReLU
+from minigrad.nn.modules.conv import Conv2d
+from minigrad.nn.modules.linear import Linear
 from minigrad.nn.modules.module import Module
+from minigrad.nn.modules.pooling import MaxPool2d
 from minigrad.nn.parameter import Parameter
+from minigrad.ops.fused import conv2d_relu, conv2d_relu_max_pool2d, linear_relu
 from minigrad.tensor import Tensor
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
@@ -50,12 +58,68 @@ class _ModuleSequence(Module):
         return self
 
 
+def _hooked(m: Module) -> bool:
+    return bool(m._forward_pre_hooks or m._forward_hooks or m._backward_hooks
+                or m._backward_pre_hooks)
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _host_float(x: Any, *params: Tensor | None) -> bool:
+    """x a float32/float64 Tensor on the host, and every given parameter too, of x's dtype."""
+    if (not isinstance(x, Tensor) or type(x.data) is not np.ndarray
+            or x.dtype not in _FUSED_DTYPES):
+        return False
+    return all(p is None or (type(p.data) is np.ndarray and p.dtype == x.dtype) for p in params)
+
+
+def _fused(mods: list[Module], i: int, x: Any) -> tuple[Tensor | None, int]:
+    """Modules ``i, i+1(, i+2)`` on ``x`` as one fused op, and how many it ran, when they are a
+    Conv2d or Linear, a ReLU (and for a Conv2d maybe a MaxPool2d) and nothing could tell the
+    difference; ``(None, 0)`` otherwise (the caller runs module ``i`` alone)."""
+    m, nxt = mods[i], mods[i + 1]
+    if type(nxt) is not ReLU or _hooked(m) or _hooked(nxt):
+        return None, 0
+    kind = type(m)
+    if kind is Linear:
+        if (_host_float(x, m.weight, m.bias) and x.ndim >= 1
+                and x.shape[-1] == m.weight.shape[1]):
+            return linear_relu(x, m.weight, m.bias), 2
+    elif kind is Conv2d:
+        if m.padding_mode == "zeros" and _host_float(x, m.weight, m.bias) and x.ndim == 4:
+            m._check_input(x)  # the layer's own errors, as unfused
+            geo = (m.stride, m.padding, m.dilation, m.groups)
+            pool = mods[i + 2] if i + 2 < len(mods) else None
+            if type(pool) is MaxPool2d and not pool.return_indices and not _hooked(pool):
+                return conv2d_relu_max_pool2d(
+                    x, m.weight, m.bias, *geo, pool_kernel_size=pool.kernel_size,
+                    pool_stride=pool.stride, pool_padding=pool.padding,
+                    pool_dilation=pool.dilation, ceil_mode=pool.ceil_mode), 3
+            return conv2d_relu(x, m.weight, m.bias, *geo), 2
+    return None, 0
+
+
 class Sequential(_ModuleSequence):
     """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict(name=m))``.
 
     Indexing (``seq[0]``, ``seq[-1]``, ``seq[1:3]`` gives a Sequential), ``len``, iteration and
     ``append`` work as on a list.
+
+    Fusion: a ``Conv2d`` or ``Linear`` immediately followed by ``ReLU`` (a Conv2d's ReLU also
+    with a following ``MaxPool2d``) runs as one op (:mod:`minigrad.ops.fused`: ReLU applied in
+    place over the layer's output or as the pooling reads it, one graph node) when nothing could
+    observe the difference: modules of exactly those classes, no forward or backward hooks on
+    any of them, a float input on the CPU of the parameters' dtype (a Conv2d: a batched input
+    and ``padding_mode='zeros'``; a MaxPool2d: ``return_indices=False``). Outputs and gradients
+    are the unfused ones (bit for bit, up to the sign of a zero gradient behind a max-pool);
+    only the graph shows one node for two or three.
+    ``seq.fuse = False`` (or the ``minigrad.nn.utils.fusion(False)`` context) runs every module
+    as written.
     """
+
+    #: Whether this Sequential may fuse layer + ReLU pairs (see the class docstring).
+    fuse: bool = True
 
     def __init__(self, *args: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
@@ -67,8 +131,20 @@ class Sequential(_ModuleSequence):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
+        if not (self.fuse and nn_utils._FUSION[0]):
+            for m in self._modules.values():
+                x = m(x)
+            return x
+        mods = list(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            if i + 1 < n:
+                y, ran = _fused(mods, i, x)
+                if ran:
+                    x, i = y, i + ran
+                    continue
+            x = mods[i](x)
+            i += 1
         return x
 
     def __getitem__(self, idx: int | slice) -> Module:

@@ -25,7 +25,10 @@ FOLD = ("fold_blocks", "unfold", "fold")
 # issue 15, sequence models (h15b)
 ATTENTION = ("sdpa_forward", "sdpa_backward")
 RNN = ("lstm_cell_forward", "lstm_cell_backward", "gru_cell_forward", "gru_cell_backward")
+# issue 17, fused layer + ReLU (h17c)
+FUSED = ("relu_", "bias_relu_", "relu_max_pool2d")
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
-            "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN}
+            "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN,
+            "fused": FUSED}

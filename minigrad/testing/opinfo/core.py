@@ -31,7 +31,9 @@ FAMILIES = ("activation", "conv", "to_device", "dropout", "elementwise", "linalg
             "embedding", "module", "index", "scan", "sort", "einsum", "math", "bitwise",
             "activation_extra",
             # issue 15, sequence models (h15b)
-            "attention", "rnn")
+            "attention", "rnn",
+            # issue 17, fused layer + ReLU (h17c)
+            "fused")
 
 
 @dataclass(frozen=True)
