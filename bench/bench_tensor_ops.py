@@ -3,7 +3,8 @@
     python bench/bench_tensor_ops.py [--rounds 7] [--only cumsum]
 
 Rows: ``cumsum``, stable ``sort``, ``gather``, ``scatter_add``, ``index_select``/``index_add``
-and ``einsum`` on float32 inputs of about a million elements, forward only (the NumPy column is
+and ``einsum`` (a batched matmul, per-batch and per-row dot products, attention scores, a trace, an
+outer product) on float32 inputs of about a million elements, forward only (the NumPy column is
 what a NumPy user would write: ``np.cumsum``, ``np.sort(kind="stable")``, ``np.take_along_axis``,
 ``np.add.at``, ``np.einsum``), and forward+backward for minigrad and torch. The three are timed in
 alternating rounds with :func:`bench_ops.block_ms` (fastest of a block of calls after a warm-up;
@@ -91,12 +92,37 @@ def _cases() -> list[dict]:
          "minigrad fwd+bwd": lambda: mg.einsum("bij,bij->b", ga, ga).sum().backward(),
          "torch fwd+bwd": lambda: torch.einsum("bij,bij->b", tga, tga).sum().backward()},
     ]
+    # more of the contractions models write with einsum: row dots, attention scores, batched
+    # matrix-vector products (np.einsum here; matmul may win on a quiet machine), a trace, an
+    # outer product
+    # distinct operands: mg.tensor copies, so one array passed twice would favour NumPy's cache
+    extra = {"ij,ij->i (2000,500)": [x.reshape(2000, 500), x[::-1].reshape(2000, 500)],
+             "bhqd,bhkd->bhqk (4,8,256,64)": [a.reshape(4, 8, 256, 64),
+                                              b.reshape(4, 8, 256, 64)],
+             "bij,bj->bi (64,128,64)x(64,64)": [a, b[:, :, 0].copy()],
+             "ii-> (1000,1000)": [x],
+             "i,j->ij (1000)x(1000)": [x[0], x[1]]}
+    for name, arrays in extra.items():
+        eq = name.split()[0]
+        cases.append(_einsum_case(eq, name, arrays))
     if torch is not None:
         tx, ti, tsmall, trows = (torch.from_numpy(v) for v in (x, idx, small, rows))
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         tgx = torch.tensor(x, requires_grad=True)
         tga, tgb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
     return cases
+
+
+def _einsum_case(eq: str, name: str, arrays: list[np.ndarray]) -> dict:
+    ms = [mg.tensor(v) for v in arrays]
+    gs = [mg.tensor(v, requires_grad=True) for v in arrays]
+    ts = [torch.from_numpy(np.ascontiguousarray(v)) for v in arrays] if torch else []
+    tgs = [torch.tensor(v, requires_grad=True) for v in arrays] if torch else []
+    return {"name": f"einsum {name}",
+            "minigrad": lambda: mg.einsum(eq, *ms), "numpy": lambda: np.einsum(eq, *arrays),
+            "torch": lambda: torch.einsum(eq, *ts),
+            "minigrad fwd+bwd": lambda: mg.einsum(eq, *gs).sum().backward(),
+            "torch fwd+bwd": lambda: torch.einsum(eq, *tgs).sum().backward()}
 
 
 def _rounds(fns: dict, rounds: int, calls: int = 3) -> dict:

@@ -878,6 +878,35 @@ def against_section(ref: str, batches: tuple[int, ...], rounds: int, calls: int)
             b = [float(step_old(i).item()) for i in range(3)]
         same = "identical" if a == b else f"DIFFERENT: {a} vs {b}"
         print(f"            losses of the next 3 steps: {same}")
+    against_infer(old, ref, rounds, calls)
+
+
+def against_infer(old: Codebase, ref: str, rounds: int, calls: int) -> None:
+    """Batch-1 LeNet-5 (28x28) inference under ``no_grad()`` + ``eval()``, tree vs ``ref``."""
+    x, _ = host_data(CASES["lenet28"].shape, 1)
+    mg.manual_seed(0)
+    m_new = lenet(mg, 2).eval()
+    with old.active() as lib:
+        lib.manual_seed(0)
+        m_old = lenet(lib, 2).eval()
+
+    def run(lib: Any, m: Any) -> Callable[[int], Any]:
+        def infer(i: int) -> Any:
+            with lib.no_grad():
+                return m(lib.from_numpy(x[i % N_BATCHES:i % N_BATCHES + 1]))
+        return infer
+
+    f_new = run(mg, m_new)
+    with old.active() as lib:
+        f_old = run(lib, m_old)
+    f_old.context = old.active  # type: ignore[attr-defined]
+    d = duel(f_new, f_old, rounds, calls * 8, warmup=5)
+    print(f"  infer batch 1 (wall time): tree {statistics.median(d.a) * 1e3:8.3f} ms, {ref} "
+          f"{statistics.median(d.b) * 1e3:8.3f} ms, speed {d.speed():.2f} ({d.spread()})")
+    a = f_new(0).data
+    with old.active():
+        b = f_old(0).data
+    print(f"            outputs: {'identical' if np.array_equal(a, b) else 'DIFFERENT'}")
 
 
 def fusion_section(keys: list[str], batches: tuple[int, ...], rounds: int, calls: int) -> None:

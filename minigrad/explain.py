@@ -61,6 +61,7 @@ RULES: dict[str, str] = {
     "ToDevice": "dX = dY copied back to the input's device (cpu <-> cuda)",
     # linear algebra
     "MatMul": "d(A@B): dA = dY @ B^T, dB = A^T @ dY",
+    "Linear": "d(X@W^T + b): dX = dY @ W, dW = dY^T @ X, db = dY summed over the rows",
     # reductions
     "Sum": "d(sum x)/dx_i = 1: dX = dY copied to every summed element",
     "SumTo": "dX = dY broadcast back over the summed axes",
@@ -196,6 +197,12 @@ RULES: dict[str, str] = {
     "Gather": "picks x at the indices: dX = zeros with dY added back at the same indices",
     "Scatter": "writes src at the indices: dX = dY with the overwritten places zeroed, "
                "dSrc = dY gathered at the indices",
+    "Einsum": "Y[o] = sum of A[a] * B[b] over the labels o drops: dA = einsum(dY, B -> a), "
+              "dB = einsum(dY, A -> b) (each operand's labels from the other two)",
+    "EinsumDiagonal": "one operand's diagonal (a repeated label), summed over the labels the "
+                      "output drops: dX = zeros with dY written on that diagonal",
+    "EinsumDiagonalGrad": "writes dY on a diagonal of zeros: dG = the diagonal of dZ (summed as "
+                          "the forward was)",
     "ScatterAdd": "adds src at the indices: dX = dY, dSrc = dY gathered at the indices",
     "ScatterReduce": "reduces src into x at the indices: dY goes to the elements that made each "
                      "result (split evenly at ties for amax/amin, divided by the count for mean)",

@@ -45,15 +45,43 @@ def unfused(q, k, v, bias=None, causal=False, scale=None):
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("n_q,n_k", [(5, 7), (130, 300), (300, 130), (257, 257)])
 def test_fused_kernel_matches_the_definition(dtype, tol, causal, n_q, n_k):
-    """Sizes above the key block (BLOCK = 128) run the online softmax over several blocks,
-    including the causal skipping of blocks and partial last blocks."""
+    """Sizes above the causal query tile (CAUSAL_BLOCK = 64) cover several tiles of queries,
+    the causal cut of the keys and partial last tiles."""
     q, k, v = t(2, n_q, 8, dtype=dtype), t(2, n_k, 8, dtype=dtype), t(2, n_k, 3, dtype=dtype)
     out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     ref = np_attention(q.numpy().astype(np.float64), k.numpy().astype(np.float64),
                        v.numpy().astype(np.float64), is_causal=causal)
     assert out.dtype == dtype
     np.testing.assert_allclose(out.numpy(), ref, rtol=tol, atol=tol)
-    assert K.BLOCK < 257  # the large cases do cover several blocks
+    assert K.CAUSAL_BLOCK < 130  # the large cases do cover several tiles
+
+
+@pytest.mark.parametrize("cache_bytes", [1, 700, 5000])
+@pytest.mark.parametrize("case", ["plain", "causal", "float_mask", "dropout"])
+def test_tiles_of_any_size_give_the_same_answer(monkeypatch, cache_bytes, case):
+    """A small tile budget splits the queries into tiles (1: one query row per tile, 700: a few,
+    5000: several batch rows per tile); output and every gradient still equal the unfused
+    Tensor-op backward (create_graph=True), which uses no tiles."""
+    monkeypatch.setattr(K, "CACHE_BYTES", cache_bytes)
+    monkeypatch.setattr(K, "CAUSAL_BLOCK", 5)
+    q, k, v, m = t(3, 2, 13, 4), t(3, 2, 11, 4), t(3, 2, 11, 3), t(2, 13, 11)
+    g = mg.tensor(rng.standard_normal((3, 2, 13, 3)))
+    kw = {"float_mask": {"attn_mask": m}, "causal": {"is_causal": True},
+          "dropout": {"dropout_p": 0.4}}.get(case, {})
+    inputs = [q, k, v] + ([m] if case == "float_mask" else [])
+
+    def run(create_graph):
+        out = F.scaled_dot_product_attention(q, k, v, generator=np.random.default_rng(3), **kw)
+        return [out.numpy()] + [d.numpy() for d in mg.grad(out, inputs, g,
+                                                            create_graph=create_graph)]
+
+    ref = np_attention(*(x.numpy() for x in (q, k, v)), is_causal=case == "causal",
+                       mask=m.numpy() if case == "float_mask" else None)
+    fused, slow = run(False), run(True)
+    if case != "dropout":
+        np.testing.assert_allclose(fused[0], ref, rtol=1e-12, atol=1e-13)
+    for a, b in zip(fused, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
 
 
 @pytest.mark.parametrize("n", [6, 200])
@@ -92,9 +120,14 @@ def test_double_backward_through_attention():
                          [q, k, v])
 
 
-def test_gradients_match_finite_differences_over_several_key_blocks():
-    q, k, v = t(1, 3, 2), t(1, 2 * K.BLOCK + 3, 2), t(1, 2 * K.BLOCK + 3, 2)
-    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [q, k, v])
+@pytest.mark.parametrize("causal", [False, True])
+def test_gradients_match_finite_differences_over_several_tiles(monkeypatch, causal):
+    """A tile budget of 3 query rows (and causal tiles of 2): dk and dv add up over tiles."""
+    monkeypatch.setattr(K, "CACHE_BYTES", 3 * 9 * 8)
+    monkeypatch.setattr(K, "CAUSAL_BLOCK", 2)
+    q, k, v = t(2, 8, 3), t(2, 9, 3), t(2, 9, 2)
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal),
+                     [q, k, v])
 
 
 def test_nothing_of_size_L_by_S_is_kept_for_backward():
@@ -119,7 +152,8 @@ def test_causal_masking_leaks_nothing():
         dq, dk, dv = mg.grad(out[:, i].sum(), [q, k, v])
         assert (dk.numpy()[:, i + 1:] == 0).all() and (dv.numpy()[:, i + 1:] == 0).all()
         assert (dq.numpy()[:, :i] == 0).all() and (dq.numpy()[:, i + 1:] == 0).all()
-        assert np.abs(dk.numpy()[:, : i + 1]).sum() > 0
+        if i:  # row 0 attends key 0 alone: its output is v[0] whatever k[0] is
+            assert np.abs(dk.numpy()[:, : i + 1]).sum() > 0
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True).numpy()
     k2, v2 = k.numpy().copy(), v.numpy().copy()
     k2[:, 60:] = 1e3
@@ -168,7 +202,7 @@ def test_fully_masked_rows_give_zero_and_zero_gradients():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_huge_logits_stay_finite(dtype):
-    """Scores of 1e4 and more: the online softmax shifts by the running maximum, so nothing
+    """Scores of 1e4 and more: the softmax shifts each row by its maximum, so nothing
     overflows; the output is the value at the best key, as the float64 definition says."""
     q, k, v = t(2, 40, 8, dtype=dtype, scale=300.0), t(2, 300, 8, dtype=dtype, scale=300.0), \
         t(2, 300, 4, dtype=dtype)

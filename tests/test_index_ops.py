@@ -356,7 +356,130 @@ def test_einsum_sublist_form():
                                rtol=1e-12)
 
 
+def _slow_einsum(eq, *arrays):
+    """An independent reference: loops over every assignment of the labels (tiny sizes only)."""
+    import itertools
+
+    lhs, rhs = eq.split("->")
+    terms = lhs.split(",")
+    size = {}
+    for term, a in zip(terms, arrays):
+        for c, n in zip(term, a.shape):
+            size[c] = max(size.get(c, 1), n)  # size 1 broadcasts
+    labels = sorted(size)
+    out = np.zeros(tuple(size[c] for c in rhs))
+    for values in itertools.product(*(range(size[c]) for c in labels)):
+        at = dict(zip(labels, values))
+        prod = 1.0
+        for term, a in zip(terms, arrays):
+            prod *= a[tuple(at[c] if n > 1 else 0 for c, n in zip(term, a.shape))]
+        out[tuple(at[c] for c in rhs)] += prod
+    return out
+
+
+@pytest.mark.parametrize("eq,shapes", [
+    ("bij,bij->b", [(2, 3, 4), (2, 3, 4)]), ("ij,ij->i", [(3, 5), (3, 5)]),
+    ("bhqd,bhkd->bhqk", [(2, 1, 2, 3), (2, 1, 3, 3)]), ("ij,j->i", [(3, 4), (4,)]),
+    ("i,j->ij", [(3,), (4,)]), ("ij,ji->", [(3, 4), (4, 3)]), ("bi,bj->bji", [(2, 3), (2, 4)]),
+    ("ab,b->ba", [(3, 1), (4,)]), ("ii->", [(4, 4)]), ("ii->i", [(3, 3)]),
+    ("iji->ji", [(3, 2, 3)]), ("iij->", [(2, 2, 3)]),
+])
+@pytest.mark.parametrize("layout", ["c", "transposed"])
+def test_einsum_pairs_match_a_slow_reference(eq, shapes, layout):
+    """Each two-operand plan (np.einsum for dots, matrix-vector and outer products, BLAS matmul
+    for matrix products) against loops, on contiguous and transposed inputs; and its gradients
+    (the transposed contractions) against the same loops, through ``.sum().backward()`` (a
+    broadcast gradient, the layout BLAS cannot read directly)."""
+    arrays = [RNG.standard_normal(s) for s in shapes]
+    if layout == "transposed":
+        arrays = [np.asfortranarray(a) for a in arrays]
+    want = _slow_einsum(eq, *arrays)
+    for dt, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        ts = [mg.tensor(a.astype(dt), requires_grad=True) for a in arrays]
+        got = mg.einsum(eq, *ts)
+        assert got.dtype == dt and got.shape == want.shape
+        np.testing.assert_allclose(got.numpy(), want, rtol=tol, atol=tol)
+        (got * mg.tensor(np.full(want.shape, 2.0, dt))).sum().backward()
+        for k, t in enumerate(ts):
+            ones = [np.ones_like(a) if j == k else a for j, a in enumerate(arrays)]
+            # d(2 * sum(out))/d a[i] = 2 * sum of the other factors over the matching terms
+            grad = np.zeros_like(arrays[k])
+            for idx in np.ndindex(arrays[k].shape):
+                unit = np.zeros_like(arrays[k])
+                unit[idx] = 1.0
+                grad[idx] = 2 * _slow_einsum(eq, *[unit if j == k else a
+                                                   for j, a in enumerate(ones)]).sum()
+            np.testing.assert_allclose(t.grad.numpy(), grad, rtol=tol * 10, atol=tol * 10)
+
+
+def test_einsum_diagonal_is_a_new_array_and_checks_sizes():
+    x = mg.tensor(RNG.standard_normal((3, 3)))
+    d = mg.einsum("ii->i", x)
+    d.data[0] = 100.0  # not a view of x
+    assert x.numpy()[0, 0] != 100.0
+    with pytest.raises(ValueError, match=r"einsum: label 'i' of 'ii->i' has sizes 2 and 3"):
+        mg.einsum("ii->i", mg.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"einsum: the repeated label 'i' spans dims of sizes "
+                                         r"1 and 3"):
+        mg.einsum("ii->i", mg.zeros(1, 3))  # size 1 does not broadcast within one operand
+
+
+def test_einsum_pair_of_mixed_dtypes_promotes():
+    a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
+    got = mg.einsum("ij,jk->ik", mg.tensor(a.astype(np.float32)), mg.tensor(b))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got.numpy(), a.astype(np.float32) @ b, rtol=1e-6)
+
+
+def test_einsum_contraction_plans():
+    """Matrix products go to matmul; the other pairs to np.einsum (one pass over each operand),
+    never multiply-then-sum on the CPU."""
+    from minigrad.ops.kernels.cpu import einsum as K
+
+    a, b = np.ones((2, 3, 4)), np.ones((2, 4, 5))
+    assert K.is_matrix_product(a, b, (1, 2, 3), (1, 3, 4), (1, 2, 4))
+    assert not K.is_matrix_product(a, a, (1, 2, 3), (1, 2, 3), (1,))  # bij,bij->b
+    assert not K.is_matrix_product(a[:, :1], b, (1, 2, 3), (1, 3, 4), (1, 2, 4))  # m = 1
+    calls = []
+    real = np.einsum
+    try:
+        np.einsum = lambda *args, **kw: calls.append(args[0]) or real(*args, **kw)
+        got = K.contract(a, a, (1, 2, 3), (1, 2, 3), (1,))
+    finally:
+        np.einsum = real
+    assert calls == ["abc,abc->a"] and got.tolist() == [12.0, 12.0]
+
+
 # -- the CPU scatter kernels --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_gather_kernel_matches_take_along_axis(dim, dtype):
+    shape = (4, 5, 6)
+    ishape = list(shape)
+    ishape[dim] = 7
+    if dim != 0:
+        ishape[0] = 3  # smaller off dim
+    idx = RNG.integers(0, shape[dim], ishape)
+    x = (RNG.standard_normal(shape[::-1]).T * 10).astype(dtype)  # non-contiguous
+    got = mg.tensor(x).gather(dim, mg.tensor(idx.astype(np.int32)))
+    block = x[tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(ishape))]
+    np.testing.assert_array_equal(got.numpy(), np.take_along_axis(block, idx, dim))
+    assert got.dtype == dtype
+    empty = mg.tensor(x).gather(dim, mg.tensor(np.zeros((0, 1, 1), np.int64)))
+    assert empty.shape == (0, 1, 1)
+
+
+@pytest.mark.parametrize("bad", [-1, 6, 100])
+def test_gather_kernel_finds_every_out_of_range_value(bad):
+    x = mg.tensor(RNG.standard_normal((300, 6)), requires_grad=True)
+    idx = RNG.integers(0, 6, (300, 200))
+    idx[217 % 300, 199] = bad  # one bad value deep in a large (parallel) index
+    for t in (x, x.detach()):
+        with pytest.raises(IndexError, match=f"gather: index value {bad} is out of range for "
+                                             r"dim 1 of size 6 \(input shape \(300, 6\)"):
+            t.gather(1, mg.tensor(idx))
 
 
 @pytest.mark.parametrize("dim", [0, 1, 2])

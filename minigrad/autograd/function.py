@@ -160,6 +160,7 @@ class Function:
     _hooks: dict[int, dict[int, Callable]] | None = None  # output index -> its tensor's hooks
     _epoch = 0  # versions.epoch when the node saved its tensors
     _sequence_nr: int  # creation order of recorded nodes (backward runs the largest first)
+    _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward (until recorded)
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
@@ -261,7 +262,6 @@ class Function:
         if gpu:
             _check_devices(cls, args, tensor)
         ctx = cls()
-        ctx._to_save = ()
         state = _state
         prev = getattr(state, "enabled", True)
         if prev:
@@ -272,19 +272,20 @@ class Function:
                 state.enabled = prev
         else:
             raw = cls.forward(ctx, *args, **kwargs)
+        if type(raw) is np.ndarray and not anomaly_mode.enabled[0]:  # the common case
+            out = tensor._make(raw)
+            if prev and wants:
+                ctx._record(args, kwargs, (raw,), [raw], [out], tensor)
+            return out
         multi = isinstance(raw, tuple)
-        if not multi and type(raw) is np.ndarray:  # the common case
-            arrays = [raw]
-        else:
-            arrays = [r.data if isinstance(r, tensor) else _device.wrap(r)
-                      for r in (raw if multi else (raw,))]
+        arrays = [r.data if isinstance(r, tensor) else _device.wrap(r)
+                  for r in (raw if multi else (raw,))]
         if anomaly_mode.enabled[0]:
             anomaly_mode.check_forward(cls, args, kwargs, arrays, user_site)
         make = tensor._make
         outs = [make(a) for a in arrays]
         if prev and wants:
             ctx._record(args, kwargs, raw if multi else (raw,), arrays, outs, tensor)
-        del ctx._to_save
         return tuple(outs) if multi else outs[0]
 
     def _record(self, args: tuple, kwargs: dict, raws: tuple, arrays: list[Any],
@@ -292,24 +293,35 @@ class Function:
         """Make this context the node of ``outs``: edges, metadata, saved tensors.
         ``raws``/``arrays``: what forward returned and the arrays the outputs wrap."""
         self._epoch = versions.epoch[0]
-        datas = [a.data if isinstance(a, tensor) else None for a in args]
-        needs = tuple(d is not None and a._requires_grad for a, d in zip(args, datas))
+        datas, needs, edges, metas = [], [], [], []  # one pass over the inputs (every node)
+        for a in args:
+            if isinstance(a, tensor):
+                d = a.data
+                datas.append(d)
+                metas.append(_meta(d))
+                if a._requires_grad:
+                    needs.append(True)
+                    edges.append(a if a._node is None else (a._node, a._out_index))
+                    continue
+            else:
+                datas.append(None)
+                metas.append(None)
+            needs.append(False)
+            edges.append(None)
         versions.note_views(datas, arrays)
         self.inputs = args
         self.kwargs = kwargs
-        self.needs_input_grad = needs
-        self._edges = tuple(
-            (None if not n else (a if a._node is None else (a._node, a._out_index)))
-            for a, n in zip(args, needs)
-        )
-        self.input_metadata = tuple(None if a is None else _meta(a) for a in datas)
+        self.needs_input_grad = tuple(needs)
+        self._edges = tuple(edges)
+        self.input_metadata = tuple(metas)
         self.output_metadata = tuple(_meta(a) for a in arrays)
         self._freed = False
         self._sequence_nr = next(_SEQUENCE)
         self._frame = _user_frame()
-        if self._to_save:
+        to_save = self.__dict__.pop("_to_save", ())  # the node keeps only what it saved
+        if to_save:
             saved = []
-            for item in self._to_save:
+            for item in to_save:
                 for i, (r, a) in enumerate(zip(raws, arrays)):
                     if item is r or item is a:
                         saved.append(_SavedOutput(i, a))

@@ -39,7 +39,7 @@ import numpy as np
 
 from minigrad.tensor import Tensor
 
-__all__ = ["ntuple", "int_tuple", "integer", "real", "probability", "positive", "one_of",
+__all__ = ["ntuple", "plain", "int_tuple", "integer", "real", "probability", "positive", "one_of",
            "REDUCTIONS",
            "conv_output_size", "conv_transpose_output_size", "padding_pairs", "PADDING_MODES",
            "pool_window", "float_tensor", "FLOAT_DTYPES", "check_input_dtype", "AxisError", "dim",
@@ -54,6 +54,22 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
 
 
+def plain(*values: Any) -> bool:
+    """Whether every value is an int, a str, None or a tuple of ints, by exact type: values that
+    are hashable and equal only to values of the same meaning, so that a cache of checked
+    arguments may be keyed by them (``True == 1`` and ``2.0 == 2``: a bool or a float must not
+    find an int's entry and skip the check that refuses it)."""
+    for v in values:
+        t = type(v)
+        if t is tuple:
+            for e in v:
+                if type(e) is not int:
+                    return False
+        elif t is not int and t is not str and v is not None:
+            return False
+    return True
+
+
 def ntuple(op: str, name: str, value: Any, n: int, minimum: int | None = None,
            allow_none: bool = False) -> tuple[Any, ...]:
     """``value`` (an int, or a sequence of ``n`` ints) as an n-tuple of ints.
@@ -63,6 +79,12 @@ def ntuple(op: str, name: str, value: Any, n: int, minimum: int | None = None,
     not have ``n`` entries or an entry is below ``minimum``. ``allow_none``: entries of the
     sequence may be None (kept; an adaptive pooling's "keep this axis").
     """
+    if type(value) is tuple and len(value) == n and all(type(v) is int for v in value):
+        # the common case, a layer's stored (h, w) pair: plain ints need no conversion
+        if minimum is not None and any(v < minimum for v in value):
+            raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+        return value
+
     def ok(v: Any) -> bool:
         return _is_int(v) or (allow_none and v is None)
 

@@ -9,10 +9,11 @@ keys ``j <= i`` (top left aligned, as PyTorch). A query row that may attend to n
 (PyTorch's CPU kernel does the same).
 
 :class:`ScaledDotProductAttentionFn` runs the fused kernel
-(:mod:`minigrad.ops.kernels.cpu.attention`: online softmax over key blocks, only the per-row
-log-sum-exp saved) forward and backward. Its backward is the fused backward kernel; under
-``create_graph=True`` it is instead the unfused formulas written with Tensor ops (they recompute
-the (L, S) probabilities), so attention can be differentiated twice and more.
+(:mod:`minigrad.ops.kernels.cpu.attention`: BLAS products and a Numba softmax over tiles of
+query rows, only the per-row log-sum-exp saved) forward and backward. Its backward is the
+fused backward kernel; under ``create_graph=True`` it is instead the unfused formulas written
+with Tensor ops (they recompute the (L, S) probabilities), so attention can be differentiated
+twice and more.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from minigrad.ops._args import (
     integer,
     ntuple,
     padding_pairs,
+    plain,
 )
 from minigrad.ops.kernels import kernels_for
 from minigrad.tensor import Tensor
@@ -153,7 +154,9 @@ def _check_bias(op: str, bias: Any, channels: int, dtype: np.dtype) -> Tensor | 
     return bias if bias.dtype == dtype else bias.astype(dtype)
 
 
-def _common_dtype(*ts: Tensor) -> list[Tensor]:
+def _common_dtype(*ts: Tensor) -> list[Tensor] | tuple[Tensor, ...]:
+    if ts[0].dtype == ts[1].dtype:  # (a model's layers: no promotion)
+        return ts
     dt = np.result_type(*(t.dtype for t in ts))
     return [t if t.dtype == dt else t.astype(dt) for t in ts]
 
@@ -208,6 +211,24 @@ def _batched(op: str, x: Tensor, nd: int) -> tuple[Tensor, bool]:
 # public ops
 
 
+def _conv2d_geometry(op: str, x: Tensor, w: Tensor, stride: Any, padding: Any, dilation: Any,
+                     groups: Any) -> tuple[Pair, Quad, Pair, int]:
+    """conv2d's checked (stride, padding quad, dilation, groups) for a batched input ``x``."""
+    groups = _check_conv_args(op, x, w, groups, 2)
+    stride = ntuple(op, "stride", stride, 2, minimum=1)
+    dilation = ntuple(op, "dilation", dilation, 2, minimum=1)
+    pads = _padding(op, padding, w.shape[2:], stride, dilation)
+    _check_geometry(op, x.shape, w.shape, pads, dilation)
+    return stride, pads, dilation, groups
+
+
+# (input shape, weight shape, stride, padding, dilation, groups) -> _conv2d_geometry's result: a
+# layer checks the same arguments on every call (the checks cost as much as a small layer's
+# kernel); only arguments of plain types key it (see _args.plain), and only checks that passed
+# are kept, so an invalid call always reaches the check that raises
+_CONV2D_GEOMETRY: dict[tuple, tuple[Pair, Quad, Pair, int]] = {}
+
+
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1, groups: int = 1) -> Tensor:
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
@@ -223,12 +244,17 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
     x = float_tensor(op, "input", input)
     w = float_tensor(op, "weight", weight)
     x, unbatched = _batched(op, x, 4)
-    groups = _check_conv_args(op, x, w, groups, 2)
-    stride = ntuple(op, "stride", stride, 2, minimum=1)
-    dilation = ntuple(op, "dilation", dilation, 2, minimum=1)
-    pads = _padding(op, padding, w.shape[2:], stride, dilation)
-    _check_geometry(op, x.shape, w.shape, pads, dilation)
-    b = _check_bias(op, bias, w.shape[0], np.result_type(x.dtype, w.dtype))
+    key = (x.shape, w.shape, stride, padding, dilation, groups)
+    geo = _CONV2D_GEOMETRY.get(key) if plain(stride, padding, dilation, groups) else None
+    if geo is None:
+        geo = _conv2d_geometry(op, x, w, stride, padding, dilation, groups)
+        if plain(stride, padding, dilation, groups):
+            if len(_CONV2D_GEOMETRY) >= 1024:
+                _CONV2D_GEOMETRY.clear()
+            _CONV2D_GEOMETRY[key] = geo
+    stride, pads, dilation, groups = geo
+    dt = x.dtype if x.dtype == w.dtype else np.result_type(x.dtype, w.dtype)
+    b = _check_bias(op, bias, w.shape[0], dt)
     x, w = _common_dtype(x, w)
     y = Conv2dFn.apply(x, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups)
     return y.reshape(*y.shape[1:]) if unbatched else y

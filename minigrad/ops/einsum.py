@@ -6,20 +6,26 @@ aligned), repeated labels in one operand (``'ii->i'``: a diagonal), labels of si
 and NumPy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``; PyTorch's
 ``einsum(eq, [a, b])`` works too. It runs as a plan of existing ops:
 
-1. per operand, repeated labels become :func:`~minigrad.ops.shape.diagonal` and labels no other
-   operand or the output uses are summed away;
+1. per operand, repeated labels take the diagonal (:class:`EinsumDiagonalFn`) and labels no other
+   operand or the output uses are summed away (a single operand does both and the output order
+   in that one step);
 2. operands are contracted two at a time, the pair with the smallest result first (NumPy's
-   ``optimize='greedy'``), each contraction a permute + reshape + batched ``matmul`` (BLAS);
-3. the result is permuted into the output order.
+   ``optimize='greedy'``), each pair one :class:`EinsumFn`: a batched ``matmul`` (BLAS) when it is
+   a matrix product, else ``np.einsum``, which reads each operand once (a dot per row or batch, an
+   outer or elementwise product); the last pair writes the output order directly;
+3. what is left is summed and permuted into the output order.
 
-The gradient is therefore the transposed contractions (matmul's backward), itself differentiable,
-and the same plan runs on the GPU. NumPy's own ``np.einsum`` (without ``optimize``) loops in C
-without BLAS: the plan is faster for contractions (see ``bench/bench_tensor_ops.py``).
+The gradient of a pair is two pair contractions (``dA = einsum(dY, B -> A)``), of a diagonal the
+diagonal written back into zeros, each differentiable again. The kernels
+(``kernels/{cpu,cuda}/einsum.py``) run the same plan on the GPU with ``CudaArray`` operations.
+Parsing is cached by equation and shapes, and an equation that is one clean pair goes straight
+to one :class:`EinsumFn`, so a small einsum costs little more than ``np.einsum``.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import string
 from collections.abc import Sequence
@@ -27,12 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.autograd import Function
 from minigrad.ops import _args
 from minigrad.ops.elementwise import as_tensor
-from minigrad.ops.shape import diagonal, expand, permute, reshape
+from minigrad.ops.kernels import kernels_for
+from minigrad.ops.shape import expand, permute
 from minigrad.tensor import Tensor
 
-__all__ = ["einsum", "tensordot"]
+__all__ = ["einsum", "tensordot", "EinsumFn", "EinsumDiagonalFn", "EinsumDiagonalGradFn"]
 
 _LETTERS = frozenset(string.ascii_letters)
 Label = int  # letters are their code points; broadcast (``...``) axes are -1, -2, ...
@@ -96,15 +104,16 @@ def _parse_sublists(args: Sequence[Any]) -> tuple[list[Any], list[list[Any]], li
 
 
 def _expand_ellipsis(inputs: list[list[Any]], output: list[Any] | None,
-                     tensors: list[Tensor], eq: Any) -> tuple[list[list[Label]], list[Label]]:
+                     shapes: Sequence[tuple[int, ...]],
+                     eq: Any) -> tuple[list[list[Label]], list[Label]]:
     """Replace ``...`` by labels -1, -2, ... (right aligned); fill in an implicit output."""
     width = 0
     full: list[list[Label]] = []
-    for labels, t in zip(inputs, tensors):
+    for labels, shape in zip(inputs, shapes):
         named = [lab for lab in labels if lab is not Ellipsis]
-        extra = t.ndim - len(named)
+        extra = len(shape) - len(named)
         if Ellipsis not in labels and extra != 0 or extra < 0:
-            raise ValueError(f"einsum: operand of shape {t.shape} has {t.ndim} dims but its term "
+            raise ValueError(f"einsum: operand of shape {shape} has {len(shape)} dims but its term "
                              f"in {eq!r} names {len(named)}")
         width = builtins.max(width, extra)
         if Ellipsis in labels:
@@ -139,73 +148,129 @@ def _expand_ellipsis(inputs: list[list[Any]], output: list[Any] | None,
     return full, out
 
 
-def _sizes(full: list[list[Label]], tensors: list[Tensor], eq: Any) -> dict[Label, int]:
+def _sizes(full: list[list[Label]], shapes: Sequence[tuple[int, ...]], eq: Any) -> dict[Label, int]:
     sizes: dict[Label, int] = {}
-    for labels, t in zip(full, tensors):
-        for lab, n in zip(labels, t.shape):
+    for labels, shape in zip(full, shapes):
+        for lab, n in zip(labels, shape):
             old = sizes.setdefault(lab, n)
             if old == n or n == 1:
                 continue
             if old != 1:
                 name = "'...'" if lab < 0 else repr(chr(lab))
                 raise ValueError(f"einsum: label {name} of {eq!r} has sizes {old} and {n} "
-                                 f"(operand shapes {[t.shape for t in tensors]})")
+                                 f"(operand shapes {list(shapes)})")
             sizes[lab] = n  # size 1 broadcasts
     return sizes
 
 
-def _diagonals(t: Tensor, labels: list[Label]) -> tuple[Tensor, list[Label]]:
-    """Take the diagonal for every label repeated within one operand."""
-    labels = list(labels)
-    while True:
-        seen: dict[Label, int] = {}
-        pair = None
-        for i, lab in enumerate(labels):
-            if lab in seen:
-                pair = (seen[lab], i)
-                break
-            seen[lab] = i
-        if pair is None:
-            return t, labels
-        i, j = pair
-        if t.shape[i] != t.shape[j]:
-            raise ValueError(f"einsum: the repeated label {chr(labels[i])!r} spans dims of sizes "
-                             f"{t.shape[i]} and {t.shape[j]}")
-        t = diagonal(t, 0, i, j)
-        lab = labels[i]
-        labels = [x for k, x in enumerate(labels) if k not in pair] + [lab]
+@functools.lru_cache(maxsize=256)
+def _string_labels(eq: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[
+        list[list[Label]], list[Label], dict[Label, int], tuple | None]:
+    """``(labels per operand, output labels, size per label, pair)`` of a string equation,
+    cached by equation and shapes (a model calls one einsum many times; callers must not mutate
+    them). ``pair`` is ``(la, lb, lo)`` when the equation is one clean contraction of two operands
+    (no diagonal, no label summed within one operand, no size-1 broadcasting), ``(lx, lo)`` when
+    it is one operand's diagonal, else None."""
+    inputs, output = _parse_string(eq, len(shapes))
+    full, out = _expand_ellipsis(inputs, output, shapes, eq)
+    sizes = _sizes(full, shapes, eq)
+    pair = None
+    if len(full) == 2:
+        la, lb = full
+        ok = len(set(la)) == len(la) and len(set(lb)) == len(lb) \
+            and all(lab in lb or lab in out for lab in la) \
+            and all(lab in la or lab in out for lab in lb) \
+            and all(n == sizes[lab] for labels, shape in zip(full, shapes)
+                    for lab, n in zip(labels, shape))
+        pair = (tuple(la), tuple(lb), tuple(out)) if ok else None
+    elif len(full) == 1 and len(set(full[0])) < len(full[0]) \
+            and len({(lab, n) for lab, n in zip(full[0], shapes[0])}) == len(set(full[0])):
+        pair = (tuple(full[0]), tuple(out))  # one operand's diagonal, sizes consistent
+    return full, out, sizes, pair
 
 
-def _contract(a: Tensor, la: list[Label], b: Tensor, lb: list[Label], keep: set[Label],
-              sizes: dict[Label, int]) -> tuple[Tensor, list[Label]]:
-    """``a`` and ``b`` contracted over their shared labels not in ``keep`` (one batched
-    matmul)."""
-    batch = [lab for lab in la if lab in lb and lab in keep]
-    summed = [lab for lab in la if lab in lb and lab not in keep]
-    a_only = [lab for lab in la if lab not in lb]
-    b_only = [lab for lab in lb if lab not in la]
+class EinsumDiagonalFn(Function):
+    """One operand with repeated labels: ``out[lo] = sum over the labels lo drops of x[lx]`` (a
+    repeated label walks a diagonal), in one pass (``ii->``, ``iij->j``, ``ii->i``)."""
 
-    def arrange(t: Tensor, labels: list[Label], order: list[Label]) -> Tensor:
-        t = permute(t, tuple(labels.index(lab) for lab in order)) if t.ndim else t
-        want = tuple(sizes[lab] if lab in batch or lab in summed else t.shape[i]
-                     for i, lab in enumerate(order))
-        return expand(t, want) if want != t.shape else t
+    @staticmethod
+    def forward(ctx, x, *, labels):
+        ctx.shape = x.shape
+        lx, lo = labels
+        return kernels_for(x.data).einsum.diagonal_sum(x.data, lx, lo)
 
-    a = arrange(a, la, batch + a_only + summed)
-    b = arrange(b, lb, batch + summed + b_only)
-    nb = math.prod(sizes[lab] for lab in batch)
-    m = math.prod(a.shape[len(batch):len(batch) + len(a_only)])
-    k = math.prod(sizes[lab] for lab in summed)
-    n = math.prod(b.shape[len(batch) + len(summed):])
-    if k == 1:  # nothing summed: a broadcast product (matmul with k = 1 is slow in NumPy)
-        out = reshape(a, (nb, m, 1)) * reshape(b, (nb, 1, n))
-    elif m == 1 and n == 1:  # dot products: multiply and sum
-        out = reshape((reshape(a, (nb, k)) * reshape(b, (nb, k))).sum(-1), (nb, 1, 1))
-    else:
-        out = reshape(a, (nb, m, k)) @ reshape(b, (nb, k, n))
-    shape = tuple(a.shape[:len(batch)]) + tuple(a.shape[len(batch):len(batch) + len(a_only)]) \
-        + tuple(b.shape[len(batch) + len(summed):])
-    return reshape(out, shape), batch + a_only + b_only
+    @staticmethod
+    def backward(ctx, g):
+        return EinsumDiagonalGradFn.apply(g, labels=ctx.kwargs["labels"], shape=ctx.shape)
+
+
+class EinsumDiagonalGradFn(Function):
+    """The gradient of :class:`EinsumDiagonalFn`: zeros of the input's shape with ``g`` written on
+    the diagonal (broadcast over the labels the forward summed). Linear in ``g``; its gradient is
+    :class:`EinsumDiagonalFn` again."""
+
+    @staticmethod
+    def forward(ctx, g, *, labels, shape):
+        lx, lo = labels
+        return kernels_for(g.data).einsum.diagonal_embed(g.data, lx, lo, shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return EinsumDiagonalFn.apply(gg, labels=ctx.kwargs["labels"])
+
+
+def _diagonals(t: Tensor, labels: list[Label], keep: Sequence[Label] | None) -> tuple[
+        Tensor, list[Label]]:
+    """Take the diagonal for every label repeated within one operand, in one
+    :class:`EinsumDiagonalFn`; ``keep``: the labels to keep, in order (default: each label once,
+    in order of first appearance)."""
+    if len(set(labels)) == len(labels):
+        return t, labels
+    for lab in set(labels):
+        sizes = {n for x, n in zip(labels, t.shape) if x == lab}
+        if len(sizes) > 1:
+            name = "'...'" if lab < 0 else repr(chr(lab))
+            raise ValueError(f"einsum: the repeated label {name} spans dims of sizes "
+                             f"{' and '.join(map(str, sorted(sizes)))}")
+    lo = list(dict.fromkeys(labels)) if keep is None else list(keep)
+    return EinsumDiagonalFn.apply(t, labels=(tuple(labels), tuple(lo))), lo
+
+
+class EinsumFn(Function):
+    """Two operands contracted: ``out[lo] = sum over the labels lo drops of a[la] * b[lb]`` for a
+    clean pair of label lists (see ``kernels/cpu/einsum.py``). Its gradients are contractions of
+    the same kind, ``dA = EinsumFn(dOut, b: lo, lb -> la)`` and ``dB = EinsumFn(dOut, a: lo, la ->
+    lb)``, so it differentiates to any order."""
+
+    @staticmethod
+    def forward(ctx, a, b, *, labels):
+        ctx.save_for_backward(a, b)
+        la, lb, lo = labels
+        return kernels_for(a.data).einsum.contract(a.data, b.data, la, lb, lo)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        la, lb, lo = ctx.kwargs["labels"]
+        da, db = ctx.needs_input_grad
+        return (EinsumFn.apply(g, b, labels=(lo, lb, la)) if da else None,
+                EinsumFn.apply(g, a, labels=(lo, la, lb)) if db else None)
+
+
+def _contract(a: Tensor, la: list[Label], b: Tensor, lb: list[Label], lo: list[Label]) -> Tensor:
+    """``a`` and ``b`` contracted into the labels ``lo`` (every label of each in the other or in
+    ``lo``); a label of size 1 in one operand and n in the other is expanded to n first."""
+    size = dict(zip(la, a.shape))
+    for lab, n in zip(lb, b.shape):
+        if size.get(lab, 1) == 1:  # new, or of size 1 in a (broadcasts to n, 0 included)
+            size[lab] = n
+    want_a = tuple(size[lab] for lab in la)
+    want_b = tuple(size[lab] for lab in lb)
+    if want_a != a.shape:
+        a = expand(a, want_a)
+    if want_b != b.shape:
+        b = expand(b, want_b)
+    return EinsumFn.apply(a, b, labels=(tuple(la), tuple(lb), tuple(lo)))
 
 
 def einsum(*args: Any) -> Tensor:
@@ -221,16 +286,25 @@ def einsum(*args: Any) -> Tensor:
         tensors = [as_tensor(t, None, "einsum") for t in ops]
         if not tensors:
             raise ValueError(f"einsum: {eq!r} needs at least one operand")
-        inputs, output = _parse_string(eq, len(tensors))
+        full, out, sizes, pair = _string_labels(eq, tuple(t.shape for t in tensors))
+        if pair is not None and len(pair) == 2:
+            return EinsumDiagonalFn.apply(tensors[0], labels=pair)
+        if pair is not None and tensors[0].dtype == tensors[1].dtype:
+            return EinsumFn.apply(tensors[0], tensors[1], labels=pair)
     else:
         ops, inputs, output = _parse_sublists(args)
         tensors = [as_tensor(t, None, "einsum") for t in ops]
         eq = "sublists"
-    dt = np.result_type(*[t.dtype for t in tensors])
-    tensors = [t if t.dtype == dt else t.astype(dt) for t in tensors]
-    full, out = _expand_ellipsis(inputs, output, tensors, eq)
-    sizes = _sizes(full, tensors, eq)
-    operands = [_diagonals(t, labels) for t, labels in zip(tensors, full)]
+        shapes = [t.shape for t in tensors]
+        full, out = _expand_ellipsis(inputs, output, shapes, eq)
+        sizes = _sizes(full, shapes, eq)
+    if len({t.dtype for t in tensors}) > 1:
+        dt = np.result_type(*[t.dtype for t in tensors])
+        tensors = [t if t.dtype == dt else t.astype(dt) for t in tensors]
+    if len(tensors) == 1:  # diagonal, sums and output order in one pass
+        operands = [_diagonals(tensors[0], full[0], out)]
+    else:
+        operands = [_diagonals(t, labels, None) for t, labels in zip(tensors, full)]
 
     def needed_elsewhere(skip: set[int]) -> set[Label]:
         need = set(out)
@@ -259,7 +333,12 @@ def einsum(*args: Any) -> Tensor:
                     best = (cost, i, j, keep)
         _, i, j, keep = best
         (a, la), (b, lb) = operands[i], operands[j]
-        merged = _contract(a, la, b, lb, keep, sizes)
+        if len(operands) == 2:
+            lo = out  # the last contraction writes the output order directly
+        else:
+            lo = [lab for lab in la if lab in keep] + [lab for lab in lb
+                                                      if lab in keep and lab not in la]
+        merged = (_contract(a, la, b, lb, lo), lo)
         operands = [o for k, o in enumerate(operands) if k not in (i, j)] + [merged]
     t, labels = operands[0]
     extra = [k for k, lab in enumerate(labels) if lab not in out]

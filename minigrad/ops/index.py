@@ -116,13 +116,22 @@ def _leading(shape: tuple[int, ...]) -> tuple[slice, ...]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _gather_array(x: Any, dim: int, index: Any) -> Any:
+    """``x[i0, .., index[i], .., ik]`` for every position ``i`` of ``index`` (the kernel checks
+    the range in the same pass; IndexError naming ``gather`` for a value out of range)."""
+    out, bad = _kernels(x).gather(x, dim, index)
+    if bad:
+        check_range("gather", "index", index, x.shape[dim], dim, x.shape)
+    return out
+
+
 class GatherFn(Function):
     """``out[i] = x[i0, .., index[i], .., ik]`` along ``dim``; out has ``index``'s shape."""
 
     @staticmethod
     def forward(ctx, x, *, dim, index):
         ctx.dim, ctx.index, ctx.in_shape = dim, index, x.shape
-        return x.data[_fancy(index, dim, x.data)]
+        return _gather_array(x.data, dim, index)
 
     @staticmethod
     def backward(ctx, g):
@@ -151,7 +160,10 @@ class ScatterAddFn(Function):
         return GatherFn.apply(g, dim=ctx.dim, index=ctx.index)
 
 
-def _gather_args(op: str, x: Any, dim: Any, index: Any) -> tuple[Tensor, int, Tensor]:
+def _gather_args(op: str, x: Any, dim: Any, index: Any,
+                 check: bool = True) -> tuple[Tensor, int, Tensor]:
+    """Checked ``(x, dim, index)``; ``check=False`` leaves the index range (not the shapes) to a
+    kernel that checks it in its own pass (gather's)."""
     x = _tensor(op, "input", x)
     index = index_tensor(op, "index", index, x)
     if x.ndim == 0:
@@ -169,7 +181,8 @@ def _gather_args(op: str, x: Any, dim: Any, index: Any) -> tuple[Tensor, int, Te
         if k != d and index.shape[k] > x.shape[k]:
             raise ValueError(f"{op}: index shape {index.shape} is larger than the input shape "
                              f"{x.shape} at dim {k} (only dim {d} may be larger)")
-    check_range(op, "index", index.data, x.shape[d], d, x.shape)
+    if check:
+        check_range(op, "index", index.data, x.shape[d], d, x.shape)
     return x, d, index
 
 
@@ -180,13 +193,13 @@ def gather(input: Any, dim: int, index: Any) -> Tensor:  # noqa: A002
     ``k != dim``, values in ``0..input.shape[dim]-1``; returns a tensor of index's shape. The
     gradient is scatter-added back (repeated indices accumulate).
     """
-    x, d, index = _gather_args("gather", input, dim, index)
+    x, d, index = _gather_args("gather", input, dim, index, check=False)
     if x.ndim == 0:
         return GatherFn.apply(x.reshape(1), dim=0, index=_int64(index).reshape(1)).reshape(
             index.shape)
     idx = _int64(index)
     if not x.requires_grad:
-        return Tensor._make(x.data[_fancy(idx, d, x.data)])
+        return Tensor._make(_gather_array(x.data, d, idx))
     return GatherFn.apply(x, dim=d, index=idx)
 
 

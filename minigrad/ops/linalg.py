@@ -21,6 +21,45 @@ class MatMulFn(_Binary, Function):
     grad_b = staticmethod(lambda g, a, b: a.swapaxes(-1, -2) @ g)
 
 
+class LinearFn(Function):
+    """``x @ w.T + b``: x (M, in), w (out, in), b (out,) or None -> (M, out); one dtype.
+
+    One node and one GEMM for ``F.linear`` (the composition ``x @ w.T + b`` is three nodes,
+    whose bookkeeping outweighs the product itself for a small layer at a small batch). The
+    weight gradient is ``(x.T @ g).T``, the product the composition forms, so both round alike.
+    """
+
+    kinks = "none: bilinear in input and weight, linear in bias"
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        y = np.matmul(x.data, w.data.T)
+        if b is not None:
+            y += b.data
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = MatMulFn.apply(g, w) if need_x else None
+        gw = MatMulFn.apply(x.T, g).T if need_w else None
+        gb = g.sum(axis=0) if need_b else None
+        return gx, gw, gb
+
+
+def linear_fn(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor | None:
+    """``LinearFn`` for checked 2-D ``x`` (M, in) and ``w`` (out, in) and ``b`` (out,) or None
+    of one floating dtype; None when the dtypes differ (the caller composes ``x @ w.T + b``,
+    which promotes them)."""
+    dt = x.dtype
+    if dt.kind != "f" or w.dtype != dt or (b is not None and (not isinstance(b, Tensor)
+                                                               or b.dtype != dt)):
+        return None
+    return LinearFn.apply(x, w, b)
+
+
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: a 1-D operand is a row (left) or column (right) vector
     whose axis is dropped from the result; leading axes are batch axes and broadcast."""

@@ -34,6 +34,7 @@ from minigrad.ops._args import (
     float_tensor,
     integer,
     ntuple,
+    plain,
     pool_window,
 )
 from minigrad.ops.kernels import kernels_for
@@ -221,6 +222,27 @@ def _windows(op: str, spatial: int, input: Any, kernel_size: Any, stride: Any, p
     unbatched, and the kernel, stride, padding and dilation pairs, whose windows fit in the
     padded input and (with a dilation) each read at least one input element."""
     x, unbatched = _input(op, input, spatial)
+    # a layer checks the same window on every call: checks that passed are kept, keyed by
+    # arguments of plain types only (see _args.plain)
+    key = (op, input.shape, kernel_size, stride, padding, dilation, bool(ceil_mode))
+    fast = plain(kernel_size, stride, padding, dilation)
+    geo = _WINDOWS.get(key) if fast else None
+    if geo is None:
+        geo = _window_geometry(op, spatial, input, kernel_size, stride, padding, dilation,
+                               ceil_mode)
+        if fast:
+            if len(_WINDOWS) >= 1024:
+                _WINDOWS.clear()
+            _WINDOWS[key] = geo
+    return (x, unbatched, *geo)
+
+
+_WINDOWS: dict[tuple, tuple[Pair, ...]] = {}
+
+
+def _window_geometry(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: Any,
+                     padding: Any, dilation: Any, ceil_mode: Any) -> tuple[Pair, ...]:
+    """:func:`_windows`' kernel, stride, padding and dilation pairs, checked."""
     k, s, p = pool_window(op, kernel_size, stride, padding, n=spatial)
     d = ntuple(op, "dilation", dilation, spatial, minimum=1)
     size = tuple(input.shape[-spatial:])
@@ -233,7 +255,11 @@ def _windows(op: str, spatial: int, input: Any, kernel_size: Any, stride: Any, p
             f"{op}: kernel {k} (dilation {d}: a window spans {span}) is larger than the padded "
             f"input {padded} (input shape {tuple(input.shape)}, padding {p}); output would be "
             f"{out}")
+    # without a dilation every window reaches the input (padding is at most half the kernel,
+    # and the last window starts inside the input or the left padding)
     for axis, (n, kk, ss, pp, dd, o) in enumerate(zip(size, k, s, p, d, out)):
+        if dd == 1:
+            continue
         taps = (np.arange(o)[:, None] * ss - pp) + np.arange(kk) * dd
         empty = np.flatnonzero(~((taps >= 0) & (taps < n)).any(axis=1))
         if empty.size:  # only a dilation can step over the whole input
@@ -241,7 +267,7 @@ def _windows(op: str, spatial: int, input: Any, kernel_size: Any, stride: Any, p
                 f"{op}: window {int(empty[0])} along spatial axis {axis} reads only padding "
                 f"(positions {taps[empty[0]].tolist()} of an input of length {n}; kernel {k}, "
                 f"dilation {d}, padding {p}, input shape {tuple(input.shape)})")
-    return (x, unbatched, *_pairs(spatial, k, s, p, d))
+    return _pairs(spatial, k, s, p, d)
 
 
 def _output_size(op: str, x: Tensor, output_size: Any, spatial: int = 2) -> Pair:

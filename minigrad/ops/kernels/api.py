@@ -17,10 +17,11 @@ SOFTMAX = ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_so
 NORM = ("batch_stats", "batch_norm_forward", "batch_norm_backward", "layer_norm_forward",
         "layer_norm_backward", "group_norm_forward", "group_norm_backward")
 DROPOUT = ("scaled_mask",)
-SCATTER = ("scatter_add", "index_add")
+SCATTER = ("scatter_add", "index_add", "gather")
 EMBEDDING = ("gather_rows", "scatter_add_rows")
 UPSAMPLE = ("resample_forward", "resample_backward")
 FOLD = ("fold_blocks", "unfold", "fold")
+EINSUM = ("contract", "diagonal_sum", "diagonal_embed")
 
 # issue 15, sequence models (h15b)
 ATTENTION = ("sdpa_forward", "sdpa_backward")
@@ -31,4 +32,4 @@ FUSED = ("relu_", "bias_relu_", "relu_max_pool2d")
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
             "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN,
-            "fused": FUSED}
+            "einsum": EINSUM, "fused": FUSED}

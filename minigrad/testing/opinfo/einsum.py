@@ -36,6 +36,22 @@ def _einsum_samples(draw):
     return Sample(tuple(arrays), {"eq": eq})
 
 
+# one operand with repeated labels (EinsumDiagonalFn): a diagonal, summed or permuted
+DIAGONAL_EQUATIONS = ("ii->", "ii->i", "iij->j", "iji->ji", "...ii->i...", "ijij->")
+
+
+@st.composite
+def _diagonal_samples(draw):
+    eq = draw(st.sampled_from(DIAGONAL_EQUATIONS))
+    size = {c: draw(st.integers(1, 3)) for c in set(eq) if c.isalpha()}
+    batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+    term = eq.split("->")[0]
+    shape = tuple(size[c] for c in term.replace("...", ""))
+    if "..." in term:
+        shape = batch + shape
+    return Sample((draw(S.arrays(shape)),), {"eq": eq})
+
+
 @st.composite
 def _tensordot_samples(draw):
     n = draw(st.integers(0, 2))
@@ -52,6 +68,8 @@ def _tensordot_samples(draw):
 op_db = [
     OpInfo("einsum", lambda *ops, eq: einsum(eq, *ops), _einsum_samples,
            ref=lambda *ops, eq: np.einsum(eq, *ops)),
+    OpInfo("einsum_diagonal", lambda x, eq: einsum(eq, x), _diagonal_samples,
+           ref=lambda x, eq: np.einsum(eq, x)),
     OpInfo("tensordot", lambda a, b, dims: tensordot(a, b, dims), _tensordot_samples,
            ref=lambda a, b, dims: np.tensordot(a, b, dims)),
 ]

@@ -125,3 +125,24 @@ op_db += [
            if b.ndim == a.ndim - 1 else np.linalg.solve(a, b)),
     OpInfo("cholesky", _cholesky_of_spd, _square, ref=lambda a: np.linalg.cholesky(_spd(a))),
 ]
+
+
+# -- issue 17 (h17d): F.linear as one Function (LinearFn) --------------------------------------
+from minigrad.nn.functional import linear  # noqa: E402
+
+
+@st.composite
+def _linear(draw):
+    """x (n, in) or (b, n, in), w (out, in), and a bias (out,) half of the time."""
+    n, m, p = _n(draw), _n(draw), _n(draw)
+    lead = draw(st.sampled_from([(n,), (2, n)]))
+    args = (draw(S.arrays(lead + (m,))), draw(S.arrays((p, m))))
+    if draw(st.booleans()):
+        args += (draw(S.arrays((p,))),)
+    return Sample(args)
+
+
+op_db += [
+    OpInfo("linear", linear, _linear, kinks=LA.LinearFn.kinks,
+           ref=lambda x, w, b=None: x @ w.T + (0 if b is None else b)),
+]

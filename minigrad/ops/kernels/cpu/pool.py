@@ -188,14 +188,16 @@ def max_pool2d_forward(
         _max_pool_dilated_planes(_planes(x), h_start, w_start, kernel[0], kernel[1],
                                  dilation[0], dilation[1], y, idx)
         return y.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
+    if _is_2x2(kernel, stride, padding, (h, w), ceil_mode):  # no window tables needed
+        y = np.empty((n * c, h // 2, w // 2), dtype=x.dtype)
+        idx = np.empty(y.shape, dtype=np.int64)
+        _max_pool_2x2_planes(_planes(x), y, idx)
+        return y.reshape(n, c, *y.shape[1:]), idx.reshape(n, c, *y.shape[1:])
     h_lo, h_hi, _ = window_bounds(h, kernel[0], stride[0], padding[0], ceil_mode)
     w_lo, w_hi, _ = window_bounds(w, kernel[1], stride[1], padding[1], ceil_mode)
     y = np.empty((n * c, h_lo.size, w_lo.size), dtype=x.dtype)
     idx = np.empty(y.shape, dtype=np.int64)
-    if _is_2x2(kernel, stride, padding, (h, w), ceil_mode):
-        _max_pool_2x2_planes(_planes(x), y, idx)
-    else:
-        _max_pool_planes(_planes(x), h_lo, h_hi, w_lo, w_hi, y, idx)
+    _max_pool_planes(_planes(x), h_lo, h_hi, w_lo, w_hi, y, idx)
     return y.reshape(n, c, *y.shape[1:]), idx.reshape(n, c, *y.shape[1:])
 
 

@@ -1,5 +1,6 @@
 """Scatter-add loops for ``scatter_add``, ``index_add`` and the gradients of ``gather`` and
-``index_select``.
+``index_select``; the ``gather`` loop (with its range check in the same pass: NumPy's
+``take_along_axis`` builds a broadcast fancy index and needs a separate min/max pass to check).
 
 NumPy's ``np.add.at`` (the unbuffered ``out[idx] += src`` that accumulates repeated indices) ran
 5x slower than these loops on a (1000, 1000) -> (1000, 100) scatter. Both kernels work on 3-D
@@ -16,7 +17,24 @@ from numba import prange
 
 from minigrad.ops.kernels.cpu._jit import kernel
 
-__all__ = ["scatter_add", "index_add"]
+__all__ = ["scatter_add", "index_add", "gather"]
+
+
+@kernel
+def _gather3(x, index, out):
+    """x: (A, K, B); index, out: (A, J, B): ``out[a, j, b] = x[a, index[a, j, b], b]``. Returns
+    how many index values lie outside ``0..K-1`` (those read ``x[a, 0, b]``)."""
+    bad = 0
+    n = x.shape[1]
+    for a in prange(index.shape[0]):
+        for j in range(index.shape[1]):
+            for b in range(index.shape[2]):
+                k = index[a, j, b]
+                if k < 0 or k >= n:
+                    bad += 1
+                    k = 0
+                out[a, j, b] = x[a, k, b]
+    return bad
 
 
 @kernel
@@ -63,6 +81,27 @@ def scatter_add(out: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -
     _scatter_add3(block.reshape(_three(block.shape, dim)), idx.reshape(a, j, b),
                   s.reshape(a, j, b))
     out[tuple(slice(0, n) for n in block.shape)] += block
+
+
+def gather(x: np.ndarray, dim: int, index: np.ndarray) -> tuple[np.ndarray, int]:
+    """``out[i] = x[i0, .., index[i], .., ik]`` along ``dim`` (PyTorch's ``gather``), checking the
+    range in the same pass.
+
+    x: any shape; index: integer, as many dims, no larger than ``x`` off ``dim``. Returns ``(out,
+    bad)``: out has index's shape and x's dtype; bad counts the index values outside
+    ``0..x.shape[dim]-1`` (out is meaningless unless it is 0).
+    """
+    out = np.empty(index.shape, x.dtype)
+    if index.size == 0:
+        return out, 0
+    off = index.shape[:dim] + index.shape[dim + 1:]
+    if off != x.shape[:dim] + x.shape[dim + 1:]:
+        x = x[tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))]
+    three = _three(index.shape, dim)
+    idx = index.reshape(three)
+    bad = _gather3(x.reshape(_three(x.shape, dim)), idx if idx.dtype == np.int64 else
+                   idx.astype(np.int64), out.reshape(three))
+    return out, int(bad)
 
 
 def index_add(out: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> None:

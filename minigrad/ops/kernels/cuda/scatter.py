@@ -10,7 +10,7 @@ import numpy as np
 
 from minigrad import _device
 
-__all__ = ["scatter_add", "index_add"]
+__all__ = ["scatter_add", "index_add", "gather"]
 
 
 def _arange_along(n: int, d: int, ndim: int, like: Any) -> Any:
@@ -33,3 +33,17 @@ def index_add(out: Any, dim: int, index: Any, src: Any) -> None:
     if src.size == 0:
         return
     np.add.at(out, (slice(None),) * dim + (index.reshape(-1),), src)
+
+
+def gather(x: Any, dim: int, index: Any) -> tuple[Any, int]:
+    """``out[i] = x[i0, .., index[i], .., ik]`` along ``dim``; returns ``(out, bad)`` as the CPU
+    kernel (bad: nonzero when some index value lies outside ``0..x.shape[dim]-1``)."""
+    if index.size == 0:
+        return _device.zeros(index.shape, x.dtype, like=x), 0
+    n = x.shape[dim]
+    bad = int(int(np.min(index)) < 0 or int(np.max(index)) >= n)
+    if bad:
+        return _device.zeros(index.shape, x.dtype, like=x), bad
+    fancy = tuple(index if d == dim else _arange_along(k, d, index.ndim, x)
+                  for d, k in enumerate(index.shape))
+    return x[fancy], 0
