@@ -432,22 +432,29 @@ def test_einsum_pair_of_mixed_dtypes_promotes():
 
 
 def test_einsum_contraction_plans():
-    """Matrix products go to matmul; the other pairs to np.einsum (one pass over each operand),
-    never multiply-then-sum on the CPU."""
+    """Matrix products go to matmul; per-row dot products of contiguous operands to the row
+    kernel; the other pairs to np.einsum (one pass over each operand), never multiply-then-sum
+    on the CPU."""
     from minigrad.ops.kernels.cpu import einsum as K
 
-    a, b = np.ones((2, 3, 4)), np.ones((2, 4, 5))
+    a, b, v = np.ones((2, 3, 4)), np.ones((2, 4, 5)), np.ones((2, 4))
     assert K.is_matrix_product(a, b, (1, 2, 3), (1, 3, 4), (1, 2, 4))
     assert not K.is_matrix_product(a, a, (1, 2, 3), (1, 2, 3), (1,))  # bij,bij->b
     assert not K.is_matrix_product(a[:, :1], b, (1, 2, 3), (1, 3, 4), (1, 2, 4))  # m = 1
     calls = []
     real = np.einsum
+    at = np.ones((2, 4, 3)).transpose(0, 2, 1)  # not C-contiguous: no row kernel
     try:
         np.einsum = lambda *args, **kw: calls.append(args[0]) or real(*args, **kw)
-        got = K.contract(a, a, (1, 2, 3), (1, 2, 3), (1,))
+        rows = K.contract(a, a * 2, (1, 2, 3), (1, 2, 3), (1,))  # bij,bij->b
+        assert calls == []
+        mv = K.contract(a, v, (1, 2, 3), (1, 3), (1, 2))  # bij,bj->bi
+        strided = K.contract(at, a, (1, 2, 3), (1, 2, 3), (1,))
     finally:
         np.einsum = real
-    assert calls == ["abc,abc->a"] and got.tolist() == [12.0, 12.0]
+    assert calls == ["abc,ac->ab", "abc,abc->a"]
+    assert rows.tolist() == [24.0, 24.0] and rows.dtype == np.float64
+    assert mv.tolist() == [[4.0] * 3] * 2 and strided.tolist() == [12.0, 12.0]
 
 
 # -- the CPU scatter kernels --------------------------------------------------------------------
