@@ -14,9 +14,10 @@ summed over the labels the output drops, in one ``np.einsum`` pass) and its grad
 Which loop runs for a pair: a matrix product (labels summed, and free labels of size > 1 on both
 sides) goes to BLAS through ``np.matmul`` (:func:`matmul_contract`). Per-row dot products of
 two contiguous operands (``bij,bij->b``, ``ij,ij->i``) run as one Numba kernel over the rows (both
-threads, float64 accumulation). Every other pair (matrix-vector and outer products, elementwise products) goes to
-``np.einsum``, whose C loop reads each operand once; the former plan (multiply, then sum) wrote and
-re-read the whole product and ran 5x slower than ``np.einsum`` on ``bij,bij->b``. The GPU twin
+threads, float64 accumulation). Every other pair (matrix-vector and outer products, elementwise
+products) goes to ``np.einsum``, whose C loop reads each operand once; the former plan (multiply,
+then sum) wrote and re-read the whole product and ran 5x slower than ``np.einsum`` on
+``bij,bij->b``. The GPU twin
 (``kernels/cuda/einsum.py``) runs the same two plans with ``CudaArray`` operations.
 """
 
