@@ -73,15 +73,15 @@ def _relu_max_pool_2x2_planes(x, y, idx, zero):
                 best = _relu(x[p, r, c], zero)
                 at = r * w + c
                 v = _relu(x[p, r, c + 1], zero)
-                take = (v > best) | ((v != v) & (best == best))
+                take = pool._take(v, best)
                 best = v if take else best
                 at = r * w + c + 1 if take else at
                 v = _relu(x[p, r + 1, c], zero)
-                take = (v > best) | ((v != v) & (best == best))
+                take = pool._take(v, best)
                 best = v if take else best
                 at = (r + 1) * w + c if take else at
                 v = _relu(x[p, r + 1, c + 1], zero)
-                take = (v > best) | ((v != v) & (best == best))
+                take = pool._take(v, best)
                 best = v if take else best
                 at = (r + 1) * w + c + 1 if take else at
                 y[p, i, j] = best
