@@ -416,3 +416,36 @@ def test_layer_on_the_gpu_matches_the_cpu(mode, kw):
     for (n, pc), pg in zip(cpu.named_parameters(), gpu.parameters()):
         np.testing.assert_allclose(pg.grad.numpy(), pc.grad.numpy(), rtol=1e-4, atol=1e-5,
                                    err_msg=n)
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU", "LSTMCell", "GRUCell"])
+def test_forward_and_backward_leave_inputs_and_parameters_untouched(mode):
+    """The layers add their biases in place into fresh products and copy W_hh^T once per
+    sequence: no parameter, input or state array may change (and a Fortran-ordered W_hh, whose
+    transpose is C-ordered, gives the same answer as a C-ordered one)."""
+    cell = mode.endswith("Cell")
+    m = getattr(nn, mode)(4, 5, dtype=np.float64)
+    x = mg.tensor(rng.standard_normal((3, 4) if cell else (6, 3, 4)), requires_grad=True)
+    hs = (3, 5) if cell else (1, 3, 5)
+    h = mg.tensor(rng.standard_normal(hs), requires_grad=True)
+    c = mg.tensor(rng.standard_normal(hs), requires_grad=True)
+    state = (h, c) if mode.startswith("LSTM") else h
+    before = {n: p.numpy().copy() for n, p in m.named_parameters()}
+    arrays = [(t, t.numpy().copy()) for t in (x, h, c)]
+    out = m(x, state)  # GRUCell: h'; the others: (output or h', states or c')
+    first = out if isinstance(out, mg.Tensor) else out[0]
+    first.sum().backward()
+    for n, p in m.named_parameters():
+        np.testing.assert_array_equal(p.numpy(), before[n], err_msg=n)
+    for t, a in arrays:
+        np.testing.assert_array_equal(t.numpy(), a)
+    grads = {n: p.grad.numpy().copy() for n, p in m.named_parameters()}
+    whh = m.weight_hh if cell else m.weight_hh_l0
+    whh.data = np.asfortranarray(whh.data)
+    m.zero_grad()
+    out2 = m(x, state)
+    second = out2 if isinstance(out2, mg.Tensor) else out2[0]
+    np.testing.assert_allclose(second.numpy(), first.numpy(), rtol=1e-13, atol=1e-15)
+    second.sum().backward()
+    for n, p in m.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), grads[n], rtol=1e-12, atol=1e-14, err_msg=n)
