@@ -50,7 +50,7 @@ from minigrad.ops.conv import (
     _padding,
 )
 from minigrad.ops.kernels import kernels_for
-from minigrad.ops.linalg import MatMulFn
+from minigrad.ops.linalg import MatMulFn, _check_linear
 from minigrad.ops.pool import PlaneScatterFn, _windows
 from minigrad.tensor import Tensor
 
@@ -253,18 +253,8 @@ def linear_relu(input: Any, weight: Any, bias: Any = None) -> Tensor:
     op = "linear_relu"
     x = float_tensor(op, "input", input)
     w = float_tensor(op, "weight", weight)
-    if w.ndim != 2:
-        raise ValueError(f"{op}: weight must be 2-D (out_features, in_features), got shape "
-                         f"{w.shape}")
-    if x.ndim < 1 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"{op}: input of shape {x.shape} does not end in in_features = "
-                         f"{w.shape[1]} (weight shape {w.shape})")
-    b = None
-    if bias is not None:
-        b = float_tensor(op, "bias", bias)
-        if b.shape != (w.shape[0],):
-            raise ValueError(f"{op}: bias of shape {b.shape} does not match out_features = "
-                             f"{w.shape[0]}")
+    b = None if bias is None else float_tensor(op, "bias", bias)
+    _check_linear(op, x, w, b)
     ts = _common_dtype(x, w) if b is None else _common_dtype(x, w, b)
     x, w, b = ts[0], ts[1], (ts[2] if b is not None else None)
     if x.ndim == 2:
