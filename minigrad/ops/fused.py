@@ -65,6 +65,16 @@ def _relu_grad(gy: Tensor, y: Tensor) -> Tensor:
     return ActivationGradFn.apply(gy, y, name="relu", a=0.0, b=0.0)
 
 
+def _conv_grads(ctx: Any, x: Tensor, w: Tensor, gz: Tensor) -> tuple[Any, Any, Any]:
+    """The gradients of x, w and b from ``gz``, the gradient at the convolution's output (the
+    products of conv2d's own backward), each only where needed."""
+    need_x, need_w, need_b = ctx.needs_input_grad
+    gx = ConvTranspose2dFn.apply(gz, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
+    gw = Conv2dWeightGradFn.apply(x, gz, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
+    gb = gz.sum(axis=(0, 2, 3)) if need_b else None
+    return gx, gw, gb
+
+
 class Conv2dReluFn(Function):
     """y = relu(x (*) w + b). x: (N, C, H, W), w: (K, C//groups, R, S), b: (K,) or None."""
 
@@ -83,12 +93,7 @@ class Conv2dReluFn(Function):
     @staticmethod
     def backward(ctx, gy):
         x, w, y = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        gz = _relu_grad(gy, y)
-        gx = ConvTranspose2dFn.apply(gz, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
-        gw = Conv2dWeightGradFn.apply(x, gz, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
-        gb = gz.sum(axis=(0, 2, 3)) if need_b else None
-        return gx, gw, gb
+        return _conv_grads(ctx, x, w, _relu_grad(gy, y))
 
 
 class Conv2dReluMaxPool2dFn(Function):
@@ -112,12 +117,8 @@ class Conv2dReluMaxPool2dFn(Function):
     @staticmethod
     def backward(ctx, gp):
         x, w, p, idx = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
         gz = PlaneScatterFn.apply(_relu_grad(gp, p), idx, plane_hw=ctx.conv_hw)
-        gx = ConvTranspose2dFn.apply(gz, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
-        gw = Conv2dWeightGradFn.apply(x, gz, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
-        gb = gz.sum(axis=(0, 2, 3)) if need_b else None
-        return gx, gw, gb
+        return _conv_grads(ctx, x, w, gz)
 
 
 class LinearReluFn(Function):
