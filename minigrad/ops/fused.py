@@ -39,14 +39,12 @@ from minigrad.autograd import Function
 from minigrad.ops._args import conv_output_size, float_tensor, ntuple
 from minigrad.ops.activation import ActivationGradFn
 from minigrad.ops.conv import (
-    Conv2dWeightGradFn,
-    ConvTranspose2dFn,
     _batched,
     _check_bias,
     _check_conv_args,
     _check_geometry,
     _common_dtype,
-    _geo,
+    _conv2d_grads,
     _padding,
 )
 from minigrad.ops.kernels import kernels_for
@@ -63,16 +61,6 @@ _KINKS = "conv2d/linear output = 0: gradient 0 (relu'(0) = 0, as PyTorch)"
 def _relu_grad(gy: Tensor, y: Tensor) -> Tensor:
     """``gy * relu'(y)``: relu's gradient op, its mask read from the fused op's output."""
     return ActivationGradFn.apply(gy, y, name="relu", a=0.0, b=0.0)
-
-
-def _conv_grads(ctx: Any, x: Tensor, w: Tensor, gz: Tensor) -> tuple[Any, Any, Any]:
-    """The gradients of x, w and b from ``gz``, the gradient at the convolution's output (the
-    products of conv2d's own backward), each only where needed."""
-    need_x, need_w, need_b = ctx.needs_input_grad
-    gx = ConvTranspose2dFn.apply(gz, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
-    gw = Conv2dWeightGradFn.apply(x, gz, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
-    gb = gz.sum(axis=(0, 2, 3)) if need_b else None
-    return gx, gw, gb
 
 
 class Conv2dReluFn(Function):
@@ -93,7 +81,7 @@ class Conv2dReluFn(Function):
     @staticmethod
     def backward(ctx, gy):
         x, w, y = ctx.saved_tensors
-        return _conv_grads(ctx, x, w, _relu_grad(gy, y))
+        return _conv2d_grads(ctx, x, w, _relu_grad(gy, y))
 
 
 class Conv2dReluMaxPool2dFn(Function):
@@ -118,7 +106,7 @@ class Conv2dReluMaxPool2dFn(Function):
     def backward(ctx, gp):
         x, w, p, idx = ctx.saved_tensors
         gz = PlaneScatterFn.apply(_relu_grad(gp, p), idx, plane_hw=ctx.conv_hw)
-        return _conv_grads(ctx, x, w, gz)
+        return _conv2d_grads(ctx, x, w, gz)
 
 
 class LinearReluFn(Function):
