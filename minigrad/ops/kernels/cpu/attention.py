@@ -226,7 +226,7 @@ def _backward_tile(s, dp, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_d
                 drow[c] = 0.0
             live, dlive = row[:n], drow[:n]
             a = scale
-            if bias.shape[0] > 0:
+            if bias.shape[0] > 0 and n:  # (its maximum reads the first element)
                 _masked_scores(live, i, bias, bi, scale)
                 a = one
             for c in range(n):
