@@ -7,7 +7,9 @@
   the simulator;
 * transfers between host arrays and numba device arrays (:func:`as_device_array`);
 * the block reduction in shared memory (:func:`block_reduce`), written once for every kernel
-  that combines its threads' partial results.
+  that combines its threads' partial results;
+* the inner step of a shared-memory tiled matrix product (:func:`tile_product`), shared by the
+  GEMM of ``cuda/_linalg.py`` and the implicit-GEMM convolution kernels.
 
 Kernel modules bind ``numba.cuda`` to a module-level global named ``cuda`` before their kernels
 compile (``cuda = load_cuda()``): the simulator swaps in its per-thread fake ``cuda`` module only
@@ -38,6 +40,7 @@ __all__ = [
     "load_cuda",
     "require",
     "sim",
+    "tile_product",
 ]
 
 INSTALL_HINT = 'install the GPU support with: pip install "minigrad[cuda]" (numba-cuda)'
@@ -195,3 +198,34 @@ def add() -> Any:
 
 def _add(a, b):
     return a + b
+
+
+# ------------------------------------------------------------------------------------------------
+# the inner step of a tiled matrix product
+
+
+@functools.cache
+def tile_product(bk: int, wm: int, wn: int, rows_step: int, cols_step: int) -> Any:
+    """A device function ``product(acc, a_tile, b_tile, ty, tx)``: one K step of a tiled GEMM.
+
+    Each thread of a ``rows_step x cols_step`` block owns ``wm x wn`` outputs of the block's
+    tile, rows ``ty + rows_step * i`` and columns ``tx + cols_step * j``, accumulated in its
+    local ``acc`` (wm, wn). The block has staged ``a_tile`` (bk, rows), stored transposed so a
+    thread's rows are read as a broadcast, and ``b_tile`` (bk, cols) in shared memory; the
+    function waits at a barrier for the staging to finish, adds
+    ``acc[i, j] += sum over kk of a_tile[kk, row_i] * b_tile[kk, col_j]``, and waits at a second
+    barrier, so the tiles may be overwritten at once. The sizes are compile-time constants.
+    """
+    load_cuda()
+
+    @cuda.jit(device=True)
+    def product(acc, a_tile, b_tile, ty, tx):
+        cuda.syncthreads()
+        for kk in range(bk):
+            for i in range(wm):
+                av = a_tile[kk, ty + rows_step * i]
+                for j in range(wn):
+                    acc[i, j] += av * b_tile[kk, tx + cols_step * j]
+        cuda.syncthreads()
+
+    return product

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minigrad.cuda._runtime import load_cuda
+from minigrad.cuda._runtime import load_cuda, tile_product
 from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu.conv import Pair, Quad, conv_out_size
 from minigrad.ops.kernels.cuda._common import common_float, from_device, to_device
@@ -113,6 +113,7 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
     tap, split3 = cuda.jit(device=True)(_tap), cuda.jit(device=True)(_split3)
     ft = np.dtype(dtype).type
     zero = ft(0)
+    product = tile_product(BK, TM, TM, TPB, TPB)  # one K step over the staged tiles
 
     def device(fn):
         return cuda.jit(device=True)(fn)
@@ -218,13 +219,7 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
                     nn = e - kk * BN
                     inside = k0 + kk < k_dim and n0 + nn < n_cols
                     b_tile[kk, nn] = read_b(b_src, geo, g, k0 + kk, n0 + nn) if inside else zero
-                cuda.syncthreads()
-                for kk in range(BK):
-                    for i in range(TM):
-                        a = a_tile[kk, ty + i * TPB]
-                        for j in range(TM):
-                            acc[i, j] += a * b_tile[kk, tx + j * TPB]
-                cuda.syncthreads()
+                product(acc, a_tile, b_tile, ty, tx)
             for i in range(TM):
                 m = m0 + ty + i * TPB
                 if m < m_rows:
