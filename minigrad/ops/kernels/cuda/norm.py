@@ -56,27 +56,36 @@ MAX_BLOCKS = 65535
 # numba.cuda and the block reduction the kernels call, bound by _kernels() on first use
 cuda: Any = None
 block_sum: Any = None
+slice_stats: Any = None
 row_stats: Any = None
+
+
+def _slice_stats(buf, x, j):
+    """(mean, biased variance) of the slice ``x[:, j, :]`` of x: (A, J, B) over the block's
+    threads, two passes in float64 (a device function). Batch norm's channel is such a slice of
+    (N, C, S); a layer/group norm row of (R, K) is one of its (1, R, K) view."""
+    a, _, b = x.shape
+    count = a * b
+    tid = cuda.threadIdx.x
+    acc = 0.0
+    for e in range(tid, count, cuda.blockDim.x):
+        i = e // b
+        acc += x[i, j, e - i * b]
+    m = block_sum(buf, acc) / count
+    acc = 0.0
+    for e in range(tid, count, cuda.blockDim.x):
+        i = e // b
+        d = x[i, j, e - i * b] - m
+        acc += d * d
+    return m, block_sum(buf, acc) / count
 
 
 def _stats(x, eps, momentum, update_mean, update_var, rm, rv, mean, invstd):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
-    n, c, s = x.shape
-    count = n * s
-    tid = cuda.threadIdx.x
-    for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
-        acc = 0.0
-        for e in range(tid, count, cuda.blockDim.x):
-            i = e // s
-            acc += x[i, ch, e - i * s]
-        m = block_sum(buf, acc) / count
-        acc = 0.0
-        for e in range(tid, count, cuda.blockDim.x):
-            i = e // s
-            d = x[i, ch, e - i * s] - m
-            acc += d * d
-        var = block_sum(buf, acc) / count
-        if tid == 0:
+    count = x.shape[0] * x.shape[2]
+    for ch in range(cuda.blockIdx.x, x.shape[1], cuda.gridDim.x):
+        m, var = slice_stats(buf, x, ch)
+        if cuda.threadIdx.x == 0:
             mean[ch] = m
             invstd[ch] = 1.0 / math.sqrt(var + eps)
             if update_mean:
@@ -131,26 +140,19 @@ def _backward(g, x, mean, invstd, w, has_w, gx, gw, gb):
             gx[i, ch, k] = kk * g[i, ch, k] + q * (x[i, ch, k] - m) + r
 
 
-def _row_stats(buf, xr, row, k, eps):
-    """(mean, rstd) of row ``row`` of the (rows, k) array xr (a device function)."""
-    tid = cuda.threadIdx.x
-    acc = 0.0
-    for e in range(tid, k, cuda.blockDim.x):
-        acc += xr[row, e]
-    mu = block_sum(buf, acc) / k
-    acc = 0.0
-    for e in range(tid, k, cuda.blockDim.x):
-        d = xr[row, e] - mu
-        acc += d * d
-    return mu, 1.0 / math.sqrt(block_sum(buf, acc) / k + eps)
+def _row_stats(buf, xr, row, eps):
+    """(mean, rstd) of row ``row`` of xr: (1, rows, k), a (rows, k) array's 3-D view (a device
+    function)."""
+    mu, var = slice_stats(buf, xr, row)
+    return mu, 1.0 / math.sqrt(var + eps)
 
 
-def _ln_forward(x, w, b, eps, y, mean, rstd):
+def _ln_forward(x, xr, w, b, eps, y, mean, rstd):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
     m, d = x.shape
     tid = cuda.threadIdx.x
     for i in range(cuda.blockIdx.x, m, cuda.gridDim.x):
-        mu, r = row_stats(buf, x, i, d, eps)
+        mu, r = row_stats(buf, xr, i, eps)
         if tid == 0:
             mean[i] = mu
             rstd[i] = r
@@ -199,7 +201,7 @@ def _gn_forward(x, xr, groups, w, b, eps, y, mean, rstd):
     k = cg * s
     tid = cuda.threadIdx.x
     for row in range(cuda.blockIdx.x, n * groups, cuda.gridDim.x):
-        mu, r = row_stats(buf, xr, row, k, eps)
+        mu, r = row_stats(buf, xr, row, eps)
         if tid == 0:
             mean[row] = mu
             rstd[row] = r
@@ -263,9 +265,10 @@ def _gn_param_grads(g, x, groups, mean, rstd, gw, gb):
 
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda; numba specialises each per dtype."""
-    global cuda, block_sum, row_stats
+    global cuda, block_sum, slice_stats, row_stats
     cuda = load_cuda()
     block_sum = block_reduce(add())
+    slice_stats = cuda.jit(device=True)(_slice_stats)
     row_stats = cuda.jit(device=True)(_row_stats)
     return {"stats": cuda.jit(_stats), "normalize": cuda.jit(_normalize),
             "backward": cuda.jit(_backward), "ln_forward": cuda.jit(_ln_forward),
@@ -378,8 +381,8 @@ def layer_norm_forward(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any,
     mean = cu.device_array(m, dtype=np.float64)
     rstd = cu.device_array(m, dtype=np.float64)
     _kernels()["ln_forward"][_grid(m), _threads()](
-        xd, _affine(weight, d, 1.0, op, "weight"), _affine(bias, d, 0.0, op, "bias"), float(eps),
-        y, mean, rstd)
+        xd, xd.reshape(1, m, d), _affine(weight, d, 1.0, op, "weight"),
+        _affine(bias, d, 0.0, op, "bias"), float(eps), y, mean, rstd)
     return from_device(y), from_device(mean), from_device(rstd)
 
 
@@ -419,7 +422,7 @@ def group_norm_forward(x: Any, num_groups: int, weight: Any, bias: Any,
     mean = cu.device_array(rows, dtype=np.float64)
     rstd = cu.device_array(rows, dtype=np.float64)
     _kernels()["gn_forward"][_grid(rows), _threads()](
-        xd, xd.reshape(rows, (c // num_groups) * s), num_groups,
+        xd, xd.reshape(1, rows, (c // num_groups) * s), num_groups,
         _affine(weight, c, 1.0, op, "weight"), _affine(bias, c, 0.0, op, "bias"), float(eps),
         y, mean, rstd)
     return (from_device(y), from_device(mean, (n, num_groups)),
