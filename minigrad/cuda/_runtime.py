@@ -8,8 +8,9 @@
 * transfers between host arrays and numba device arrays (:func:`as_device_array`);
 * the block reduction in shared memory (:func:`block_reduce`), written once for every kernel
   that combines its threads' partial results;
-* the inner step of a shared-memory tiled matrix product (:func:`tile_product`), shared by the
-  GEMM of ``cuda/_linalg.py`` and the implicit-GEMM convolution kernels.
+* the inner step and the epilogue of a shared-memory tiled matrix product
+  (:func:`tile_product`, :func:`tile_store`), shared by the GEMM of ``cuda/_linalg.py`` and the
+  implicit-GEMM convolution kernels.
 
 Kernel modules bind ``numba.cuda`` to a module-level global named ``cuda`` before their kernels
 compile (``cuda = load_cuda()``): the simulator swaps in its per-thread fake ``cuda`` module only
@@ -41,6 +42,7 @@ __all__ = [
     "require",
     "sim",
     "tile_product",
+    "tile_store",
 ]
 
 INSTALL_HINT = 'install the GPU support with: pip install "minigrad[cuda]" (numba-cuda)'
@@ -229,3 +231,28 @@ def tile_product(bk: int, wm: int, wn: int, rows_step: int, cols_step: int) -> A
         cuda.syncthreads()
 
     return product
+
+
+@functools.cache
+def tile_store(wm: int, wn: int, rows_step: int, cols_step: int, store: Any) -> Any:
+    """A device function ``write(acc, out, ctx, r0, c0, ty, tx, nrows, ncols)``: the epilogue of
+    the tiled GEMM whose K steps :func:`tile_product` runs.
+
+    The thread's ``acc[i, j]`` is element (``r0 + ty + rows_step * i``, ``c0 + tx + cols_step *
+    j``) of the ``nrows x ncols`` product; each one inside it goes to
+    ``store(out, ctx, row, col, value)``, a device function (``ctx``: whatever else it needs,
+    such as an offset or a tuple of arrays).
+    """
+    load_cuda()
+
+    @cuda.jit(device=True)
+    def write(acc, out, ctx, r0, c0, ty, tx, nrows, ncols):
+        for i in range(wm):
+            row = r0 + ty + rows_step * i
+            if row < nrows:
+                for j in range(wn):
+                    col = c0 + tx + cols_step * j
+                    if col < ncols:
+                        store(out, ctx, row, col, acc[i, j])
+
+    return write
