@@ -238,10 +238,10 @@ def tile_store(wm: int, wn: int, rows_step: int, cols_step: int, store: Any) -> 
     """A device function ``write(acc, out, ctx, r0, c0, ty, tx, nrows, ncols)``: the epilogue of
     the tiled GEMM whose K steps :func:`tile_product` runs.
 
-    The thread's ``acc[i, j]`` is element (``r0 + ty + rows_step * i``, ``c0 + tx + cols_step *
-    j``) of the ``nrows x ncols`` product; each one inside it goes to
-    ``store(out, ctx, row, col, value)``, a device function (``ctx``: whatever else it needs,
-    such as an offset or a tuple of arrays).
+    The thread's ``acc[i, j]`` is element (row, col) of the ``nrows x ncols`` product, with
+    ``row = r0 + ty + rows_step * i`` and ``col = c0 + tx + cols_step * j``; each one inside the
+    product goes to ``store(out, ctx, row, col, value)``, a device function (``ctx``: whatever
+    else it needs, such as an offset or a tuple of arrays).
     """
     load_cuda()
 
