@@ -293,3 +293,20 @@ def test_sequential_on_cuda_runs_unfused():
     y = seq(mg.tensor(x, device="cuda"))
     assert "Conv2d" in _names(y) and not FUSED & _names(y)
     np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op, fn", [("linear", F.linear), ("linear_relu", linear_relu)])
+def test_linear_and_linear_relu_raise_the_same_shape_errors(op, fn):
+    """F.linear and linear_relu share one set of shape checks; each names itself."""
+    x, w = mg.tensor(np.ones((2, 5))), mg.tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=rf"^{op}: weight must be 2-D \(out_features, "
+                                         r"in_features\), got shape \(5,\)"):
+        fn(x, mg.tensor(np.ones(5)))
+    with pytest.raises(ValueError, match=rf"^{op}: input of shape \(2, 3\) does not end in "
+                                         r"in_features = 5 \(weight shape \(4, 5\)\)"):
+        fn(mg.tensor(np.ones((2, 3))), w)
+    with pytest.raises(ValueError, match=rf"^{op}: bias of shape \(3,\) does not match "
+                                         "out_features = 4"):
+        fn(x, w, mg.tensor(np.ones(3)))
+    with pytest.raises(ValueError, match=rf"^{op}: input of shape \(\) does not end in"):
+        fn(mg.tensor(np.float64(1.0)), w)

@@ -65,11 +65,7 @@ class Conv2dFn(Function):
     @staticmethod
     def backward(ctx, gy):
         x, w = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        gx = ConvTranspose2dFn.apply(gy, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
-        gw = Conv2dWeightGradFn.apply(x, gy, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
-        gb = gy.sum(axis=(0, 2, 3)) if need_b else None
-        return gx, gw, gb
+        return _conv2d_grads(ctx, x, w, gy)
 
 
 class ConvTranspose2dFn(Function):
@@ -114,6 +110,16 @@ class Conv2dWeightGradFn(Function):
         gx = ConvTranspose2dFn.apply(g, ggw, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
         gg = _conv_like(g, x, ggw, _geo(ctx)) if need_g else None
         return gx, gg
+
+
+def _conv2d_grads(ctx: Function, x: Tensor, w: Tensor, gy: Tensor) -> tuple[Any, Any, Any]:
+    """The gradients of conv2d's x, w and b from ``gy`` at its output, each only where needed
+    (also the fused conv ops' backward, given the gradient at their convolution's output)."""
+    need_x, need_w, need_b = ctx.needs_input_grad
+    gx = ConvTranspose2dFn.apply(gy, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
+    gw = Conv2dWeightGradFn.apply(x, gy, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
+    gb = gy.sum(axis=(0, 2, 3)) if need_b else None
+    return gx, gw, gb
 
 
 def _geo(ctx: Function) -> dict[str, Any]:

@@ -39,18 +39,16 @@ from minigrad.autograd import Function
 from minigrad.ops._args import conv_output_size, float_tensor, ntuple
 from minigrad.ops.activation import ActivationGradFn
 from minigrad.ops.conv import (
-    Conv2dWeightGradFn,
-    ConvTranspose2dFn,
     _batched,
     _check_bias,
     _check_conv_args,
     _check_geometry,
     _common_dtype,
-    _geo,
+    _conv2d_grads,
     _padding,
 )
 from minigrad.ops.kernels import kernels_for
-from minigrad.ops.linalg import MatMulFn
+from minigrad.ops.linalg import MatMulFn, _check_linear
 from minigrad.ops.pool import PlaneScatterFn, _windows
 from minigrad.tensor import Tensor
 
@@ -83,12 +81,7 @@ class Conv2dReluFn(Function):
     @staticmethod
     def backward(ctx, gy):
         x, w, y = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        gz = _relu_grad(gy, y)
-        gx = ConvTranspose2dFn.apply(gz, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
-        gw = Conv2dWeightGradFn.apply(x, gz, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
-        gb = gz.sum(axis=(0, 2, 3)) if need_b else None
-        return gx, gw, gb
+        return _conv2d_grads(ctx, x, w, _relu_grad(gy, y))
 
 
 class Conv2dReluMaxPool2dFn(Function):
@@ -112,12 +105,8 @@ class Conv2dReluMaxPool2dFn(Function):
     @staticmethod
     def backward(ctx, gp):
         x, w, p, idx = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
         gz = PlaneScatterFn.apply(_relu_grad(gp, p), idx, plane_hw=ctx.conv_hw)
-        gx = ConvTranspose2dFn.apply(gz, w, input_hw=x.shape[2:], **_geo(ctx)) if need_x else None
-        gw = Conv2dWeightGradFn.apply(x, gz, kernel_hw=w.shape[2:], **_geo(ctx)) if need_w else None
-        gb = gz.sum(axis=(0, 2, 3)) if need_b else None
-        return gx, gw, gb
+        return _conv2d_grads(ctx, x, w, gz)
 
 
 class LinearReluFn(Function):
@@ -253,18 +242,8 @@ def linear_relu(input: Any, weight: Any, bias: Any = None) -> Tensor:
     op = "linear_relu"
     x = float_tensor(op, "input", input)
     w = float_tensor(op, "weight", weight)
-    if w.ndim != 2:
-        raise ValueError(f"{op}: weight must be 2-D (out_features, in_features), got shape "
-                         f"{w.shape}")
-    if x.ndim < 1 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"{op}: input of shape {x.shape} does not end in in_features = "
-                         f"{w.shape[1]} (weight shape {w.shape})")
-    b = None
-    if bias is not None:
-        b = float_tensor(op, "bias", bias)
-        if b.shape != (w.shape[0],):
-            raise ValueError(f"{op}: bias of shape {b.shape} does not match out_features = "
-                             f"{w.shape[0]}")
+    b = None if bias is None else float_tensor(op, "bias", bias)
+    _check_linear(op, x, w, b)
     ts = _common_dtype(x, w) if b is None else _common_dtype(x, w, b)
     x, w, b = ts[0], ts[1], (ts[2] if b is not None else None)
     if x.ndim == 2:

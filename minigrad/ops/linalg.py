@@ -52,6 +52,18 @@ class LinearFn(Function):
         return gx, gw, gb
 
 
+def _check_linear(op: str, x: Tensor, w: Tensor, b: Tensor | None) -> None:
+    """``op``'s shape checks of ``x @ w.T + b``: w (out, in), x (*, in), b (out,) or None."""
+    ws, xs = w.shape, x.shape  # read once: the checks run on every call of a layer
+    if len(ws) != 2:
+        raise ValueError(f"{op}: weight must be 2-D (out_features, in_features), got shape {ws}")
+    if not xs or xs[-1] != ws[1]:
+        raise ValueError(f"{op}: input of shape {xs} does not end in in_features = {ws[1]} "
+                         f"(weight shape {ws})")
+    if b is not None and b.shape != ws[:1]:
+        raise ValueError(f"{op}: bias of shape {b.shape} does not match out_features = {ws[0]}")
+
+
 def linear_fn(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor | None:
     """``LinearFn`` for checked 2-D ``x`` (M, in) and ``w`` (out, in) and ``b`` (out,) or None
     of one floating dtype; None when the dtypes differ (the caller composes ``x @ w.T + b``,

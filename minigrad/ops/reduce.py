@@ -20,7 +20,7 @@ import numpy as np
 from minigrad import _device as _device
 from minigrad.autograd import Function
 from minigrad.ops._args import AxisError
-from minigrad.ops.elementwise import as_tensor
+from minigrad.ops.elementwise import as_tensor, maximum, minimum, where
 from minigrad.tensor import Tensor
 
 AxisArg = int | tuple[int, ...] | list[int] | None
@@ -231,8 +231,6 @@ def _maxmin(op: str, largest: bool, x: Any, dim: Any, keepdim: bool, axis: AxisA
     if isinstance(dim, Tensor):  # torch.max(input, other): the elementwise maximum
         if keep or axis is not None:
             raise TypeError(f"{op}(input, other) takes no dim, axis or keepdim")
-        from minigrad.ops.elementwise import maximum, minimum
-
         return (maximum if largest else minimum)(x, dim)
     if dim is not None:
         if axis is not None:
@@ -373,14 +371,20 @@ def product_of_others(e: Tensor, out: Tensor, nonzero: Tensor, zeros: Any,
     so the second derivative of a product is exact with up to two zeros (and 0, as it should be,
     with more).
     """
-    from minigrad.ops.elementwise import where
-
     ez = Tensor._make(_device.wrap(e.data == 0))
     general = out / where(ez, 1.0, e)
     one = Tensor._make(_device.wrap(zeros == 1))
     two = Tensor._make(_device.wrap(zeros == 2))
     at_zero = where(one, nonzero, where(two, nonzero * (zero_sum - e), 0.0))
     return where(ez, at_zero, general)
+
+
+def _keep_with_input(ctx: Function, x: Tensor, out: Any) -> Any:
+    """A reduction's output as an array (NumPy gives a scalar for a full reduction), saved with
+    its input ``x`` for a backward that reads both."""
+    out = _device.wrap(out)
+    ctx.save_for_backward(x, out)
+    return out
 
 
 class ProdFn(Function):
@@ -391,15 +395,10 @@ class ProdFn(Function):
     def forward(ctx, x, *, axis, keepdims):
         ctx.axis = axis
         ctx.kept_shape = _kept_shape(x.shape, axis)
-        out = np.prod(x.data, axis=axis, keepdims=keepdims)
-        out = _device.wrap(out)
-        ctx.save_for_backward(x, out)
-        return out
+        return _keep_with_input(ctx, x, np.prod(x.data, axis=axis, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx, g):
-        from minigrad.ops.elementwise import where
-
         x, out = ctx.saved_tensors
         g, out = g.reshape(ctx.kept_shape), out.reshape(ctx.kept_shape)
         xz = _device.wrap(x.data == 0)
@@ -489,14 +488,10 @@ class VectorNormFn(Function):
             out = np.sum(np.abs(x.data), axis=axis, keepdims=keepdims)
         else:
             out = np.sum(np.abs(x.data) ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
-        out = _device.wrap(out)
-        ctx.save_for_backward(x, out)
-        return out
+        return _keep_with_input(ctx, x, out)
 
     @staticmethod
     def backward(ctx, g):
-        from minigrad.ops.elementwise import where
-
         x, out = ctx.saved_tensors
         p = ctx.p
         g = g.reshape(ctx.kept_shape)
@@ -518,8 +513,6 @@ def in_graph(value: Tensor, x: Tensor, axes: tuple[int, ...] | None, keep: bool)
     sum(x), value)``, which neither reads ``x``'s NaNs into the value nor the gradient."""
     if not x.requires_grad:
         return value
-    from minigrad.ops.elementwise import where
-
     never = Tensor._make(_device.zeros(value.shape, np.bool_, like=x.data))
     return where(never, sum(x, axes, keepdims=keep), value)
 

@@ -79,18 +79,25 @@ def cumsum(input: Any, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
     return CumsumFn.apply(x, axis=d, reverse=False)
 
 
-class CumprodFn(Function):
-    """Cumulative product along ``axis``."""
-
-    kinks = ("none (smooth); zeros are handled exactly for first derivatives, and second "
-             "derivatives are exact with at most one zero per row")
+class _SavesInputAndOutput:
+    """The forward of a scan whose gradient reads its input and its output (a mixin for
+    :class:`CumprodFn` and :class:`LogCumSumExpFn`, as ``_Unary`` is for the elementwise ops): a
+    subclass sets ``forward_array`` (an array and ``axis=`` in, an array out)."""
 
     @staticmethod
     def forward(ctx, x, *, axis):
         ctx.axis = axis
-        out = np.cumprod(x.data, axis=axis)
+        out = ctx.forward_array(x.data, axis=axis)
         ctx.save_for_backward(x, out)
         return out
+
+
+class CumprodFn(_SavesInputAndOutput, Function):
+    """Cumulative product along ``axis``."""
+
+    kinks = ("none (smooth); zeros are handled exactly for first derivatives, and second "
+             "derivatives are exact with at most one zero per row")
+    forward_array = staticmethod(np.cumprod)
 
     @staticmethod
     def backward(ctx, g):
@@ -171,15 +178,10 @@ def _lowest(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).min)
 
 
-class LogCumSumExpFn(Function):
+class LogCumSumExpFn(_SavesInputAndOutput, Function):
     """``y_i = log(sum_{j<=i} exp(x_j))`` along ``axis`` (``np.logaddexp.accumulate``: exact)."""
 
-    @staticmethod
-    def forward(ctx, x, *, axis):
-        ctx.axis = axis
-        out = np.logaddexp.accumulate(x.data, axis=axis)
-        ctx.save_for_backward(x, out)
-        return out
+    forward_array = staticmethod(np.logaddexp.accumulate)
 
     @staticmethod
     def backward(ctx, g):
