@@ -7,8 +7,10 @@
     tensor([2., 4., 6.])
 """
 
-# _threading comes first: importing it makes TBB loadable and sets Numba's threading-layer
-# priority before any kernel can run (see that module for why).
+# These two come first. _malloc: glibc keeps freed array buffers for the next step instead of
+# unmapping them; _threading: makes TBB loadable and sets Numba's threading-layer priority before
+# any kernel can run (see each module for why).
+import minigrad._malloc  # noqa: F401
 import minigrad._threading  # noqa: F401
 from minigrad import _hints, autograd, cuda, data, distributed, nn, optim, random, testing, viz
 from minigrad._device import device

@@ -100,6 +100,20 @@ def test_fused_forward_and_gradients_equal_the_unfused_composition(n):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("mask_grad", [False, True])
+def test_gradients_do_not_depend_on_whether_the_mask_needs_one(mask_grad):
+    """The backward kernel scales d score in the loop that forms it when the float mask needs no
+    gradient, and in a loop of its own after writing it out when it does: q, k and v get the
+    unfused composition's gradients both ways."""
+    q, k, v = t(2, 7, 4), t(2, 9, 4), t(2, 9, 3)
+    m = mg.tensor(rng.standard_normal((7, 9)), requires_grad=mask_grad)
+    g = mg.tensor(rng.standard_normal((2, 7, 3)))
+    fused = mg.grad(F.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=0.7), [q, k, v], g)
+    ref = mg.grad(unfused(q, k, v, m, scale=0.7), [q, k, v], g)
+    for a, b in zip(fused, ref):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-11, atol=1e-13)
+
+
 def test_create_graph_backward_equals_the_kernel_backward():
     """Under create_graph=True the backward is Tensor ops; its first-order values are the
     kernel's (the registry's gradgradcheck then checks its own derivative)."""

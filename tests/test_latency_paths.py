@@ -93,7 +93,7 @@ def test_linear_is_one_node_equal_to_the_composition(dtype, lead, bias):
     want = [ref.numpy(), x.grad.numpy(), w.grad.numpy()] + ([b.grad.numpy()] if bias else [])
     for a, e in zip(got, want):
         assert a.dtype == e.dtype
-        np.testing.assert_array_equal(a, e)  # the same products: the same rounding
+        np.testing.assert_array_equal(a, e)  # the same products, summed alike at this size
 
 
 def test_linear_with_mixed_dtypes_still_promotes():

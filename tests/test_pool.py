@@ -595,3 +595,22 @@ def test_option_bad_input(call, error, words):
         call()
     for w in words:
         assert w in str(info.value), (w, str(info.value))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_kernel_on_negative_and_special_windows(dtype):
+    """The unrolled 2x2 kernel pools x itself (no ReLU floor): all-negative windows, -inf, -0.0,
+    ties (first maximum) and NaN (first NaN) against a NumPy reference of each window."""
+    rng = np.random.default_rng(5)
+    x = rng.choice(np.array([-3.0, -1.0, -0.0, -np.inf, 2.0, np.nan], dtype), size=(2, 3, 6, 8),
+                   p=[.3, .3, .1, .1, .1, .1])
+    y, idx = K.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    w = x.shape[3]
+    for n, c, i, j in np.ndindex(y.shape):
+        taps = [(2 * i + a, 2 * j + b) for a in (0, 1) for b in (0, 1)]
+        vals = np.array([x[n, c, r, s] for r, s in taps])
+        k = int(np.argmax(np.isnan(vals))) if np.isnan(vals).any() else int(np.argmax(vals))
+        r, s = taps[k]
+        np.testing.assert_array_equal(y[n, c, i, j], vals[k])
+        assert np.signbit(y[n, c, i, j]) == np.signbit(vals[k])
+        assert idx[n, c, i, j] == r * w + s

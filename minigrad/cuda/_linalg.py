@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from minigrad.cuda import _launch as L
-from minigrad.cuda._runtime import load_cuda, sim
+from minigrad.cuda._runtime import load_cuda, sim, tile_product, tile_store
 from minigrad.cuda.array import CudaArray, empty, implements, zeros
 
 cuda: Any = None  # numba.cuda, bound on first use (the simulator patches module globals)
@@ -71,6 +71,19 @@ def _tile_loader(rows: int, cols: int, nthreads: int, transpose: bool, vt: Any) 
 
 
 @functools.cache
+def _store_fn() -> Any:
+    """The GEMM's store: element (row, col) of batch entry z at ``c[co + row * n + col]``,
+    ctx = (co, n)."""
+
+    @cuda.jit(device=True)
+    def store(c, ctx, row, col, v):
+        co, n = ctx
+        c[co + row * n + col] = v
+
+    return store
+
+
+@functools.cache
 def _gemm_kernel(dtype: np.dtype) -> Any:
     _bind()
     ty_, tx_, wm, wn, bk = _config()
@@ -80,6 +93,8 @@ def _gemm_kernel(dtype: np.dtype) -> Any:
     batch_offsets = L.offsets2_fn()
     load_a = _tile_loader(bm, bk, nthreads, True, vt)  # stored As[kk, row]
     load_b = _tile_loader(bk, bn, nthreads, False, vt)
+    product = tile_product(bk, wm, wn, ty_, tx_)
+    write = tile_store(wm, wn, ty_, tx_, _store_fn())
 
     @cuda.jit
     def gemm(c, a, b, nb, m, n, k, bshape, abst, bbst):
@@ -107,20 +122,8 @@ def _gemm_kernel(dtype: np.dtype) -> Any:
                     for k0 in range(0, k, bk):
                         load_a(As, a, ao, k, m, k, m0, k0, tid)
                         load_b(Bs, b, bo, n, k, n, k0, n0, tid)
-                        cuda.syncthreads()
-                        for kk in range(bk):
-                            for i in range(wm):
-                                av = As[kk, ty + ty_ * i]
-                                for j in range(wn):
-                                    acc[i, j] += av * Bs[kk, tx + tx_ * j]
-                        cuda.syncthreads()
-                    for i in range(wm):
-                        gr = m0 + ty + ty_ * i
-                        if gr < m:
-                            for j in range(wn):
-                                gc = n0 + tx + tx_ * j
-                                if gc < n:
-                                    c[co + gr * n + gc] = acc[i, j]
+                        product(acc, As, Bs, ty, tx)
+                    write(acc, c, (co, n), m0, n0, ty, tx, m, n)
 
     return gemm
 

@@ -7,7 +7,10 @@
   the simulator;
 * transfers between host arrays and numba device arrays (:func:`as_device_array`);
 * the block reduction in shared memory (:func:`block_reduce`), written once for every kernel
-  that combines its threads' partial results.
+  that combines its threads' partial results;
+* the inner step and the epilogue of a shared-memory tiled matrix product
+  (:func:`tile_product`, :func:`tile_store`), shared by the GEMM of ``cuda/_linalg.py`` and the
+  implicit-GEMM convolution kernels.
 
 Kernel modules bind ``numba.cuda`` to a module-level global named ``cuda`` before their kernels
 compile (``cuda = load_cuda()``): the simulator swaps in its per-thread fake ``cuda`` module only
@@ -38,6 +41,8 @@ __all__ = [
     "load_cuda",
     "require",
     "sim",
+    "tile_product",
+    "tile_store",
 ]
 
 INSTALL_HINT = 'install the GPU support with: pip install "minigrad[cuda]" (numba-cuda)'
@@ -195,3 +200,59 @@ def add() -> Any:
 
 def _add(a, b):
     return a + b
+
+
+# ------------------------------------------------------------------------------------------------
+# the inner step of a tiled matrix product
+
+
+@functools.cache
+def tile_product(bk: int, wm: int, wn: int, rows_step: int, cols_step: int) -> Any:
+    """A device function ``product(acc, a_tile, b_tile, ty, tx)``: one K step of a tiled GEMM.
+
+    Each thread of a ``rows_step x cols_step`` block owns ``wm x wn`` outputs of the block's
+    tile, rows ``ty + rows_step * i`` and columns ``tx + cols_step * j``, accumulated in its
+    local ``acc`` (wm, wn). The block has staged ``a_tile`` (bk, rows), stored transposed so a
+    thread's rows are read as a broadcast, and ``b_tile`` (bk, cols) in shared memory; the
+    function waits at a barrier for the staging to finish, adds
+    ``acc[i, j] += sum over kk of a_tile[kk, row_i] * b_tile[kk, col_j]``, and waits at a second
+    barrier, so the tiles may be overwritten at once. The sizes are compile-time constants.
+    """
+    load_cuda()
+
+    @cuda.jit(device=True)
+    def product(acc, a_tile, b_tile, ty, tx):
+        cuda.syncthreads()
+        for kk in range(bk):
+            for i in range(wm):
+                av = a_tile[kk, ty + rows_step * i]
+                for j in range(wn):
+                    acc[i, j] += av * b_tile[kk, tx + cols_step * j]
+        cuda.syncthreads()
+
+    return product
+
+
+@functools.cache
+def tile_store(wm: int, wn: int, rows_step: int, cols_step: int, store: Any) -> Any:
+    """A device function ``write(acc, out, ctx, r0, c0, ty, tx, nrows, ncols)``: the epilogue of
+    the tiled GEMM whose K steps :func:`tile_product` runs.
+
+    The thread's ``acc[i, j]`` is element (row, col) of the ``nrows x ncols`` product, with
+    ``row = r0 + ty + rows_step * i`` and ``col = c0 + tx + cols_step * j``; each one inside the
+    product goes to ``store(out, ctx, row, col, value)``, a device function (``ctx``: whatever
+    else it needs, such as an offset or a tuple of arrays).
+    """
+    load_cuda()
+
+    @cuda.jit(device=True)
+    def write(acc, out, ctx, r0, c0, ty, tx, nrows, ncols):
+        for i in range(wm):
+            row = r0 + ty + rows_step * i
+            if row < nrows:
+                for j in range(wn):
+                    col = c0 + tx + cols_step * j
+                    if col < ncols:
+                        store(out, ctx, row, col, acc[i, j])
+
+    return write

@@ -126,9 +126,9 @@ class LinearReluFn(Function):
         x, w, y = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         gz = _relu_grad(gy, y)
-        # the products of the unfused x @ w.T's backward, in its order (so the same rounding)
+        # LinearFn's products, in its order (so the same rounding as the unfused layers)
         gx = MatMulFn.apply(gz, w) if need_x else None
-        gw = MatMulFn.apply(x.T, gz).T if need_w else None
+        gw = MatMulFn.apply(gz.T, x) if need_w else None
         gb = gz.sum(axis=0) if need_b else None
         return gx, gw, gb
 

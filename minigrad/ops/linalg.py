@@ -26,7 +26,10 @@ class LinearFn(Function):
 
     One node and one GEMM for ``F.linear`` (the composition ``x @ w.T + b`` is three nodes,
     whose bookkeeping outweighs the product itself for a small layer at a small batch). The
-    weight gradient is ``(x.T @ g).T``, the product the composition forms, so both round alike.
+    weight gradient is ``g.T @ x``, as PyTorch forms it: a C-contiguous (out, in) array, which
+    becomes ``w.grad`` without a copy (the composition's ``(x.T @ g).T`` is a transposed view,
+    and its copy into ``.grad`` cost more than the product; bench/RESULTS.md). The two sum the
+    same products; BLAS may block them differently, so they can differ in the last bit.
     """
 
     kinks = "none: bilinear in input and weight, linear in bias"
@@ -44,7 +47,7 @@ class LinearFn(Function):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         gx = MatMulFn.apply(g, w) if need_x else None
-        gw = MatMulFn.apply(x.T, g).T if need_w else None
+        gw = MatMulFn.apply(g.T, x) if need_w else None
         gb = g.sum(axis=0) if need_b else None
         return gx, gw, gb
 

@@ -87,22 +87,15 @@ def _rows_range(src, off, widx, grp, ngrp, wmat, bias, lq, width, col0, out, pit
                 w10, w11, w12, w13 = wk1[c0], wk1[c1], wk1[c2], wk1[c3]
                 w20, w21, w22, w23 = wk2[c0], wk2[c1], wk2[c2], wk2[c3]
                 w30, w31, w32, w33 = wk3[c0], wk3[c1], wk3[c2], wk3[c3]
-                if two:
-                    for q in range(lq):
-                        uq = uint64(q)
-                        d = shift + uq
-                        x0, x1, x2, x3 = src[a0 + uq], src[a1 + uq], src[a2 + uq], src[a3 + uq]
-                        o0[d] = o0[d] + w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3
-                        o1[d] = o1[d] + w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3
-                    continue
                 for q in range(lq):
                     uq = uint64(q)
                     d = shift + uq
                     x0, x1, x2, x3 = src[a0 + uq], src[a1 + uq], src[a2 + uq], src[a3 + uq]
                     o0[d] = o0[d] + w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3
                     o1[d] = o1[d] + w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3
-                    o2[d] = o2[d] + w20 * x0 + w21 * x1 + w22 * x2 + w23 * x3
-                    o3[d] = o3[d] + w30 * x0 + w31 * x1 + w32 * x2 + w33 * x3
+                    if not two:  # loop-invariant (LLVM unswitches it: as fast as two loops)
+                        o2[d] = o2[d] + w20 * x0 + w21 * x1 + w22 * x2 + w23 * x3
+                        o3[d] = o3[d] + w30 * x0 + w31 * x1 + w32 * x2 + w33 * x3
         # back to (N, K, OH, OW) while the rows are still in cache
         for kk in range(min(4, k_out - k0)):
             ok = acc[kk]

@@ -29,24 +29,22 @@ def fold_blocks(hw: Pair, kernel_size: Pair, dilation: Pair, padding: Pair,
                  for n, k, d, p, s in zip(hw, kernel_size, dilation, padding, stride))
 
 
+# One sample per call of _im2col / _col2im: cols[s] (C*kh*kw, L) flat (a view: cols is
+# C-contiguous) with row stride L; the sample stride is never used.
+
+
 @kernel
 def _unfold_samples(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    n, c = x.shape[0], x.shape[1]
-    per = cols.shape[1] * cols.shape[2]
-    flat = cols.ravel()
-    for s in prange(n):
-        _im2col(x, s, s + 1, 0, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
-                flat[s * per:(s + 1) * per], oh * ow, per)
+    for s in prange(x.shape[0]):
+        _im2col(x, s, s + 1, 0, x.shape[1], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
+                cols[s].ravel(), oh * ow, 0)
 
 
 @kernel
 def _fold_samples(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out):
-    n, c = out.shape[0], out.shape[1]
-    per = cols.shape[1] * cols.shape[2]
-    flat = cols.ravel()
-    for s in prange(n):
+    for s in prange(out.shape[0]):
         out[s] = 0.0  # this sample's planes, zeroed by the thread that adds into them
-        _col2im(flat[s * per:(s + 1) * per], oh * ow, per, s, s + 1, 0, c, kh, kw, sh, sw,
+        _col2im(cols[s].ravel(), oh * ow, 0, s, s + 1, 0, out.shape[1], kh, kw, sh, sw,
                 ph, pw, dh, dw, oh, ow, out)
 
 

@@ -16,7 +16,7 @@ from numba import prange
 
 from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu import pool
-from minigrad.ops.kernels.cpu._jit import inline, kernel
+from minigrad.ops.kernels.cpu._jit import kernel
 
 __all__ = list(api.FUSED)
 
@@ -52,42 +52,6 @@ def bias_relu_(y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     return y
 
 
-@inline
-def _relu(v, zero):
-    # ``zero`` of the array's dtype: a literal 0 would make the select float64
-    return zero if v <= zero else v
-
-
-@kernel
-def _relu_max_pool_2x2_planes(x, y, idx, zero):
-    """``pool._max_pool_2x2_planes`` on relu(x), the ReLU applied to each value as it is read:
-    the same window order and the same first-maximum / first-NaN rule, so the same values and
-    indices as pooling the ReLU's output."""
-    planes, h, w = x.shape
-    _, oh, ow = y.shape
-    for p in prange(planes):
-        for i in range(oh):
-            r = 2 * i
-            for j in range(ow):
-                c = 2 * j
-                best = _relu(x[p, r, c], zero)
-                at = r * w + c
-                v = _relu(x[p, r, c + 1], zero)
-                take = pool._take(v, best)
-                best = v if take else best
-                at = r * w + c + 1 if take else at
-                v = _relu(x[p, r + 1, c], zero)
-                take = pool._take(v, best)
-                best = v if take else best
-                at = (r + 1) * w + c if take else at
-                v = _relu(x[p, r + 1, c + 1], zero)
-                take = pool._take(v, best)
-                best = v if take else best
-                at = (r + 1) * w + c + 1 if take else at
-                y[p, i, j] = best
-                idx[p, i, j] = at
-
-
 def relu_max_pool2d(y: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                     padding: tuple[int, int], dilation: tuple[int, int] = (1, 1),
                     ceil_mode: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +66,6 @@ def relu_max_pool2d(y: np.ndarray, kernel: tuple[int, int], stride: tuple[int, i
         oh, ow = h // 2, w // 2
         out = np.empty((n * c, oh, ow), dtype=y.dtype)
         idx = np.empty(out.shape, dtype=np.int64)
-        _relu_max_pool_2x2_planes(y.reshape(n * c, h, w), out, idx, y.dtype.type(0))
+        pool._max_pool_2x2_planes(y.reshape(n * c, h, w), out, idx, y.dtype.type(0))
         return out.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
     return pool.max_pool2d_forward(relu_(y), kernel, stride, padding, dilation, ceil_mode)

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minigrad.cuda._runtime import load_cuda
+from minigrad.cuda._runtime import load_cuda, tile_product, tile_store
 from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu.conv import Pair, Quad, conv_out_size
 from minigrad.ops.kernels.cuda._common import common_float, from_device, to_device
@@ -113,6 +113,7 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
     tap, split3 = cuda.jit(device=True)(_tap), cuda.jit(device=True)(_split3)
     ft = np.dtype(dtype).type
     zero = ft(0)
+    product = tile_product(BK, TM, TM, TPB, TPB)  # one K step over the staged tiles
 
     def device(fn):
         return cuda.jit(device=True)(fn)
@@ -170,8 +171,11 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
 
     # --- output writers ----------------------------------------------------------------------
 
+    # ctx = (bias, geo, g), g the group
+
     @device
-    def store_y(y, bias, geo, g, m, q, v):
+    def store_y(y, ctx, m, q, v):
+        bias, geo, g = ctx
         n, i, jj = split3(q, geo.oh, geo.ow)
         k = g * geo.kg + m
         if geo.has_bias:
@@ -179,16 +183,20 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
         y[n, k, i, jj] = v
 
     @device
-    def store_gw(gw, bias, geo, g, m, j, v):
+    def store_gw(gw, ctx, m, j, v):
+        _, geo, g = ctx
         c, r, s = tap(j, geo)
         gw[g * geo.kg + m, c, r, s] = v
 
     @device
-    def store_gx(gx, bias, geo, g, m, q, v):
+    def store_gx(gx, ctx, m, q, v):
+        _, geo, g = ctx
         n, h, ww = split3(q, geo.h, geo.w)
         gx[n, g * geo.cg + m, h, ww] = v
 
     def make(read_a, read_b, store):
+        write = tile_store(TM, TM, TPB, TPB, store)
+
         @cuda.jit
         def gemm(a_src, b_src, out, bias, geo, m_rows, n_cols, k_dim):
             """out_g (m_rows x n_cols) = A_g (m_rows x k_dim) @ B_g (k_dim x n_cols),
@@ -218,20 +226,8 @@ def _kernels(dtype: np.dtype) -> dict[str, Any]:
                     nn = e - kk * BN
                     inside = k0 + kk < k_dim and n0 + nn < n_cols
                     b_tile[kk, nn] = read_b(b_src, geo, g, k0 + kk, n0 + nn) if inside else zero
-                cuda.syncthreads()
-                for kk in range(BK):
-                    for i in range(TM):
-                        a = a_tile[kk, ty + i * TPB]
-                        for j in range(TM):
-                            acc[i, j] += a * b_tile[kk, tx + j * TPB]
-                cuda.syncthreads()
-            for i in range(TM):
-                m = m0 + ty + i * TPB
-                if m < m_rows:
-                    for j in range(TM):
-                        q = n0 + tx + j * TPB
-                        if q < n_cols:
-                            store(out, bias, geo, g, m, q, acc[i, j])
+                product(acc, a_tile, b_tile, ty, tx)
+            write(acc, out, (bias, geo, g), m0, n0, ty, tx, m_rows, n_cols)
 
         return gemm
 

@@ -25,27 +25,31 @@ __all__ = list(api.EMBEDDING)
 THREADS = 256
 
 
+def _lookup(index, e, d):
+    """(i, j, index[i]) for element e = i * d + j of an (n, d) array of looked-up rows: the
+    element, and the table row it comes from or goes to (negative: none)."""
+    i = e // d
+    return i, e - i * d, index[i]
+
+
 @functools.cache
 def _kernels() -> dict[str, Any]:
     global cuda
     cuda = load_cuda()
+    lookup = cuda.jit(device=True)(_lookup)
 
     @cuda.jit
     def gather(x, index, scale, out):
         n, d = out.shape
         for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
-            i = e // d
-            j = e - i * d
-            r = index[i]
+            i, j, r = lookup(index, e, d)
             out[i, j] = 0 if r < 0 else x[r, j] * scale[i]
 
     @cuda.jit
     def scatter_add(g, index, scale, out):
         n, d = g.shape
         for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
-            i = e // d
-            j = e - i * d
-            r = index[i]
+            i, j, r = lookup(index, e, d)
             if r >= 0:
                 cuda.atomic.add(out, (r, j), g[i, j] * scale[i])
 

@@ -53,30 +53,39 @@ ELEMENTWISE_THREADS = 256
 MAX_BLOCKS = 65535
 
 
-# numba.cuda and the block reduction the kernels call, bound by _kernels() on first use
+# numba.cuda and the device functions the kernels call, bound by _kernels() on first use
 cuda: Any = None
 block_sum: Any = None
-row_stats: Any = None
+slice_stats: Any = None
+group_element: Any = None
+
+
+def _slice_stats(buf, x, j):
+    """(mean, biased variance) of the slice ``x[:, j, :]`` of x: (A, J, B) over the block's
+    threads, two passes in float64 (a device function). Batch norm's channel is such a slice of
+    (N, C, S); a layer/group norm row of (R, K) is one of its (1, R, K) view."""
+    a, _, b = x.shape
+    count = a * b
+    tid = cuda.threadIdx.x
+    acc = 0.0
+    for e in range(tid, count, cuda.blockDim.x):
+        i = e // b
+        acc += x[i, j, e - i * b]
+    m = block_sum(buf, acc) / count
+    acc = 0.0
+    for e in range(tid, count, cuda.blockDim.x):
+        i = e // b
+        d = x[i, j, e - i * b] - m
+        acc += d * d
+    return m, block_sum(buf, acc) / count
 
 
 def _stats(x, eps, momentum, update_mean, update_var, rm, rv, mean, invstd):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
-    n, c, s = x.shape
-    count = n * s
-    tid = cuda.threadIdx.x
-    for ch in range(cuda.blockIdx.x, c, cuda.gridDim.x):
-        acc = 0.0
-        for e in range(tid, count, cuda.blockDim.x):
-            i = e // s
-            acc += x[i, ch, e - i * s]
-        m = block_sum(buf, acc) / count
-        acc = 0.0
-        for e in range(tid, count, cuda.blockDim.x):
-            i = e // s
-            d = x[i, ch, e - i * s] - m
-            acc += d * d
-        var = block_sum(buf, acc) / count
-        if tid == 0:
+    count = x.shape[0] * x.shape[2]
+    for ch in range(cuda.blockIdx.x, x.shape[1], cuda.gridDim.x):
+        m, var = slice_stats(buf, x, ch)
+        if cuda.threadIdx.x == 0:
             mean[ch] = m
             invstd[ch] = 1.0 / math.sqrt(var + eps)
             if update_mean:
@@ -131,26 +140,13 @@ def _backward(g, x, mean, invstd, w, has_w, gx, gw, gb):
             gx[i, ch, k] = kk * g[i, ch, k] + q * (x[i, ch, k] - m) + r
 
 
-def _row_stats(buf, xr, row, k, eps):
-    """(mean, rstd) of row ``row`` of the (rows, k) array xr (a device function)."""
-    tid = cuda.threadIdx.x
-    acc = 0.0
-    for e in range(tid, k, cuda.blockDim.x):
-        acc += xr[row, e]
-    mu = block_sum(buf, acc) / k
-    acc = 0.0
-    for e in range(tid, k, cuda.blockDim.x):
-        d = xr[row, e] - mu
-        acc += d * d
-    return mu, 1.0 / math.sqrt(block_sum(buf, acc) / k + eps)
-
-
-def _ln_forward(x, w, b, eps, y, mean, rstd):
+def _ln_forward(x, xr, w, b, eps, y, mean, rstd):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
     m, d = x.shape
     tid = cuda.threadIdx.x
     for i in range(cuda.blockIdx.x, m, cuda.gridDim.x):
-        mu, r = row_stats(buf, x, i, d, eps)
+        mu, var = slice_stats(buf, xr, i)  # xr: x's (1, M, D) view
+        r = 1.0 / math.sqrt(var + eps)
         if tid == 0:
             mean[i] = mu
             rstd[i] = r
@@ -192,41 +188,41 @@ def _ln_param_grads(g, x, mean, rstd, gw, gb):
         gb[j] = sb
 
 
+def _group_element(x, groups, row, e):
+    """(sample, channel, position) of element e of group row ``row = sample * groups + group``
+    of x: (N, C, S), the group's channels laid end to end (a device function)."""
+    cg = x.shape[1] // groups
+    s = x.shape[2]
+    i = row // groups
+    cl = e // s
+    return i, (row - i * groups) * cg + cl, e - cl * s
+
+
 def _gn_forward(x, xr, groups, w, b, eps, y, mean, rstd):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
-    n, ch, s = x.shape
-    cg = ch // groups
-    k = cg * s
     tid = cuda.threadIdx.x
-    for row in range(cuda.blockIdx.x, n * groups, cuda.gridDim.x):
-        mu, r = row_stats(buf, xr, row, k, eps)
+    for row in range(cuda.blockIdx.x, xr.shape[1], cuda.gridDim.x):
+        mu, var = slice_stats(buf, xr, row)  # xr: x's (1, N * groups, C // groups * S) view
+        r = 1.0 / math.sqrt(var + eps)
         if tid == 0:
             mean[row] = mu
             rstd[row] = r
-        i = row // groups
-        c0 = (row - i * groups) * cg
-        for e in range(tid, k, cuda.blockDim.x):
-            c = c0 + e // s
-            j = e - (e // s) * s
+        for e in range(tid, xr.shape[2], cuda.blockDim.x):
+            i, c, j = group_element(x, groups, row, e)
             y[i, c, j] = (x[i, c, j] - mu) * (r * w[c]) + b[c]
 
 
 def _gn_backward(g, x, groups, mean, rstd, w, gx):
     buf = cuda.shared.array(THREADS, dtype=np.float64)
-    n, ch, s = x.shape
-    cg = ch // groups
-    k = cg * s
+    k = x.shape[1] // groups * x.shape[2]  # elements per group
     tid = cuda.threadIdx.x
-    for row in range(cuda.blockIdx.x, n * groups, cuda.gridDim.x):
+    for row in range(cuda.blockIdx.x, x.shape[0] * groups, cuda.gridDim.x):
         mu = mean[row]
         r = rstd[row]
-        i = row // groups
-        c0 = (row - i * groups) * cg
         a = 0.0
         cc = 0.0
         for e in range(tid, k, cuda.blockDim.x):
-            c = c0 + e // s
-            j = e - (e // s) * s
+            i, c, j = group_element(x, groups, row, e)
             gh = g[i, c, j] * w[c]
             a += gh
             cc += gh * (x[i, c, j] - mu)
@@ -235,8 +231,7 @@ def _gn_backward(g, x, groups, mean, rstd, w, gx):
         q = -r * r * r * cc / k
         t = -r * a / k
         for e in range(tid, k, cuda.blockDim.x):
-            c = c0 + e // s
-            j = e - (e // s) * s
+            i, c, j = group_element(x, groups, row, e)
             gx[i, c, j] = (r * w[c]) * g[i, c, j] + q * (x[i, c, j] - mu) + t
 
 
@@ -263,10 +258,11 @@ def _gn_param_grads(g, x, groups, mean, rstd, gw, gb):
 
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda; numba specialises each per dtype."""
-    global cuda, block_sum, row_stats
+    global cuda, block_sum, slice_stats, group_element
     cuda = load_cuda()
     block_sum = block_reduce(add())
-    row_stats = cuda.jit(device=True)(_row_stats)
+    slice_stats = cuda.jit(device=True)(_slice_stats)
+    group_element = cuda.jit(device=True)(_group_element)
     return {"stats": cuda.jit(_stats), "normalize": cuda.jit(_normalize),
             "backward": cuda.jit(_backward), "ln_forward": cuda.jit(_ln_forward),
             "ln_backward": cuda.jit(_ln_backward), "ln_param_grads": cuda.jit(_ln_param_grads),
@@ -378,8 +374,8 @@ def layer_norm_forward(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any,
     mean = cu.device_array(m, dtype=np.float64)
     rstd = cu.device_array(m, dtype=np.float64)
     _kernels()["ln_forward"][_grid(m), _threads()](
-        xd, _affine(weight, d, 1.0, op, "weight"), _affine(bias, d, 0.0, op, "bias"), float(eps),
-        y, mean, rstd)
+        xd, xd.reshape(1, m, d), _affine(weight, d, 1.0, op, "weight"),
+        _affine(bias, d, 0.0, op, "bias"), float(eps), y, mean, rstd)
     return from_device(y), from_device(mean), from_device(rstd)
 
 
@@ -419,7 +415,7 @@ def group_norm_forward(x: Any, num_groups: int, weight: Any, bias: Any,
     mean = cu.device_array(rows, dtype=np.float64)
     rstd = cu.device_array(rows, dtype=np.float64)
     _kernels()["gn_forward"][_grid(rows), _threads()](
-        xd, xd.reshape(rows, (c // num_groups) * s), num_groups,
+        xd, xd.reshape(1, rows, (c // num_groups) * s), num_groups,
         _affine(weight, c, 1.0, op, "weight"), _affine(bias, c, 0.0, op, "bias"), float(eps),
         y, mean, rstd)
     return (from_device(y), from_device(mean, (n, num_groups)),
