@@ -312,9 +312,9 @@ def _times_transposed(a: Any, w: Any) -> Any:
 
 
 def _transposed(w: Any) -> Any:
-    """w^T as a C-contiguous copy, for the per-step product h @ W_hh^T: with the transposed
-    view OpenBLAS ran the (32, 256) @ (256, 1024) product 1.3x slower, and one copy per
-    sequence costs less than a third of one step."""
+    """w^T as a C-contiguous copy, for the per-step product h @ W_hh^T: OpenBLAS runs that
+    product slower on the transposed view (bench/RESULTS.md), and one copy per sequence costs
+    less than a third of one step."""
     return w.T.copy()
 
 
