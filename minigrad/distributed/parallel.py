@@ -5,7 +5,8 @@ because they start equal (rank 0's parameters and buffers are broadcast at const
 every step applies the same averaged gradient. The averaging is what this module is about:
 
 * buckets: gradients are copied into a few flat buffers, one dtype (and device) each, of about
-  ``bucket_cap_mb`` megabytes (the first 1 MB), and each buffer is all-reduced in one call. One
+  ``bucket_cap_mb`` megabytes (the first 1 MB), already divided by the world size (so the sum
+  is the average, as in PyTorch), and each buffer is all-reduced in one call. One
   MPI call per parameter pays the latency (microseconds on one node, tens across machines) once
   per tensor: for LeNet-5's ten tensors one flat all-reduce was 1.5-4x cheaper
   (bench/RESULTS.md).
@@ -14,8 +15,8 @@ every step applies the same averaged gradient. The averaging is what this module
   while backward goes on computing the earlier layers' gradients. Buckets hold parameters in
   reverse registration order, roughly the order backward produces their gradients, and are
   started strictly in bucket order (MPI needs the same order of collectives on every rank). When
-  the last bucket has started, the hook of the last gradient waits for all of them, divides by
-  the world size and writes the averages back into ``.grad``.
+  the last bucket has started, the hook of the last gradient waits for all of them and writes
+  the averages back into ``.grad``.
 * ``no_sync()``: backward passes inside it only accumulate locally (gradient accumulation); the
   first backward after it averages the accumulated sums.
 
@@ -131,16 +132,19 @@ class _Bucket:
         self.pending = len(members)
         self.request: Any = None
 
-    def put(self, j: int, grad: Any) -> None:
-        """Copy gradient ``grad`` (an array of either device, or None for zeros) into slot j."""
+    def put(self, j: int, grad: Any, scale: float) -> None:
+        """Write ``scale * grad`` (an array of either device, or None for zeros) into slot j.
+        DDP passes 1 / world size, so the all-reduced sum is the average: the division rides
+        on this copy instead of taking a pass over the bucket of its own (PyTorch divides
+        before the all-reduce too)."""
         off = self.offsets[j]
         n = self.offsets[j + 1] - off if j + 1 < len(self.offsets) else self.numel - off
         if grad is None:
             self.buffer[off:off + n] = 0
         elif _device.is_cuda(self.buffer):
-            self.buffer[off:off + n] = grad.reshape(-1)
+            self.buffer[off:off + n] = grad.reshape(-1) * scale
         else:
-            self.buffer[off:off + n] = np.ravel(_device.to_host(grad))
+            np.multiply(np.ravel(_device.to_host(grad)), scale, out=self.buffer[off:off + n])
 
     def get(self, j: int, shape: tuple[int, ...]) -> Any:
         off = self.offsets[j]
@@ -321,7 +325,7 @@ class DistributedDataParallel(Module):
             )
         self._ready[i] = True
         bucket, j = self._slot[i]
-        bucket.put(j, None if p.grad is None else p.grad.data)
+        bucket.put(j, None if p.grad is None else p.grad.data, 1.0 / self._size)
         if self.find_unused_parameters:
             bucket.buffer[bucket.numel + j] = 1.0 if self._used[i] else 0.0
         bucket.pending -= 1
@@ -342,15 +346,10 @@ class DistributedDataParallel(Module):
             self._finish()
 
     def _finish(self) -> None:
-        """Wait for every bucket, average, and write the averages into ``.grad``."""
+        """Wait for every bucket and write the averages into ``.grad``."""
         if self._size > 1:
             _mpi().Request.Waitall([b.request for b in self._buckets])
         for b in self._buckets:
-            if self._size > 1:
-                if _device.is_cuda(b.buffer):
-                    b.buffer[...] = b.buffer / self._size
-                else:
-                    np.divide(b.buffer, self._size, out=b.buffer)
             for j, i in enumerate(b.members):
                 p = self._params[i]
                 avg = b.get(j, p.shape)
