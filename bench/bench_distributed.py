@@ -22,8 +22,10 @@ one flat buffer against one call per parameter tensor; and the projection of the
 of each model's gradients to 8, 64 and 512 ranks.
 
 The driver starts every configuration as a subprocess (``mpiexec -n 2`` for the 2-rank ones),
-one after another; a worker writes its result as JSON. Run it on a quiet machine: every number
-here is a wall-clock median.
+one after another; a worker writes its result as JSON. With ``--rounds R`` the whole sweep runs R
+times, so the configurations alternate and drift of the machine between them reaches all alike;
+each row then gives the median over the rounds, and each speed-up the median of the per-round
+ratios with their range. Run it on a quiet machine: every number here is a wall-clock median.
 """
 
 from __future__ import annotations
@@ -259,6 +261,33 @@ def run(kind: str, model: str, ranks: int, threads: int, args, port: int = 0,
         return json.loads(out.read_text())
 
 
+def _median_rows(rounds: list[dict]) -> dict:
+    """Per configuration, the median over rounds of each timed field (None if every round
+    failed)."""
+    rows = {}
+    for key in rounds[0]:
+        got = [r[key] for r in rounds if r.get(key)]
+        if not got:
+            rows[key] = None
+            continue
+        row = dict(got[0])
+        for field in ("step", "step_no_sync"):
+            if field in row:
+                row[field] = statistics.median(g[field] for g in got)
+        rows[key] = row
+    return rows
+
+
+def _ratio(rounds: list[dict], slow: tuple, fast: tuple, scale: float = 1.0) -> str:
+    """``scale * step(slow) / step(fast)`` per round, as "median x" (with the range over rounds
+    when there are several)."""
+    per = [scale * r[slow]["step"] / r[fast]["step"] for r in rounds if r.get(slow) and r.get(fast)]
+    if not per:
+        return "n/a"
+    text = f"{statistics.median(per):.2f}x"
+    return text + (f" (rounds {min(per):.2f}-{max(per):.2f})" if len(per) > 1 else "")
+
+
 def fit_latency_bandwidth(sweep: list[tuple[int, float]]) -> tuple[float, float]:
     """(alpha, beta) of the ring model from a 2-rank sweep, where t(n) = 2 alpha + n / beta:
     alpha from the smallest message (all latency), beta from the messages of 1 MB and more
@@ -287,6 +316,9 @@ def main() -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--per-rank", type=int, default=0,
                    help="images per rank (default: the global batch of 64 split over the ranks)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat the whole sweep this many times, configurations alternating; "
+                        "medians over rounds")
     p.add_argument("--network", default=None, metavar="ALPHA_US,BETA_GBS",
                    help="also project with this latency (us) and bandwidth (GB/s), e.g. a "
                         "cluster network's: 5,10")
@@ -309,25 +341,31 @@ def main() -> None:
 
     print(f"Training step, global batch {GLOBAL_BATCH}, SGD momentum (median of {args.steps} "
           "steps); img/s")
-    rows = {}
     port = 29500 + os.getpid() % 1000
+    rounds: list[dict] = []
+    for _ in range(max(1, args.rounds)):
+        got = {}
+        for model in MODELS:
+            for fw in frameworks:
+                for ranks, threads, per_rank in CONFIGS:
+                    port += 1
+                    got[(model, fw, ranks, threads, per_rank)] = run(fw, model, ranks, threads,
+                                                                     args, port, per_rank)
+        rounds.append(got)
+    rows = _median_rows(rounds)
+    for (model, fw, ranks, threads, per_rank), r in rows.items():
+        if r is None:
+            continue
+        images = ranks * per_rank if per_rank else GLOBAL_BATCH
+        line = (f"  {model:8} {fw:8} {ranks} rank x {threads} thread, "
+                f"{images // ranks:3} img/rank: {images / r['step']:7.0f} img/s "
+                f"({r['step'] * 1e3:6.1f} ms/step)")
+        if "step_no_sync" in r:
+            exposed = r["step"] - r["step_no_sync"]
+            line += (f"; without communication {r['step_no_sync'] * 1e3:6.1f} ms, "
+                     f"exposed communication {exposed * 1e3:+.1f} ms/step")
+        print(line, flush=True)
     for model in MODELS:
-        for fw in frameworks:
-            for ranks, threads, per_rank in CONFIGS:
-                port += 1
-                r = run(fw, model, ranks, threads, args, port, per_rank)
-                rows[(model, fw, ranks, threads, per_rank)] = r
-                if r is None:
-                    continue
-                images = ranks * per_rank if per_rank else GLOBAL_BATCH
-                line = (f"  {model:8} {fw:8} {ranks} rank x {threads} thread, "
-                        f"{images // ranks:3} img/rank: {images / r['step']:7.0f} img/s "
-                        f"({r['step'] * 1e3:6.1f} ms/step)")
-                if "step_no_sync" in r:
-                    exposed = r["step"] - r["step_no_sync"]
-                    line += (f"; without communication {r['step_no_sync'] * 1e3:6.1f} ms, "
-                             f"exposed communication {exposed * 1e3:+.1f} ms/step")
-                print(line, flush=True)
         for fw in frameworks:
             one = rows.get((model, fw, 1, 1, 0))
             half = rows.get((model, fw, 1, 1, GLOBAL_BATCH // 2))
@@ -335,22 +373,28 @@ def main() -> None:
             weak = rows.get((model, fw, 2, 1, GLOBAL_BATCH))
             if not (one and two):
                 continue
-            line = (f"  {model} {fw}: 2 ranks / 1 rank x 1 thread = "
-                    f"{one['step'] / two['step']:.2f}x (strong, 64 images in all)")
+            strong = _ratio(rounds, (model, fw, 1, 1, 0), (model, fw, 2, 1, 0))
+            line = (f"  {model} {fw}: 2 ranks / 1 rank x 1 thread = {strong} "
+                    "(strong, 64 images in all)")
             if half:
                 line += (f"; bound by the fixed cost: a 32-image step takes "
                          f"{half['step'] / one['step']:.0%} of a 64-image one, so at most "
                          f"{one['step'] / half['step']:.2f}x")
             if weak:
-                line += f"; weak (64 img/rank) {2 * one['step'] / weak['step']:.2f}x"
+                ratio = _ratio(rounds, (model, fw, 1, 1, 0), (model, fw, 2, 1, GLOBAL_BATCH), 2)
+                line += f"; weak (64 img/rank) {ratio}"
             print(line)
         two, tdd = rows.get((model, "minigrad", 2, 1, 0)), rows.get((model, "torch", 2, 1, 0))
         wmg = rows.get((model, "minigrad", 2, 1, GLOBAL_BATCH))
         wtd = rows.get((model, "torch", 2, 1, GLOBAL_BATCH))
         if two and tdd:
-            print(f"  {model}: minigrad DDP / PyTorch DDP = {tdd['step'] / two['step']:.2f}x "
-                  "(strong)" + (f", {wtd['step'] / wmg['step']:.2f}x (weak)"
-                                if wmg and wtd else ""))
+            strong = _ratio(rounds, (model, "torch", 2, 1, 0), (model, "minigrad", 2, 1, 0))
+            line = f"  {model}: minigrad DDP / PyTorch DDP = {strong} (strong)"
+            if wmg and wtd:
+                weak_vs = _ratio(rounds, (model, "torch", 2, 1, GLOBAL_BATCH),
+                                 (model, "minigrad", 2, 1, GLOBAL_BATCH))
+                line += f", {weak_vs} (weak)"
+            print(line)
 
     print("\nAll-reduce, 2 ranks, float32 sum (median)")
     ar = run("allreduce", "lenet5", 2, 1, args)
