@@ -39,20 +39,31 @@ def _faults_per_step(mode: str, **env: str) -> tuple[str, float]:
     return applied, float(faults)
 
 
+def _plain_faults() -> float:
+    """The loop's page faults per step without minigrad; skips the test where this system's
+    allocator does not re-fault freed buffers anyway (another glibc, transparent huge pages
+    set to ``always``), since there is nothing for minigrad's settings to change there."""
+    _, plain = _faults_per_step("numpy")
+    if plain < 100:
+        pytest.skip(f"the loop does not re-fault its buffers here ({plain}/step without minigrad)")
+    return plain
+
+
 @pytest.mark.skipif(_malloc._glibc_mallopt() is None, reason="glibc only")
 def test_freed_buffers_are_reused_without_page_faults():
-    _, plain = _faults_per_step("numpy")
+    plain = _plain_faults()
     applied, tuned = _faults_per_step("minigrad")
     assert applied == "[True]"
     # 4 arrays of 1-3 MiB re-faulted every step are ~1700 faults of 4 KiB pages; reused ones ~0
-    assert plain > 500, f"the loop no longer faults without minigrad ({plain}/step): rewrite it"
-    assert tuned < 10, f"{tuned} page faults per step with minigrad's malloc settings"
+    assert tuned < min(10, plain / 10), (
+        f"{tuned} page faults per step with minigrad's malloc settings ({plain} without)")
 
 
 @pytest.mark.skipif(_malloc._glibc_mallopt() is None, reason="glibc only")
 @pytest.mark.parametrize("env", [{"MINIGRAD_MALLOC": "default"},
                                  {"MALLOC_TRIM_THRESHOLD_": "1000000"}])
 def test_the_user_can_keep_glibc_defaults_or_set_their_own(env):
+    plain = _plain_faults()
     applied, faults = _faults_per_step("minigrad", **env)
     assert applied == "[False]"
-    assert faults > 500
+    assert faults > plain / 2, f"{faults} page faults per step against {plain} without minigrad"
