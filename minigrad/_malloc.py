@@ -47,11 +47,11 @@ def _glibc_mallopt():
         return None
     try:
         libc = ctypes.CDLL(None)
-        version = libc.gnu_get_libc_version  # glibc only (musl has no such symbol)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return None
-    version.restype = ctypes.c_char_p
+    if not hasattr(libc, "gnu_get_libc_version"):  # musl has mallopt too, as a no-op
+        return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return mallopt
