@@ -102,9 +102,11 @@ def _of_dtype_impl(x, a):
     return None
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _scores(row, i, bias, bi, scale):
-    """row[c] <- scale * row[c] + bias[bi, i, c]."""
+    """row[c] <- scale * row[c] + bias[bi, i, c]. Not inlined: with the masked path's loops
+    inside the tile functions' row loops their ``exp`` loops ran ~25 % slower (L = 128 rows,
+    no mask)."""
     n = row.size
     if bias.shape[0] > 0:
         b = bias[bi, i]
@@ -117,9 +119,8 @@ def _scores(row, i, bias, bi, scale):
 
 @njit(cache=True, error_model="numpy")
 def _masked_scores(row, i, bias, bi, scale):
-    """row <- scale * row + bias[bi, i]; returns the row's maximum. A function of its own, not
-    inlined: with the masked path's loops inside the tile functions' row loops their ``exp``
-    loops ran ~25 % slower (L = 128 rows, no mask)."""
+    """row <- scale * row + bias[bi, i]; returns the row's maximum (not inlined, as
+    :func:`_scores`)."""
     _scores(row, i, bias, bi, scale)
     return lane_max(row)
 
@@ -139,7 +140,7 @@ def _bias_slice(bias, bias_index, b):
 @njit(cache=True, error_model="numpy")
 def _drop(row, b, i, n_q, n_k, p_drop, seed, factor):
     """row[c] *= factor where (b, i, c) is kept by dropout, else 0. Not inlined, as
-    :func:`_masked_scores`."""
+    :func:`_scores`."""
     base = (b * n_q + i) * n_k
     for c in range(row.size):
         keep = _uniform(seed, np.uint64(base + c)) >= p_drop
@@ -163,7 +164,7 @@ def _forward_tile(s, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_drop, 
     probabilities in place; lse: (B_all, L) written for those rows.
 
     The ``exp`` loop sits in the row loop itself, outside any branch, and the masked path's
-    loops outside it (see :func:`_masked_scores`)."""
+    loops outside it (see :func:`_scores`)."""
     nb, nr, nc = s.shape
     keep_scale = _keep_scale(p_drop)
     # Without a mask and for scale > 0 the maximum of the raw row is scaled and the scale goes
@@ -226,8 +227,8 @@ def _backward_tile(s, dp, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_d
                 drow[c] = 0.0
             live, dlive = row[:n], drow[:n]
             a = scale
-            if bias.shape[0] > 0 and n:  # (its maximum reads the first element)
-                _masked_scores(live, i, bias, bi, scale)
+            if bias.shape[0] > 0:
+                _scores(live, i, bias, bi, scale)
                 a = one
             for c in range(n):
                 live[c] = exp_nonpos(live[c] * a - li)
