@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -241,14 +242,24 @@ def _mT(t: Tensor) -> Tensor:  # noqa: N802
     return t.swapaxes(-1, -2)
 
 
-class InvFn(Function):
-    """The inverse of square matrices; ``d(A^-1) = -A^-1 dA A^-1``."""
+class _FactorFn(Function):
+    """InvFn and CholeskyFn: the forward is one LAPACK routine (``_routine``, named ``_op`` in
+    its errors) whose result is all the backward needs, saved as the output."""
+
+    _op: str
+    _routine: Callable[[Any], Any]
 
     @staticmethod
     def forward(ctx, a):
-        out = _lapack("inv", np.linalg.inv, a.data)
+        out = _lapack(type(ctx)._op, type(ctx)._routine, a.data)
         ctx.save_for_backward(out)
         return out
+
+
+class InvFn(_FactorFn):
+    """The inverse of square matrices; ``d(A^-1) = -A^-1 dA A^-1``."""
+
+    _op, _routine = "inv", staticmethod(np.linalg.inv)
 
     @staticmethod
     def backward(ctx, g):
@@ -291,16 +302,12 @@ class SolveFn(Function):
         return (-(gb @ _mT(x)) if da else None), (gb if db else None)
 
 
-class CholeskyFn(Function):
+class CholeskyFn(_FactorFn):
     """The lower Cholesky factor ``L`` of symmetric positive-definite matrices (``A = L L^T``;
     only the lower triangle of ``A`` is read). Gradient (Murray 2016): ``L^-T Phi(L^T gL) L^-1``
     symmetrized, ``Phi`` = the lower triangle with the diagonal halved."""
 
-    @staticmethod
-    def forward(ctx, a):
-        out = _lapack("cholesky", np.linalg.cholesky, a.data)
-        ctx.save_for_backward(out)
-        return out
+    _op, _routine = "cholesky", staticmethod(np.linalg.cholesky)
 
     @staticmethod
     def backward(ctx, g):
