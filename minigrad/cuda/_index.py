@@ -423,15 +423,15 @@ def concatenate(arrays: Any, axis: Any = 0, out: Any = None, dtype: Any = None,
 @implements(np.stack)
 def stack(arrays: Any, axis: int = 0, out: Any = None, dtype: Any = None,
           casting: str = "same_kind") -> Any:
-    """Join same-shaped arrays along a new ``axis``."""
-    if out is not None:
-        return NotImplemented
+    """Join same-shaped arrays along a new ``axis``: as NumPy does it, by concatenating them
+    with a new axis of length 1 there (``out`` goes on to :func:`concatenate`)."""
     xs = _all_gpu(arrays, "stack")
     if any(x.shape != xs[0].shape for x in xs):
         raise ValueError("all input arrays must have the same shape")
     ax = normalize_axis_index(axis, xs[0].ndim + 1)
     shape = xs[0].shape[:ax] + (1,) + xs[0].shape[ax:]
-    return concatenate([x.reshape(shape) for x in xs], axis=ax, dtype=dtype)
+    return concatenate([x.reshape(shape) for x in xs], axis=ax, out=out, dtype=dtype,
+                       casting=casting)
 
 
 def _split(ary: CudaArray, indices_or_sections: Any, axis: int, exact: bool) -> list:
