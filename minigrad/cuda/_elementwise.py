@@ -113,24 +113,19 @@ def _scalar_fns() -> dict[Any, tuple[int, Callable[..., Any]]]:
         np.positive: (1, lambda a: a),
         np.absolute: (1, lambda a: a if a >= 0 else -a),
         np.sign: (1, sign),
-        np.exp: (1, lambda a: exp(a)),
-        np.log: (1, lambda a: log(a)),
-        np.sqrt: (1, lambda a: sqrt(a)),
         np.square: (1, lambda a: a * a),
         np.reciprocal: (1, lambda a: 1 / a),
-        np.sin: (1, lambda a: sin(a)),
-        np.cos: (1, lambda a: cos(a)),
-        np.tanh: (1, lambda a: tanh(a)),
-        np.log1p: (1, lambda a: log1p(a)),
-        np.expm1: (1, lambda a: expm1(a)),
-        np.floor: (1, lambda a: floor(a)),
-        np.ceil: (1, lambda a: ceil(a)),
         np.logical_not: (1, lambda a: not a),
         np.invert: (1, lambda a: not a),  # bool arrays only (see _ufunc)
         np.isnan: (1, lambda a: a != a),
         np.isfinite: (1, lambda a: a == a and a != inf and a != -inf),
         np.isinf: (1, lambda a: a == inf or a == -inf),
     }
+    # the ufuncs that are one call of a math function
+    table.update(_math.calls({
+        np.exp: exp, np.log: log, np.sqrt: sqrt, np.sin: sin, np.cos: cos, np.tanh: tanh,
+        np.log1p: log1p, np.expm1: expm1, np.floor: floor, np.ceil: ceil,
+    }))
     jit = cuda.jit(device=True)
     # the ufuncs of minigrad.ops.math and minigrad.ops.bitwise (and a Python-exact floor_divide)
     table.update(_math.scalar_table(jit))

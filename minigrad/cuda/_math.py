@@ -26,7 +26,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["scalar_table", "ufuncs"]
+__all__ = ["calls", "scalar_table", "ufuncs"]
+
+
+def calls(fns: dict[Any, Callable[[Any], Any]]) -> dict[Any, tuple[int, Callable[[Any], Any]]]:
+    """``{ufunc: (1, a -> f(a))}`` for each ``ufunc: f`` of ``fns``, the table entries of the
+    ufuncs that are one call of a ``math`` function (NumPy's under the simulator): numba.cuda
+    compiles a Python function calling ``math.exp`` as a device function, not ``math.exp``
+    itself."""
+    return {ufunc: (1, _calling(f)) for ufunc, f in fns.items()}
+
+
+def _calling(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda a: f(a)
 
 
 def ufuncs() -> tuple[Any, ...]:
@@ -99,21 +111,16 @@ def scalar_table(jit: Callable[[Callable], Any]) -> dict[Any, tuple[int, Callabl
     def floor_divide(a, b):
         return a // b
 
-    return {
-        np.tan: (1, lambda a: tan(a)),
-        np.arcsin: (1, lambda a: asin(a)),
-        np.arccos: (1, lambda a: acos(a)),
-        np.arctan: (1, lambda a: atan(a)),
+    special = _special.ufuncs()
+    table = calls({
+        np.tan: tan, np.arcsin: asin, np.arccos: acos, np.arctan: atan, np.sinh: sinh,
+        np.cosh: cosh, np.arcsinh: asinh, np.arccosh: acosh, np.arctanh: atanh, np.log2: log2,
+        np.log10: log10, np.trunc: trunc_dev, special["erf"]: erf, special["erfc"]: erfc,
+        special["erfinv"]: erfinv,
+    })
+    return table | {
         np.arctan2: (2, lambda a, b: atan2(a, b)),
-        np.sinh: (1, lambda a: sinh(a)),
-        np.cosh: (1, lambda a: cosh(a)),
-        np.arcsinh: (1, lambda a: asinh(a)),
-        np.arccosh: (1, lambda a: acosh(a)),
-        np.arctanh: (1, lambda a: atanh(a)),
-        np.log2: (1, lambda a: log2(a)),
-        np.log10: (1, lambda a: log10(a)),
         np.exp2: (1, lambda a: 2.0**a),
-        np.trunc: (1, lambda a: trunc_dev(a)),
         np.floor: (1, floor),  # float-only versions of the core table's floor and ceil
         np.ceil: (1, ceil),
         np.rint: (1, rint),
@@ -125,7 +132,4 @@ def scalar_table(jit: Callable[[Callable], Any]) -> dict[Any, tuple[int, Callabl
         np.floor_divide: (2, floor_divide),
         np.left_shift: (2, lambda a, b: a << b),
         np.right_shift: (2, lambda a, b: a >> b),
-        _special.ufuncs()["erf"]: (1, lambda a: erf(a)),
-        _special.ufuncs()["erfc"]: (1, lambda a: erfc(a)),
-        _special.ufuncs()["erfinv"]: (1, lambda a: erfinv(a)),
     }
