@@ -24,6 +24,7 @@ import numpy as np
 
 from minigrad.cuda._runtime import add, block_reduce, load_cuda
 from minigrad.ops.kernels import api
+from minigrad.ops.kernels.cpu import softmax as cpu_softmax
 from minigrad.ops.kernels.cuda._common import float_dtype, from_device, to_device
 
 __all__ = list(api.SOFTMAX)
@@ -172,30 +173,7 @@ def _cross_entropy_total(loss, has_loss, target, weight, ignore_index, mean, out
         out[0] = ls * s
 
 
-def _cross_entropy_coefficients(target, weight, ignore_index, eps, a, b):
-    """a[i], b[i, :] with dloss_i/dx_i = a_i * softmax(x_i) - b_i (0 rows if ignored)."""
-    buf = cuda.shared.array(THREADS, dtype=np.float64)
-    tid = cuda.threadIdx.x
-    c = b.shape[1]
-    w_sum = weight_sum(buf, weight)
-    for i in range(cuda.blockIdx.x, b.shape[0], cuda.gridDim.x):
-        tg = target[i]
-        valid = tg != ignore_index
-        wt = weight[tg] if valid else 0.0
-        if tid == 0:
-            a[i] = (1.0 - eps) * wt + eps / c * w_sum if valid else 0.0
-        for k in range(tid, c, cuda.blockDim.x):
-            v = 0.0
-            if valid:
-                v = eps / c * weight[k]
-                if k == tg:
-                    v += (1.0 - eps) * wt
-            b[i, k] = v
-
-
 @functools.cache
-
-
 def _kernels() -> dict[str, Any]:
     """The kernels above compiled for numba.cuda (first, the device functions they call);
     numba specialises each per dtype at its first launch."""
@@ -213,7 +191,6 @@ def _kernels() -> dict[str, Any]:
         "cross_entropy": _cross_entropy_rows,
         "cross_entropy_backward": _cross_entropy_backward_rows,
         "cross_entropy_total": _cross_entropy_total,
-        "cross_entropy_coefficients": _cross_entropy_coefficients,
     }
     return {name: cuda.jit(fn) for name, fn in kernels.items()}
 
@@ -326,15 +303,11 @@ def cross_entropy_total(loss: Any, target: Any, weight: Any, ignore_index: int,
 
 def cross_entropy_coefficients(target: Any, weight: Any, ignore_index: int,
                                label_smoothing: float) -> tuple[Any, Any]:
-    """a: (M,), b: (M, C) such that dloss_i/dx_i = a_i * softmax(x_i) - b_i (weight's dtype)."""
+    """a: (M,), b: (M, C) such that dloss_i/dx_i = a_i * softmax(x_i) - b_i (weight's dtype),
+    computed by the CPU module's NumPy code on CudaArrays (a few elementwise kernels: only the
+    double backward needs them)."""
     op = "cross_entropy"
     dt = float_dtype(weight, op=op)
-    td = to_device(target, np.int64, op=op, name="target")
-    wd = to_device(weight, dt, op=op, name="weight")
-    m, c = td.shape[0], wd.shape[0]
-    cu = load_cuda()
-    a = cu.device_array(m, dtype=dt)
-    b = cu.device_array((m, c), dtype=dt)
-    _kernels()["cross_entropy_coefficients"][_grid(m), THREADS](
-        td, wd, int(ignore_index), float(label_smoothing), a, b)
-    return from_device(a), from_device(b)
+    td = from_device(to_device(target, np.int64, op=op, name="target"))
+    wd = from_device(to_device(weight, dt, op=op, name="weight"))
+    return cpu_softmax.cross_entropy_coefficients(td, wd, ignore_index, label_smoothing)
