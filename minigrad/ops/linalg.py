@@ -242,9 +242,9 @@ def _mT(t: Tensor) -> Tensor:  # noqa: N802
     return t.swapaxes(-1, -2)
 
 
-class _FactorFn(Function):
-    """InvFn and CholeskyFn: the forward is one LAPACK routine (``_routine``, named ``_op`` in
-    its errors) whose result is all the backward needs, saved as the output."""
+class _LapackFn(Function):
+    """InvFn and CholeskyFn: the forward is one LAPACK routine on A (``_routine``, named ``_op``
+    in its errors) whose result is all the backward needs, saved as the output."""
 
     _op: str
     _routine: Callable[[Any], Any]
@@ -256,7 +256,7 @@ class _FactorFn(Function):
         return out
 
 
-class InvFn(_FactorFn):
+class InvFn(_LapackFn):
     """The inverse of square matrices; ``d(A^-1) = -A^-1 dA A^-1``."""
 
     _op, _routine = "inv", staticmethod(np.linalg.inv)
@@ -302,7 +302,7 @@ class SolveFn(Function):
         return (-(gb @ _mT(x)) if da else None), (gb if db else None)
 
 
-class CholeskyFn(_FactorFn):
+class CholeskyFn(_LapackFn):
     """The lower Cholesky factor ``L`` of symmetric positive-definite matrices (``A = L L^T``;
     only the lower triangle of ``A`` is read). Gradient (Murray 2016): ``L^-T Phi(L^T gL) L^-1``
     symmetrized, ``Phi`` = the lower triangle with the diagonal halved."""
