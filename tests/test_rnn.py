@@ -258,47 +258,6 @@ def test_fused_gates_equal_the_composition_in_float32():
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
-def test_matmuls_in_threads_equal_the_products_in_order(monkeypatch):
-    """blas.matmuls with the thread split forced: every product, in order, any strides."""
-    from minigrad.ops.kernels.cpu import blas, conv_split
-
-    monkeypatch.setattr(conv_split, "MAX_THREADS", 2)
-    monkeypatch.setattr(conv_split, "SPLIT_FLOPS", 0)
-    a = rng.standard_normal((6, 5))
-    pairs = [(a, rng.standard_normal((5, 3))), (a.T, rng.standard_normal((6, 2))),
-             (rng.standard_normal((4, 7)), rng.standard_normal((3, 7)).T)]
-    got = blas.matmuls(pairs)
-    assert [g.shape for g in got] == [(6, 3), (5, 2), (4, 3)]
-    for g, (x, y) in zip(got, pairs):
-        np.testing.assert_allclose(g, x @ y, rtol=1e-14, atol=1e-14)
-
-
-@pytest.mark.parametrize("split", [False, True], ids=["in-order", "threads"])
-def test_lstm_cell_products_in_threads_match_pytorch(monkeypatch, split):
-    """The cell's products side by side (forced split) give PyTorch's forward and gradients."""
-    torch = pytest.importorskip("torch")
-    from minigrad.ops.kernels.cpu import conv_split
-
-    monkeypatch.setattr(conv_split, "MAX_THREADS", 2 if split else 1)
-    monkeypatch.setattr(conv_split, "SPLIT_FLOPS", 0)
-    m, tm = nn.LSTMCell(5, 6).double(), torch.nn.LSTMCell(5, 6).double()
-    with torch.no_grad():
-        for n, p in tm.named_parameters():
-            p.copy_(torch.from_numpy(getattr(m, n).numpy()))
-    x, h, c = (rng.standard_normal((3, k)) for k in (5, 6, 6))
-    mx, mh, mc = (mg.tensor(a, requires_grad=True) for a in (x, h, c))
-    tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h, c))
-    mo, to = m(mx, (mh, mc)), tm(tx, (th, tc))
-    for a, b in zip(mo, to):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12)
-    sum((a ** 2).sum() for a in mo).backward()
-    sum((a ** 2).sum() for a in to).backward()
-    for a, b in zip((mx, mh, mc), (tx, th, tc)):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10)
-    for n, p in tm.named_parameters():
-        np.testing.assert_allclose(getattr(m, n).grad.numpy(), p.grad.numpy(), rtol=1e-10)
-
-
 @pytest.mark.parametrize("unbind_", [unbind, mg.unbind], ids=["ops.rnn", "mg"])
 def test_unbind_gives_views_with_one_backward_node(unbind_):
     x = mg.tensor(rng.standard_normal((4, 3, 2)), requires_grad=True)

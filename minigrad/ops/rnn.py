@@ -99,11 +99,12 @@ class LSTMCellFn(Function):
 
     @staticmethod
     def forward(ctx, x, h, c, w_ih, w_hh, b_ih, b_hh):
-        xg, hg = _times_transposed([(x.data, w_ih.data), (h.data, w_hh.data)])
+        xg = _times_transposed(x.data, w_ih.data)
         b = _bias(b_ih, b_hh)
         if b is not None:
             xg += b
-        acts, h_new, c_new = kernels_for(xg).rnn.lstm_gates_forward(xg, hg, c.data)
+        acts, h_new, c_new = kernels_for(xg).rnn.lstm_gates_forward(
+            xg, _times_transposed(h.data, w_hh.data), c.data)
         ctx.acts = acts
         ctx.save_for_backward(x, h, c, w_ih, w_hh, b_ih, b_hh, c_new)
         return h_new, c_new
@@ -120,11 +121,10 @@ class LSTMCellFn(Function):
                     dc if need[2] else None, *_weight_grads(dgates, dgates, x, h, need))
         dgates, dc = kernels_for(dh.data).rnn.lstm_gates_backward(
             ctx.acts, c.data, c_new.data, dh.data, dc_new.data)
-        dx, dh_prev, dw_ih, dw_hh = _side_by_side(
-            [(dgates, w_ih.data), (dgates, w_hh.data), (dgates.T, x.data), (dgates.T, h.data)],
-            [need[0], need[1], need[3], need[4]])
-        return (dx, dh_prev, Tensor._make(dc) if need[2] else None, dw_ih, dw_hh,
-                *_bias_grads(dgates, dgates, need))
+        return (Tensor._make(dgates @ w_ih.data) if need[0] else None,
+                Tensor._make(dgates @ w_hh.data) if need[1] else None,
+                Tensor._make(dc) if need[2] else None,
+                *_weight_grads(dgates, dgates, x.data, h.data, need))
 
 
 class LSTMFn(Function):
@@ -332,13 +332,11 @@ def _input_part(x: Any, w_ih: Any, b: Any) -> Any:
     return xg.reshape(steps, n, -1)
 
 
-def _times_transposed(pairs: list[tuple[Any, Any]]) -> list[Any]:
-    """[a @ w^T for one step] for pairs a: (N, K), w: (G*H, K) -> (N, G*H), C-ordered: each
-    computed as (w @ a^T)^T and copied, which OpenBLAS runs faster than a @ (view of w^T) for a
-    small batch N (where a contiguous w^T cannot be made once per sequence: the cell); the
-    products side by side (``blas.matmuls``)."""
-    products = kernels_for(pairs[0][0]).blas.matmuls([(w, a.T) for a, w in pairs])
-    return [p.T.copy() for p in products]
+def _times_transposed(a: Any, w: Any) -> Any:
+    """a @ w^T for one step, a: (N, K), w: (G*H, K) -> (N, G*H), C-ordered: computed as
+    (w @ a^T)^T and copied, which OpenBLAS runs faster than a @ (view of w^T) for a small
+    batch N (where a contiguous w^T cannot be made once per sequence: the cell)."""
+    return (w @ a.T).T.copy()
 
 
 def _transposed(w: Any) -> Any:
@@ -356,24 +354,9 @@ def _sequence_grads(ctx: Function, dxg: Any, dhg: Any, dstates: list[Any], x: Te
     need = ctx.needs_input_grad
     steps, n, width = x.shape
     states = [Tensor._make(d) if k else None for d, k in zip(dstates, need[1:])]
-    h_prev = _previous_states(out.data, h0.data, ctx.reverse) if need[-3] else None
-    dx, dw_ih, dw_hh = _side_by_side(
-        [(dxg, w_ih.data), (dxg.T, x.data.reshape(steps * n, width)), (dhg.T, h_prev)],
-        [need[0], need[-4], need[-3]])
-    return (None if dx is None else dx.reshape(x.shape), *states, dw_ih, dw_hh,
-            *_bias_grads(dxg, dhg, need))
-
-
-def _side_by_side(pairs: list[tuple[Any, Any]], wanted: list[bool]) -> list[Tensor | None]:
-    """[a @ b as a Tensor where wanted, else None]: the wanted ones of a backward's independent
-    products, run side by side (``blas.matmuls``)."""
-    done = iter(kernels_for(pairs[0][0]).blas.matmuls([p for p, w in zip(pairs, wanted) if w]))
-    return [Tensor._make(next(done)) if w else None for w in wanted]
-
-
-def _bias_grads(dxg: Any, dhg: Any, need: tuple[bool, ...]) -> list[Tensor | None]:
-    """[db_ih, db_hh] of :func:`_weight_grads` (arrays in, Tensors or None out)."""
-    return _weight_grads(dxg, dhg, None, None, (False, False, *need[-2:]))[2:]
+    return (Tensor._make((dxg @ w_ih.data).reshape(x.shape)) if need[0] else None, *states,
+            *_weight_grads(dxg, dhg, x.data.reshape(steps * n, width),
+                           _previous_states(out.data, h0.data, ctx.reverse), need))
 
 
 def _previous_states(out: Any, h0: Any, reverse: bool) -> Any:

@@ -28,10 +28,8 @@ ATTENTION = ("sdpa_forward", "sdpa_backward")
 RNN = ("lstm_gates_forward", "lstm_gates_backward", "gru_cell_forward", "gru_cell_backward")
 # issue 17, fused layer + ReLU (h17c)
 FUSED = ("relu_", "bias_relu_", "relu_max_pool2d")
-# independent matrix products of one op run side by side (a recurrent cell's two gate products)
-BLAS = ("matmuls",)
 
 FAMILIES = {"activation": ACTIVATION, "conv": CONV, "pool": POOL, "softmax": SOFTMAX,
             "norm": NORM, "dropout": DROPOUT, "upsample": UPSAMPLE, "fold": FOLD,
             "embedding": EMBEDDING, "scatter": SCATTER, "attention": ATTENTION, "rnn": RNN,
-            "einsum": EINSUM, "fused": FUSED, "blas": BLAS}
+            "einsum": EINSUM, "fused": FUSED}
