@@ -397,6 +397,26 @@ def test_shared_gradients_are_copied_before_they_become_grad():
     assert not np.shares_memory(z.grad.data, g.data)
 
 
+def test_gradient_through_a_reshape_is_taken_over_without_a_copy(monkeypatch):
+    """A reshape's gradient is a view of the one it received, which nothing else holds once the
+    engine has let go of the node's incoming gradients: it becomes ``.grad`` uncopied."""
+    from minigrad.autograd import engine
+
+    seen = []
+    real = engine._unshared
+
+    def spy(t):
+        seen.append((t.shape, real(t)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(engine, "_unshared", spy)
+    x = mg.randn(2, 3, 4, requires_grad=True)
+    (x.reshape(6, 4) * 2).backward(mg.ones(6, 4))
+    assert seen == [((2, 3, 4), True)]
+    assert x.grad.data.base is not None and x.grad.data.base.shape == (6, 4)
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3, 4), 2.0, np.float32))
+
+
 def test_gradient_summed_to_a_broadcast_input_is_taken_over_without_a_copy(monkeypatch):
     """Add hands its incoming gradient to both inputs; the one summed back over a broadcast
     axis (a bias) is new memory made for that input alone, so it is offered for take-over (and

@@ -63,6 +63,10 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
             gins = _call_backward(node, gouts) if gouts is not None else None
             if gins is not None and on_node is not None:
                 on_node(node, gouts, gins)
+            # the incoming gradients returned as they are; then the last reference to the rest
+            # goes, so a view of one (a reshape's gradient) can still become a leaf's .grad
+            passed = () if gouts is None else tuple(id(go) for go in gouts)
+            gouts = None
             for i, edge in enumerate(node._edges):  # None, a leaf, or (node, output index)
                 leaf = edge if edge is not None and not isinstance(edge, tuple) else None
                 if edge is None or (leaf is not None and not plan.feeds(leaf)):
@@ -70,7 +74,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                 g = None if gins is None else gins[i]
                 if g is not None:
                     fitted = fit_gradient(g, node, i)
-                    grads.add_edge(edge, fitted, _made_for_one_input(g, fitted, gins, gouts))
+                    grads.add_edge(edge, fitted, _made_for_one_input(g, fitted, gins, passed))
                 if leaf is not None:  # one fewer node left to feed it
                     plan.uses[id(leaf)] -= 1
                     grads.deliver_if_complete(leaf)
@@ -102,16 +106,16 @@ def _call_backward(node: Function, gouts: tuple[Tensor, ...]) -> tuple[Any, ...]
 
 
 def _made_for_one_input(g: Any, fitted: Tensor, gins: tuple[Any, ...],
-                        gouts: tuple[Tensor, ...]) -> bool:
+                        passed: tuple[int, ...]) -> bool:
     """Whether ``fitted`` (what the node returned, ``g``, fitted to its input) is this node's
     own result for one input: new data made by the fitting (a sum over broadcast axes, a cast),
-    or ``g`` itself when it is not an incoming gradient passed through (Add) nor the same object
-    returned for two inputs."""
+    or ``g`` itself when it is not an incoming gradient passed through (Add; ``passed``: the
+    ids of the node's incoming gradients) nor the same object returned for two inputs."""
     from minigrad.tensor import Tensor
 
     if fitted.data is not (g.data if isinstance(g, Tensor) else g):
         return True
-    return not any(g is go for go in gouts) and sum(1 for x in gins if x is g) == 1
+    return id(g) not in passed and sum(1 for x in gins if x is g) == 1
 
 
 class _Plan:

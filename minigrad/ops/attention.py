@@ -217,13 +217,20 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         seed = int((mg_random.generator() if generator is None else generator)
                    .integers(0, 2**63))
     nb = int(np.prod(batch, dtype=np.int64))
-    q3 = q.expand(*batch, n_q, e).reshape(nb, n_q, e)
-    k3 = k.expand(*batch, n_k, e).reshape(nb, n_k, e)
-    v3 = v.expand(*batch, n_k, ev).reshape(nb, n_k, ev)
+    q3, k3, v3 = (_flat_batch(t, batch, nb) for t in (q, k, v))
     out = ScaledDotProductAttentionFn.apply(q3, k3, v3, bias, batch=batch,
                                             causal=bool(is_causal), scale=sc, p_drop=p,
                                             seed=seed)
     return out.reshape(*batch, n_q, ev)
+
+
+def _flat_batch(t: Tensor, batch: tuple[int, ...], nb: int) -> Tensor:
+    """t: (..., L, E) broadcast to ``batch`` and flattened to (nb, L, E). Without an expand node
+    where t has the batch shape already: that node would pass the gradient through unchanged,
+    and the engine copies a passed-through gradient before it becomes ``.grad``."""
+    if t.shape[:-2] != batch:
+        t = t.expand(*batch, *t.shape[-2:])
+    return t.reshape(nb, *t.shape[-2:])
 
 
 def _share_heads(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:

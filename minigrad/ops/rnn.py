@@ -183,12 +183,10 @@ def _lstm_sequence_vjp(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Te
                        dh: Tensor, dc: Tensor, need: tuple[bool, ...]) -> tuple[Any, ...]:
     """:class:`LSTMFn`'s gradients as Tensor ops: the forward recomputed step by step, then the
     same reverse walk as the fused backward."""
-    steps, n, width = x.shape
-    xg = _affine(x.reshape(steps * n, width), w_ih, b_ih)
-    xs = unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
-    order = _order(steps, reverse)
+    xs = _input_steps(x, w_ih, b_ih)
+    order = _order(len(xs), reverse)
     h, c = h0, c0
-    saved: list[Any] = [None] * steps
+    saved: list[Any] = [None] * len(xs)
     for t in order:
         gates = _lstm_gates(xs[t] + _affine(h, w_hh, b_hh))
         i, f, g, o = gates
@@ -197,16 +195,34 @@ def _lstm_sequence_vjp(x: Tensor, h0: Tensor, c0: Tensor, w_ih: Tensor, w_hh: Te
         saved[t] = (gates, c, tc, h)
         h, c = o * tc, c_new
     douts = unbind(dout, 0)
-    dgs: list[Any] = [None] * steps
+    dgs: list[Any] = [None] * len(xs)
     for t in reversed(order):
         gates, c_prev, tc, _ = saved[t]
         dgs[t], dc = _lstm_gates_vjp(gates, c_prev, tc, douts[t] + dh, dc)
         dh = dgs[t] @ w_hh
-    dg = stack(dgs, dim=0).reshape(steps * n, xg.shape[-1])
-    h_prev = stack([s[3] for s in saved], dim=0).reshape(steps * n, h0.shape[-1])
-    return ((dg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
-            dc if need[2] else None,
-            *_weight_grads(dg, dg, x.reshape(steps * n, width), h_prev, need))
+    return _stacked_grads(x, w_ih, dgs, dgs, [s[3] for s in saved], [dh, dc], need)
+
+
+def _input_steps(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> list[Tensor]:
+    """x W_ih^T + b_ih of every step as one product, unbound into T Tensors (N, G*H)."""
+    steps, n, width = x.shape
+    xg = _affine(x.reshape(steps * n, width), w_ih, b_ih)
+    return unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
+
+
+def _stacked_grads(x: Tensor, w_ih: Tensor, dxgs: list[Tensor], dhgs: list[Tensor],
+                   h_prevs: list[Tensor], dstates: list[Tensor],
+                   need: tuple[bool, ...]) -> tuple[Any, ...]:
+    """A sequence's gradients as Tensor ops from its steps' gate gradients (input and hidden
+    parts; one list for both where they are equal) and the state each step started from:
+    (dx, d states..., dW_ih, dW_hh, db_ih, db_hh), None where not needed."""
+    steps, n, width = x.shape
+    dxg = stack(dxgs, dim=0).reshape(steps * n, -1)
+    dhg = dxg if dhgs is dxgs else stack(dhgs, dim=0).reshape(steps * n, -1)
+    h_prev = stack(h_prevs, dim=0).reshape(steps * n, -1)
+    return ((dxg @ w_ih).reshape(x.shape) if need[0] else None,
+            *[d if k else None for d, k in zip(dstates, need[1:])],
+            *_weight_grads(dxg, dhg, x.reshape(steps * n, width), h_prev, need))
 
 
 def _gru_gates_vjp(xg: Tensor, hg: Tensor, h: Tensor,
@@ -246,7 +262,24 @@ class GRUCellFn(Function):
         return tuple(g if n else None for g, n in zip(grads, need))
 
 
-class GRUFn(Function):
+class _OneStateSequence:
+    """The backward of the sequence Functions with one state, :class:`GRUFn` and
+    :class:`RNNFn` (a mixin): both save ``(x, h0, w_ih, w_hh, b_ih, b_hh, output)``; a subclass
+    gives ``sequence_vjp`` (its gradients as Tensor ops, for create_graph) and ``gate_grads``
+    (the reverse walk over the steps on arrays: the (T*N, G*H) gradients of the input and hidden
+    parts of the gates, and dh0)."""
+
+    @staticmethod
+    def backward(ctx, dout, dh_n):
+        x, h0, w_ih, w_hh, b_ih, b_hh, out = ctx.saved_tensors
+        if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
+            return ctx.sequence_vjp(x, h0, w_ih, w_hh, b_ih, b_hh, dout, dh_n,
+                                    ctx.needs_input_grad)
+        dxg, dhg, dh = ctx.gate_grads(h0.data, w_hh.data, out.data, dout.data, dh_n.data)
+        return _sequence_grads(ctx, dxg, dhg, [dh], x, h0, w_ih, out)
+
+
+class GRUFn(_OneStateSequence, Function):
     """One GRU layer and direction over a whole sequence: x: (T, N, I), h0: (N, H),
     w_ih: (3H, I), w_hh: (3H, H), b_ih, b_hh: (3H,) or None -> (output (T, N, H), h_n (N, H));
     ``reverse`` as :class:`LSTMFn`'s. The input part of the gates of all steps is one product,
@@ -273,26 +306,21 @@ class GRUFn(Function):
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh, out)
         return out, h
 
-    @staticmethod
-    def backward(ctx, dout, dh_n):
-        x, h0, w_ih, w_hh, b_ih, b_hh, out = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
-            return _gru_sequence_vjp(x, h0, w_ih, w_hh, b_ih, b_hh, ctx.reverse, dout, dh_n,
-                                     need)
-        steps, n = x.shape[:2]
-        step_backward = kernels_for(dout.data).rnn.gru_cell_backward
-        w, o, douts, dh = w_hh.data, out.data, dout.data, dh_n.data
+    def sequence_vjp(self, *saved_and_grads: Tensor | None) -> tuple[Any, ...]:
+        return _gru_sequence_vjp(*saved_and_grads, reverse=self.reverse)
+
+    def gate_grads(self, h0: Any, w: Any, o: Any, douts: Any, dh: Any) -> tuple[Any, Any, Any]:
+        steps, n = o.shape[:2]
+        step_backward = kernels_for(douts).rnn.gru_cell_backward
         dxgs, dhgs = [None] * steps, [None] * steps
-        order = _order(steps, ctx.reverse)
+        order = _order(steps, self.reverse)
         prev = dict(zip(order[1:], order))
         for t in reversed(order):
-            h_prev = o[prev[t]] if t in prev else h0.data
-            dxgs[t], dhgs[t], dd = step_backward(ctx.xg[t], ctx.hgs[t], h_prev, douts[t] + dh)
+            h_prev = o[prev[t]] if t in prev else h0
+            dxgs[t], dhgs[t], dd = step_backward(self.xg[t], self.hgs[t], h_prev, douts[t] + dh)
             dh = dd + dhgs[t] @ w
-        dxg = np.stack(dxgs).reshape(steps * n, -1)
-        dhg = np.stack(dhgs).reshape(steps * n, -1)
-        return _sequence_grads(ctx, dxg, dhg, [dh], x, h0, w_ih, out)
+        return (np.stack(dxgs).reshape(steps * n, -1), np.stack(dhgs).reshape(steps * n, -1),
+                dh)
 
 
 def _input_part(x: Any, w_ih: Any, b: Any) -> Any:
@@ -339,34 +367,28 @@ def _previous_states(out: Any, h0: Any, reverse: bool) -> Any:
 
 
 def _gru_sequence_vjp(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
-                      b_hh: Tensor | None, reverse: bool, dout: Tensor, dh: Tensor,
-                      need: tuple[bool, ...]) -> tuple[Any, ...]:
+                      b_hh: Tensor | None, dout: Tensor, dh: Tensor, need: tuple[bool, ...], *,
+                      reverse: bool) -> tuple[Any, ...]:
     """:class:`GRUFn`'s gradients as Tensor ops: the forward recomputed step by step, then the
     same reverse walk as the fused backward."""
-    steps, n, width = x.shape
-    xg = _affine(x.reshape(steps * n, width), w_ih, b_ih)
-    xs = unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
-    order = _order(steps, reverse)
+    xs = _input_steps(x, w_ih, b_ih)
+    order = _order(len(xs), reverse)
     h = h0
-    saved: list[Any] = [None] * steps
+    saved: list[Any] = [None] * len(xs)
     for t in order:
         hg = _affine(h, w_hh, b_hh)
         saved[t] = (xs[t], hg, h)
         h = GRUCellFn.apply(xs[t], hg, h)
     douts = unbind(dout, 0)
-    dxgs: list[Any] = [None] * steps
-    dhgs: list[Any] = [None] * steps
+    dxgs: list[Any] = [None] * len(xs)
+    dhgs: list[Any] = [None] * len(xs)
     for t in reversed(order):
         dxgs[t], dhgs[t], dd = _gru_gates_vjp(*saved[t], douts[t] + dh)
         dh = dd + dhgs[t] @ w_hh
-    dxg = stack(dxgs, dim=0).reshape(steps * n, xg.shape[-1])
-    dhg = stack(dhgs, dim=0).reshape(steps * n, xg.shape[-1])
-    h_prev = stack([s[2] for s in saved], dim=0).reshape(steps * n, h0.shape[-1])
-    return ((dxg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
-            *_weight_grads(dxg, dhg, x.reshape(steps * n, width), h_prev, need))
+    return _stacked_grads(x, w_ih, dxgs, dhgs, [s[2] for s in saved], [dh], need)
 
 
-class RNNFn(Function):
+class RNNFn(_OneStateSequence, Function):
     """One Elman RNN layer and direction over a whole sequence: h_t = tanh(x_t W_ih^T + b_ih +
     h_{t-1} W_hh^T + b_hh) (``relu=True``: relu); x: (T, N, I), h0: (N, H), w_ih: (H, I),
     w_hh: (H, H), b_ih, b_hh: (H,) or None -> (output (T, N, H), h_n (N, H)); ``reverse`` as
@@ -389,49 +411,40 @@ class RNNFn(Function):
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh, out)
         return out, h
 
-    @staticmethod
-    def backward(ctx, dout, dh_n):
-        x, h0, w_ih, w_hh, b_ih, b_hh, out = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        if is_grad_enabled():  # create_graph: Tensor ops, differentiable again
-            return _rnn_sequence_vjp(x, h0, w_ih, w_hh, b_ih, b_hh, ctx.reverse, ctx.relu,
-                                     dout, dh_n, need)
-        steps, n = x.shape[:2]
-        w, o, douts, dh = w_hh.data, out.data, dout.data, dh_n.data
+    def sequence_vjp(self, *saved_and_grads: Tensor | None) -> tuple[Any, ...]:
+        return _rnn_sequence_vjp(*saved_and_grads, reverse=self.reverse, use_relu=self.relu)
+
+    def gate_grads(self, h0: Any, w: Any, o: Any, douts: Any, dh: Any) -> tuple[Any, Any, Any]:
+        steps, n = o.shape[:2]
         dgs = [None] * steps
-        for t in reversed(_order(steps, ctx.reverse)):
-            slope = (o[t] > 0).astype(o.dtype) if ctx.relu else 1 - o[t] * o[t]
+        for t in reversed(_order(steps, self.reverse)):
+            slope = (o[t] > 0).astype(o.dtype) if self.relu else 1 - o[t] * o[t]
             dgs[t] = (douts[t] + dh) * slope
             dh = dgs[t] @ w
         dg = np.stack(dgs).reshape(steps * n, -1)
-        return _sequence_grads(ctx, dg, dg, [dh], x, h0, w_ih, out)
+        return dg, dg, dh
 
 
 def _rnn_sequence_vjp(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
-                      b_hh: Tensor | None, reverse: bool, use_relu: bool, dout: Tensor,
-                      dh: Tensor, need: tuple[bool, ...]) -> tuple[Any, ...]:
+                      b_hh: Tensor | None, dout: Tensor, dh: Tensor, need: tuple[bool, ...], *,
+                      reverse: bool, use_relu: bool) -> tuple[Any, ...]:
     """:class:`RNNFn`'s gradients as Tensor ops (the forward recomputed step by step)."""
-    steps, n, width = x.shape
-    xg = _affine(x.reshape(steps * n, width), w_ih, b_ih)
-    xs = unbind(xg.reshape(steps, n, xg.shape[-1]), 0)
-    order = _order(steps, reverse)
+    xs = _input_steps(x, w_ih, b_ih)
+    order = _order(len(xs), reverse)
     h = h0
-    hs: list[Any] = [None] * steps
-    prevs: list[Any] = [None] * steps
+    hs: list[Any] = [None] * len(xs)
+    prevs: list[Any] = [None] * len(xs)
     for t in order:
         prevs[t] = h
         hs[t] = h = (relu if use_relu else tanh)(xs[t] + _affine(h, w_hh, b_hh))
     douts = unbind(dout, 0)
-    dgs: list[Any] = [None] * steps
+    dgs: list[Any] = [None] * len(xs)
     for t in reversed(order):
         slope = (Tensor._make((hs[t].data > 0).astype(hs[t].dtype)) if use_relu
                  else 1 - hs[t] * hs[t])
         dgs[t] = (douts[t] + dh) * slope
         dh = dgs[t] @ w_hh
-    dg = stack(dgs, dim=0).reshape(steps * n, xg.shape[-1])
-    h_prev = stack(prevs, dim=0).reshape(steps * n, h0.shape[-1])
-    return ((dg @ w_ih).reshape(x.shape) if need[0] else None, dh if need[1] else None,
-            *_weight_grads(dg, dg, x.reshape(steps * n, width), h_prev, need))
+    return _stacked_grads(x, w_ih, dgs, dgs, prevs, [dh], need)
 
 
 # ---------------------------------------------------------------------------------------------
