@@ -14,8 +14,8 @@ is slower.
 
 The cases call the public API only (``minigrad.nn.functional``, as it was before the package was
 reorganised), so that one closure runs unchanged against either tree: the convolution, pooling,
-activation, batch-norm and loss rows of ``bench_ops.py``, forward+backward with a fixed output
-gradient, float32.
+activation, batch-norm and loss rows of ``bench_ops.py`` and scaled-dot-product attention (skipped
+where the old tree lacks it), forward+backward with a fixed output gradient, float32.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ ACT_SIZE = 4 * 1024 * 1024
 CE_SHAPE = (256, 1000)
 
 
-def _specs() -> list[tuple[str, tuple[int, ...], Callable[..., Any]]]:
-    """(name, input shape, op(mg, F, x)) for each case; the op gets the tree's package and
-    functional module."""
+def _specs() -> list[tuple[str, tuple[Any, ...], Callable[..., Any]]]:
+    """(name, input shape or a tuple of shapes, op(mg, F, *inputs)) for each case; the op gets
+    the tree's package and functional module."""
     rng = np.random.default_rng(2)
     target = rng.integers(0, CE_SHAPE[1], CE_SHAPE[0])
     w = {k: rng.standard_normal(s).astype(np.float32) * 0.1 for k, s in {
@@ -69,21 +69,25 @@ def _specs() -> list[tuple[str, tuple[int, ...], Callable[..., Any]]]:
         ("gelu tanh 4M", (ACT_SIZE,), lambda mg, F, x: F.gelu(x, approximate="tanh")),
         ("log_softmax (256, 1000)", CE_SHAPE, lambda mg, F, x: F.log_softmax(x, 1)),
         ("cross_entropy (256, 1000)", CE_SHAPE, lambda mg, F, x: F.cross_entropy(x, target)),
+        ("sdpa (4, 8, 128, 64) q, k, v", ((4, 8, 128, 64),) * 3,
+         lambda mg, F, q, k, v: F.scaled_dot_product_attention(q, k, v)),
     ]
 
 
-def _fwd_bwd(cb: Codebase, op: Callable[..., Any], x: np.ndarray) -> Callable[[], None]:
-    """forward+backward of ``op`` in one tree, with a fixed output gradient."""
+def _fwd_bwd(cb: Codebase, op: Callable[..., Any], xs: list[np.ndarray]) -> Callable[[], None]:
+    """forward+backward of ``op`` on the inputs ``xs`` (each requiring grad) in one tree, with a
+    fixed output gradient."""
     with cb.active() as mg:
         import minigrad.nn.functional as F
 
-        tx = mg.tensor(x, requires_grad=True)
-        y = op(mg, F, tx)
+        txs = [mg.tensor(x, requires_grad=True) for x in xs]
+        y = op(mg, F, *txs)
         gy = mg.tensor(np.random.default_rng(3).standard_normal(y.shape).astype(np.float32))
 
     def run() -> None:
-        tx.grad = None
-        op(mg, F, tx).backward(gy)
+        for t in txs:
+            t.grad = None
+        op(mg, F, *txs).backward(gy)
 
     return run
 
@@ -102,9 +106,14 @@ def main() -> None:
     for name, shape, op in _specs():
         if args.only and args.only not in name:
             continue
-        x = rng.standard_normal(shape).astype(np.float32)
+        shapes = shape if isinstance(shape[0], tuple) else (shape,)
+        xs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
         trees = [new, old]
-        fns = [_fwd_bwd(tree, op, x) for tree in trees]
+        try:
+            fns = [_fwd_bwd(tree, op, xs) for tree in trees]
+        except AttributeError as e:  # an op that one of the trees does not have
+            print(f"{name:<40} skipped: {e}")
+            continue
         times: list[list[float]] = [[], []]
         for r in range(args.rounds):
             for k in (r % 2, 1 - r % 2):  # who goes first alternates too
