@@ -258,6 +258,28 @@ def test_fused_gates_equal_the_composition_in_float32():
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch, hidden", [(3, 5), (32, 16)])
+def test_gru_backward_kernel_builds_match_the_composition(batch, hidden):
+    """The GRU backward gate kernel runs its parallel build from GRU_BACKWARD_PARALLEL_UNITS
+    hidden units on, its serial build below: both equal each other bitwise and the Tensor-op
+    VJP (float64)."""
+    from minigrad.ops.kernels.cpu import rnn as K
+    from minigrad.ops.rnn import _gru_gates_vjp
+
+    assert 3 * 5 < K.GRU_BACKWARD_PARALLEL_UNITS <= 32 * 16
+    xg, hg = rng.standard_normal((2, batch, 3 * hidden))
+    h, dh = rng.standard_normal((2, batch, hidden))
+    got = K.gru_cell_backward(xg, hg, h, dh)
+    for build in (K._gru_backward.serial, K._gru_backward.parallel):
+        out = np.empty_like(xg), np.empty_like(xg), np.empty_like(h)
+        build(xg, hg, h, dh, *out, 1.0)
+        for a, b in zip(out, got):
+            np.testing.assert_array_equal(a, b)
+    want = _gru_gates_vjp(*(mg.tensor(a) for a in (xg, hg, h, dh)))
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("unbind_", [unbind, mg.unbind], ids=["ops.rnn", "mg"])
 def test_unbind_gives_views_with_one_backward_node(unbind_):
     x = mg.tensor(rng.standard_normal((4, 3, 2)), requires_grad=True)

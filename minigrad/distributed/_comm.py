@@ -48,8 +48,9 @@ INSTALL_HINT = ('pip install "minigrad[distributed]" mpich   (on a cluster: load
                 'module instead of the mpich wheel, e.g. `module load openmpi`, then pip install '
                 '"minigrad[distributed]")')
 
-# Environment variables a launcher sets to the number of processes it started, and the launcher.
 _ABORT_GRACE_S = 0.2  # between printing a rank's traceback and aborting the job (see below)
+
+# Environment variables a launcher sets to the number of processes it started, and the launcher.
 _LAUNCHER_VARS = (
     ("OMPI_COMM_WORLD_SIZE", "Open MPI's mpirun/mpiexec"),
     ("PMI_SIZE", "an MPICH-style mpiexec (MPICH, Intel MPI, MVAPICH)"),

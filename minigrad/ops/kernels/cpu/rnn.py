@@ -156,8 +156,8 @@ def _c(*arrays: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(a) for a in arrays]
 
 
-def _pick(k: Kernel, units: int):
-    return k.parallel if units >= PARALLEL_MIN_UNITS else k.serial
+def _pick(k: Kernel, units: int, parallel_from: int = PARALLEL_MIN_UNITS):
+    return k.parallel if units >= parallel_from else k.serial
 
 
 def lstm_gates_forward(xg: np.ndarray, hg: np.ndarray,
@@ -192,7 +192,6 @@ def gru_cell_backward(xg: np.ndarray, hg: np.ndarray, h: np.ndarray,
                       dh_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(d xg, d hg: (N, 3H), dh: (N, H), the direct part through z*h) for dh_out."""
     dxg, dhg, dh = np.empty_like(xg), np.empty_like(xg), np.empty_like(h)
-    kernel = _gru_backward.parallel if h.size >= GRU_BACKWARD_PARALLEL_UNITS else \
-        _gru_backward.serial
-    kernel(*_c(xg, hg, h, dh_out), dxg, dhg, dh, xg.dtype.type(1))
+    _pick(_gru_backward, h.size, GRU_BACKWARD_PARALLEL_UNITS)(*_c(xg, hg, h, dh_out), dxg, dhg,
+                                                                dh, xg.dtype.type(1))
     return dxg, dhg, dh
