@@ -337,7 +337,7 @@ def test_direct_padding_taps_do_not_spread_inf(monkeypatch, dtype):
 
 
 # ------------------------------------------------------------------------------------------------
-# the packed-plane kernels (conv_planes.py, on conv_microkernel.py's tiles)
+# the packed-plane kernels (conv_planes.py, on microkernels.py's tiles)
 
 
 def _force_planes(mp: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,6 @@
-"""Scaled dot-product attention on the CPU: BLAS products around one Numba softmax kernel, in
-tiles of query rows; nothing of size (L, S) is kept between forward and backward.
+"""Scaled dot-product attention on the CPU: matrix products (register tiles forward, BLAS
+backward) around a Numba row pass, in blocks of query rows; nothing of size (L, S) is kept
+between forward and backward.
 
 For one batch row ``b`` (batch and heads flattened), queries ``q: (L, E)``, keys ``k: (S, E)``,
 values ``v: (S, Ev)``, an additive ``bias`` (the float form of a mask) and a causal flag::
@@ -8,29 +9,33 @@ values ``v: (S, Ev)``, an additive ``bias`` (the float form of a mask) and a cau
     p[i, j] = exp(s[i, j] - lse[i]),  lse[i] = log sum_j exp(s[i, j])
     o[i]    = sum_j drop[i, j] * p[i, j] * v[j]
 
-Both passes walk tiles of query rows (several batch rows at once when L is small) whose score
-block (rows, S) fills about ``CACHE_BYTES``, so the kernel and the second product read what the
-first product wrote from cache. Each tile holds whole rows of scores, so the softmax needs no
-running maximum or rescaling (as FlashAttention's online softmax does for key blocks). Forward
-per tile: ``s = q_tile @ k.T`` by BLAS, one Numba pass per row (scale, mask, maximum; ``exp`` and
-float64 sum; normalise, dropout), ``o_tile = p @ v`` by BLAS. It returns the output and the
-per-row ``lse`` only. Backward (FlashAttention-2's formulas) recomputes per tile the scores and
+Each pass walks blocks of query rows whose score block (rows, S) fills about ``CACHE_BYTES``, so
+the row kernel and the second product read what the first product wrote from cache. A block holds
+whole rows of scores, so the softmax needs no running maximum or rescaling (as FlashAttention's
+online softmax does for key blocks). Per block, one Numba row pass does scale, mask, maximum,
+``exp`` with a float64 sum, normalisation and dropout.
+
+**Forward** (:func:`_forward_blocks`): ``s = q_blk @ k.T``, the row pass, ``o_blk = p @ v``, the
+two products in register tiles (``microkernels.matmul_tile``) on the keys packed once per batch
+row as ``k.T`` (:func:`_pack`), all in one parallel loop over (batch row, block). It returns the
+output and the per-row ``lse`` only. The products are K = 64-deep for a typical head, where
+NumPy's OpenBLAS ran at about half of one core's multiply-add peak and the tiles run near it; and
+with no BLAS call in the loop, both threads stay in one Numba parallel region (OpenBLAS's
+workers, which spin after a call, and a pool of Python threads split the cores erratically).
+
+**Backward** (FlashAttention-2's formulas) recomputes per tile the scores and
 ``dp = do_tile @ v.T`` by BLAS, then one kernel forms ``p`` from ``lse`` and
 ``ds = p * (dp - D)`` with ``D[i] = do[i] . o[i]``, then ``dv += p.T @ do_tile``,
 ``dk += scale * ds.T @ q_tile`` and ``dq_tile = scale * ds @ k`` by BLAS; ``ds`` (which is
-d loss / d bias) is written out when a float mask needs a gradient.
+d loss / d bias) is written out when a float mask needs a gradient. Its batch rows are split over
+OpenBLAS's thread count with ``conv_split.split`` (each thread runs its rows' tiles with a
+single-threaded BLAS and the kernels, which release the GIL). PyTorch's CPU flash-attention
+kernel is built this way (its ``cpublas::gemm`` between vectorised softmax code).
 
-Under a causal mask a tile of queries ``i0..i1`` only needs keys ``0..i1``: tiles are then
-shorter (see :func:`_tiles`), their products stop at key ``i1``, and the kernel touches each
+Under a causal mask a block of queries ``i0..i1`` only needs keys ``0..i1``: blocks are then
+shorter (see :func:`_tiles`), their products stop at key ``i1``, and the row pass touches each
 row's keys ``j <= i`` only (the rest of the row is set to 0, never ``exp(-inf)``: the ``exp``
 of a hugely negative number takes the CPU's slow subnormal path).
-
-The products go to NumPy's BLAS: a Numba loop nest reached a third of its speed, and Numba can
-call BLAS only through SciPy, which minigrad does not require. PyTorch's CPU flash-attention
-kernel is built the same way (its ``cpublas::gemm`` between vectorised softmax code).
-
-Threads: the batch rows are split over OpenBLAS's thread count with ``conv_split.split`` (each
-thread runs its rows' tiles with a single-threaded BLAS and the kernels, which release the GIL).
 
 A row whose every key is masked (all ``-inf``) has ``lse = -inf``; its output and gradients are
 0, as PyTorch's CPU kernel gives.
@@ -47,19 +52,31 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import overload
 
 from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu import conv_split
-from minigrad.ops.kernels.cpu._jit import wide_vectors
+from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
 from minigrad.ops.kernels.cpu.f32math import exp_nonpos
+from minigrad.ops.kernels.cpu.microkernels import (
+    LANES_BYTES,
+    lanes,
+    matmul_shape,
+    matmul_tile,
+    transpose_tile,
+)
 from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_max, lane_sum
 
 __all__ = [*api.ATTENTION, "dropout_keep", "CACHE_BYTES", "CAUSAL_BLOCK"]
 
 CACHE_BYTES = 1 << 20  # one tile's score block (backward: each of its two; see _tiles)
 CAUSAL_BLOCK = 64  # fewest queries per tile under a causal mask (see _tiles)
+
+_MKB, _MVB = matmul_shape()
+_MAIN, _COL, _ROW, _ONE = (matmul_tile(kb, vb) for kb, vb in
+                           ((_MKB, _MVB), (_MKB, 1), (1, _MVB), (1, 1)))
+_TRANSPOSE = transpose_tile()
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -159,49 +176,146 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 
 @njit(**_OPTS)
-def _forward_tile(s, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_drop, seed, lse):
-    """Raw scores s: (B, R, nc) of batch rows b0.., queries i0.. and keys 0.. -> (dropped)
-    probabilities in place; lse: (B_all, L) written for those rows.
+def _forward_rows(p, pitch, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, scale, p_drop,
+                  seed, lse):
+    """Raw scores of batch row ``b``, queries ``i0..i0+nr`` against keys ``0..nc`` (row r at
+    ``p[r*pitch:]``) -> (dropped) probabilities in place; lse: (B, L) written for those rows.
 
     The ``exp`` loop sits in the row loop itself, outside any branch, and the masked path's
     loops outside it (see :func:`_scores`)."""
-    nb, nr, nc = s.shape
     keep_scale = _keep_scale(p_drop)
     # Without a mask and for scale > 0 the maximum of the raw row is scaled and the scale goes
     # into the exponent's FMA: one pass fewer. Otherwise the row is rewritten as scale * row +
     # bias and the factor is 1. Both have the row's dtype: a float64 one would turn a float32
     # row's exp into libm's, unvectorised.
     plain = bias.shape[0] == 0 and scale > 0
-    one = _of_dtype(1.0, s)
-    for b in range(nb):
-        bi = _bias_slice(bias, bias_index, b0 + b)
-        for r in range(nr):
-            wide_vectors()
-            i = i0 + r
-            row = s[b, r]
-            n = _live(i, nc, causal)  # n >= 1: S > 0, causal keeps key 0
-            for c in range(n, nc):
-                row[c] = 0.0
-            live = row[:n]
-            if plain:
-                m, a = lane_max(live) * scale, scale
-            else:
-                m, a = _masked_scores(live, i, bias, bi, scale), one
-            if m == -np.inf:  # no key may be attended
-                for c in range(n):
-                    row[c] = 0.0
-                lse[b0 + b, i] = -np.inf
-                continue
+    one = _of_dtype(1.0, p)
+    bi = _bias_slice(bias, bias_index, b)
+    for r in range(nr):
+        wide_vectors()
+        i = i0 + r
+        row = p[r * pitch:r * pitch + nc]
+        n = _live(i, nc, causal)  # n >= 1: S > 0, causal keeps key 0
+        for c in range(n, nc):
+            row[c] = 0.0
+        live = row[:n]
+        if plain:
+            m, a = lane_max(live) * scale, scale
+        else:
+            m, a = _masked_scores(live, i, bias, bi, scale), one
+        if m == -np.inf:  # no key may be attended
             for c in range(n):
-                live[c] = exp_nonpos(live[c] * a - m)
-            total = lane_sum(live)
-            lse[b0 + b, i] = m + math.log(total)
-            factor = _of_dtype(keep_scale / total, row)  # a float64 factor halves the vectors
-            if p_drop > 0.0:
-                _drop(live, b0 + b, i, n_q, n_k, p_drop, seed, factor)
+                row[c] = 0.0
+            lse[b, i] = -np.inf
+            continue
+        for c in range(n):
+            live[c] = exp_nonpos(live[c] * a - m)
+        total = lane_sum(live)
+        lse[b, i] = m + math.log(total)
+        factor = _of_dtype(keep_scale / total, row)  # a float64 factor halves the vectors
+        if p_drop > 0.0:
+            _drop(live, b, i, n_q, n_k, p_drop, seed, factor)
+        else:
+            for c in range(n):
+                live[c] *= factor
+
+
+@njit(cache=True, nogil=True)
+def _matmul(bm, b0, bstep, ntaps, a, a0, apitch, c, c0, cpitch, rows, width):
+    """``c[c0 + r*cpitch + j] = sum_t a[a0 + r*apitch + t] * bm[b0 + t*bstep + j]`` for
+    ``r < rows``, ``j < width`` (a multiple of the vector length), in register tiles (see
+    ``microkernels.matmul_tile``). Flat arrays of one float dtype."""
+    step = _MVB * (LANES_BYTES // c.itemsize)
+    r = 0
+    while r < rows:
+        tall = r + _MKB <= rows
+        j = 0
+        while j + step <= width:
+            if tall:
+                _MAIN(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
+                      c0 + r * cpitch + j, cpitch)
             else:
-                for c in range(n):
-                    live[c] *= factor
+                _ROW(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
+                     c0 + r * cpitch + j, cpitch)
+            j += step
+        nl = LANES_BYTES // c.itemsize
+        while j < width:
+            if tall:
+                _COL(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
+                     c0 + r * cpitch + j, cpitch)
+            else:
+                _ONE(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
+                     c0 + r * cpitch + j, cpitch)
+            j += nl
+        r += _MKB if tall else 1
+
+
+@njit(cache=True, nogil=True)
+def _pack_head(k, v, b, kt, vp):
+    """Batch row ``b``'s keys transposed, ``kt[b]: (E, Sp) = k[b].T`` (zeros in columns S..Sp),
+    and, when ``vp`` has rows, its values padded, ``vp[b]: (S, Evp)`` (zeros past Ev)."""
+    n_k, e = k.shape[1], k.shape[2]
+    sp = kt.shape[2]
+    nl = LANES_BYTES // k.itemsize
+    kf, ktf = k.ravel(), kt.ravel()
+    k0, t0 = b * n_k * e, b * e * sp
+    jf, ef = n_k - n_k % nl, e - e % nl  # whole blocks of nl x nl
+    for j in range(0, jf, nl):
+        for c in range(0, ef, nl):
+            _TRANSPOSE(kf, k0 + j * e + c, e, ktf, t0 + c * sp + j, sp)
+    for c in range(e):
+        col = kt[b, c]
+        for j in range(jf if c < ef else 0, n_k):
+            col[j] = k[b, j, c]
+        for j in range(n_k, sp):
+            col[j] = 0.0
+    if vp.shape[0] > 0:
+        ev = v.shape[2]
+        for j in range(n_k):
+            for c in range(ev):
+                vp[b, j, c] = v[b, j, c]
+            for c in range(ev, vp.shape[2]):
+                vp[b, j, c] = 0.0
+
+
+@kernel
+def _pack(k, v, kt, vp):
+    """:func:`_pack_head` for every batch row, in parallel."""
+    for b in prange(k.shape[0]):
+        _pack_head(k, v, b, kt, vp)
+
+
+@kernel
+def _forward_blocks(q, kt, vs, o, lse, bias, bias_index, causal, scale, p_drop, seed, rows):
+    """The forward pass over blocks of ``rows`` queries of every batch row, in parallel.
+
+    q: (B, L, E); kt: (B, E, Sp), the keys packed by :func:`_pack`; vs: (B, S, Evp), the values
+    (Evp = Ev, a multiple of the vector length) or their padded copy; o: (B, L, Ev), lse: (B, L)
+    written. Per block: scores ``q_blk @ kt`` in register tiles into a block of (rows, S) (S cut
+    at the causal edge), :func:`_forward_rows`, then ``o_blk = p @ v`` in register tiles."""
+    nb, n_q, e = q.shape
+    sp, n_k, evp, ev = kt.shape[2], vs.shape[1], vs.shape[2], o.shape[2]
+    nl = LANES_BYTES // q.itemsize
+    blocks = (n_q + rows - 1) // rows
+    qf, ktf, vf, of = q.ravel(), kt.ravel(), vs.ravel(), o.ravel()
+    for item in prange(nb * blocks):
+        b = item // blocks
+        i0 = item % blocks * rows
+        nr = min(rows, n_q - i0)
+        nc = min(n_k, i0 + nr) if causal else n_k
+        width = (nc + nl - 1) // nl * nl
+        p = np.empty(nr * width, dtype=q.dtype)
+        _matmul(ktf, b * e * sp, sp, e, qf, (b * n_q + i0) * e, e, p, 0, width, nr, width)
+        _forward_rows(p, width, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, scale,
+                      p_drop, seed, lse)
+        if evp == ev:
+            _matmul(vf, b * n_k * ev, ev, nc, p, 0, width, of, (b * n_q + i0) * ev, ev, nr, ev)
+        else:
+            ob = np.empty(nr * evp, dtype=q.dtype)
+            _matmul(vf, b * n_k * evp, evp, nc, p, 0, width, ob, 0, evp, nr, evp)
+            for r in range(nr):
+                for c in range(ev):
+                    o[b, i0 + r, c] = ob[r * evp + c]
 
 
 @njit(**_OPTS)
@@ -297,6 +411,18 @@ def _flops(nb: int, n_q: int, n_k: int, e: int, ev: int, causal: bool) -> int:
     return 2 * nb * n_q * n_k * (e + ev) // (2 if causal else 1)
 
 
+def _forward_rows_per_block(nb: int, n_q: int, n_k: int, causal: bool, itemsize: int) -> int:
+    """Queries per block of the forward: a score block of about ``CACHE_BYTES``, at most
+    max(``CAUSAL_BLOCK``, L / 4) under a causal mask (as :func:`_tiles`), and at least 8 blocks
+    in all where that leaves 16 queries per block (work for both threads when B is small)."""
+    rows = max(1, min(n_q, CACHE_BYTES // max(1, n_k * itemsize)))
+    if causal:
+        rows = min(rows, max(CAUSAL_BLOCK, n_q // 4))
+    if nb * -(-n_q // rows) < 8:
+        rows = min(rows, max(16, -(-n_q * nb // 8)))
+    return rows
+
+
 def sdpa_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None,
                  batch: tuple[int, ...], causal: bool, scale: float, p_drop: float,
                  seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -311,19 +437,16 @@ def sdpa_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray |
     dt = q.dtype
     bias, bias_index = _bias_args(bias, batch, n_q, n_k, dt)
     lse = np.full((nb, n_q), -np.inf, dtype=dt)
-    if n_k == 0:
+    if n_k == 0 or n_q == 0 or nb == 0:
         return np.zeros((nb, n_q, ev), dtype=dt), lse
-    o = np.empty((nb, n_q, ev), dtype=dt)  # every row is written by its tile
-    kt = k.transpose(0, 2, 1)
-    sc, pd, sd = dt.type(scale), float(p_drop), np.uint64(seed)
-
-    def work(lo: int, hi: int) -> None:
-        for b0, b1, i0, i1, nc in _tiles(lo, hi, n_q, n_k, causal, dt.itemsize):
-            s = np.matmul(q[b0:b1, i0:i1], kt[b0:b1, :, :nc])
-            _forward_tile(s, b0, i0, n_q, n_k, bias, bias_index, bool(causal), sc, pd, sd, lse)
-            np.matmul(s, v[b0:b1, :nc], out=o[b0:b1, i0:i1])
-
-    _in_slices(nb, 2 * _flops(nb, n_q, n_k, e, ev, causal), work)
+    o = np.empty((nb, n_q, ev), dtype=dt)  # every row is written by its block
+    nl = lanes(dt)
+    kt = np.empty((nb, e, -(-n_k // nl) * nl), dtype=dt)
+    vp = np.empty((nb, n_k, -(-ev // nl) * nl) if ev % nl else (0, 0, 0), dtype=dt)
+    _pack(k, v, kt, vp)
+    rows = _forward_rows_per_block(nb, n_q, n_k, causal, dt.itemsize)
+    _forward_blocks(q, kt, vp if ev % nl else v, o, lse, bias, bias_index, bool(causal),
+                    dt.type(scale), float(p_drop), np.uint64(seed), rows)
     return o, lse
 
 

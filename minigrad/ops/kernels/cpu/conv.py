@@ -20,7 +20,7 @@ Faster paths for particular layers, each in its own file and each tested equal t
   (here, after the im2col path);
 * ``conv_planes.py``: every other layer with output planes of at least 16 pixels (the input
   gradient: most of them, see ``planes_grad_input``), by register-tiled multiply-adds
-  (``conv_microkernel.py``) on zero-padded planes of one sample at a time (no im2col, no
+  (``microkernels.py``) on zero-padded planes of one sample at a time (no im2col, no
   transposed copy);
 * ``conv_direct.py``: the input gradient of layers with few channels and many taps, by
   register-blocked loops on a batch-innermost copy of the data;

@@ -16,7 +16,7 @@ input gradient is the same rows product on the packed *output* gradient, one out
 (h mod sh, w mod sw) class of input pixels, each with the taps that reach it (a stride-1
 correlation with the flipped kernel when sh = sw = 1).
 
-The inner loops are the register-tiled micro-kernels of ``conv_microkernel.py`` (8 output
+The inner loops are the register-tiled micro-kernels of ``microkernels.py`` (8 output
 channels x 3 vectors of lanes per tile with AVX-512, 4 x 6 dot products), run sample by sample
 so that a sample's packed planes stay in L2; samples split over Numba's threads. There is no
 im2col and no transposed copy: packing is a padded row copy, unpacking drops the garbage lanes.
@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from numba import njit, prange, uint64
 
-from minigrad.ops.kernels.cpu.conv_microkernel import (
+from minigrad.ops.kernels.cpu.microkernels import (
     dots_shape,
     dots_tile,
     lanes,

@@ -1,13 +1,19 @@
-"""Register-tiled multiply-add micro-kernels for the direct convolution (``conv_direct.py``).
+"""Register-tiled multiply-add micro-kernels: the inner loops of the direct convolution
+(``conv_planes.py``) and of the attention forward (``attention.py``).
 
-A direct convolution on packed planes (see ``conv_direct``) is two kinds of inner loop:
+A direct convolution on packed planes (see ``conv_planes``) is two kinds of inner loop:
 
 * **rows** (forward, input gradient): a tile of ``KB`` output channels x ``VB`` vectors of lanes,
   ``acc[kk][v] += w[t, kk] * src[off[t] + lane]`` over a list of taps ``t``;
 * **dots** (weight gradient): ``KB`` x ``TB`` dot products over the same lanes,
   ``acc[kk][tt] += g[kk, lane] * src[off[tt] + lane]``.
 
-Both only run at the multiply-add peak when the accumulators stay in vector registers for the
+The attention forward multiplies small matrices (K = 64 is typical) where NumPy's BLAS runs far
+below the multiply-add peak: **matmul** (``C = A @ B`` for a row-major ``B``, a ``KB`` x ``VB``
+tile of ``C`` per call, ``A`` read through two strides) and **transpose** (one square block of
+``L`` x ``L`` values through registers, for packing ``B``).
+
+All of them only run at the multiply-add peak when the accumulators stay in vector registers for the
 whole tap (or lane) loop, which a Numba loop cannot express: LLVM vectorises innermost loops, so
 the accumulators of a loop over lanes live in memory, one load and one store per multiply-add
 group. These kernels are therefore written as LLVM IR (Numba ``@intrinsic``): explicit vectors of
@@ -32,7 +38,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["LANES_BYTES", "lanes", "rows_shapes", "dots_shape", "rows_tile", "dots_tile"]
+__all__ = ["LANES_BYTES", "lanes", "rows_shapes", "dots_shape", "rows_tile", "dots_tile",
+           "matmul_shape", "matmul_tile", "transpose_tile"]
 
 
 def _host_vectors() -> tuple[int, int]:
@@ -59,6 +66,14 @@ def rows_shapes() -> dict[int, int]:
     registers. AVX-512: 8x3 (24 accumulators), 6x4, 4x5, 2x9, 1x12."""
     regs = _REGISTERS - 2
     return {kb: max(1, min(12, (regs - 1) // (kb + 1))) for kb in (8, 6, 4, 2, 1)}
+
+
+def matmul_shape() -> tuple[int, int]:
+    """(KB, VB) of the matmul tile: 6 rows x 4 vectors with 32 registers (24 sums, 4 operands, a
+    broadcast), 4 x 3 with 16. 6 x 4 ran at 59-80 GMAC/s on one Sapphire Rapids core for the
+    attention products (128-512 rows, K = 64); 8 x 3 and 4 x 4 were faster on some and slower on
+    others (bench/RESULTS.md)."""
+    return (6, 4) if _REGISTERS >= 32 else (4, 3)
 
 
 def dots_shape() -> tuple[int, int]:
@@ -253,6 +268,132 @@ def dots_tile(kb: int, tb: int):
                     ptr = builder.gep(out_p, [builder.add(row, ir.Constant(i64, tt))])
                     builder.store(builder.fadd(builder.load(ptr),
                                                _hsum(builder, builder.load(acc[kk][tt]))), ptr)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+# ------------------------------------------------------------------------------------------------
+# the matmul tile
+
+
+@functools.cache
+def matmul_tile(kb: int, vb: int):
+    """``tile(b, b0, bstep, ntaps, a, a0, astep, apitch, c, c0, cpitch)``, all arrays 1-D::
+
+        for kk < kb, lane < vb*L:
+            c[c0 + kk*cpitch + lane] = sum_{t < ntaps} a[a0 + kk*apitch + t*astep]
+                                                       * b[b0 + t*bstep + lane]
+
+    that is, a ``kb x vb*L`` block of ``C = A @ B`` with row-major ``B`` (rows ``bstep`` apart) and
+    ``A`` read one value at a time through any two strides (``apitch`` between rows, ``astep``
+    between columns: ``A`` may be transposed). The sum runs in tap order, one fused multiply-add
+    per tap, from zero (0 for ``ntaps = 0``). Arrays of one float dtype; no bounds checks.
+    """
+
+    @intrinsic
+    def tile(typingctx, b, b0, bstep, ntaps, a, a0, astep, apitch, c, c0, cpitch):
+        floats = (b, a, c)
+        if not (_check_arrays(*floats) and len({x.dtype for x in floats}) == 1
+                and isinstance(b.dtype, types.Float)):
+            return None
+        sig = types.void(b, b0, bstep, ntaps, a, a0, astep, apitch, c, c0, cpitch)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            b_p, a_p, c_p = (_data(context, builder, tys[i], args[i]) for i in (0, 4, 8))
+            b0_, bst, nt, a0_, ast, api, c0_, cpi = (_i64(builder, context, args[i], tys[i])
+                                                     for i in (1, 2, 3, 5, 6, 7, 9, 10))
+            vty, itemsize = _float_vector(context, tys[0])
+            n_l = vty.count
+            i64 = ir.IntType(64)
+            fma = _fma(builder, vty)
+            zero = ir.Constant(vty, [0.0] * n_l)
+            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(vb)]
+                   for _ in range(kb)]
+            arows = [builder.add(a0_, builder.mul(api, ir.Constant(i64, kk))) for kk in range(kb)]
+            with cgutils.for_range(builder, nt) as loop:
+                t = loop.index
+                brow = builder.add(b0_, builder.mul(t, bst))
+                xs = [builder.load(_vec_ptr(builder, b_p,
+                                            builder.add(brow, ir.Constant(i64, v * n_l)), vty),
+                                   align=itemsize) for v in range(vb)]
+                acol = builder.mul(t, ast)
+                for kk in range(kb):
+                    av = _broadcast(builder, builder.load(builder.gep(
+                        a_p, [builder.add(arows[kk], acol)])), vty)
+                    for v in range(vb):
+                        builder.store(builder.call(fma, [av, xs[v], builder.load(acc[kk][v])]),
+                                      acc[kk][v])
+            for kk in range(kb):
+                row = builder.add(c0_, builder.mul(cpi, ir.Constant(i64, kk)))
+                for v in range(vb):
+                    ptr = _vec_ptr(builder, c_p, builder.add(row, ir.Constant(i64, v * n_l)), vty)
+                    builder.store(builder.load(acc[kk][v]), ptr, align=itemsize)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+# ------------------------------------------------------------------------------------------------
+# the transpose tile
+
+
+def _swap_masks(n: int, s: int) -> tuple[list[int], list[int]]:
+    """Shuffle masks for rows (i, i + s) of an n x n block: the first result keeps the columns
+    whose bit s is clear from row i and takes the others from row i + s (shifted down by s), the
+    second the reverse. Applied for s = n/2, n/4, ..., 1 this transposes the block (each stage
+    swaps the off-diagonal s x s sub-blocks)."""
+    lo = [c if c & s == 0 else n + c - s for c in range(n)]
+    hi = [c + s if c & s == 0 else n + c for c in range(n)]
+    return lo, hi
+
+
+@functools.cache
+def transpose_tile():
+    """``tile(src, s0, spitch, dst, d0, dpitch)``, arrays 1-D of one float dtype::
+
+        for r, c < L:  dst[d0 + c*dpitch + r] = src[s0 + r*spitch + c]
+
+    ``L`` values per vector register (16 float32 with AVX-512): L vector loads, log2(L) stages of
+    L two-register shuffles, L vector stores (a scalar loop ran 3x slower). No bounds checks.
+    """
+
+    @intrinsic
+    def tile(typingctx, src, s0, spitch, dst, d0, dpitch):
+        if not (_check_arrays(src, dst) and src.dtype == dst.dtype
+                and isinstance(src.dtype, types.Float)):
+            return None
+        sig = types.void(src, s0, spitch, dst, d0, dpitch)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            src_p, dst_p = (_data(context, builder, tys[i], args[i]) for i in (0, 3))
+            s0_, spi, d0_, dpi = (_i64(builder, context, args[i], tys[i]) for i in (1, 2, 4, 5))
+            vty, itemsize = _float_vector(context, tys[0])
+            n = vty.count
+            i64, i32 = ir.IntType(64), ir.IntType(32)
+            rows = [builder.load(_vec_ptr(builder, src_p, builder.add(
+                s0_, builder.mul(spi, ir.Constant(i64, r))), vty), align=itemsize)
+                for r in range(n)]
+            s = n // 2
+            while s >= 1:
+                lo, hi = (ir.Constant(ir.VectorType(i32, n), m) for m in _swap_masks(n, s))
+                swapped = list(rows)
+                for i in range(n):
+                    if i & s == 0:
+                        swapped[i] = builder.shuffle_vector(rows[i], rows[i + s], lo)
+                        swapped[i + s] = builder.shuffle_vector(rows[i], rows[i + s], hi)
+                rows = swapped
+                s //= 2
+            for c in range(n):
+                col = builder.add(d0_, builder.mul(dpi, ir.Constant(i64, c)))
+                ptr = _vec_ptr(builder, dst_p, col, vty)
+                builder.store(rows[c], ptr, align=itemsize)
             return context.get_dummy_value()
 
         return sig, codegen
