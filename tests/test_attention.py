@@ -57,30 +57,46 @@ def test_fused_kernel_matches_the_definition(dtype, tol, causal, n_q, n_k):
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-@pytest.mark.parametrize("ev", [3, 16])
+@pytest.mark.parametrize("e,ev", [(21, 3), (16, 16)])
 @pytest.mark.parametrize("case", ["plain", "causal", "mask", "dropout"])
-def test_forward_blocks_serial_and_parallel(monkeypatch, parallel, ev, case):
-    """The forward's register-tiled blocks in their serial and parallel builds, with a value
-    width that is a whole number of vectors (16: written into the output in place) or not
-    (3: through a padded copy), 37 keys (not a whole number of vectors: the packed keys are
-    padded) and 21-dimensional queries, against the definition in float64."""
+def test_register_tiled_blocks_serial_and_parallel(monkeypatch, parallel, e, ev, case):
+    """The kernels' register-tiled blocks in their serial and parallel builds, with head widths
+    that are whole vectors (16: written in place) or not (21, 3: through padded copies), 37 keys
+    (not whole vectors: the packed keys are padded) and blocks of 40 queries (3 per batch row,
+    adding into the same dk, dv rows). Forward and lse against the definition in float64; every
+    gradient against the Tensor-op backward (create_graph=True), which has no blocks."""
     from minigrad.ops.kernels.cpu import _jit
     from minigrad.testing.opinfo.attention import _SEED
 
     monkeypatch.setattr(_jit, "PARALLEL_MIN_SIZE", 0 if parallel else 1 << 60)
-    monkeypatch.setattr(K, "CACHE_BYTES", 40 * 37 * 8)  # blocks of 40 queries: 3 per batch row
-    b, n_q, n_k, e = 5, 100, 37, 21
-    q, k, v = (rng.standard_normal(shape) for shape in ((b, n_q, e), (b, n_k, e), (b, n_k, ev)))
-    mask = rng.standard_normal((b, n_q, n_k)) if case == "mask" else None
+    monkeypatch.setattr(K, "CACHE_BYTES", 40 * 37 * 8)
+    b, n_q, n_k = 5, 100, 37
+    q, k, v = t(b, n_q, e), t(b, n_k, e), t(b, n_k, ev)
+    m = t(b, n_q, n_k) if case == "mask" else None
     p_drop = 0.3 if case == "dropout" else 0.0
+    kw = {"attn_mask": m, "is_causal": case == "causal", "scale": 0.4, "dropout_p": p_drop}
+    ref = np_attention(q.numpy(), k.numpy(), v.numpy(), None if m is None else m.numpy(),
+                       is_causal=case == "causal", scale=0.4, dropout_p=p_drop)
     seed = int(np.random.default_rng(_SEED).integers(0, 2**63))
-    o, lse = K.sdpa_forward(q, k, v, mask, (b,), case == "causal", 0.4, p_drop, seed)
-    ref = np_attention(q, k, v, mask, is_causal=case == "causal", scale=0.4, dropout_p=p_drop)
+    o, lse = K.sdpa_forward(q.numpy(), k.numpy(), v.numpy(), None if m is None else m.numpy(),
+                            (b,), case == "causal", 0.4, p_drop, seed)
     np.testing.assert_allclose(o, ref, rtol=1e-12, atol=1e-13)
-    s = np.einsum("bie,bje->bij", q, k) * 0.4 + (0.0 if mask is None else mask)
+    s = np.einsum("bie,bje->bij", q.numpy(), k.numpy()) * 0.4 + (0.0 if m is None else m.numpy())
     if case == "causal":
         s = np.where(np.tril(np.ones((n_q, n_k), bool)), s, -np.inf)
     np.testing.assert_allclose(lse, np.log(np.exp(s).sum(-1)), rtol=1e-12)
+
+    g = mg.tensor(rng.standard_normal((b, n_q, ev)))
+    inputs = [q, k, v] + ([m] if m is not None else [])
+
+    def grads(create_graph):
+        out = F.scaled_dot_product_attention(q, k, v, generator=np.random.default_rng(_SEED),
+                                             **kw)
+        return [out.numpy()] + [d.numpy() for d in mg.grad(out, inputs, g,
+                                                            create_graph=create_graph)]
+
+    for fast, slow in zip(grads(False), grads(True)):
+        np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("cache_bytes", [1, 700, 5000])

@@ -1,7 +1,7 @@
-"""The register tiles of ``minigrad/ops/kernels/cpu/microkernels.py`` used by the attention
-forward, against NumPy: the matmul tile (every tile shape the kernels use, A read transposed or
-not, zero taps) and the transpose tile, float32 and float64. The rows and dots tiles are tested
-through the convolutions that use them (tests/test_conv_fastpaths.py)."""
+"""The register tiles of ``minigrad/ops/kernels/cpu/microkernels.py`` used by attention, against
+NumPy: the matmul tile (every tile shape the kernels use, A read transposed or not, zero taps,
+written or added) and the transpose tile, float32 and float64. The rows and dots tiles are
+tested through the convolutions that use them (tests/test_conv_fastpaths.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from minigrad.ops.kernels.cpu.microkernels import lanes, matmul_shape, matmul_ti
 rng = np.random.default_rng(0)
 KB, VB = matmul_shape()
 SHAPES = sorted({(KB, VB), (KB, 1), (1, VB), (1, 1)})
-_TILES = {shape: matmul_tile(*shape) for shape in SHAPES}
+_TILES = {(*shape, add): matmul_tile(*shape, add=add) for shape in SHAPES for add in (False, True)}
 
 
 def _caller(tile):
@@ -38,7 +38,8 @@ def _transpose(src, s0, spitch, dst, d0, dpitch):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("transposed", [False, True])
 @pytest.mark.parametrize("ntaps", [0, 1, 37])
-def test_matmul_tile_is_a_block_of_a_matrix_product(dtype, shape, transposed, ntaps):
+@pytest.mark.parametrize("add", [False, True])
+def test_matmul_tile_is_a_block_of_a_matrix_product(dtype, shape, transposed, ntaps, add):
     kb, vb = shape
     width = vb * lanes(dtype)
     a = rng.standard_normal((kb, ntaps)).astype(dtype)
@@ -56,9 +57,9 @@ def test_matmul_tile_is_a_block_of_a_matrix_product(dtype, shape, transposed, nt
     bflat = np.concatenate([np.full(2, np.nan, dtype), b.ravel()])
     c = np.full((kb + 1, width + 7), -7.0, dtype=dtype)
     cflat = c.ravel()
-    _CALLERS[shape](bflat, 2, width + 5, ntaps, aflat, a0, astep, apitch, cflat, width + 7 + 1,
-                    width + 7)
-    want = a.astype(np.float64) @ b[:, :width].astype(np.float64)
+    _CALLERS[(*shape, add)](bflat, 2, width + 5, ntaps, aflat, a0, astep, apitch, cflat,
+                            width + 7 + 1, width + 7)
+    want = a.astype(np.float64) @ b[:, :width].astype(np.float64) + (-7.0 if add else 0.0)
     tol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(c[1:, 1:width + 1], want, rtol=tol, atol=tol)
     untouched = np.ones(c.shape, bool)
@@ -73,7 +74,7 @@ def test_matmul_tile_propagates_inf_and_nan():
     b = np.ones((3, n), dtype)
     b[0, 0], b[1, 1] = np.inf, np.nan
     c = np.zeros(n, dtype)
-    _CALLERS[(1, 1)](b.ravel(), 0, n, 3, a, 0, 1, 3, c, 0, n)
+    _CALLERS[(1, 1, False)](b.ravel(), 0, n, 3, a, 0, 1, 3, c, 0, n)
     assert c[0] == np.inf and np.isnan(c[1])  # 0 * nan is nan, as in the scalar loop
     assert (c[2:] == 3.0).all()
 

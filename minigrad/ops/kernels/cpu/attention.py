@@ -1,6 +1,5 @@
-"""Scaled dot-product attention on the CPU: matrix products (register tiles forward, BLAS
-backward) around a Numba row pass, in blocks of query rows; nothing of size (L, S) is kept
-between forward and backward.
+"""Scaled dot-product attention on the CPU: register-tiled matrix products around a Numba row
+pass, in blocks of query rows; nothing of size (L, S) is kept between forward and backward.
 
 For one batch row ``b`` (batch and heads flattened), queries ``q: (L, E)``, keys ``k: (S, E)``,
 values ``v: (S, Ev)``, an additive ``bias`` (the float form of a mask) and a causal flag::
@@ -9,33 +8,37 @@ values ``v: (S, Ev)``, an additive ``bias`` (the float form of a mask) and a cau
     p[i, j] = exp(s[i, j] - lse[i]),  lse[i] = log sum_j exp(s[i, j])
     o[i]    = sum_j drop[i, j] * p[i, j] * v[j]
 
-Each pass walks blocks of query rows whose score block (rows, S) fills about ``CACHE_BYTES``, so
-the row kernel and the second product read what the first product wrote from cache. A block holds
+Both passes walk blocks of query rows whose score block (rows, S) fills about ``CACHE_BYTES``, so
+the row pass and the next products read what the first product wrote from cache. A block holds
 whole rows of scores, so the softmax needs no running maximum or rescaling (as FlashAttention's
-online softmax does for key blocks). Per block, one Numba row pass does scale, mask, maximum,
-``exp`` with a float64 sum, normalisation and dropout.
+online softmax does for key blocks).
 
-**Forward** (:func:`_forward_blocks`): ``s = q_blk @ k.T``, the row pass, ``o_blk = p @ v``, the
-two products in register tiles (``microkernels.matmul_tile``) on the keys packed once per batch
-row as ``k.T`` (:func:`_pack`), all in one parallel loop over (batch row, block). It returns the
-output and the per-row ``lse`` only. The products are K = 64-deep for a typical head, where
-NumPy's OpenBLAS ran at about half of one core's multiply-add peak and the tiles run near it; and
-with no BLAS call in the loop, both threads stay in one Numba parallel region (OpenBLAS's
-workers, which spin after a call, and a pool of Python threads split the cores erratically).
+**Forward** (:func:`_forward_blocks`), per block: ``s = q_blk @ k.T``; one row pass (scale,
+mask, maximum, ``exp`` with a float64 sum, normalisation, dropout); ``o_blk = p @ v``. It returns
+the output and the per-row ``lse`` only. The blocks of all batch rows run in one parallel loop.
 
-**Backward** (FlashAttention-2's formulas) recomputes per tile the scores and
-``dp = do_tile @ v.T`` by BLAS, then one kernel forms ``p`` from ``lse`` and
-``ds = p * (dp - D)`` with ``D[i] = do[i] . o[i]``, then ``dv += p.T @ do_tile``,
-``dk += scale * ds.T @ q_tile`` and ``dq_tile = scale * ds @ k`` by BLAS; ``ds`` (which is
-d loss / d bias) is written out when a float mask needs a gradient. Its batch rows are split over
-OpenBLAS's thread count with ``conv_split.split`` (each thread runs its rows' tiles with a
-single-threaded BLAS and the kernels, which release the GIL). PyTorch's CPU flash-attention
-kernel is built this way (its ``cpublas::gemm`` between vectorised softmax code).
+**Backward** (:func:`_backward_heads`, FlashAttention-2's formulas), per block: it recomputes
+``s`` and ``dp = do_blk @ v.T``; one row pass forms ``p`` from ``lse`` and
+``ds = p * (dp - D)`` with ``D[i] = do[i] . o[i]``; then ``dq_blk = scale * ds @ k``,
+``dv += p.T @ do_blk`` and ``dk += scale * ds.T @ q_blk``. ``ds`` (which is d loss / d bias) is
+written out when a float mask needs a gradient. Batch rows run in parallel, each one's blocks in
+turn (they add into the same rows of dk and dv).
+
+**Products.** Every product is a run of ``microkernels.matmul_tile`` calls (6 rows x 4 vectors
+of sums held in registers with AVX-512) with the left operand read a value at a time, directly
+or transposed, and the right one row-major: ``k`` and ``v`` transposed once per batch row by
+:func:`_packed` (for ``q @ k.T``, ``do @ v.T``), rows padded to whole vectors by :func:`_padded`
+where a head width is not. The products are K = 64-deep for a typical head, where NumPy's
+OpenBLAS ran at about half of one core's multiply-add peak and the tiles run near it; and with
+no BLAS call inside, both threads stay in one Numba parallel region (OpenBLAS's workers, which
+spin after each call, and Python threads around single-threaded BLAS calls shared the two cores
+erratically). PyTorch's CPU flash-attention kernel has the same shape, MKL's GEMM between
+vectorised softmax code.
 
 Under a causal mask a block of queries ``i0..i1`` only needs keys ``0..i1``: blocks are then
-shorter (see :func:`_tiles`), their products stop at key ``i1``, and the row pass touches each
-row's keys ``j <= i`` only (the rest of the row is set to 0, never ``exp(-inf)``: the ``exp``
-of a hugely negative number takes the CPU's slow subnormal path).
+shorter (see :func:`_rows_per_block`), their products stop at key ``i1``, and the row pass
+touches each row's keys ``j <= i`` only (the rest of the row is set to 0, never ``exp(-inf)``:
+the ``exp`` of a hugely negative number takes the CPU's slow subnormal path).
 
 A row whose every key is masked (all ``-inf``) has ``lse = -inf``; its output and gradients are
 0, as PyTorch's CPU kernel gives.
@@ -56,7 +59,6 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from minigrad.ops.kernels import api
-from minigrad.ops.kernels.cpu import conv_split
 from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
 from minigrad.ops.kernels.cpu.f32math import exp_nonpos
 from minigrad.ops.kernels.cpu.microkernels import (
@@ -70,12 +72,13 @@ from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_max, lane_sum
 
 __all__ = [*api.ATTENTION, "dropout_keep", "CACHE_BYTES", "CAUSAL_BLOCK"]
 
-CACHE_BYTES = 1 << 20  # one tile's score block (backward: each of its two; see _tiles)
-CAUSAL_BLOCK = 64  # fewest queries per tile under a causal mask (see _tiles)
+CACHE_BYTES = 1 << 20  # one block's scores (backward: each of its two; see _rows_per_block)
+CAUSAL_BLOCK = 64  # fewest queries per block under a causal mask (see _rows_per_block)
 
 _MKB, _MVB = matmul_shape()
-_MAIN, _COL, _ROW, _ONE = (matmul_tile(kb, vb) for kb, vb in
-                           ((_MKB, _MVB), (_MKB, 1), (1, _MVB), (1, 1)))
+_SHAPES = ((_MKB, _MVB), (_MKB, 1), (1, _MVB), (1, 1))
+_MAIN, _COL, _ROW, _ONE = (matmul_tile(kb, vb) for kb, vb in _SHAPES)
+_MAIN_ADD, _COL_ADD, _ROW_ADD, _ONE_ADD = (matmul_tile(kb, vb, add=True) for kb, vb in _SHAPES)
 _TRANSPOSE = transpose_tile()
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -221,75 +224,95 @@ def _forward_rows(p, pitch, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, s
 
 
 @njit(cache=True, nogil=True)
-def _matmul(bm, b0, bstep, ntaps, a, a0, apitch, c, c0, cpitch, rows, width):
-    """``c[c0 + r*cpitch + j] = sum_t a[a0 + r*apitch + t] * bm[b0 + t*bstep + j]`` for
+def _matmul(bm, b0, bstep, ntaps, a, a0, astep, apitch, c, c0, cpitch, rows, width, add):
+    """``c[c0 + r*cpitch + j] (+)= sum_t a[a0 + r*apitch + t*astep] * bm[b0 + t*bstep + j]`` for
     ``r < rows``, ``j < width`` (a multiple of the vector length), in register tiles (see
-    ``microkernels.matmul_tile``). Flat arrays of one float dtype."""
-    step = _MVB * (LANES_BYTES // c.itemsize)
+    ``microkernels.matmul_tile``); ``add``: add to ``c`` instead of writing it. Flat arrays of
+    one float dtype."""
+    nl = LANES_BYTES // c.itemsize
+    step = _MVB * nl
     r = 0
     while r < rows:
         tall = r + _MKB <= rows
+        ar, cr = a0 + r * apitch, c0 + r * cpitch
         j = 0
-        while j + step <= width:
-            if tall:
-                _MAIN(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
-                      c0 + r * cpitch + j, cpitch)
-            else:
-                _ROW(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
-                     c0 + r * cpitch + j, cpitch)
-            j += step
-        nl = LANES_BYTES // c.itemsize
         while j < width:
-            if tall:
-                _COL(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
-                     c0 + r * cpitch + j, cpitch)
+            wide = j + step <= width
+            if tall and wide:
+                if add:
+                    _MAIN_ADD(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
+                else:
+                    _MAIN(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
+            elif tall:
+                if add:
+                    _COL_ADD(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
+                else:
+                    _COL(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
+            elif wide:
+                if add:
+                    _ROW_ADD(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
+                else:
+                    _ROW(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
+            elif add:
+                _ONE_ADD(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
             else:
-                _ONE(bm, b0 + j, bstep, ntaps, a, a0 + r * apitch, 1, apitch, c,
-                     c0 + r * cpitch + j, cpitch)
-            j += nl
+                _ONE(bm, b0 + j, bstep, ntaps, a, ar, astep, apitch, c, cr + j, cpitch)
+            j += step if wide else nl
         r += _MKB if tall else 1
 
 
 @njit(cache=True, nogil=True)
-def _pack_head(k, v, b, kt, vp):
-    """Batch row ``b``'s keys transposed, ``kt[b]: (E, Sp) = k[b].T`` (zeros in columns S..Sp),
-    and, when ``vp`` has rows, its values padded, ``vp[b]: (S, Evp)`` (zeros past Ev)."""
-    n_k, e = k.shape[1], k.shape[2]
-    sp = kt.shape[2]
-    nl = LANES_BYTES // k.itemsize
-    kf, ktf = k.ravel(), kt.ravel()
-    k0, t0 = b * n_k * e, b * e * sp
-    jf, ef = n_k - n_k % nl, e - e % nl  # whole blocks of nl x nl
+def _transpose_row(x, b, xt):
+    """``xt[b]: (C, Sp) = x[b].T`` for ``x: (B, S, C)``, zeros in columns S..Sp."""
+    n, c_all = x.shape[1], x.shape[2]
+    sp = xt.shape[2]
+    nl = LANES_BYTES // x.itemsize
+    xf, xtf = x.ravel(), xt.ravel()
+    x0, t0 = b * n * c_all, b * c_all * sp
+    jf, cf = n - n % nl, c_all - c_all % nl  # whole blocks of nl x nl
     for j in range(0, jf, nl):
-        for c in range(0, ef, nl):
-            _TRANSPOSE(kf, k0 + j * e + c, e, ktf, t0 + c * sp + j, sp)
-    for c in range(e):
-        col = kt[b, c]
-        for j in range(jf if c < ef else 0, n_k):
-            col[j] = k[b, j, c]
-        for j in range(n_k, sp):
+        for c in range(0, cf, nl):
+            _TRANSPOSE(xf, x0 + j * c_all + c, c_all, xtf, t0 + c * sp + j, sp)
+    for c in range(c_all):
+        col = xt[b, c]
+        for j in range(jf if c < cf else 0, n):
+            col[j] = x[b, j, c]
+        for j in range(n, sp):
             col[j] = 0.0
-    if vp.shape[0] > 0:
-        ev = v.shape[2]
-        for j in range(n_k):
-            for c in range(ev):
-                vp[b, j, c] = v[b, j, c]
-            for c in range(ev, vp.shape[2]):
-                vp[b, j, c] = 0.0
 
 
 @kernel
-def _pack(k, v, kt, vp):
-    """:func:`_pack_head` for every batch row, in parallel."""
-    for b in prange(k.shape[0]):
-        _pack_head(k, v, b, kt, vp)
+def _transpose_rows(x, xt):
+    """:func:`_transpose_row` for every batch row, in parallel."""
+    for b in prange(x.shape[0]):
+        _transpose_row(x, b, xt)
+
+
+def _packed(x: np.ndarray) -> np.ndarray:
+    """``x: (B, S, C)`` transposed per batch row, ``(B, C, Sp)``, with S padded with zeros to
+    whole vectors: the right-hand operand of a product over C."""
+    nl = lanes(x.dtype)
+    xt = np.empty((x.shape[0], x.shape[2], -(-x.shape[1] // nl) * nl), dtype=x.dtype)
+    _transpose_rows(x, xt)
+    return xt
+
+
+def _padded(x: np.ndarray) -> np.ndarray:
+    """``x: (B, S, C)`` itself when C is a whole number of vectors, else a copy with zero
+    columns up to one (a right-hand operand, or an output, of the register tiles)."""
+    nl = lanes(x.dtype)
+    if x.shape[2] % nl == 0:
+        return x
+    out = np.zeros((*x.shape[:2], -(-x.shape[2] // nl) * nl), dtype=x.dtype)
+    out[:, :, :x.shape[2]] = x
+    return out
 
 
 @kernel
 def _forward_blocks(q, kt, vs, o, lse, bias, bias_index, causal, scale, p_drop, seed, rows):
     """The forward pass over blocks of ``rows`` queries of every batch row, in parallel.
 
-    q: (B, L, E); kt: (B, E, Sp), the keys packed by :func:`_pack`; vs: (B, S, Evp), the values
+    q: (B, L, E); kt: (B, E, Sp), the keys packed by :func:`_packed`; vs: (B, S, Evp), the values
     (Evp = Ev, a multiple of the vector length) or their padded copy; o: (B, L, Ev), lse: (B, L)
     written. Per block: scores ``q_blk @ kt`` in register tiles into a block of (rows, S) (S cut
     at the causal edge), :func:`_forward_rows`, then ``o_blk = p @ v`` in register tiles."""
@@ -305,63 +328,104 @@ def _forward_blocks(q, kt, vs, o, lse, bias, bias_index, causal, scale, p_drop, 
         nc = min(n_k, i0 + nr) if causal else n_k
         width = (nc + nl - 1) // nl * nl
         p = np.empty(nr * width, dtype=q.dtype)
-        _matmul(ktf, b * e * sp, sp, e, qf, (b * n_q + i0) * e, e, p, 0, width, nr, width)
+        _matmul(ktf, b * e * sp, sp, e, qf, (b * n_q + i0) * e, 1, e, p, 0, width, nr, width,
+                False)
         _forward_rows(p, width, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, scale,
                       p_drop, seed, lse)
         if evp == ev:
-            _matmul(vf, b * n_k * ev, ev, nc, p, 0, width, of, (b * n_q + i0) * ev, ev, nr, ev)
+            _matmul(vf, b * n_k * ev, ev, nc, p, 0, 1, width, of, (b * n_q + i0) * ev, ev, nr, ev,
+                    False)
         else:
             ob = np.empty(nr * evp, dtype=q.dtype)
-            _matmul(vf, b * n_k * evp, evp, nc, p, 0, width, ob, 0, evp, nr, evp)
+            _matmul(vf, b * n_k * evp, evp, nc, p, 0, 1, width, ob, 0, evp, nr, evp, False)
             for r in range(nr):
                 for c in range(ev):
                     o[b, i0 + r, c] = ob[r * evp + c]
 
 
 @njit(**_OPTS)
-def _backward_tile(s, dp, b0, i0, n_q, n_k, bias, bias_index, causal, scale, p_drop, seed,
-                   lse, o, do, dbias):
-    """s: raw scores, dp: do_tile @ v.T, both (B, R, nc) -> s = dropped p (for dv),
-    dp = scale * ds (for dq, dk); ds also written to dbias: (B_all, L, S) when it has rows.
-    lse: (B_all, L); o, do: (B_all, L, Ev), the output and its gradient."""
-    nb, nr, nc = s.shape
+def _backward_rows(s, dp, pitch, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, scale, p_drop,
+                   seed, lse, o, do, dbias):
+    """Raw scores s and dp = do_blk @ v.T of batch row ``b``, queries ``i0..i0+nr`` against keys
+    ``0..nc`` (row r at ``[r*pitch:]``) -> s = dropped p (for dv), dp = scale * ds (for dq, dk);
+    ds also written to dbias: (B, L, S) when it has rows. lse: (B, L); o, do: (B, L, Ev), the
+    output and its gradient."""
     keep_scale = _keep_scale(p_drop)
     fused = dbias.shape[0] == 0  # ds itself is not wanted: scale it in the same loop
     one = _of_dtype(1.0, s)
-    for b in range(nb):
-        bi = _bias_slice(bias, bias_index, b0 + b)
-        for r in range(nr):
-            wide_vectors()
-            i = i0 + r
-            li = lse[b0 + b, i]
-            row, drow = s[b, r], dp[b, r]
-            n = 0 if li == -np.inf else _live(i, nc, causal)
-            for c in range(n, nc):
-                row[c] = 0.0
-                drow[c] = 0.0
-            live, dlive = row[:n], drow[:n]
-            a = scale
-            if bias.shape[0] > 0:
-                _scores(live, i, bias, bi, scale)
-                a = one
+    bi = _bias_slice(bias, bias_index, b)
+    for r in range(nr):
+        wide_vectors()
+        i = i0 + r
+        li = lse[b, i]
+        row, drow = s[r * pitch:r * pitch + nc], dp[r * pitch:r * pitch + nc]
+        n = 0 if li == -np.inf else _live(i, nc, causal)
+        for c in range(n, nc):
+            row[c] = 0.0
+            drow[c] = 0.0
+        live, dlive = row[:n], drow[:n]
+        a = scale
+        if bias.shape[0] > 0:
+            _scores(live, i, bias, bi, scale)
+            a = one
+        for c in range(n):
+            live[c] = exp_nonpos(live[c] * a - li)
+        di = _of_dtype(lane_dot(do[b, i], o[b, i]), row)
+        if p_drop > 0.0:  # dp *= drop; ds = p * (dp - D); s = p * drop
+            _drop(dlive, b, i, n_q, n_k, p_drop, seed, keep_scale)
+        if fused:  # the same two roundings as the two loops below
             for c in range(n):
-                live[c] = exp_nonpos(live[c] * a - li)
-            di = _of_dtype(lane_dot(do[b0 + b, i], o[b0 + b, i]), row)
-            if p_drop > 0.0:  # dp *= drop; ds = p * (dp - D); s = p * drop
-                _drop(dlive, b0 + b, i, n_q, n_k, p_drop, seed, keep_scale)
-            if fused:  # the same two roundings as the two loops below
-                for c in range(n):
-                    dlive[c] = live[c] * (dlive[c] - di) * scale
-            else:
-                for c in range(n):
-                    dlive[c] = live[c] * (dlive[c] - di)
-                out = dbias[b0 + b, i]
-                for c in range(nc):
-                    out[c] = drow[c]
-                for c in range(n):
-                    drow[c] *= scale
-            if p_drop > 0.0:
-                _drop(live, b0 + b, i, n_q, n_k, p_drop, seed, keep_scale)
+                dlive[c] = live[c] * (dlive[c] - di) * scale
+        else:
+            for c in range(n):
+                dlive[c] = live[c] * (dlive[c] - di)
+            out = dbias[b, i]
+            for c in range(nc):
+                out[c] = drow[c]
+            for c in range(n):
+                drow[c] *= scale
+        if p_drop > 0.0:
+            _drop(live, b, i, n_q, n_k, p_drop, seed, keep_scale)
+
+
+@kernel
+def _backward_heads(q, kt, vt, do, qp, kp, dop, o, lse, bias, bias_index, causal, scale, p_drop,
+                    seed, rows, dq, dk, dv, dbias):
+    """The backward pass over every batch row, in parallel; its blocks of ``rows`` queries in
+    turn (they add into the same dk, dv rows).
+
+    q: (B, L, E), do: (B, L, Ev) (read a value at a time); kt: (B, E, Sp), vt: (B, Ev, Sp), the
+    keys and values packed by :func:`_packed`; qp: (B, L, Ep), kp: (B, S, Ep), dop: (B, L, Evp),
+    q, k and do with rows padded to whole vectors (the arrays themselves when they are);
+    dq: (B, L, Ep), dk: (B, S, Ep), dv: (B, S, Evp) written, dk and dv zeroed by the caller.
+    Per block: ``s = q_blk @ k.T`` and ``dp = do_blk @ v.T``, :func:`_backward_rows`, then
+    ``dq_blk = ds @ k``, ``dv += p.T @ do_blk``, ``dk += ds.T @ q_blk``, all in register tiles."""
+    nb, n_q, e = q.shape
+    ev, sp = do.shape[2], kt.shape[2]
+    n_k, ep, evp = kp.shape[1], kp.shape[2], dop.shape[2]
+    nl = LANES_BYTES // q.itemsize
+    qf, ktf, vtf, dof = q.ravel(), kt.ravel(), vt.ravel(), do.ravel()
+    qpf, kpf, dopf = qp.ravel(), kp.ravel(), dop.ravel()
+    dqf, dkf, dvf = dq.ravel(), dk.ravel(), dv.ravel()
+    for b in prange(nb):
+        s = np.empty(rows * sp, dtype=q.dtype)
+        dp = np.empty(rows * sp, dtype=q.dtype)
+        for i0 in range(0, n_q, rows):
+            nr = min(rows, n_q - i0)
+            nc = min(n_k, i0 + nr) if causal else n_k
+            w = (nc + nl - 1) // nl * nl
+            _matmul(ktf, b * e * sp, sp, e, qf, (b * n_q + i0) * e, 1, e, s, 0, w, nr, w, False)
+            _matmul(vtf, b * ev * sp, sp, ev, dof, (b * n_q + i0) * ev, 1, ev, dp, 0, w, nr, w,
+                    False)
+            _backward_rows(s, dp, w, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, scale,
+                           p_drop, seed, lse, o, do, dbias)
+            _matmul(kpf, b * n_k * ep, ep, nc, dp, 0, 1, w, dqf, (b * n_q + i0) * ep, ep, nr, ep,
+                    False)
+            # p.T and ds.T: A read down the block's columns (a step of w between taps)
+            _matmul(dopf, (b * n_q + i0) * evp, evp, nr, s, 0, w, 1, dvf, b * n_k * evp, evp, nc,
+                    evp, True)
+            _matmul(qpf, (b * n_q + i0) * ep, ep, nr, dp, 0, w, 1, dkf, b * n_k * ep, ep, nc, ep,
+                    True)
 
 
 _NO_INDEX = np.zeros(0, dtype=np.int64)
@@ -381,44 +445,17 @@ def _bias_args(bias: np.ndarray | None, batch: tuple[int, ...], n_q: int, n_k: i
     return view, np.ascontiguousarray(index).reshape(-1)
 
 
-def _in_slices(nb: int, flops: int, work) -> None:
-    """Run ``work(b_lo, b_hi)`` over slices of the batch, in threads when it pays (chunks of
-    at least the conv's splitting threshold)."""
-    chunks = max(1, min(nb, flops // conv_split.SPLIT_FLOPS))
-    conv_split.split(chunks, lambda lo, hi: work(nb * lo // chunks, nb * hi // chunks),
-                     flops // chunks * chunks)
-
-
-def _tiles(lo: int, hi: int, n_q: int, n_k: int, causal: bool, row_bytes: int):
-    """(b0, b1, i0, i1, nc) per tile of batch rows lo..hi: batch rows b0..b1 and queries i0..i1
-    against keys 0..nc, with a score block of about ``CACHE_BYTES`` (``row_bytes`` per key of
-    a query row). Under a causal mask nc = min(S, i1), and a tile has at most
-    max(``CAUSAL_BLOCK``, L / 4) queries: shorter tiles skip more of the masked half but make
-    smaller products (64 rows measured best at L = 128, 128 at L = 512)."""
-    rows = max(1, CACHE_BYTES // max(1, n_k * row_bytes))
-    causal_rows = max(CAUSAL_BLOCK, n_q // 4)
-    tall = max(1, min(n_q, rows, causal_rows if causal else n_q))
-    group = max(1, rows // tall) if tall < n_q else max(1, rows // max(1, n_q))
-    for b0 in range(lo, hi, group):
-        b1 = min(b0 + group, hi)
-        for i0 in range(0, n_q, tall):
-            i1 = min(i0 + tall, n_q)
-            yield b0, b1, i0, i1, (min(n_k, i1) if causal else n_k)
-
-
-def _flops(nb: int, n_q: int, n_k: int, e: int, ev: int, causal: bool) -> int:
-    """Multiply-adds x 2 of one pass's two products (halved under a causal mask)."""
-    return 2 * nb * n_q * n_k * (e + ev) // (2 if causal else 1)
-
-
-def _forward_rows_per_block(nb: int, n_q: int, n_k: int, causal: bool, itemsize: int) -> int:
-    """Queries per block of the forward: a score block of about ``CACHE_BYTES``, at most
-    max(``CAUSAL_BLOCK``, L / 4) under a causal mask (as :func:`_tiles`), and at least 8 blocks
-    in all where that leaves 16 queries per block (work for both threads when B is small)."""
+def _rows_per_block(nb: int, n_q: int, n_k: int, causal: bool, itemsize: int,
+                    spread: bool) -> int:
+    """Queries per block: a score block of about ``CACHE_BYTES``, at most
+    max(``CAUSAL_BLOCK``, L / 4) under a causal mask (shorter blocks skip more of the masked
+    half but make smaller products: 64 rows measured best at L = 128, 128 at L = 512), and, with
+    ``spread``, at least 8 blocks in all where that leaves 16 queries per block (work for both
+    threads when B is small; the forward's blocks run in parallel, the backward's batch rows)."""
     rows = max(1, min(n_q, CACHE_BYTES // max(1, n_k * itemsize)))
     if causal:
         rows = min(rows, max(CAUSAL_BLOCK, n_q // 4))
-    if nb * -(-n_q // rows) < 8:
+    if spread and nb * -(-n_q // rows) < 8:
         rows = min(rows, max(16, -(-n_q * nb // 8)))
     return rows
 
@@ -440,12 +477,8 @@ def sdpa_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray |
     if n_k == 0 or n_q == 0 or nb == 0:
         return np.zeros((nb, n_q, ev), dtype=dt), lse
     o = np.empty((nb, n_q, ev), dtype=dt)  # every row is written by its block
-    nl = lanes(dt)
-    kt = np.empty((nb, e, -(-n_k // nl) * nl), dtype=dt)
-    vp = np.empty((nb, n_k, -(-ev // nl) * nl) if ev % nl else (0, 0, 0), dtype=dt)
-    _pack(k, v, kt, vp)
-    rows = _forward_rows_per_block(nb, n_q, n_k, causal, dt.itemsize)
-    _forward_blocks(q, kt, vp if ev % nl else v, o, lse, bias, bias_index, bool(causal),
+    rows = _rows_per_block(nb, n_q, n_k, causal, dt.itemsize, True)
+    _forward_blocks(q, _packed(k), _padded(v), o, lse, bias, bias_index, bool(causal),
                     dt.type(scale), float(p_drop), np.uint64(seed), rows)
     return o, lse
 
@@ -462,30 +495,18 @@ def sdpa_backward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray 
     dt = q.dtype
     bias, bias_index = _bias_args(bias, batch, n_q, n_k, dt)
     dbias = np.zeros((nb, n_q, n_k) if want_dbias else (0, 1, 1), dtype=dt)
-    if n_k == 0 or n_q == 0:
+    if n_k == 0 or n_q == 0 or nb == 0:
         return np.zeros_like(q), np.zeros_like(k), np.zeros(v.shape, dtype=dt), \
             (dbias if want_dbias else None)
-    # every row is written by its first tile (rows no query may see are zeroed there)
-    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty(v.shape, dtype=dt)
-    kt, vt = k.transpose(0, 2, 1), v.transpose(0, 2, 1)
-    sc, pd, sd = dt.type(scale), float(p_drop), np.uint64(seed)
-
-    def work(lo: int, hi: int) -> None:
-        for b0, b1, i0, i1, nc in _tiles(lo, hi, n_q, n_k, causal, dt.itemsize):
-            qt, dot = q[b0:b1, i0:i1], do[b0:b1, i0:i1]
-            s = np.matmul(qt, kt[b0:b1, :, :nc])
-            dp = np.matmul(dot, vt[b0:b1, :, :nc])
-            _backward_tile(s, dp, b0, i0, n_q, n_k, bias, bias_index, bool(causal), sc, pd, sd,
-                           lse, o, do, dbias)
-            np.matmul(dp, k[b0:b1, :nc], out=dq[b0:b1, i0:i1])
-            if i0 == 0:  # the first tile of these rows writes, the others add
-                np.matmul(s.transpose(0, 2, 1), dot, out=dv[b0:b1, :nc])
-                np.matmul(dp.transpose(0, 2, 1), qt, out=dk[b0:b1, :nc])
-                dv[b0:b1, nc:] = 0.0
-                dk[b0:b1, nc:] = 0.0
-            else:
-                dv[b0:b1, :nc] += np.matmul(s.transpose(0, 2, 1), dot)
-                dk[b0:b1, :nc] += np.matmul(dp.transpose(0, 2, 1), qt)
-
-    _in_slices(nb, 5 * _flops(nb, n_q, n_k, e, max(e, ev), causal), work)
+    qp, kp, dop = _padded(q), _padded(k), _padded(do)
+    dq = np.empty(qp.shape, dtype=dt)  # every row is written by its block
+    dk, dv = np.zeros(kp.shape, dtype=dt), np.zeros((nb, n_k, dop.shape[2]), dtype=dt)
+    rows = _rows_per_block(nb, n_q, n_k, causal, dt.itemsize, False)
+    _backward_heads(q, _packed(k), _packed(v), do, qp, kp, dop, o, lse, bias, bias_index,
+                    bool(causal), dt.type(scale), float(p_drop), np.uint64(seed), rows, dq, dk,
+                    dv, dbias)
+    if e != dq.shape[2]:
+        dq, dk = np.ascontiguousarray(dq[:, :, :e]), np.ascontiguousarray(dk[:, :, :e])
+    if ev != dv.shape[2]:
+        dv = np.ascontiguousarray(dv[:, :, :ev])
     return dq, dk, dv, (dbias if want_dbias else None)

@@ -280,7 +280,7 @@ def dots_tile(kb: int, tb: int):
 
 
 @functools.cache
-def matmul_tile(kb: int, vb: int):
+def matmul_tile(kb: int, vb: int, add: bool = False):
     """``tile(b, b0, bstep, ntaps, a, a0, astep, apitch, c, c0, cpitch)``, all arrays 1-D::
 
         for kk < kb, lane < vb*L:
@@ -290,7 +290,8 @@ def matmul_tile(kb: int, vb: int):
     that is, a ``kb x vb*L`` block of ``C = A @ B`` with row-major ``B`` (rows ``bstep`` apart) and
     ``A`` read one value at a time through any two strides (``apitch`` between rows, ``astep``
     between columns: ``A`` may be transposed). The sum runs in tap order, one fused multiply-add
-    per tap, from zero (0 for ``ntaps = 0``). Arrays of one float dtype; no bounds checks.
+    per tap, from zero (0 for ``ntaps = 0``); with ``add`` the tile's sum is then added to ``c``
+    instead of written. Arrays of one float dtype; no bounds checks.
     """
 
     @intrinsic
@@ -331,7 +332,10 @@ def matmul_tile(kb: int, vb: int):
                 row = builder.add(c0_, builder.mul(cpi, ir.Constant(i64, kk)))
                 for v in range(vb):
                     ptr = _vec_ptr(builder, c_p, builder.add(row, ir.Constant(i64, v * n_l)), vty)
-                    builder.store(builder.load(acc[kk][v]), ptr, align=itemsize)
+                    total = builder.load(acc[kk][v])
+                    if add:
+                        total = builder.fadd(builder.load(ptr, align=itemsize), total)
+                    builder.store(total, ptr, align=itemsize)
             return context.get_dummy_value()
 
         return sig, codegen
