@@ -8,13 +8,12 @@ causal mask, it times in interleaved rounds (median ms over rounds of the best o
 
 * ``F fwd`` / ``F f+b``: ``F.scaled_dot_product_attention`` (no_grad) and forward + backward,
   as ``bench_ops.py`` does;
-* ``kernel fwd`` / ``kernel bwd``: the CPU kernels alone (``sdpa_forward`` / ``sdpa_backward``),
-  batch split over the threads as in use;
-* ``serial fwd``: the forward kernel on one thread (``conv_split.MAX_THREADS = 1``, BLAS limited
-  to one thread), so ``serial / kernel`` is what the thread split gains;
-* ``products``: the forward's two products per tile alone, serially, one BLAS thread
-  (``s = q @ k.T`` and ``p @ v``, the same tiles), and ``row pass``: the forward's Numba row
-  kernel alone on the same tiles; ``serial fwd - products - row pass`` is Python and tiling;
+* ``kernel fwd`` / ``kernel bwd``: the CPU kernels alone (``sdpa_forward`` / ``sdpa_backward``)
+  on Numba's threads;
+* ``serial fwd`` / ``serial bwd``: the same on one thread (``numba.set_num_threads(1)``), so
+  ``serial / kernel`` is what the second thread gains;
+* ``pack k``: transposing the keys for the products (``_packed``), once per pass (the backward
+  also packs v);
 * ``torch fwd`` / ``torch f+b`` with ``torch.set_num_threads(2)``.
 
 The pause between libraries lets spinning worker threads sleep, as in ``bench_ops.py``.
@@ -31,12 +30,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
 from minigrad.ops.kernels.cpu import attention as K  # noqa: E402
-from minigrad.ops.kernels.cpu import conv_split  # noqa: E402
 
 BATCH, HEADS, DIM = 4, 8, 64
 PAUSE_S = 0.25
@@ -63,11 +62,6 @@ def _stages(n: int, causal: bool) -> dict:
     o, lse = K.sdpa_forward(q3, k3, v3, *args)
     mq, mk, mv = (mg.tensor(a, requires_grad=True) for a in (q, k, v))
     mgy = mg.tensor(g)
-    bias, bias_index = K._bias_args(None, (nb,), n, n, q3.dtype)
-    kt = k3.transpose(0, 2, 1)
-    sc = np.float32(scale)
-    conv_split._Blas.setup()
-    limit = conv_split._Blas.controller
 
     def f_fwd():
         with mg.no_grad():
@@ -80,37 +74,24 @@ def _stages(n: int, causal: bool) -> dict:
 
     def one_thread(fn):
         def run():
-            conv_split.MAX_THREADS = 1
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
             try:
-                if limit is None:
-                    fn()
-                else:
-                    with limit.limit(limits=1):
-                        fn()
+                fn()
             finally:
-                conv_split.MAX_THREADS = None
+                numba.set_num_threads(threads)
         return run
 
-    tiles = list(K._tiles(0, nb, n, n, causal, 4))
-    scores = [np.matmul(q3[b0:b1, i0:i1], kt[b0:b1, :, :nc]) for b0, b1, i0, i1, nc in tiles]
-    out = np.empty_like(o)
+    def fwd():
+        K.sdpa_forward(q3, k3, v3, *args)
 
-    def products():
-        for (b0, b1, i0, i1, nc), s in zip(tiles, scores):
-            np.matmul(q3[b0:b1, i0:i1], kt[b0:b1, :, :nc], out=s)
-            np.matmul(s, v3[b0:b1, :nc], out=out[b0:b1, i0:i1])
-
-    def row_pass():  # on scores left as probabilities by earlier calls: the same work
-        for (b0, _, i0, _, _), s in zip(tiles, scores):
-            K._forward_tile(s, b0, i0, n, n, bias, bias_index, causal, sc, 0.0, np.uint64(0),
-                            lse)
+    def bwd():
+        K.sdpa_backward(q3, k3, v3, *args, o, lse, g3, False)
 
     stages = {
-        "F fwd": f_fwd, "F f+b": f_fb,
-        "kernel fwd": lambda: K.sdpa_forward(q3, k3, v3, *args),
-        "kernel bwd": lambda: K.sdpa_backward(q3, k3, v3, *args, o, lse, g3, False),
-        "serial fwd": one_thread(lambda: K.sdpa_forward(q3, k3, v3, *args)),
-        "products": one_thread(products), "row pass": one_thread(row_pass),
+        "F fwd": f_fwd, "F f+b": f_fb, "kernel fwd": fwd, "kernel bwd": bwd,
+        "serial fwd": one_thread(fwd), "serial bwd": one_thread(bwd),
+        "pack k": lambda: K._packed(k3),
     }
     try:
         import torch
