@@ -88,3 +88,36 @@ def test_transpose_tile(dtype):
     np.testing.assert_array_equal(dst[:n, 1:n + 1], src[1:n + 1, 2:n + 2].T)
     dst[:n, 1:n + 1] = 0
     assert (dst == 0).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# packing (packing.py): transposed copies through the tile, edges by scalar loops
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 5, 3), (1, 1024, 32), (3, 37, 21), (2, 16, 16), (4, 33, 70)])
+@pytest.mark.parametrize("pad", [False, True])
+def test_transposed_is_a_padded_transpose_per_batch_row(dtype, shape, pad):
+    from minigrad.ops.kernels.cpu.packing import transposed
+
+    x = rng.standard_normal(shape).astype(dtype)
+    xt = transposed(x, pad=pad)
+    n, nl = shape[1], lanes(dtype)
+    assert xt.flags.c_contiguous and xt.shape[:2] == (shape[0], shape[2])
+    assert xt.shape[2] == (-(-n // nl) * nl if pad else n)
+    np.testing.assert_array_equal(xt[:, :, :n], x.transpose(0, 2, 1))
+    assert (xt[:, :, n:] == 0).all()
+    np.testing.assert_array_equal(transposed(x[0], pad=pad), xt[0])  # 2-D in, 2-D out
+
+
+def test_recurrent_cells_transposed_products():
+    from minigrad.ops.kernels.cpu import rnn
+
+    a = rng.standard_normal((7, 19)).astype(np.float32)
+    w = rng.standard_normal((45, 19)).astype(np.float32)
+    got = rnn.times_transposed(a, w)
+    assert got.flags.c_contiguous
+    np.testing.assert_allclose(got, a @ w.T, rtol=1e-5, atol=1e-5)
+    wt = rnn.transposed_copy(w[:, ::2])  # a strided view is copied first
+    assert wt.flags.c_contiguous
+    np.testing.assert_array_equal(wt, w[:, ::2].T)

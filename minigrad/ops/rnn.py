@@ -333,17 +333,15 @@ def _input_part(x: Any, w_ih: Any, b: Any) -> Any:
 
 
 def _times_transposed(a: Any, w: Any) -> Any:
-    """a @ w^T for one step, a: (N, K), w: (G*H, K) -> (N, G*H), C-ordered: computed as
-    (w @ a^T)^T and copied, which OpenBLAS runs faster than a @ (view of w^T) for a small
-    batch N (where a contiguous w^T cannot be made once per sequence: the cell)."""
-    return (w @ a.T).T.copy()
+    """a @ w^T for one step, a: (N, K), w: (G*H, K) -> (N, G*H), C-ordered (see the kernel)."""
+    return kernels_for(a).rnn.times_transposed(a, w)
 
 
 def _transposed(w: Any) -> Any:
     """w^T as a C-contiguous copy, for the per-step product h @ W_hh^T: OpenBLAS runs that
     product slower on the transposed view (bench/RESULTS.md), and one copy per sequence costs
     less than a third of one step."""
-    return w.T.copy()
+    return kernels_for(w).rnn.transposed_copy(w)
 
 
 def _sequence_grads(ctx: Function, dxg: Any, dhg: Any, dstates: list[Any], x: Tensor,

@@ -25,7 +25,8 @@ EINSUM = ("contract", "diagonal_sum", "diagonal_embed")
 
 # issue 15, sequence models (h15b)
 ATTENTION = ("sdpa_forward", "sdpa_backward")
-RNN = ("lstm_gates_forward", "lstm_gates_backward", "gru_cell_forward", "gru_cell_backward")
+RNN = ("lstm_gates_forward", "lstm_gates_backward", "gru_cell_forward", "gru_cell_backward",
+       "times_transposed", "transposed_copy")
 # issue 17, fused layer + ReLU (h17c)
 FUSED = ("relu_", "bias_relu_", "relu_max_pool2d")
 

@@ -24,15 +24,15 @@ the output and the per-row ``lse`` only. The blocks of all batch rows run in one
 written out when a float mask needs a gradient. Batch rows run in parallel, each one's blocks in
 turn (they add into the same rows of dk and dv).
 
-**Products.** Every product is a run of ``microkernels.matmul_tile`` calls (6 rows x 4 vectors
-of sums held in registers with AVX-512) with the left operand read a value at a time, directly
-or transposed, and the right one row-major: ``k`` and ``v`` transposed once per batch row by
-:func:`_packed` (for ``q @ k.T``, ``do @ v.T``), rows padded to whole vectors by :func:`_padded`
-where a head width is not. The products are K = 64-deep for a typical head, where NumPy's
-OpenBLAS ran at about half of one core's multiply-add peak and the tiles run near it; and with
-no BLAS call inside, both threads stay in one Numba parallel region (OpenBLAS's workers, which
-spin after each call, and Python threads around single-threaded BLAS calls shared the two cores
-erratically). PyTorch's CPU flash-attention kernel has the same shape, MKL's GEMM between
+**Products.** Every product is a run of ``microkernels.matmul_tile`` calls (6 rows x 4 vectors of
+sums held in registers with AVX-512) with the left operand read a value at a time, directly or
+transposed, and the right one row-major: ``k`` and ``v`` transposed once per batch row
+(``packing.transposed``, for ``q @ k.T`` and ``do @ v.T``), rows padded to whole vectors
+(``packing.padded``) where a head width is not. The products are K = 64-deep for a typical head,
+where NumPy's OpenBLAS ran at about half of one core's multiply-add peak and the tiles run near it;
+and with no BLAS call inside, both threads stay in one Numba parallel region (OpenBLAS's workers,
+which spin after each call, and Python threads around single-threaded BLAS calls shared the two
+cores erratically). PyTorch's CPU flash-attention kernel has the same shape, MKL's GEMM between
 vectorised softmax code.
 
 Under a causal mask a block of queries ``i0..i1`` only needs keys ``0..i1``: blocks are then
@@ -61,13 +61,8 @@ from numba.extending import overload
 from minigrad.ops.kernels import api
 from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
 from minigrad.ops.kernels.cpu.f32math import exp_nonpos
-from minigrad.ops.kernels.cpu.microkernels import (
-    LANES_BYTES,
-    lanes,
-    matmul_shape,
-    matmul_tile,
-    transpose_tile,
-)
+from minigrad.ops.kernels.cpu.microkernels import LANES_BYTES, matmul_shape, matmul_tile
+from minigrad.ops.kernels.cpu.packing import padded, transposed
 from minigrad.ops.kernels.cpu.softmax import lane_dot, lane_max, lane_sum
 
 __all__ = [*api.ATTENTION, "dropout_keep", "CACHE_BYTES", "CAUSAL_BLOCK"]
@@ -79,7 +74,6 @@ _MKB, _MVB = matmul_shape()
 _SHAPES = ((_MKB, _MVB), (_MKB, 1), (1, _MVB), (1, 1))
 _MAIN, _COL, _ROW, _ONE = (matmul_tile(kb, vb) for kb, vb in _SHAPES)
 _MAIN_ADD, _COL_ADD, _ROW_ADD, _ONE_ADD = (matmul_tile(kb, vb, add=True) for kb, vb in _SHAPES)
-_TRANSPOSE = transpose_tile()
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -261,61 +255,15 @@ def _matmul(bm, b0, bstep, ntaps, a, a0, astep, apitch, c, c0, cpitch, rows, wid
         r += _MKB if tall else 1
 
 
-@njit(cache=True, nogil=True)
-def _transpose_row(x, b, xt):
-    """``xt[b]: (C, Sp) = x[b].T`` for ``x: (B, S, C)``, zeros in columns S..Sp."""
-    n, c_all = x.shape[1], x.shape[2]
-    sp = xt.shape[2]
-    nl = LANES_BYTES // x.itemsize
-    xf, xtf = x.ravel(), xt.ravel()
-    x0, t0 = b * n * c_all, b * c_all * sp
-    jf, cf = n - n % nl, c_all - c_all % nl  # whole blocks of nl x nl
-    for j in range(0, jf, nl):
-        for c in range(0, cf, nl):
-            _TRANSPOSE(xf, x0 + j * c_all + c, c_all, xtf, t0 + c * sp + j, sp)
-    for c in range(c_all):
-        col = xt[b, c]
-        for j in range(jf if c < cf else 0, n):
-            col[j] = x[b, j, c]
-        for j in range(n, sp):
-            col[j] = 0.0
-
-
-@kernel
-def _transpose_rows(x, xt):
-    """:func:`_transpose_row` for every batch row, in parallel."""
-    for b in prange(x.shape[0]):
-        _transpose_row(x, b, xt)
-
-
-def _packed(x: np.ndarray) -> np.ndarray:
-    """``x: (B, S, C)`` transposed per batch row, ``(B, C, Sp)``, with S padded with zeros to
-    whole vectors: the right-hand operand of a product over C."""
-    nl = lanes(x.dtype)
-    xt = np.empty((x.shape[0], x.shape[2], -(-x.shape[1] // nl) * nl), dtype=x.dtype)
-    _transpose_rows(x, xt)
-    return xt
-
-
-def _padded(x: np.ndarray) -> np.ndarray:
-    """``x: (B, S, C)`` itself when C is a whole number of vectors, else a copy with zero
-    columns up to one (a right-hand operand, or an output, of the register tiles)."""
-    nl = lanes(x.dtype)
-    if x.shape[2] % nl == 0:
-        return x
-    out = np.zeros((*x.shape[:2], -(-x.shape[2] // nl) * nl), dtype=x.dtype)
-    out[:, :, :x.shape[2]] = x
-    return out
-
-
 @kernel
 def _forward_blocks(q, kt, vs, o, lse, bias, bias_index, causal, scale, p_drop, seed, rows):
     """The forward pass over blocks of ``rows`` queries of every batch row, in parallel.
 
-    q: (B, L, E); kt: (B, E, Sp), the keys packed by :func:`_packed`; vs: (B, S, Evp), the values
-    (Evp = Ev, a multiple of the vector length) or their padded copy; o: (B, L, Ev), lse: (B, L)
-    written. Per block: scores ``q_blk @ kt`` in register tiles into a block of (rows, S) (S cut
-    at the causal edge), :func:`_forward_rows`, then ``o_blk = p @ v`` in register tiles."""
+    q: (B, L, E); kt: (B, E, Sp), the keys transposed by ``packing.transposed``; vs:
+    (B, S, Evp), the values (Evp = Ev, a multiple of the vector length) or their padded copy;
+    o: (B, L, Ev), lse: (B, L) written. Per block: scores ``q_blk @ kt`` in register tiles into
+    a block of (rows, S) (S cut at the causal edge), :func:`_forward_rows`, then
+    ``o_blk = p @ v`` in register tiles."""
     nb, n_q, e = q.shape
     sp, n_k, evp, ev = kt.shape[2], vs.shape[1], vs.shape[2], o.shape[2]
     nl = LANES_BYTES // q.itemsize
@@ -394,12 +342,13 @@ def _backward_heads(q, kt, vt, do, qp, kp, dop, o, lse, bias, bias_index, causal
     """The backward pass over every batch row, in parallel; its blocks of ``rows`` queries in
     turn (they add into the same dk, dv rows).
 
-    q: (B, L, E), do: (B, L, Ev) (read a value at a time); kt: (B, E, Sp), vt: (B, Ev, Sp), the
-    keys and values packed by :func:`_packed`; qp: (B, L, Ep), kp: (B, S, Ep), dop: (B, L, Evp),
-    q, k and do with rows padded to whole vectors (the arrays themselves when they are);
-    dq: (B, L, Ep), dk: (B, S, Ep), dv: (B, S, Evp) written, dk and dv zeroed by the caller.
-    Per block: ``s = q_blk @ k.T`` and ``dp = do_blk @ v.T``, :func:`_backward_rows`, then
-    ``dq_blk = ds @ k``, ``dv += p.T @ do_blk``, ``dk += ds.T @ q_blk``, all in register tiles."""
+    q: (B, L, E), do: (B, L, Ev) (read a value at a time); kt: (B, E, Sp), vt: (B, Ev, Sp),
+    the keys and values transposed by ``packing.transposed``; qp: (B, L, Ep), kp: (B, S, Ep),
+    dop: (B, L, Evp): q, k and do with rows padded to whole vectors (the arrays themselves when
+    they are); dq: (B, L, Ep), dk: (B, S, Ep), dv: (B, S, Evp) written, dk and dv zeroed by
+    the caller. Per block: ``s = q_blk @ k.T`` and ``dp = do_blk @ v.T``,
+    :func:`_backward_rows`, then ``dq_blk = ds @ k``, ``dv += p.T @ do_blk``,
+    ``dk += ds.T @ q_blk``, all in register tiles."""
     nb, n_q, e = q.shape
     ev, sp = do.shape[2], kt.shape[2]
     n_k, ep, evp = kp.shape[1], kp.shape[2], dop.shape[2]
@@ -478,7 +427,7 @@ def sdpa_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray |
         return np.zeros((nb, n_q, ev), dtype=dt), lse
     o = np.empty((nb, n_q, ev), dtype=dt)  # every row is written by its block
     rows = _rows_per_block(nb, n_q, n_k, causal, dt.itemsize, True)
-    _forward_blocks(q, _packed(k), _padded(v), o, lse, bias, bias_index, bool(causal),
+    _forward_blocks(q, transposed(k), padded(v), o, lse, bias, bias_index, bool(causal),
                     dt.type(scale), float(p_drop), np.uint64(seed), rows)
     return o, lse
 
@@ -498,11 +447,11 @@ def sdpa_backward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray 
     if n_k == 0 or n_q == 0 or nb == 0:
         return np.zeros_like(q), np.zeros_like(k), np.zeros(v.shape, dtype=dt), \
             (dbias if want_dbias else None)
-    qp, kp, dop = _padded(q), _padded(k), _padded(do)
+    qp, kp, dop = padded(q), padded(k), padded(do)
     dq = np.empty(qp.shape, dtype=dt)  # every row is written by its block
     dk, dv = np.zeros(kp.shape, dtype=dt), np.zeros((nb, n_k, dop.shape[2]), dtype=dt)
     rows = _rows_per_block(nb, n_q, n_k, causal, dt.itemsize, False)
-    _backward_heads(q, _packed(k), _packed(v), do, qp, kp, dop, o, lse, bias, bias_index,
+    _backward_heads(q, transposed(k), transposed(v), do, qp, kp, dop, o, lse, bias, bias_index,
                     bool(causal), dt.type(scale), float(p_drop), np.uint64(seed), rows, dq, dk,
                     dv, dbias)
     if e != dq.shape[2]:

@@ -137,6 +137,44 @@ def _check_arrays(*arrs) -> bool:
     return all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in arrs)
 
 
+def _unpack(context, builder, signature, args, arrays, ints):
+    """A tile's codegen arguments: the data pointers of the array arguments at positions
+    ``arrays``, the integer ones at ``ints`` as i64, and the vector type and item size of the
+    first array's dtype."""
+    tys = signature.args
+    ptrs = [_data(context, builder, tys[i], args[i]) for i in arrays]
+    ints_ = [_i64(builder, context, args[i], tys[i]) for i in ints]
+    vty, itemsize = _float_vector(context, tys[arrays[0]])
+    return ptrs, ints_, vty, itemsize
+
+
+def _outer_fma(builder, fma, acc, scalars, xs, vty) -> None:
+    """acc[kk][v] += broadcast(scalars[kk]) * xs[v]: one tap of a tile, kb x vb multiply-adds."""
+    for kk, scalar in enumerate(scalars):
+        sv = _broadcast(builder, scalar, vty)
+        for v, x in enumerate(xs):
+            builder.store(builder.call(fma, [sv, x, builder.load(acc[kk][v])]), acc[kk][v])
+
+
+def _store_rows(builder, acc, dst_p, d0, pitch, vty, itemsize, add: bool = False) -> None:
+    """dst[d0 + kk*pitch + v*L + lane] (+)= acc[kk][v]: a tile's sums written (or added) out."""
+    i64 = ir.IntType(64)
+    for kk, row_acc in enumerate(acc):
+        row = builder.add(d0, builder.mul(pitch, ir.Constant(i64, kk)))
+        for v, a in enumerate(row_acc):
+            ptr = _vec_ptr(builder, dst_p, builder.add(row, ir.Constant(i64, v * vty.count)), vty)
+            total = builder.load(a)
+            if add:
+                total = builder.fadd(builder.load(ptr, align=itemsize), total)
+            builder.store(total, ptr, align=itemsize)
+
+
+def _zeroed(builder, vty, rows: int, cols: int) -> list[list[ir.Value]]:
+    """rows x cols vector accumulators (stack slots that LLVM keeps in registers), zeroed."""
+    zero = ir.Constant(vty, [0.0] * vty.count)
+    return [[cgutils.alloca_once_value(builder, zero) for _ in range(cols)] for _ in range(rows)]
+
+
 # ------------------------------------------------------------------------------------------------
 # the rows tile
 
@@ -162,12 +200,9 @@ def rows_tile(kb: int, vb: int):
         sig = types.void(src, s0, off, ntaps, w, w0, wstep, bias, b0, dst, d0, pitch)
 
         def codegen(context, builder, signature, args):
-            tys = signature.args
-            src_p, off_p, w_p, bias_p, dst_p = (_data(context, builder, tys[i], args[i])
-                                                for i in (0, 2, 4, 7, 9))
-            s0_, nt, w0_, wst, b0_, d0_, pit = (_i64(builder, context, args[i], tys[i])
-                                                for i in (1, 3, 5, 6, 8, 10, 11))
-            vty, itemsize = _float_vector(context, tys[0])
+            (src_p, off_p, w_p, bias_p, dst_p), ints, vty, itemsize = _unpack(
+                context, builder, signature, args, (0, 2, 4, 7, 9), (1, 3, 5, 6, 8, 10, 11))
+            s0_, nt, w0_, wst, b0_, d0_, pit = ints
             n_l = vty.count
             i64 = ir.IntType(64)
             fma = _fma(builder, vty)
@@ -184,18 +219,9 @@ def rows_tile(kb: int, vb: int):
                                             builder.add(base, ir.Constant(i64, v * n_l)), vty),
                                    align=itemsize) for v in range(vb)]
                 wbase = builder.add(w0_, builder.mul(t, wst))
-                for kk in range(kb):
-                    wv = _broadcast(builder, builder.load(builder.gep(
-                        w_p, [builder.add(wbase, ir.Constant(i64, kk))])), vty)
-                    for v in range(vb):
-                        builder.store(builder.call(fma, [wv, xs[v], builder.load(acc[kk][v])]),
-                                      acc[kk][v])
-            for kk in range(kb):
-                row = builder.add(d0_, builder.mul(pit, ir.Constant(i64, kk)))
-                for v in range(vb):
-                    ptr = _vec_ptr(builder, dst_p, builder.add(row, ir.Constant(i64, v * n_l)),
-                                   vty)
-                    builder.store(builder.load(acc[kk][v]), ptr, align=itemsize)
+                _outer_fma(builder, fma, acc, [builder.load(builder.gep(
+                    w_p, [builder.add(wbase, ir.Constant(i64, kk))])) for kk in range(kb)], xs, vty)
+            _store_rows(builder, acc, dst_p, d0_, pit, vty, itemsize)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -230,18 +256,13 @@ def dots_tile(kb: int, tb: int):
                          opitch)
 
         def codegen(context, builder, signature, args):
-            tys = signature.args
-            g_p, src_p, off_p, out_p = (_data(context, builder, tys[i], args[i])
-                                        for i in (0, 3, 5, 11))
-            g0_, gpit, s0_, t0_, nsm, gst, sst, nv, o0_, opit = (
-                _i64(builder, context, args[i], tys[i]) for i in (1, 2, 4, 6, 7, 8, 9, 10, 12, 13))
-            vty, itemsize = _float_vector(context, tys[0])
+            (g_p, src_p, off_p, out_p), ints, vty, itemsize = _unpack(
+                context, builder, signature, args, (0, 3, 5, 11), (1, 2, 4, 6, 7, 8, 9, 10, 12, 13))
+            g0_, gpit, s0_, t0_, nsm, gst, sst, nv, o0_, opit = ints
             n_l = vty.count
             i64 = ir.IntType(64)
             fma = _fma(builder, vty)
-            zero = ir.Constant(vty, [0.0] * n_l)
-            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(tb)]
-                   for _ in range(kb)]
+            acc = _zeroed(builder, vty, kb, tb)
             offs = [builder.load(builder.gep(off_p, [builder.add(t0_, ir.Constant(i64, tt))]))
                     for tt in range(tb)]
             with cgutils.for_range(builder, nsm) as sample:
@@ -303,17 +324,13 @@ def matmul_tile(kb: int, vb: int, add: bool = False):
         sig = types.void(b, b0, bstep, ntaps, a, a0, astep, apitch, c, c0, cpitch)
 
         def codegen(context, builder, signature, args):
-            tys = signature.args
-            b_p, a_p, c_p = (_data(context, builder, tys[i], args[i]) for i in (0, 4, 8))
-            b0_, bst, nt, a0_, ast, api, c0_, cpi = (_i64(builder, context, args[i], tys[i])
-                                                     for i in (1, 2, 3, 5, 6, 7, 9, 10))
-            vty, itemsize = _float_vector(context, tys[0])
+            (b_p, a_p, c_p), ints, vty, itemsize = _unpack(
+                context, builder, signature, args, (0, 4, 8), (1, 2, 3, 5, 6, 7, 9, 10))
+            b0_, bst, nt, a0_, ast, api, c0_, cpi = ints
             n_l = vty.count
             i64 = ir.IntType(64)
             fma = _fma(builder, vty)
-            zero = ir.Constant(vty, [0.0] * n_l)
-            acc = [[cgutils.alloca_once_value(builder, zero) for _ in range(vb)]
-                   for _ in range(kb)]
+            acc = _zeroed(builder, vty, kb, vb)
             arows = [builder.add(a0_, builder.mul(api, ir.Constant(i64, kk))) for kk in range(kb)]
             with cgutils.for_range(builder, nt) as loop:
                 t = loop.index
@@ -322,20 +339,9 @@ def matmul_tile(kb: int, vb: int, add: bool = False):
                                             builder.add(brow, ir.Constant(i64, v * n_l)), vty),
                                    align=itemsize) for v in range(vb)]
                 acol = builder.mul(t, ast)
-                for kk in range(kb):
-                    av = _broadcast(builder, builder.load(builder.gep(
-                        a_p, [builder.add(arows[kk], acol)])), vty)
-                    for v in range(vb):
-                        builder.store(builder.call(fma, [av, xs[v], builder.load(acc[kk][v])]),
-                                      acc[kk][v])
-            for kk in range(kb):
-                row = builder.add(c0_, builder.mul(cpi, ir.Constant(i64, kk)))
-                for v in range(vb):
-                    ptr = _vec_ptr(builder, c_p, builder.add(row, ir.Constant(i64, v * n_l)), vty)
-                    total = builder.load(acc[kk][v])
-                    if add:
-                        total = builder.fadd(builder.load(ptr, align=itemsize), total)
-                    builder.store(total, ptr, align=itemsize)
+                _outer_fma(builder, fma, acc, [builder.load(builder.gep(
+                    a_p, [builder.add(arows[kk], acol)])) for kk in range(kb)], xs, vty)
+            _store_rows(builder, acc, c_p, c0_, cpi, vty, itemsize, add)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -375,10 +381,8 @@ def transpose_tile():
         sig = types.void(src, s0, spitch, dst, d0, dpitch)
 
         def codegen(context, builder, signature, args):
-            tys = signature.args
-            src_p, dst_p = (_data(context, builder, tys[i], args[i]) for i in (0, 3))
-            s0_, spi, d0_, dpi = (_i64(builder, context, args[i], tys[i]) for i in (1, 2, 4, 5))
-            vty, itemsize = _float_vector(context, tys[0])
+            (src_p, dst_p), (s0_, spi, d0_, dpi), vty, itemsize = _unpack(
+                context, builder, signature, args, (0, 3), (1, 2, 4, 5))
             n = vty.count
             i64, i32 = ir.IntType(64), ir.IntType(32)
             rows = [builder.load(_vec_ptr(builder, src_p, builder.add(

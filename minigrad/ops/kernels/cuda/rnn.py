@@ -60,3 +60,13 @@ def gru_cell_backward(xg: Any, hg: Any, h: Any, dh_out: Any) -> tuple[Any, Any, 
     dz = dh_out * (h - n) * z * (1 - z)
     return (np.concatenate([dr, dz, dn], axis=1), np.concatenate([dr, dz, dn * r], axis=1),
             dh_out * z)
+
+
+def times_transposed(a: Any, w: Any) -> Any:
+    """As the CPU kernel: ``a @ w.T`` (N, G*H), C-ordered."""
+    return (w @ a.T).T.copy()
+
+
+def transposed_copy(w: Any) -> Any:
+    """As the CPU kernel: ``w.T`` as a C-contiguous copy."""
+    return w.T.copy()
