@@ -105,11 +105,19 @@ def test_layer_norm_kernel_matches_loops(case, dtype):
 
 
 def test_layer_norm_float32_large_mean_keeps_its_precision():
-    """|mean| >> std: the float64 statistics and the float64 (x - mean) keep float32 output
-    exact to float32 rounding (a float32 one-pass variance would be all cancellation)."""
+    """|mean| >> std: the float64 statistics and the mean split in two float32 parts keep the
+    float32 output exact to float32 rounding (a float32 one-pass variance would be all
+    cancellation, and x - float32(mean) is off by up to 3e-3 standard deviations here)."""
     x = (1e3 + np.random.default_rng(1).standard_normal((4, 256)) * 1e-2).astype(np.float32)
     y, _, _ = KL.layer_norm_forward(x, None, None, 1e-12)
     ref, _, _ = loop_layer_norm(x, np.ones(256), np.zeros(256), 1e-12)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_group_norm_float32_large_mean_keeps_its_precision():
+    x = (1e3 + np.random.default_rng(2).standard_normal((2, 6, 50)) * 1e-2).astype(np.float32)
+    y, _, _ = KL.group_norm_forward(x, 3, None, None, 1e-12)
+    ref = loop_group_norm(x.astype(np.float64), 3, np.ones(6), np.zeros(6), 1e-12)
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 

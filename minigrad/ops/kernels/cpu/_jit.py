@@ -11,9 +11,9 @@ import types as types_
 
 import numpy as np
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
-__all__ = ["Kernel", "kernel", "inline", "PARALLEL_MIN_SIZE", "wide_vectors"]
+__all__ = ["Kernel", "kernel", "inline", "PARALLEL_MIN_SIZE", "wide_vectors", "of_dtype"]
 
 # ------------------------------------------------------------------------------------------------
 # parallel and serial variants of one kernel
@@ -101,3 +101,22 @@ def wide_vectors(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+# ------------------------------------------------------------------------------------------------
+# a scalar in an array's dtype
+
+
+def of_dtype(x, a):  # pragma: no cover - resolved at compile time by the overload below
+    """``x`` converted to the dtype of the array ``a``, in jitted code: a float64 statistic
+    applied to a float32 array in float32 arithmetic (a float64 scalar in a float32 loop makes
+    the whole loop float64, half as many values per vector)."""
+    raise NotImplementedError
+
+
+@overload(of_dtype, inline="always")
+def _of_dtype_impl(x, a):
+    if isinstance(a, types.Array):
+        dtype = a.dtype
+        return lambda x, a: dtype(x)
+    return None

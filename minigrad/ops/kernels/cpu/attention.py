@@ -55,11 +55,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, types
-from numba.extending import overload
+from numba import njit, prange
 
 from minigrad.ops.kernels import api
-from minigrad.ops.kernels.cpu._jit import kernel, wide_vectors
+from minigrad.ops.kernels.cpu._jit import kernel, of_dtype, wide_vectors
 from minigrad.ops.kernels.cpu.f32math import exp_nonpos
 from minigrad.ops.kernels.cpu.microkernels import LANES_BYTES, matmul_shape, matmul_tile
 from minigrad.ops.kernels.cpu.packing import padded, transposed
@@ -101,19 +100,6 @@ def dropout_keep(seed: int, shape: tuple[int, int, int], p: float) -> np.ndarray
         z = (z ^ (z >> _S27)) * _MIX2
         z = z ^ (z >> _S31)
     return ((z >> _S11).astype(np.float64) * _TO_UNIT >= p).reshape(shape)
-
-
-def _of_dtype(x, a):  # pragma: no cover - resolved at compile time by the overload below
-    """``x`` converted to the dtype of the array ``a`` (in jitted code)."""
-    raise NotImplementedError
-
-
-@overload(_of_dtype, inline="always")
-def _of_dtype_impl(x, a):
-    if isinstance(a, types.Array):
-        dtype = a.dtype
-        return lambda x, a: dtype(x)
-    return None
 
 
 @njit(cache=True, error_model="numpy")
@@ -186,7 +172,7 @@ def _forward_rows(p, pitch, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, s
     # bias and the factor is 1. Both have the row's dtype: a float64 one would turn a float32
     # row's exp into libm's, unvectorised.
     plain = bias.shape[0] == 0 and scale > 0
-    one = _of_dtype(1.0, p)
+    one = of_dtype(1.0, p)
     bi = _bias_slice(bias, bias_index, b)
     for r in range(nr):
         wide_vectors()
@@ -209,7 +195,7 @@ def _forward_rows(p, pitch, nr, nc, b, i0, n_q, n_k, bias, bias_index, causal, s
             live[c] = exp_nonpos(live[c] * a - m)
         total = lane_sum(live)
         lse[b, i] = m + math.log(total)
-        factor = _of_dtype(keep_scale / total, row)  # a float64 factor halves the vectors
+        factor = of_dtype(keep_scale / total, row)  # a float64 factor halves the vectors
         if p_drop > 0.0:
             _drop(live, b, i, n_q, n_k, p_drop, seed, factor)
         else:
@@ -300,7 +286,7 @@ def _backward_rows(s, dp, pitch, nr, nc, b, i0, n_q, n_k, bias, bias_index, caus
     output and its gradient."""
     keep_scale = _keep_scale(p_drop)
     fused = dbias.shape[0] == 0  # ds itself is not wanted: scale it in the same loop
-    one = _of_dtype(1.0, s)
+    one = of_dtype(1.0, s)
     bi = _bias_slice(bias, bias_index, b)
     for r in range(nr):
         wide_vectors()
@@ -318,7 +304,7 @@ def _backward_rows(s, dp, pitch, nr, nc, b, i0, n_q, n_k, bias, bias_index, caus
             a = one
         for c in range(n):
             live[c] = exp_nonpos(live[c] * a - li)
-        di = _of_dtype(lane_dot(do[b, i], o[b, i]), row)
+        di = of_dtype(lane_dot(do[b, i], o[b, i]), row)
         if p_drop > 0.0:  # dp *= drop; ds = p * (dp - D); s = p * drop
             _drop(dlive, b, i, n_q, n_k, p_drop, seed, keep_scale)
         if fused:  # the same two roundings as the two loops below
