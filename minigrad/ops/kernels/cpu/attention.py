@@ -153,8 +153,7 @@ def _live(i, nc, causal):
     return min(nc, i + 1) if causal else nc
 
 
-# Serial kernels that release the GIL: the batch is split over threads around them (see
-# _in_slices), each thread running its slice's BLAS products and kernels.
+# The row passes, called inside the parallel block loops below (serial code of their own).
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 

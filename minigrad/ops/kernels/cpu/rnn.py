@@ -202,8 +202,8 @@ def times_transposed(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``a @ w.T`` for one step, a: (N, K), w: (G*H, K) -> (N, G*H), C-ordered: computed as
     ``w @ a.T`` by BLAS, which OpenBLAS runs faster than ``a @ (view of w.T)`` for a small batch
     N (a contiguous w.T cannot be made once per sequence for a cell), then transposed back
-    through the transpose tile (``packing.transposed``: 5 us for (1024, 32) float32 where
-    NumPy's strided ``.T.copy()`` took 30)."""
+    through the transpose tile (``packing.transposed``: 10 us for (1024, 32) float32 where
+    NumPy's strided ``.T.copy()`` took 27)."""
     return transposed(w @ a.T, pad=False)
 
 
