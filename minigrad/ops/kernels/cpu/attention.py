@@ -383,7 +383,8 @@ def _rows_per_block(nb: int, n_q: int, n_k: int, causal: bool, itemsize: int,
                     spread: bool) -> int:
     """Queries per block: a score block of about ``CACHE_BYTES``, at most
     max(``CAUSAL_BLOCK``, L / 4) under a causal mask (shorter blocks skip more of the masked
-    half but make smaller products: 64 rows measured best at L = 128, 128 at L = 512), and, with
+    half but make smaller products: 64 rows measured best at L = 128, 128 at L = 512, with the
+    earlier BLAS products; the tiled kernels have not been re-tuned), and, with
     ``spread``, at least 8 blocks in all where that leaves 16 queries per block (work for both
     threads when B is small; the forward's blocks run in parallel, the backward's batch rows)."""
     rows = max(1, min(n_q, CACHE_BYTES // max(1, n_k * itemsize)))

@@ -1,5 +1,5 @@
 """Register-tiled multiply-add micro-kernels: the inner loops of the direct convolution
-(``conv_planes.py``) and of the attention forward (``attention.py``).
+(``conv_planes.py``) and of attention (``attention.py``).
 
 A direct convolution on packed planes (see ``conv_planes``) is two kinds of inner loop:
 
@@ -8,7 +8,7 @@ A direct convolution on packed planes (see ``conv_planes``) is two kinds of inne
 * **dots** (weight gradient): ``KB`` x ``TB`` dot products over the same lanes,
   ``acc[kk][tt] += g[kk, lane] * src[off[tt] + lane]``.
 
-The attention forward multiplies small matrices (K = 64 is typical) where NumPy's BLAS runs far
+Attention multiplies small matrices (K = 64 is typical) where NumPy's BLAS runs far
 below the multiply-add peak: **matmul** (``C = A @ B`` for a row-major ``B``, a ``KB`` x ``VB``
 tile of ``C`` per call, ``A`` read through two strides) and **transpose** (one square block of
 ``L`` x ``L`` values through registers, for packing ``B``).
@@ -70,7 +70,7 @@ def rows_shapes() -> dict[int, int]:
 
 def matmul_shape() -> tuple[int, int]:
     """(KB, VB) of the matmul tile: 6 rows x 4 vectors with 32 registers (24 sums, 4 operands, a
-    broadcast), 4 x 3 with 16. 6 x 4 ran at 59-80 GMAC/s on one Sapphire Rapids core for the
+    broadcast), 4 x 3 with 16. 6 x 4 ran at 59-78 GMAC/s on one Sapphire Rapids core for the
     attention products (128-512 rows, K = 64); 8 x 3 and 4 x 4 were faster on some and slower on
     others (bench/RESULTS.md)."""
     return (6, 4) if _REGISTERS >= 32 else (4, 3)

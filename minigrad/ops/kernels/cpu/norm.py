@@ -196,14 +196,9 @@ def _row_stats(v, eps):
 
 @njit(cache=True, inline="always")
 def _split_mean(mu, x):
-    """The float64 mean ``mu`` rounded to x's dtype: the high part of ``mu = hi + lo``."""
-    return of_dtype(mu, x)
-
-
-@njit(cache=True, inline="always")
-def _mean_rest(mu, x):
-    """``mu - hi`` in x's dtype: the low part (0 for float64 x)."""
-    return of_dtype(mu - of_dtype(mu, x), x)
+    """The float64 mean ``mu`` as ``hi + lo``, both of x's dtype (lo = 0 for float64 x)."""
+    hi = of_dtype(mu, x)
+    return hi, of_dtype(mu - hi, x)
 
 
 @kernel
@@ -214,7 +209,7 @@ def _ln_forward(x, w, b, eps, y, mean, rstd):
         mu, r = _row_stats(x[i], eps)
         mean[i] = mu
         rstd[i] = r
-        hi, lo, r_ = _split_mean(mu, x), _mean_rest(mu, x), of_dtype(r, x)
+        (hi, lo), r_ = _split_mean(mu, x), of_dtype(r, x)
         for j in range(d):
             y[i, j] = ((x[i, j] - hi) - lo) * (r_ * w[j]) + b[j]
 
@@ -251,7 +246,7 @@ def _gn_forward(x, xr, groups, w, b, eps, y, mean, rstd):
         mu, r = _row_stats(xr[row], eps)
         mean[row] = mu
         rstd[row] = r
-        hi, lo = _split_mean(mu, x), _mean_rest(mu, x)  # as layer norm's
+        hi, lo = _split_mean(mu, x)  # as layer norm's
         for c in range(grp * cg, (grp + 1) * cg):
             sc = of_dtype(r * w[c], x)
             sh = of_dtype(b[c], x)

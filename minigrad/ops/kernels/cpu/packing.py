@@ -52,15 +52,11 @@ def _transpose_rows(x, xt):
 def transposed(x: np.ndarray, pad: bool = True) -> np.ndarray:
     """``x: (B, S, C)`` (or ``(S, C)``), C-contiguous, transposed per batch row: ``(B, C, Sp)``
     (or ``(C, Sp)``), C-contiguous, with ``Sp = S`` rounded up to whole vectors and zeros in the
-    extra columns (``pad=False``: ``Sp = S``, an exact transpose). float32 and float64 go through
-    the transpose tile, other dtypes through NumPy."""
+    extra columns (``pad=False``: ``Sp = S``, an exact transpose). float32 or float64 (the ops
+    that call it accept no other)."""
     x3 = x if x.ndim == 3 else x[None]
     n = x3.shape[1]
     sp = -(-n // lanes(x.dtype)) * lanes(x.dtype) if pad else n
-    if x.dtype not in (np.float32, np.float64):  # the tile's types; others by NumPy
-        xt = np.zeros((x3.shape[0], x3.shape[2], sp), dtype=x.dtype)
-        xt[:, :, :n] = x3.transpose(0, 2, 1)
-        return xt if x.ndim == 3 else xt[0]
     xt = np.empty((x3.shape[0], x3.shape[2], sp), dtype=x.dtype)
     # batch rows are the parallel loop's items: one row runs serially (a parallel launch for
     # nothing wakes Numba's workers, which then compete with OpenBLAS's still-spinning ones)
